@@ -1,0 +1,108 @@
+-- name: Lead time for changes, per change
+-- unit: seconds
+-- grain: record
+-- requires: changes, change_commits, reviews, shipped, deploys
+--
+-- One row per change (pull/merge request), counted or excluded with its reason.
+-- A change reaches production with the first successful production deployment of its service that
+-- shipped any of its commits (its merge/squash commit or any commit it was made of), so squash,
+-- rebase and merge commits all work and several changes can ride one deployment.
+-- Lead time runs from the first commit (the opening time when no commit time is known) to that
+-- deployment. Stages: coding = first commit -> opened; pickup = opened -> first response by someone
+-- other than the author; review = first response (or opening) -> merged; deploy = merged -> live.
+WITH change_shas AS (
+    SELECT id AS change_id, merge_commit_sha AS sha FROM changes WHERE merge_commit_sha IS NOT NULL
+    UNION
+    SELECT change_id, sha FROM change_commits
+),
+candidates AS (
+    SELECT cs.change_id, d.deployment_id, d.deployed_ts, d.is_prod_success
+    FROM change_shas cs
+    JOIN shipped s ON s.sha = cs.sha
+    JOIN deploys d ON d.deployment_id = s.deployment_id
+    JOIN changes c ON c.id = cs.change_id AND c.service = d.service
+),
+prod_first_ts AS (
+    SELECT change_id, MIN(deployed_ts) AS deployed_ts FROM candidates WHERE is_prod_success GROUP BY change_id
+),
+prod_first AS (
+    SELECT c.change_id, MIN(c.deployment_id) AS deployment_id, MIN(c.deployed_ts) AS deployed_ts
+    FROM candidates c
+    JOIN prod_first_ts f ON f.change_id = c.change_id AND f.deployed_ts = c.deployed_ts
+    WHERE c.is_prod_success
+    GROUP BY c.change_id
+),
+elsewhere AS (
+    SELECT change_id, COUNT(*) AS deployments FROM candidates WHERE NOT is_prod_success GROUP BY change_id
+),
+others_responses AS (
+    SELECT r.change_id, MIN(r.submitted_ts) AS responded_ts
+    FROM reviews r
+    JOIN changes c ON c.id = r.change_id
+    WHERE r.reviewer IS NULL OR c.author IS NULL OR r.reviewer <> c.author
+    GROUP BY r.change_id
+),
+timed AS (
+    SELECT
+        c.id AS change_id,
+        c.service,
+        c.repo,
+        c.number,
+        c.title,
+        c.author,
+        c.is_revert,
+        COALESCE(c.first_commit_ts, c.created_ts) AS first_commit_ts,
+        c.created_ts,
+        LEAST(c.first_review_ts, o.responded_ts) AS first_response_ts,
+        c.merged_ts,
+        pf.deployment_id,
+        pf.deployed_ts,
+        e.deployments AS non_production_deployments,
+        d.is_first AS by_first_deployment,
+        d.baseline_ts,
+        d.window_position,
+        d.week,
+        d.month,
+        d.quarter,
+        d.window
+    FROM changes c
+    LEFT JOIN others_responses o ON o.change_id = c.id
+    LEFT JOIN prod_first pf ON pf.change_id = c.id
+    LEFT JOIN deploys d ON d.deployment_id = pf.deployment_id
+    LEFT JOIN elsewhere e ON e.change_id = c.id
+)
+SELECT
+    change_id,
+    service,
+    repo,
+    number,
+    title,
+    author,
+    is_revert,
+    first_commit_ts,
+    created_ts,
+    first_response_ts,
+    merged_ts,
+    deployment_id,
+    deployed_ts,
+    week,
+    month,
+    quarter,
+    window,
+    deployed_ts - first_commit_ts AS lead_time_s,
+    GREATEST(created_ts - first_commit_ts, 0) AS coding_s,
+    GREATEST(first_response_ts - created_ts, 0) AS pickup_s,
+    GREATEST(merged_ts - COALESCE(first_response_ts, created_ts), 0) AS review_s,
+    GREATEST(deployed_ts - merged_ts, 0) AS deploy_s,
+    CASE
+        WHEN merged_ts IS NULL AND deployment_id IS NULL THEN 'not merged'
+        WHEN deployment_id IS NULL AND non_production_deployments IS NOT NULL THEN 'deployed only outside production'
+        WHEN deployment_id IS NULL THEN 'never deployed to production'
+        WHEN by_first_deployment AND COALESCE(merged_ts, first_commit_ts) < baseline_ts
+            THEN 'shipped by the first observed deployment, merged before its look-back'
+        WHEN window_position = 'before' THEN 'deployed before the window'
+        WHEN window_position = 'after' THEN 'deployed after the window'
+        WHEN deployed_ts - first_commit_ts <= 0 THEN 'first commit is not before the deployment'
+        ELSE 'counted'
+    END AS reason
+FROM timed

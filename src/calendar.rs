@@ -1,0 +1,187 @@
+//! Calendar truncation: which week, month and quarter an instant belongs to.
+//!
+//! Polars SQL has no calendar functions we can rely on, so periods are computed here, in UTC, before
+//! the queries run. Weeks start on Monday and are labelled by ISO week (`2025-W03`); months `2025-03`;
+//! quarters `2025-Q1`. Because every timestamp is UTC, daylight-saving changes cannot move an event
+//! into another day or period.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+use crate::config::Window;
+
+/// A reporting grain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    Week,
+    Month,
+    Quarter,
+    /// The whole analysis window as one period.
+    Window,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 4] = [Grain::Window, Grain::Quarter, Grain::Month, Grain::Week];
+
+    pub fn parse(s: &str) -> Option<Grain> {
+        match s.to_ascii_lowercase().as_str() {
+            "week" | "weekly" => Some(Grain::Week),
+            "month" | "monthly" => Some(Grain::Month),
+            "quarter" | "quarterly" => Some(Grain::Quarter),
+            "window" => Some(Grain::Window),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Window => "window",
+        }
+    }
+
+    /// The first day of the period containing `date`.
+    pub fn start_of(self, date: NaiveDate, window: &Window) -> NaiveDate {
+        match self {
+            Grain::Week => date - Duration::days(date.weekday().num_days_from_monday() as i64),
+            Grain::Month => date.with_day(1).expect("day 1 exists"),
+            Grain::Quarter => {
+                let month = (date.month0() / 3) * 3 + 1;
+                NaiveDate::from_ymd_opt(date.year(), month, 1).expect("quarter start exists")
+            }
+            Grain::Window => window.since.date_naive(),
+        }
+    }
+
+    /// The first day of the following period.
+    pub fn next_start(self, start: NaiveDate, window: &Window) -> NaiveDate {
+        match self {
+            Grain::Week => start + Duration::days(7),
+            Grain::Month => start.checked_add_months(chrono::Months::new(1)).expect("in range"),
+            Grain::Quarter => start.checked_add_months(chrono::Months::new(3)).expect("in range"),
+            Grain::Window => window.until.date_naive(),
+        }
+    }
+
+    /// The label of the period starting on `start`.
+    pub fn label(self, start: NaiveDate, window: &Window) -> String {
+        match self {
+            Grain::Week => {
+                let iso = start.iso_week();
+                format!("{}-W{:02}", iso.year(), iso.week())
+            }
+            Grain::Month => format!("{}-{:02}", start.year(), start.month()),
+            Grain::Quarter => format!("{}-Q{}", start.year(), start.month0() / 3 + 1),
+            Grain::Window => window_label(window),
+        }
+    }
+}
+
+/// `2025-01-01..2026-01-01`: the window, half-open.
+pub fn window_label(window: &Window) -> String {
+    format!("{}..{}", window.since.date_naive(), window.until.date_naive())
+}
+
+/// One period of a grain, clipped to the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    pub label: String,
+    /// First instant inside both the period and the window.
+    pub start: DateTime<Utc>,
+    /// First instant after both.
+    pub end: DateTime<Utc>,
+}
+
+impl Period {
+    pub fn days(&self) -> f64 {
+        (self.end - self.start).num_seconds() as f64 / 86_400.0
+    }
+}
+
+fn midnight(date: NaiveDate) -> DateTime<Utc> {
+    date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// Every period of `grain` that overlaps the window, in order, clipped to it.
+pub fn periods(grain: Grain, window: &Window) -> Vec<Period> {
+    let mut out = Vec::new();
+    let mut start = grain.start_of(window.since.date_naive(), window);
+    while midnight(start) < window.until {
+        let next = grain.next_start(start, window).max(start + Duration::days(1));
+        out.push(Period {
+            label: grain.label(start, window),
+            start: midnight(start).max(window.since),
+            end: midnight(next).min(window.until),
+        });
+        start = next;
+    }
+    out
+}
+
+/// Whole weeks (Monday to Monday) lying entirely inside the window: the sample for median weekly
+/// deployment days. A partial first or last week would understate how often a team deploys.
+pub fn whole_weeks(window: &Window) -> Vec<NaiveDate> {
+    let since = window.since.date_naive();
+    let mut monday = Grain::Week.start_of(since, window);
+    if midnight(monday) < window.since {
+        monday += Duration::days(7);
+    }
+    let mut out = Vec::new();
+    while midnight(monday + Duration::days(7)) <= window.until {
+        out.push(monday);
+        monday += Duration::days(7);
+    }
+    out
+}
+
+/// The label of the period of `grain` that contains `t`, or `None` when `t` is outside the window.
+pub fn label_of(grain: Grain, t: DateTime<Utc>, window: &Window) -> Option<String> {
+    if t < window.since || t >= window.until {
+        return None;
+    }
+    let date = t.date_naive();
+    Some(grain.label(grain.start_of(date, window), window))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(a: &str, b: &str) -> Window {
+        let d = |s: &str| midnight(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
+        Window { since: d(a), until: d(b) }
+    }
+
+    #[test]
+    fn quarters_are_clipped_to_the_window() {
+        let w = window("2025-02-15", "2025-07-01");
+        let q = periods(Grain::Quarter, &w);
+        let labels: Vec<_> = q.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["2025-Q1", "2025-Q2"]);
+        assert_eq!(q[0].days(), 45.0); // 14 days of February from the 15th, 31 of March
+        assert_eq!(q[1].days(), 91.0);
+    }
+
+    #[test]
+    fn iso_weeks_cross_the_year() {
+        let w = window("2024-12-30", "2025-01-13");
+        let labels: Vec<_> = periods(Grain::Week, &w).into_iter().map(|p| p.label).collect();
+        assert_eq!(labels, ["2025-W01", "2025-W02"]);
+        assert_eq!(whole_weeks(&w).len(), 2);
+    }
+
+    #[test]
+    fn partial_weeks_are_not_whole_weeks() {
+        // Wednesday to Wednesday, three weeks apart: only the two Mondays inside make whole weeks.
+        let w = window("2025-01-01", "2025-01-22");
+        assert_eq!(whole_weeks(&w).len(), 2);
+    }
+
+    #[test]
+    fn events_outside_the_window_have_no_period() {
+        let w = window("2025-01-01", "2025-04-01");
+        assert_eq!(label_of(Grain::Month, w.until, &w), None);
+        assert_eq!(label_of(Grain::Month, w.since, &w).as_deref(), Some("2025-01"));
+    }
+}

@@ -1,0 +1,354 @@
+//! Command-line wiring: arguments in, library calls, output and an exit code out.
+//!
+//! This is the only place that knows about terminals, flags and exit codes, and the only place that
+//! uses `anyhow`. Exit codes (also in `docs/cli.md`): 0 success, 1 unexpected failure, 2 usage error,
+//! 3 configuration error, 4 bad input data, 5 workspace unavailable, 6 query error, 7 not found.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use flowgauge::collect::{self, Format, ImportKind, ImportRequest};
+use flowgauge::config::{Config, Overrides};
+use flowgauge::store::Workspace;
+use flowgauge::{Error, metrics, report};
+
+const EXAMPLES: &str = "\
+Examples:
+  flowgauge init                                   write a commented flowgauge.toml
+  flowgauge import deploys.csv --kind deployments --service checkout
+  flowgauge collect                                run every source in flowgauge.toml
+  flowgauge metrics                                DORA metrics per service, as a table
+  flowgauge metrics --period month --format json   for machines (shape: docs/cli.md)
+  flowgauge explain lead-time --service checkout   which changes counted, which did not and why
+  flowgauge --config sample-data/acme/flowgauge.toml metrics --collect
+
+Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 bad input, 5 workspace busy or invalid,
+6 query error, 7 not found.";
+
+#[derive(Parser)]
+#[command(name = "flowgauge", version, about = "How well does this organisation deliver software, and why?")]
+#[command(after_help = EXAMPLES)]
+struct Cli {
+    /// Configuration file [default: ./flowgauge.toml when present]
+    #[arg(long, global = true, env = "FLOWGAUGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Workspace directory holding collected data [default: ./.flowgauge]
+    #[arg(long, global = true)]
+    workspace: Option<PathBuf>,
+    /// Start of the analysis window (YYYY-MM-DD, UTC, inclusive)
+    #[arg(long, global = true)]
+    since: Option<String>,
+    /// End of the analysis window (YYYY-MM-DD, UTC, exclusive)
+    #[arg(long, global = true)]
+    until: Option<String>,
+    /// Only print errors
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print what is being done and how long it took
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a commented starter flowgauge.toml
+    Init {
+        /// Where to write it
+        #[arg(default_value = "flowgauge.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Import a CSV, JSON or NDJSON file of deployments, incidents, changes, … (docs/import.md)
+    Import {
+        /// The file
+        file: PathBuf,
+        /// What the rows are
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(ImportKind::NAMES))]
+        kind: String,
+        /// Service for rows that name none
+        #[arg(long)]
+        service: Option<String>,
+        /// File format [default: from the extension]
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+        /// Namespace for ids: rows' ids become NAMESPACE:KIND:ID
+        #[arg(long, default_value = "import")]
+        namespace: String,
+    },
+    /// Run every source configured in flowgauge.toml
+    Collect,
+    /// Compute the DORA metrics per service
+    Metrics {
+        #[command(flatten)]
+        common: MetricArgs,
+        /// Period of the trend rows in the table: week, month or quarter
+        #[arg(long)]
+        period: Option<String>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        /// Collect the configured sources first
+        #[arg(long)]
+        collect: bool,
+    },
+    /// List the records behind a metric: those counted and those excluded, with the reason
+    Explain {
+        /// lead-time, deployment-frequency, change-failure-rate, recovery-time, time-to-restore, rework-rate
+        metric: String,
+        #[command(flatten)]
+        common: MetricArgs,
+        /// Output format (json is not offered: use csv for machines)
+        #[arg(long, value_enum, default_value = "table")]
+        format: RecordFormat,
+    },
+}
+
+#[derive(Args)]
+struct MetricArgs {
+    /// Only this service
+    #[arg(long)]
+    service: Option<String>,
+    /// Directory of .sql files replacing the built-in metric definitions of the same name
+    #[arg(long)]
+    queries: Option<PathBuf>,
+    /// DORA report whose thresholds set the levels
+    #[arg(long)]
+    benchmark_year: Option<i64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FileFormat {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RecordFormat {
+    Table,
+    Csv,
+}
+
+/// Parses arguments, runs, prints any error and returns the exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match execute(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_code(&e)
+        }
+    }
+}
+
+fn exit_code(e: &anyhow::Error) -> i32 {
+    match e.downcast_ref::<Error>() {
+        Some(Error::ConfigSyntax { .. } | Error::ConfigValue { .. }) => 3,
+        Some(Error::ImportRow { .. } | Error::ImportFile { .. }) => 4,
+        Some(Error::WorkspaceLocked { .. } | Error::Workspace { .. }) => 5,
+        Some(Error::Query { .. }) => 6,
+        Some(Error::NotFound(_)) => 7,
+        Some(Error::Io { .. }) => 4,
+        _ => 1,
+    }
+}
+
+struct Session {
+    config: Config,
+    workspace_dir: PathBuf,
+    quiet: bool,
+    verbose: bool,
+}
+
+impl Session {
+    fn note(&self, message: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    fn detail(&self, message: impl AsRef<str>) {
+        if self.verbose && !self.quiet {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
+    fn workspace(&self) -> flowgauge::Result<Workspace> {
+        Workspace::open(&self.workspace_dir)
+    }
+}
+
+fn load_context(cli: &Cli, extra: Overrides) -> anyhow::Result<Session> {
+    let file = match &cli.config {
+        Some(path) => Some(path.clone()),
+        None => Some(PathBuf::from("flowgauge.toml")).filter(|p| p.exists()),
+    };
+    let overrides = Overrides {
+        since: cli.since.clone(),
+        until: cli.until.clone(),
+        workspace: cli.workspace.clone(),
+        ..extra
+    };
+    let config = Config::load(file.as_deref(), &|k| std::env::var(k).ok(), &overrides, chrono::Utc::now())?;
+    let workspace_dir = config.workspace.clone().unwrap_or_else(|| PathBuf::from(".flowgauge"));
+    Ok(Session { config, workspace_dir, quiet: cli.quiet, verbose: cli.verbose })
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Init { path, force } => init(path, *force, cli.quiet),
+        Command::Import { file, kind, service, format, namespace } => {
+            let ctx = load_context(&cli, Overrides::default())?;
+            let request = ImportRequest {
+                path: file.clone(),
+                kind: ImportKind::parse(kind).expect("clap checked the kind"),
+                format: format.map(|f| match f {
+                    FileFormat::Csv => Format::Csv,
+                    FileFormat::Json => Format::Json,
+                    FileFormat::Ndjson => Format::Ndjson,
+                }),
+                service: service.clone(),
+                namespace: namespace.clone(),
+            };
+            if let Some(service) = service
+                && !ctx.config.services.is_empty()
+                && ctx.config.service(service).is_none()
+            {
+                return Err(Error::NotFound(format!("--service {service}: no such service in the configuration")).into());
+            }
+            let mut workspace = ctx.workspace()?;
+            let report = collect::import_file(&mut workspace, &ctx.config, &request)?;
+            print_import(&ctx, &report);
+            Ok(())
+        }
+        Command::Collect => {
+            let ctx = load_context(&cli, Overrides::default())?;
+            collect_all(&ctx)
+        }
+        Command::Metrics { common, period, format, collect } => {
+            let ctx = load_context(
+                &cli,
+                Overrides { period: period.clone(), benchmark_year: common.benchmark_year, ..Default::default() },
+            )?;
+            if *collect {
+                collect_all(&ctx)?;
+            }
+            let (computation, mut metrics_report) = compute(&ctx, common)?;
+            drop(computation);
+            if let Some(service) = &common.service {
+                metrics_report.services.retain(|s| &s.service == service);
+            }
+            let rated = report::rate(&metrics_report, &ctx.config);
+            let text = match format {
+                OutputFormat::Table => report::render_table(&rated, ctx.config.analysis.period),
+                OutputFormat::Json => report::render_json(&rated),
+                OutputFormat::Csv => report::render_csv(&rated),
+            };
+            write_stdout(&text)
+        }
+        Command::Explain { metric, common, format } => {
+            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            let (computation, _) = compute(&ctx, common)?;
+            let records = metrics::explain(&computation, metric, common.service.as_deref())?;
+            let text = match format {
+                RecordFormat::Table => report::render_records(&records),
+                RecordFormat::Csv => report::render_records_csv(&records),
+            };
+            write_stdout(&text)
+        }
+    }
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        // A closed pipe (`| head`) is not an error worth reporting.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to standard output"),
+    }
+}
+
+fn init(path: &Path, force: bool, quiet: bool) -> anyhow::Result<()> {
+    if path.exists() && !force {
+        return Err(Error::NotFound(format!("{} already exists; pass --force to overwrite it", path.display())).into());
+    }
+    std::fs::write(path, flowgauge::config::STARTER).map_err(|e| Error::io(path, e))?;
+    if !quiet {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn collect_all(ctx: &Session) -> anyhow::Result<()> {
+    if ctx.config.sources.is_empty() {
+        ctx.note("no sources configured: add [[sources]] to flowgauge.toml (see `flowgauge init`)");
+    }
+    let mut workspace = ctx.workspace()?;
+    let started = Instant::now();
+    for report in collect::collect_configured(&mut workspace, &ctx.config)? {
+        print_import(ctx, &report);
+    }
+    ctx.detail(format!("collected in {:.2?}", started.elapsed()));
+    Ok(())
+}
+
+fn print_import(ctx: &Session, report: &collect::ImportReport) {
+    let tables: Vec<String> = report
+        .tables
+        .iter()
+        .filter(|t| t.table != "services")
+        .map(|t| format!("{} {} → {} rows", t.table, t.before, t.after))
+        .collect();
+    ctx.note(format!("imported {} rows from {} ({})", report.rows_read, report.path.display(), tables.join(", ")));
+}
+
+fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
+    let workspace = ctx.workspace()?;
+    if workspace.is_empty() {
+        return Err(Error::NotFound(format!(
+            "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",
+            ctx.workspace_dir.display()
+        ))
+        .into());
+    }
+    let started = Instant::now();
+    let tables = metrics::load_tables(&workspace)?;
+    drop(workspace);
+    ctx.detail(format!("loaded tables in {:.2?}", started.elapsed()));
+    let queries = metrics::queries::load(args.queries.as_deref())?;
+    let started = Instant::now();
+    let computation = metrics::compute(&tables, &ctx.config, &queries)?;
+    let metrics_report = metrics::report(&computation, &ctx.config)?;
+    ctx.detail(format!("computed metrics in {:.2?}", started.elapsed()));
+    if let Some(service) = &args.service
+        && !computation.services.iter().any(|s| s == service)
+    {
+        return Err(Error::NotFound(format!(
+            "no service `{service}`; known services: {}",
+            computation.services.join(", ")
+        ))
+        .into());
+    }
+    Ok((computation, metrics_report))
+}

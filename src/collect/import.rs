@@ -1,0 +1,573 @@
+//! The `import` source: CSV, JSON and NDJSON files from any CI/CD or incident system.
+//!
+//! A file holds rows of one kind (deployments, incidents, changes, …) whose columns are the domain
+//! table's columns (see `docs/import.md`). Every row is validated against the table's schema before
+//! anything is written, and the first bad value rejects the whole file with its path, line and field,
+//! so a half-imported file can never skew a metric. Ids are namespaced (`import:deployment:42`) unless
+//! they already carry a namespace (`jenkins:deployment:42`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::model::{self, ColumnType, Row, TableSchema, Value};
+
+/// What a file contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    Deployments,
+    Incidents,
+    Changes,
+    Pipelines,
+    Jobs,
+    Reviews,
+    Approvals,
+    Commits,
+    DeploymentCommits,
+    ChangeCommits,
+}
+
+impl ImportKind {
+    pub const NAMES: &'static [&'static str] = &[
+        "deployments",
+        "incidents",
+        "changes",
+        "pipelines",
+        "jobs",
+        "reviews",
+        "approvals",
+        "commits",
+        "deployment-commits",
+        "change-commits",
+    ];
+
+    pub fn parse(s: &str) -> Option<ImportKind> {
+        Some(match s {
+            "deployments" => ImportKind::Deployments,
+            "incidents" => ImportKind::Incidents,
+            "changes" => ImportKind::Changes,
+            "pipelines" => ImportKind::Pipelines,
+            "jobs" => ImportKind::Jobs,
+            "reviews" => ImportKind::Reviews,
+            "approvals" => ImportKind::Approvals,
+            "commits" => ImportKind::Commits,
+            "deployment-commits" => ImportKind::DeploymentCommits,
+            "change-commits" => ImportKind::ChangeCommits,
+            _ => return None,
+        })
+    }
+
+    pub fn table(self) -> &'static TableSchema {
+        match self {
+            ImportKind::Deployments => &model::DEPLOYMENTS,
+            ImportKind::Incidents => &model::INCIDENTS,
+            ImportKind::Changes => &model::CHANGES,
+            ImportKind::Pipelines => &model::PIPELINES,
+            ImportKind::Jobs => &model::JOBS,
+            ImportKind::Reviews => &model::REVIEWS,
+            ImportKind::Approvals => &model::APPROVALS,
+            ImportKind::Commits => &model::COMMITS,
+            ImportKind::DeploymentCommits => &model::DEPLOYMENT_COMMITS,
+            ImportKind::ChangeCommits => &model::CHANGE_COMMITS,
+        }
+    }
+
+    /// The noun used inside namespaced ids of this kind's rows.
+    fn id_noun(self) -> Option<&'static str> {
+        match self {
+            ImportKind::Deployments => Some("deployment"),
+            ImportKind::Incidents => Some("incident"),
+            ImportKind::Changes => Some("change"),
+            ImportKind::Pipelines => Some("pipeline"),
+            ImportKind::Jobs => Some("job"),
+            ImportKind::Reviews => Some("review"),
+            ImportKind::Approvals => Some("approval"),
+            _ => None,
+        }
+    }
+}
+
+/// References to other tables' ids that are namespaced like the ids they point at.
+const REFERENCES: &[(&str, &str)] = &[
+    ("caused_by_deployment_id", "deployment"),
+    ("reverts_change_id", "change"),
+    ("change_id", "change"),
+    ("deployment_id", "deployment"),
+    ("pipeline_id", "pipeline"),
+];
+
+/// Columns that a file may carry beyond its table's own: the commits a deployment shipped or a change
+/// is made of, space separated, which become `deployment_commits` / `change_commits` rows.
+const COMMITS_COLUMN: &str = "commits";
+
+/// File formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+
+    fn from_path(path: &Path) -> Option<Format> {
+        path.extension().and_then(|e| e.to_str()).and_then(Format::parse)
+    }
+}
+
+/// One import to perform.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub path: PathBuf,
+    pub kind: ImportKind,
+    pub format: Option<Format>,
+    /// Service for rows that name none.
+    pub service: Option<String>,
+    /// Namespace for ids, `import` unless a source names itself (`jenkins`).
+    pub namespace: String,
+}
+
+/// Validated rows, per table, ready to upsert.
+#[derive(Debug, Default)]
+pub struct ImportBatch {
+    pub tables: Vec<(&'static TableSchema, Vec<Row>)>,
+    pub rows_read: usize,
+}
+
+/// A raw record: field name → text (CSV) or JSON value, with the line it started on.
+struct Record {
+    line: usize,
+    fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Reads and validates a file. Fails on the first bad row; returns nothing partial.
+pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
+    let path = &request.path;
+    let format = match request.format.or_else(|| Format::from_path(path)) {
+        Some(f) => f,
+        None => {
+            return Err(Error::ImportFile {
+                path: path.clone(),
+                message: "cannot tell the format from the extension; pass --format csv|json|ndjson".into(),
+            });
+        }
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let records = match format {
+        Format::Csv => read_csv(path, &text)?,
+        Format::Json => read_json(path, &text)?,
+        Format::Ndjson => read_ndjson(path, &text)?,
+    };
+    let schema = request.kind.table();
+    let mut rows = Vec::with_capacity(records.len());
+    let mut links = Vec::new();
+    for record in &records {
+        let (row, shas) = convert(request, config, schema, record)?;
+        if let Some(shas) = shas {
+            let owner = match &row[0] {
+                Value::Text(id) => id.clone(),
+                _ => unreachable!("id is required and text"),
+            };
+            for sha in shas {
+                links.push(vec![Value::Text(owner.clone()), Value::Text(sha)]);
+            }
+        }
+        rows.push(row);
+    }
+    let mut batch = ImportBatch { tables: vec![(schema, rows)], rows_read: records.len() };
+    match request.kind {
+        ImportKind::Deployments => batch.tables.push((&model::DEPLOYMENT_COMMITS, links)),
+        ImportKind::Changes => batch.tables.push((&model::CHANGE_COMMITS, links)),
+        _ => {}
+    }
+    Ok(batch)
+}
+
+fn row_error(request: &ImportRequest, line: usize, field: &str, message: impl Into<String>) -> Error {
+    Error::ImportRow { path: request.path.clone(), line, field: field.to_string(), message: message.into() }
+}
+
+fn allowed_columns(kind: ImportKind, schema: &TableSchema) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = schema.columns.iter().map(|c| c.name).collect();
+    if matches!(kind, ImportKind::Deployments | ImportKind::Changes) {
+        names.push(COMMITS_COLUMN);
+    }
+    names
+}
+
+/// Turns a record into a row of `schema`, plus the shas of its `commits` column.
+fn convert(
+    request: &ImportRequest,
+    config: &Config,
+    schema: &TableSchema,
+    record: &Record,
+) -> Result<(Row, Option<Vec<String>>)> {
+    let line = record.line;
+    let allowed = allowed_columns(request.kind, schema);
+    if let Some(unknown) = record.fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(row_error(request, line, unknown, format!("unknown column; known columns: {}", allowed.join(", "))));
+    }
+    let mut row: Row = Vec::with_capacity(schema.columns.len());
+    for column in schema.columns {
+        let raw = record.fields.get(column.name);
+        let value = parse_value(column.kind, raw).map_err(|m| row_error(request, line, column.name, m))?;
+        row.push(value);
+    }
+    fill_defaults(request, config, schema, &mut row, line)?;
+    for column in schema.columns {
+        let i = schema.position(column.name).expect("own column");
+        if column.required && row[i] == Value::Null {
+            return Err(row_error(request, line, column.name, "is required but empty or missing"));
+        }
+    }
+    normalise_status(request, schema, &mut row, line)?;
+    check_order(request, schema, &row, line)?;
+    let shas = match record.fields.get(COMMITS_COLUMN) {
+        Some(v) => Some(
+            text_of(v)
+                .split(|c: char| c.is_whitespace() || c == ',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        None => None,
+    };
+    Ok((row, shas))
+}
+
+fn text_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.trim().to_string(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn set(schema: &TableSchema, row: &mut Row, name: &str, value: Value) {
+    if let Some(i) = schema.position(name) {
+        row[i] = value;
+    }
+}
+
+fn get<'r>(schema: &TableSchema, row: &'r Row, name: &str) -> Option<&'r Value> {
+    schema.position(name).map(|i| &row[i]).filter(|v| **v != Value::Null)
+}
+
+fn namespaced(namespace: &str, noun: &str, id: &str) -> String {
+    if id.contains(':') { id.to_string() } else { format!("{namespace}:{noun}:{id}") }
+}
+
+/// Fills what the file may leave out: source, service, production flag, ids; namespaces ids.
+fn fill_defaults(
+    request: &ImportRequest,
+    config: &Config,
+    schema: &TableSchema,
+    row: &mut Row,
+    line: usize,
+) -> Result<()> {
+    if schema.column("source").is_some() && get(schema, row, "source").is_none() {
+        set(schema, row, "source", Value::Text(request.namespace.clone()));
+    }
+    if schema.column("service").is_some() {
+        let service = match get(schema, row, "service") {
+            Some(Value::Text(s)) => Some(s.clone()),
+            _ => request.service.clone().or_else(|| match get(schema, row, "repo") {
+                Some(Value::Text(repo)) => config.service_for_repo(repo).map(|s| s.name.clone()),
+                _ => None,
+            }),
+        };
+        if let Some(service) = &service
+            && !config.services.is_empty()
+            && config.service(service).is_none()
+        {
+            let known: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+            return Err(row_error(
+                request,
+                line,
+                "service",
+                format!("`{service}` is not a configured service ({})", known.join(", ")),
+            ));
+        }
+        if let Some(service) = service {
+            set(schema, row, "service", Value::Text(service));
+        }
+    }
+    if request.kind == ImportKind::Deployments && get(schema, row, "is_production").is_none() {
+        if let (Some(Value::Text(service)), Some(Value::Text(env))) =
+            (get(schema, row, "service"), get(schema, row, "environment"))
+        {
+            let is_production = match config.service(service) {
+                Some(s) => s.is_production(env),
+                None => ["production", "prod", "prd", "live"].contains(&env.to_ascii_lowercase().as_str()),
+            };
+            set(schema, row, "is_production", Value::Bool(is_production));
+        }
+    }
+    if let Some(noun) = request.kind.id_noun() {
+        if get(schema, row, "id").is_none() {
+            return Err(row_error(request, line, "id", "is required but empty or missing"));
+        }
+        if let Some(Value::Text(id)) = get(schema, row, "id") {
+            let id = namespaced(&request.namespace, noun, id);
+            set(schema, row, "id", Value::Text(id));
+        }
+    }
+    for (column, noun) in REFERENCES {
+        if let Some(Value::Text(reference)) = get(schema, row, column) {
+            let reference = namespaced(&request.namespace, noun, reference);
+            set(schema, row, column, Value::Text(reference));
+        }
+    }
+    Ok(())
+}
+
+const STATUSES: &[(&str, &str)] = &[
+    ("success", "success"),
+    ("succeeded", "success"),
+    ("successful", "success"),
+    ("passed", "success"),
+    ("ok", "success"),
+    ("failure", "failure"),
+    ("failed", "failure"),
+    ("error", "failure"),
+    ("errored", "failure"),
+    ("cancelled", "cancelled"),
+    ("canceled", "cancelled"),
+    ("aborted", "cancelled"),
+    ("running", "running"),
+    ("in_progress", "running"),
+    ("pending", "running"),
+    ("queued", "running"),
+    ("skipped", "skipped"),
+];
+
+fn normalise_status(request: &ImportRequest, schema: &TableSchema, row: &mut Row, line: usize) -> Result<()> {
+    let Some(Value::Text(status)) = get(schema, row, "status") else { return Ok(()) };
+    let lower = status.to_ascii_lowercase();
+    match STATUSES.iter().find(|(alias, _)| *alias == lower) {
+        Some((_, canonical)) => {
+            set(schema, row, "status", Value::Text(canonical.to_string()));
+            Ok(())
+        }
+        None => Err(row_error(
+            request,
+            line,
+            "status",
+            format!("`{status}` is not a known status (success, failure, cancelled, running, skipped)"),
+        )),
+    }
+}
+
+/// Rejects rows whose times contradict each other: they would produce negative durations.
+fn check_order(request: &ImportRequest, schema: &TableSchema, row: &Row, line: usize) -> Result<()> {
+    let pairs: &[(&str, &str)] = &[
+        ("started_at", "finished_at"),
+        ("opened_at", "resolved_at"),
+        ("opened_at", "acknowledged_at"),
+        ("created_at", "merged_at"),
+        ("created_at", "closed_at"),
+    ];
+    for (earlier, later) in pairs {
+        if let (Some(Value::Time(a)), Some(Value::Time(b))) = (get(schema, row, earlier), get(schema, row, later))
+            && b < a
+        {
+            return Err(row_error(request, line, later, format!("{b} is before {earlier} {a}")));
+        }
+    }
+    Ok(())
+}
+
+/// Parses one cell. Empty text and JSON null are "no value".
+fn parse_value(kind: ColumnType, raw: Option<&serde_json::Value>) -> std::result::Result<Value, String> {
+    use serde_json::Value as J;
+    let raw = match raw {
+        None | Some(J::Null) => return Ok(Value::Null),
+        Some(J::String(s)) if s.trim().is_empty() => return Ok(Value::Null),
+        Some(v) => v,
+    };
+    match (kind, raw) {
+        (ColumnType::Text, J::String(s)) => Ok(Value::Text(s.trim().to_string())),
+        (ColumnType::Text, J::Number(n)) => Ok(Value::Text(n.to_string())),
+        (ColumnType::Int, J::Number(n)) => n.as_i64().map(Value::Int).ok_or_else(|| format!("`{n}` is not a whole number")),
+        (ColumnType::Int, J::String(s)) => {
+            s.trim().parse().map(Value::Int).map_err(|_| format!("`{s}` is not a whole number"))
+        }
+        (ColumnType::Float, J::Number(n)) => Ok(Value::Float(n.as_f64().unwrap_or(f64::NAN))),
+        (ColumnType::Float, J::String(s)) => match s.trim().parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => Err(format!("`{s}` is not a number")),
+        },
+        (ColumnType::Bool, J::Bool(b)) => Ok(Value::Bool(*b)),
+        (ColumnType::Bool, J::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "n" | "0" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{s}` is not true/false")),
+        },
+        (ColumnType::Bool, J::Number(n)) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Ok(Value::Bool(n.as_i64() == Some(1)))
+        }
+        (ColumnType::Time, J::String(s)) => parse_time(s.trim()).map(Value::Time),
+        (ColumnType::Time, J::Number(n)) => n
+            .as_i64()
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .map(Value::Time)
+            .ok_or_else(|| format!("`{n}` is not a Unix time in seconds")),
+        (kind, other) => Err(format!("`{other}` is not a {}", kind.name())),
+    }
+}
+
+/// RFC 3339 with any offset (converted to UTC), or a naive `YYYY-MM-DD[ T]HH:MM[:SS]` taken as UTC.
+pub fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(format!("`{s}` is not a time (RFC 3339, e.g. 2025-03-30T01:30:00+01:00, or YYYY-MM-DD HH:MM:SS in UTC)"))
+}
+
+fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::ImportFile { path: path.to_path_buf(), message: format!("cannot read the header: {e}") })?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let mut records = Vec::new();
+    for result in reader.records() {
+        let record = result.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+            Error::ImportRow { path: path.to_path_buf(), line, field: "-".into(), message: e.to_string() }
+        })?;
+        let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        let fields = headers
+            .iter()
+            .zip(record.iter())
+            .filter(|(h, _)| !h.is_empty())
+            .map(|(h, v)| (h.clone(), serde_json::Value::String(v.to_string())))
+            .collect();
+        records.push(Record { line, fields });
+    }
+    Ok(records)
+}
+
+fn object_record(path: &Path, line: usize, value: serde_json::Value) -> Result<Record> {
+    match value {
+        serde_json::Value::Object(map) => Ok(Record { line, fields: map.into_iter().collect() }),
+        other => Err(Error::ImportRow {
+            path: path.to_path_buf(),
+            line,
+            field: "-".into(),
+            message: format!("expected an object, found `{}`", truncate(&other.to_string())),
+        }),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
+}
+
+fn read_ndjson(path: &Path, text: &str) -> Result<Vec<Record>> {
+    let mut records = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::ImportRow {
+            path: path.to_path_buf(),
+            line: i + 1,
+            field: "-".into(),
+            message: format!("not valid JSON: {e}"),
+        })?;
+        records.push(object_record(path, i + 1, value)?);
+    }
+    Ok(records)
+}
+
+fn read_json(path: &Path, text: &str) -> Result<Vec<Record>> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::ImportRow {
+        path: path.to_path_buf(),
+        line: e.line(),
+        field: "-".into(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    let serde_json::Value::Array(items) = value else {
+        return Err(Error::ImportFile { path: path.to_path_buf(), message: "expected a JSON array of objects".into() });
+    };
+    let lines = element_lines(text);
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| object_record(path, lines.get(i).copied().unwrap_or(0), item))
+        .collect()
+}
+
+/// The line on which each element of a top-level JSON array starts, so errors can name it.
+fn element_lines(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let (mut depth, mut line, mut in_string, mut escaped, mut expecting) = (0usize, 1usize, false, false, false);
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+        }
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if expecting && !c.is_whitespace() && c != ']' {
+            lines.push(line);
+            expecting = false;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => {
+                depth += 1;
+                if depth == 1 && c == '[' {
+                    expecting = true;
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 1 => expecting = true,
+            _ => {}
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_elements_know_their_lines() {
+        let text = "[\n {\"a\": \"x,[\"},\n\n {\"b\": 1}\n]";
+        assert_eq!(element_lines(text), vec![2, 4]);
+    }
+
+    #[test]
+    fn times_with_offsets_become_utc() {
+        let t = parse_time("2025-03-30T03:30:00+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-03-30T01:30:00+00:00");
+        assert!(parse_time("30/03/2025").is_err());
+    }
+}

@@ -1,0 +1,425 @@
+//! Configuration: embedded defaults, then `flowgauge.toml`, then `FLOWGAUGE_*` environment, then flags.
+//!
+//! Layers are merged as TOML trees before anything is interpreted, so every layer can set every key
+//! and a validation error always names the key that is wrong, whatever layer it came from.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use globset::{Glob, GlobMatcher};
+use serde::Deserialize;
+
+use crate::calendar::Grain;
+use crate::error::{Error, Result};
+
+/// The defaults every configuration starts from.
+pub const DEFAULTS: &str = r#"
+[analysis]
+period = "quarter"
+benchmark_year = 2023
+min_sample = 10
+min_weeks = 4
+incident_link_hours = 24.0
+first_deployment_lookback_days = 7.0
+"#;
+
+/// The commented starter file `flowgauge init` writes.
+pub const STARTER: &str = include_str!("starter.toml");
+
+/// Environment variables read on top of the file, and the key each one sets.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("FLOWGAUGE_SINCE", "analysis.since"),
+    ("FLOWGAUGE_UNTIL", "analysis.until"),
+    ("FLOWGAUGE_PERIOD", "analysis.period"),
+    ("FLOWGAUGE_BENCHMARK_YEAR", "analysis.benchmark_year"),
+    ("FLOWGAUGE_MIN_SAMPLE", "analysis.min_sample"),
+    ("FLOWGAUGE_INCIDENT_LINK_HOURS", "analysis.incident_link_hours"),
+    ("FLOWGAUGE_WORKSPACE", "workspace"),
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    workspace: Option<PathBuf>,
+    analysis: RawAnalysis,
+    #[serde(default)]
+    services: Vec<RawService>,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnalysis {
+    since: Option<String>,
+    until: Option<String>,
+    period: String,
+    benchmark_year: i64,
+    min_sample: i64,
+    min_weeks: i64,
+    incident_link_hours: f64,
+    first_deployment_lookback_days: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: String,
+    #[serde(default)]
+    repos: Vec<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+    production_environments: Option<Vec<String>>,
+    incident_link_hours: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    #[serde(rename = "type")]
+    source_type: String,
+    path: Option<PathBuf>,
+    kind: Option<String>,
+    service: Option<String>,
+    format: Option<String>,
+    namespace: Option<String>,
+}
+
+/// The analysis window `[since, until)` in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+/// DORA report whose thresholds levels are judged against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchmarkYear {
+    Y2021,
+    Y2023,
+    Y2024,
+}
+
+impl BenchmarkYear {
+    pub fn year(self) -> u16 {
+        match self {
+            BenchmarkYear::Y2021 => 2021,
+            BenchmarkYear::Y2023 => 2023,
+            BenchmarkYear::Y2024 => 2024,
+        }
+    }
+}
+
+/// Settings of the analysis itself.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub window: Window,
+    pub period: Grain,
+    pub benchmark_year: BenchmarkYear,
+    /// A level resting on fewer events than this is low-confidence.
+    pub min_sample: usize,
+    /// Deployment frequency resting on fewer whole weeks than this is low-confidence.
+    pub min_weeks: usize,
+    pub incident_link_hours: f64,
+    pub first_deployment_lookback_days: f64,
+}
+
+/// One service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub repos: Vec<String>,
+    pub paths: Vec<String>,
+    pub production_environments: Vec<String>,
+    pub incident_link_hours: f64,
+    production_matchers: Vec<GlobMatcher>,
+}
+
+impl Service {
+    /// Whether an environment name counts as production for this service (case-insensitive globs).
+    pub fn is_production(&self, environment: &str) -> bool {
+        let environment = environment.to_ascii_lowercase();
+        self.production_matchers.iter().any(|m| m.is_match(&environment))
+    }
+}
+
+/// A configured source of data.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Import(ImportSource),
+}
+
+/// A file to import on every `flowgauge collect`.
+#[derive(Debug, Clone)]
+pub struct ImportSource {
+    pub path: PathBuf,
+    pub kind: String,
+    pub service: Option<String>,
+    pub format: Option<String>,
+    pub namespace: String,
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub workspace: Option<PathBuf>,
+    pub analysis: Analysis,
+    pub services: Vec<Service>,
+    pub sources: Vec<Source>,
+    /// Where the configuration file was, for messages; `None` when only defaults were used.
+    pub file: Option<PathBuf>,
+}
+
+/// Overrides from the command line, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub period: Option<String>,
+    pub benchmark_year: Option<i64>,
+    pub workspace: Option<PathBuf>,
+}
+
+const DEFAULT_PRODUCTION: &[&str] = &["production", "prod", "prd", "live"];
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the environment, then `overrides`; `now` fixes the
+    /// default window so that tests are deterministic.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        overrides: &Overrides,
+        now: DateTime<Utc>,
+    ) -> Result<Config> {
+        let mut tree: toml::Table = DEFAULTS.parse().expect("embedded defaults are valid TOML");
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let layer: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
+                path: path.to_path_buf(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+            merge(&mut tree, layer);
+        }
+        for (var, key) in ENVIRONMENT {
+            if let Some(value) = env(var) {
+                set_key(&mut tree, key, parse_scalar(&value));
+            }
+        }
+        apply_overrides(&mut tree, overrides);
+        let raw: RawConfig = toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| {
+            Error::ConfigSyntax {
+                path: file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("<defaults>")),
+                message: e.to_string().trim_end().to_string(),
+            }
+        })?;
+        let base = file.and_then(Path::parent).unwrap_or(Path::new("."));
+        validate(raw, base, now, file)
+    }
+
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The single service that claims `repo`, if exactly one does.
+    pub fn service_for_repo(&self, repo: &str) -> Option<&Service> {
+        let mut claimed = self.services.iter().filter(|s| s.repos.iter().any(|r| r == repo));
+        match (claimed.next(), claimed.next()) {
+            (Some(service), None) => Some(service),
+            _ => None,
+        }
+    }
+}
+
+fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {
+    let pairs: [(&str, Option<toml::Value>); 5] = [
+        ("analysis.since", o.since.clone().map(toml::Value::String)),
+        ("analysis.until", o.until.clone().map(toml::Value::String)),
+        ("analysis.period", o.period.clone().map(toml::Value::String)),
+        ("analysis.benchmark_year", o.benchmark_year.map(toml::Value::Integer)),
+        (
+            "workspace",
+            o.workspace.as_ref().map(|p| toml::Value::String(p.display().to_string())),
+        ),
+    ];
+    for (key, value) in pairs {
+        if let Some(value) = value {
+            set_key(tree, key, value);
+        }
+    }
+}
+
+/// Deep-merges `layer` into `base`: tables merge key by key, everything else replaces.
+fn merge(base: &mut toml::Table, layer: toml::Table) {
+    for (key, value) in layer {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(incoming)) => merge(existing, incoming),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn set_key(tree: &mut toml::Table, dotted: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = dotted.split('.').collect();
+    let last = parts.pop().expect("keys are non-empty");
+    let mut table = tree;
+    for part in parts {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        table = entry.as_table_mut().expect("just made a table");
+    }
+    table.insert(last.to_string(), value);
+}
+
+/// Environment values are strings; numbers are recognised so `FLOWGAUGE_BENCHMARK_YEAR=2021` works.
+fn parse_scalar(value: &str) -> toml::Value {
+    if let Ok(i) = value.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(f) = value.parse::<f64>() {
+        toml::Value::Float(f)
+    } else {
+        toml::Value::String(value.to_string())
+    }
+}
+
+fn bad(key: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::ConfigValue { key: key.into(), message: message.into() }
+}
+
+fn parse_date(key: &str, value: &str) -> Result<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| bad(key, format!("`{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time")))
+}
+
+fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>) -> Result<Config> {
+    let a = raw.analysis;
+    let until = match &a.until {
+        Some(v) => parse_date("analysis.until", v)?,
+        // By default the window ends at the start of tomorrow, so today counts.
+        None => (now.date_naive() + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+    };
+    let since = match &a.since {
+        Some(v) => parse_date("analysis.since", v)?,
+        None => until - Duration::days(365),
+    };
+    if since >= until {
+        return Err(bad("analysis.since", format!("{since} is not before analysis.until {until}")));
+    }
+    let period = Grain::parse(&a.period)
+        .filter(|g| *g != Grain::Window)
+        .ok_or_else(|| bad("analysis.period", format!("`{}` is not one of week, month, quarter", a.period)))?;
+    let benchmark_year = match a.benchmark_year {
+        2021 => BenchmarkYear::Y2021,
+        2023 => BenchmarkYear::Y2023,
+        2024 => BenchmarkYear::Y2024,
+        other => return Err(bad("analysis.benchmark_year", format!("{other} is not one of 2021, 2023, 2024"))),
+    };
+    if a.min_sample < 1 {
+        return Err(bad("analysis.min_sample", "must be at least 1"));
+    }
+    if a.min_weeks < 1 {
+        return Err(bad("analysis.min_weeks", "must be at least 1"));
+    }
+    check_positive("analysis.incident_link_hours", a.incident_link_hours)?;
+    check_positive("analysis.first_deployment_lookback_days", a.first_deployment_lookback_days)?;
+
+    let mut names = BTreeSet::new();
+    let mut services = Vec::new();
+    for (i, s) in raw.services.into_iter().enumerate() {
+        let key = format!("services[{i}]");
+        if s.name.trim().is_empty() {
+            return Err(bad(format!("{key}.name"), "must not be empty"));
+        }
+        if !names.insert(s.name.clone()) {
+            return Err(bad(format!("{key}.name"), format!("service `{}` is defined twice", s.name)));
+        }
+        for (j, p) in s.paths.iter().enumerate() {
+            Glob::new(p).map_err(|e| bad(format!("{key}.paths[{j}]"), e.to_string()))?;
+        }
+        let production_environments: Vec<String> = s
+            .production_environments
+            .unwrap_or_else(|| DEFAULT_PRODUCTION.iter().map(|s| s.to_string()).collect());
+        let mut production_matchers = Vec::new();
+        for (j, p) in production_environments.iter().enumerate() {
+            let glob = Glob::new(&p.to_ascii_lowercase())
+                .map_err(|e| bad(format!("{key}.production_environments[{j}]"), e.to_string()))?;
+            production_matchers.push(glob.compile_matcher());
+        }
+        let incident_link_hours = s.incident_link_hours.unwrap_or(a.incident_link_hours);
+        check_positive(&format!("{key}.incident_link_hours"), incident_link_hours)?;
+        services.push(Service {
+            name: s.name,
+            repos: s.repos,
+            paths: s.paths,
+            production_environments,
+            incident_link_hours,
+            production_matchers,
+        });
+    }
+
+    let mut sources = Vec::new();
+    for (i, s) in raw.sources.into_iter().enumerate() {
+        let key = format!("sources[{i}]");
+        match s.source_type.as_str() {
+            "import" => {
+                let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
+                let kind = s.kind.ok_or_else(|| bad(format!("{key}.kind"), "an import source needs a kind"))?;
+                if crate::collect::import::ImportKind::parse(&kind).is_none() {
+                    return Err(bad(
+                        format!("{key}.kind"),
+                        format!("`{kind}` is not one of {}", crate::collect::import::ImportKind::NAMES.join(", ")),
+                    ));
+                }
+                if let Some(service) = &s.service
+                    && !names.contains(service)
+                {
+                    return Err(bad(format!("{key}.service"), format!("no service named `{service}` is configured")));
+                }
+                sources.push(Source::Import(ImportSource {
+                    path: base.join(path),
+                    kind,
+                    service: s.service,
+                    format: s.format,
+                    namespace: s.namespace.unwrap_or_else(|| "import".to_string()),
+                }));
+            }
+            other => {
+                return Err(bad(format!("{key}.type"), format!("`{other}` is not a known source type (import)")));
+            }
+        }
+    }
+
+    Ok(Config {
+        workspace: raw.workspace,
+        analysis: Analysis {
+            window: Window { since, until },
+            period,
+            benchmark_year,
+            min_sample: a.min_sample as usize,
+            min_weeks: a.min_weeks as usize,
+            incident_link_hours: a.incident_link_hours,
+            first_deployment_lookback_days: a.first_deployment_lookback_days,
+        },
+        services,
+        sources,
+        file: file.map(Path::to_path_buf),
+    })
+}
+
+fn check_positive(key: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(bad(key, format!("{value} must be a positive number")))
+    }
+}

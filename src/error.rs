@@ -1,0 +1,72 @@
+//! The library's one error type.
+//!
+//! Every failure a user can cause (bad configuration, a malformed import file, a locked workspace, a
+//! broken query) has its own variant that names *where* the problem is — file, line, field or key —
+//! so the CLI can print it as is and map it to a precise exit code.
+
+use std::path::PathBuf;
+
+/// Result with the library's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The configuration file is not valid TOML or has a value of the wrong shape.
+    #[error("{path}: {message}")]
+    ConfigSyntax { path: PathBuf, message: String },
+
+    /// A configuration value is present but not acceptable.
+    #[error("configuration key `{key}`: {message}")]
+    ConfigValue { key: String, message: String },
+
+    /// An import file has a bad row; nothing from the file was written.
+    #[error("{}:{line}: field `{field}`: {message}", path.display())]
+    ImportRow {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        message: String,
+    },
+
+    /// An import file cannot be read as the declared format at all.
+    #[error("{}: {message}", path.display())]
+    ImportFile { path: PathBuf, message: String },
+
+    /// Another flowgauge process holds the workspace.
+    #[error(
+        "workspace {} is in use by another flowgauge run (lock file {}); wait for it to finish",
+        workspace.display(),
+        lock.display()
+    )]
+    WorkspaceLocked { workspace: PathBuf, lock: PathBuf },
+
+    /// The workspace was written by an incompatible version.
+    #[error("workspace {}: {message}", path.display())]
+    Workspace { path: PathBuf, message: String },
+
+    /// A metric query is malformed or failed to run.
+    #[error("query {name}: {message}")]
+    Query { name: String, message: String },
+
+    /// A request names something that does not exist (a service, a metric).
+    #[error("{0}")]
+    NotFound(String),
+
+    /// The dataframe engine failed on data that passed validation.
+    #[error("dataframe engine: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,389 @@
+//! The steps polars SQL cannot express well, done in Rust before the queries run.
+//!
+//! * Every timestamp becomes whole seconds since the Unix epoch (`*_at` → `*_ts`), so durations in
+//!   SQL are plain subtraction.
+//! * `deploys`: each deployment with its predecessor among the service's successful production
+//!   deployments, whether it is the first one ever observed, and its calendar labels.
+//! * `shipped`: what each deployment shipped — `deployment_commits` as recorded, or, for a production
+//!   deployment with none recorded, the service's changes merged since the previous one (an as-of join).
+//! * `incident_links`: each incident's causing deployment — as recorded, or the service's latest
+//!   production deployment within the link window before it opened (another as-of join).
+//! * `periods` and `service_weeks`: the calendar every service is reported on, so a service with no
+//!   events still gets a row of zeros rather than vanishing.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::DateTime;
+use polars::prelude::*;
+
+use crate::calendar::{self, Grain};
+use crate::config::{Config, Window};
+use crate::error::Result;
+
+/// The domain tables as frames, keyed by table name.
+pub type Frames = HashMap<&'static str, DataFrame>;
+
+/// Converts every datetime column `x_at` into `x_ts`: Int64 seconds since the epoch.
+pub fn epochize(df: &DataFrame) -> Result<DataFrame> {
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(name, dtype)| match dtype {
+            DataType::Datetime(_, _) => {
+                let base = name.strip_suffix("_at").unwrap_or(name.as_str());
+                col(name.clone())
+                    .cast(DataType::Int64)
+                    .floor_div(lit(1_000_000i64))
+                    .alias(format!("{base}_ts"))
+            }
+            _ => col(name.clone()),
+        })
+        .collect();
+    Ok(df.clone().lazy().select(exprs).collect()?)
+}
+
+fn strs<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
+    Ok(df.column(name)?.str()?)
+}
+
+fn ints<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Int64Chunked> {
+    Ok(df.column(name)?.i64()?)
+}
+
+fn bools<'a>(df: &'a DataFrame, name: &str) -> Result<&'a BooleanChunked> {
+    Ok(df.column(name)?.bool()?)
+}
+
+/// Calendar labels of one instant, or nulls outside the window.
+struct Labels {
+    day: Vec<Option<String>>,
+    week: Vec<Option<String>>,
+    month: Vec<Option<String>>,
+    quarter: Vec<Option<String>>,
+    window: Vec<Option<String>>,
+    position: Vec<Option<&'static str>>,
+}
+
+impl Labels {
+    fn new(capacity: usize) -> Self {
+        Labels {
+            day: Vec::with_capacity(capacity),
+            week: Vec::with_capacity(capacity),
+            month: Vec::with_capacity(capacity),
+            quarter: Vec::with_capacity(capacity),
+            window: Vec::with_capacity(capacity),
+            position: Vec::with_capacity(capacity),
+        }
+    }
+
+    fn push(&mut self, ts: Option<i64>, window: &Window) {
+        let t = ts.and_then(|s| DateTime::from_timestamp(s, 0));
+        self.day.push(t.map(|t| t.date_naive().to_string()));
+        self.week.push(t.and_then(|t| calendar::label_of(Grain::Week, t, window)));
+        self.month.push(t.and_then(|t| calendar::label_of(Grain::Month, t, window)));
+        self.quarter.push(t.and_then(|t| calendar::label_of(Grain::Quarter, t, window)));
+        self.window.push(t.and_then(|t| calendar::label_of(Grain::Window, t, window)));
+        self.position.push(t.map(|t| {
+            if t < window.since {
+                "before"
+            } else if t >= window.until {
+                "after"
+            } else {
+                "inside"
+            }
+        }));
+    }
+
+    fn into_columns(self) -> Vec<Column> {
+        vec![
+            Column::new("day".into(), self.day),
+            Column::new("week".into(), self.week),
+            Column::new("month".into(), self.month),
+            Column::new("quarter".into(), self.quarter),
+            Column::new("window".into(), self.window),
+            Column::new("window_position".into(), self.position),
+        ]
+    }
+}
+
+/// A successful production deployment, as the as-of joins need it.
+#[derive(Clone)]
+struct ProdDeployment {
+    id: String,
+    deployed_ts: i64,
+    started_ts: i64,
+    is_rollback: bool,
+}
+
+/// Everything the queries read, ready to register.
+pub struct Prepared {
+    pub frames: Vec<(String, DataFrame)>,
+    pub services: Vec<String>,
+}
+
+/// Builds the frames the record-level queries read.
+pub fn prepare(tables: &Frames, config: &Config) -> Result<Prepared> {
+    let window = &config.analysis.window;
+    let deployments = epochize(&tables["deployments"])?;
+    let changes = epochize(&tables["changes"])?;
+    let incidents = epochize(&tables["incidents"])?;
+
+    let (deploys, prod_by_service) = build_deploys(&deployments, config)?;
+    let shipped = build_shipped(tables, &changes, &prod_by_service, config)?;
+    let incident_links = build_incident_links(&incidents, &prod_by_service, config)?;
+    let incidents = with_labels(&incidents, "opened_ts", window)?;
+    let services = service_names(tables, config)?;
+
+    let mut frames: Vec<(String, DataFrame)> = Vec::new();
+    for (name, df) in tables {
+        if !matches!(*name, "deployments" | "changes" | "incidents") {
+            frames.push((name.to_string(), epochize(df)?));
+        }
+    }
+    frames.push(("deployments".into(), deployments));
+    frames.push(("changes".into(), changes));
+    frames.push(("incidents".into(), incidents));
+    frames.push(("deploys".into(), deploys));
+    frames.push(("shipped".into(), shipped));
+    frames.push(("incident_links".into(), incident_links));
+    Ok(Prepared { frames, services })
+}
+
+fn with_labels(df: &DataFrame, ts_column: &str, window: &Window) -> Result<DataFrame> {
+    let ts = ints(df, ts_column)?;
+    let mut labels = Labels::new(df.height());
+    for t in ts.iter() {
+        labels.push(t, window);
+    }
+    let mut out = df.clone();
+    for column in labels.into_columns() {
+        out.with_column(column)?;
+    }
+    Ok(out)
+}
+
+/// Configured services first, then any other service the data names, each once, sorted.
+fn service_names(tables: &Frames, config: &Config) -> Result<Vec<String>> {
+    let mut names: BTreeSet<String> = config.services.iter().map(|s| s.name.clone()).collect();
+    for (table, column) in [("services", "service"), ("deployments", "service"), ("changes", "service"), ("incidents", "service")] {
+        for name in strs(&tables[table], column)?.iter().flatten() {
+            names.insert(name.to_string());
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+type ProdIndex = HashMap<String, Vec<ProdDeployment>>;
+
+fn build_deploys(deployments: &DataFrame, config: &Config) -> Result<(DataFrame, ProdIndex)> {
+    let lookback = (config.analysis.first_deployment_lookback_days * 86_400.0) as i64;
+    let n = deployments.height();
+    let ids = strs(deployments, "id")?;
+    let services = strs(deployments, "service")?;
+    let status = strs(deployments, "status")?;
+    let production = bools(deployments, "is_production")?;
+    let finished = ints(deployments, "finished_ts")?;
+    let started = ints(deployments, "started_ts")?;
+    let rollback = bools(deployments, "is_rollback")?;
+    let hotfix = bools(deployments, "is_hotfix")?;
+
+    let mut is_prod_success = Vec::with_capacity(n);
+    let mut by_service: HashMap<String, Vec<usize>> = HashMap::new();
+    for i in 0..n {
+        let ok = status.get(i) == Some("success") && production.get(i) == Some(true) && finished.get(i).is_some();
+        is_prod_success.push(ok);
+        if ok {
+            by_service.entry(services.get(i).unwrap_or_default().to_string()).or_default().push(i);
+        }
+    }
+
+    let mut prev_id: Vec<Option<String>> = vec![None; n];
+    let mut is_first = vec![false; n];
+    let mut baseline: Vec<Option<i64>> = vec![None; n];
+    let mut index: ProdIndex = HashMap::new();
+    for (service, mut rows) in by_service {
+        // Order by time, then id, so simultaneous deployments have a stable order.
+        rows.sort_by(|&a, &b| finished.get(a).cmp(&finished.get(b)).then_with(|| ids.get(a).cmp(&ids.get(b))));
+        let mut list = Vec::with_capacity(rows.len());
+        for (k, &i) in rows.iter().enumerate() {
+            let deployed_ts = finished.get(i).expect("checked above");
+            let started_ts = started.get(i).unwrap_or(deployed_ts).min(deployed_ts);
+            if k == 0 {
+                is_first[i] = true;
+                baseline[i] = Some(started_ts - lookback);
+            } else {
+                prev_id[i] = ids.get(rows[k - 1]).map(str::to_string);
+            }
+            list.push(ProdDeployment {
+                id: ids.get(i).unwrap_or_default().to_string(),
+                deployed_ts,
+                started_ts,
+                is_rollback: rollback.get(i).unwrap_or(false),
+            });
+        }
+        index.insert(service, list);
+    }
+
+    let mut labels = Labels::new(n);
+    for t in finished.iter() {
+        labels.push(t, &config.analysis.window);
+    }
+    let mut columns = vec![
+        Column::new("deployment_id".into(), ids.clone().into_series()),
+        Column::new("service".into(), services.clone().into_series()),
+        deployments.column("environment")?.clone(),
+        deployments.column("status")?.clone(),
+        Column::new("is_prod_success".into(), is_prod_success),
+        Column::new("deployed_ts".into(), finished.clone().into_series()),
+        Column::new("started_ts".into(), started.clone().into_series()),
+        Column::new("is_rollback".into(), rollback.iter().map(|v| v.unwrap_or(false)).collect::<Vec<_>>()),
+        Column::new("is_hotfix".into(), hotfix.iter().map(|v| v.unwrap_or(false)).collect::<Vec<_>>()),
+        Column::new("prev_deployment_id".into(), prev_id),
+        Column::new("is_first".into(), is_first),
+        Column::new("baseline_ts".into(), baseline),
+    ];
+    columns.extend(labels.into_columns());
+    Ok((DataFrame::new(n, columns)?, index))
+}
+
+/// The latest deployment in `list` (sorted by time) at or before `ts`.
+fn latest_at_or_before(list: &[ProdDeployment], ts: i64) -> Option<&ProdDeployment> {
+    let after = list.partition_point(|d| d.deployed_ts <= ts);
+    after.checked_sub(1).map(|i| &list[i])
+}
+
+fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config: &Config) -> Result<DataFrame> {
+    let recorded = &tables["deployment_commits"];
+    let mut deployment_ids: Vec<String> = strs(recorded, "deployment_id")?.iter().flatten().map(str::to_string).collect();
+    let mut shas: Vec<String> = strs(recorded, "sha")?.iter().flatten().map(str::to_string).collect();
+    let mut inferred = vec![false; deployment_ids.len()];
+    let with_record: HashSet<&str> = strs(recorded, "deployment_id")?.iter().flatten().collect();
+
+    // Merged changes per service, sorted by merge time: the candidates for inference.
+    let services = strs(changes, "service")?;
+    let merged = ints(changes, "merged_ts")?;
+    let merge_shas = strs(changes, "merge_commit_sha")?;
+    let mut merged_by_service: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
+    for i in 0..changes.height() {
+        if let (Some(service), Some(ts), Some(sha)) = (services.get(i), merged.get(i), merge_shas.get(i)) {
+            merged_by_service.entry(service).or_default().push((ts, sha));
+        }
+    }
+    for list in merged_by_service.values_mut() {
+        list.sort_unstable();
+    }
+
+    let lookback = (config.analysis.first_deployment_lookback_days * 86_400.0) as i64;
+    let mut extra_ids = Vec::new();
+    let mut extra_shas = Vec::new();
+    for (service, deployments) in prod {
+        let Some(candidates) = merged_by_service.get(service.as_str()) else { continue };
+        for (k, d) in deployments.iter().enumerate() {
+            if d.is_rollback || with_record.contains(d.id.as_str()) {
+                continue;
+            }
+            let low = if k == 0 { d.started_ts - lookback } else { deployments[k - 1].started_ts };
+            let from = candidates.partition_point(|(ts, _)| *ts <= low);
+            let to = candidates.partition_point(|(ts, _)| *ts <= d.started_ts);
+            for (_, sha) in &candidates[from..to.max(from)] {
+                extra_ids.push(d.id.clone());
+                extra_shas.push(sha.to_string());
+            }
+        }
+    }
+    inferred.extend(std::iter::repeat_n(true, extra_ids.len()));
+    deployment_ids.extend(extra_ids);
+    shas.extend(extra_shas);
+    let n = shas.len();
+    Ok(DataFrame::new(
+        n,
+        vec![
+            Column::new("deployment_id".into(), deployment_ids),
+            Column::new("sha".into(), shas),
+            Column::new("inferred".into(), inferred),
+        ],
+    )?)
+}
+
+fn build_incident_links(incidents: &DataFrame, prod: &ProdIndex, config: &Config) -> Result<DataFrame> {
+    let ids = strs(incidents, "id")?;
+    let services = strs(incidents, "service")?;
+    let opened = ints(incidents, "opened_ts")?;
+    let caused_by = strs(incidents, "caused_by_deployment_id")?;
+    let (mut incident_ids, mut deployment_ids, mut links) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..incidents.height() {
+        let Some(id) = ids.get(i) else { continue };
+        if let Some(deployment) = caused_by.get(i) {
+            incident_ids.push(id.to_string());
+            deployment_ids.push(deployment.to_string());
+            links.push("explicit");
+            continue;
+        }
+        let (Some(service), Some(opened_ts)) = (services.get(i), opened.get(i)) else { continue };
+        let hours = config.service(service).map(|s| s.incident_link_hours).unwrap_or(config.analysis.incident_link_hours);
+        let Some(list) = prod.get(service) else { continue };
+        if let Some(d) = latest_at_or_before(list, opened_ts)
+            && (opened_ts - d.deployed_ts) as f64 <= hours * 3600.0
+        {
+            incident_ids.push(id.to_string());
+            deployment_ids.push(d.id.clone());
+            links.push("window");
+        }
+    }
+    let n = incident_ids.len();
+    Ok(DataFrame::new(
+        n,
+        vec![
+            Column::new("incident_id".into(), incident_ids),
+            Column::new("deployment_id".into(), deployment_ids),
+            Column::new("link".into(), links),
+        ],
+    )?)
+}
+
+/// `periods` (service, period, start_ts, end_ts, days) and `service_weeks` (service, period, week)
+/// for one grain.
+pub fn calendar_frames(services: &[String], grain: Grain, window: &Window) -> Result<(DataFrame, DataFrame)> {
+    let periods = calendar::periods(grain, window);
+    let (mut svc, mut label, mut start, mut end, mut days) = (vec![], vec![], vec![], vec![], vec![]);
+    for service in services {
+        for p in &periods {
+            svc.push(service.clone());
+            label.push(p.label.clone());
+            start.push(p.start.timestamp());
+            end.push(p.end.timestamp());
+            days.push(p.days());
+        }
+    }
+    let n = svc.len();
+    let periods_df = DataFrame::new(
+        n,
+        vec![
+            Column::new("service".into(), svc),
+            Column::new("period".into(), label),
+            Column::new("start_ts".into(), start),
+            Column::new("end_ts".into(), end),
+            Column::new("days".into(), days),
+        ],
+    )?;
+    let weeks = calendar::whole_weeks(window);
+    let (mut svc, mut period, mut week) = (vec![], vec![], vec![]);
+    for service in services {
+        for monday in &weeks {
+            let t = monday.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+            svc.push(service.clone());
+            period.push(calendar::label_of(grain, t, window));
+            week.push(calendar::label_of(Grain::Week, t, window));
+        }
+    }
+    let n = svc.len();
+    let weeks_df = DataFrame::new(
+        n,
+        vec![
+            Column::new("service".into(), svc),
+            Column::new("period".into(), period),
+            Column::new("week".into(), week),
+        ],
+    )?;
+    Ok((periods_df, weeks_df))
+}

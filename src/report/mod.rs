@@ -1,0 +1,309 @@
+//! Presenting results: the metrics as a readable table, JSON or CSV, and records as a table.
+//!
+//! Everything here reads a finished [`MetricsReport`] plus its [`Levels`]; nothing is computed that the
+//! metrics or the assessment did not already decide. The HTML report will live beside these.
+
+use std::fmt::Write as _;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::assess::{self, Confidence, Levels, Rating};
+use crate::calendar::Grain;
+use crate::config::Config;
+use crate::metrics::{MetricsReport, PeriodMetrics, WindowInfo};
+
+/// A period's figures with their levels: the unit of the JSON output.
+#[derive(Debug, Serialize)]
+pub struct RatedPeriod<'a> {
+    #[serde(flatten)]
+    pub metrics: &'a PeriodMetrics,
+    pub levels: Levels,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RatedService<'a> {
+    pub service: &'a str,
+    pub window: RatedPeriod<'a>,
+    pub quarter: Vec<RatedPeriod<'a>>,
+    pub month: Vec<RatedPeriod<'a>>,
+    pub week: Vec<RatedPeriod<'a>>,
+}
+
+/// The document `flowgauge metrics --format json` prints (see `docs/cli.md`).
+#[derive(Debug, Serialize)]
+pub struct RatedReport<'a> {
+    pub schema: &'static str,
+    pub window: &'a WindowInfo,
+    pub benchmark_year: u16,
+    pub services: Vec<RatedService<'a>>,
+}
+
+pub fn rate<'a>(report: &'a MetricsReport, config: &Config) -> RatedReport<'a> {
+    let analysis = &config.analysis;
+    let rated = |list: &'a [PeriodMetrics]| -> Vec<RatedPeriod<'a>> {
+        list.iter().map(|m| RatedPeriod { metrics: m, levels: assess::levels(m, analysis) }).collect()
+    };
+    RatedReport {
+        schema: "flowgauge.metrics/1",
+        window: &report.window,
+        benchmark_year: analysis.benchmark_year.year(),
+        services: report
+            .services
+            .iter()
+            .map(|s| RatedService {
+                service: &s.service,
+                window: RatedPeriod { metrics: &s.window, levels: assess::levels(&s.window, analysis) },
+                quarter: rated(&s.quarter),
+                month: rated(&s.month),
+                week: rated(&s.week),
+            })
+            .collect(),
+    }
+}
+
+pub fn render_json(report: &RatedReport) -> String {
+    serde_json::to_string_pretty(report).expect("report serialises") + "\n"
+}
+
+/// Hours as the most readable unit.
+pub fn duration(hours: Option<f64>) -> String {
+    match hours {
+        None => "-".into(),
+        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
+        Some(h) if h < 48.0 => format!("{h:.1} h"),
+        Some(h) => format!("{:.1} d", h / 24.0),
+    }
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
+}
+
+fn level(r: &Rating) -> String {
+    match (r.level, r.confidence) {
+        (None, _) => "no data".into(),
+        (Some(l), Confidence::Low) => format!("{} (low confidence, n={})", l.name(), r.sample),
+        (Some(l), _) => format!("{} (n={})", l.name(), r.sample),
+    }
+}
+
+/// Lays out rows under headers with aligned columns.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
+    };
+    line(&mut out, headers.to_vec());
+    line(&mut out, widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(|s| s.as_str()).collect());
+    for row in rows {
+        line(&mut out, row.iter().map(|s| s.as_str()).collect());
+    }
+    out
+}
+
+fn period_row(m: &PeriodMetrics) -> Vec<String> {
+    let f = &m.deployment_frequency;
+    vec![
+        m.period.clone(),
+        f.deployments.to_string(),
+        format!("{:.1}", f.per_week),
+        f.bucket.clone(),
+        m.lead_time.changes.to_string(),
+        duration(m.lead_time.median_hours),
+        duration(m.lead_time.p75_hours),
+        format!("{}/{}", m.change_failure_rate.failed, m.change_failure_rate.deployments),
+        percent(m.change_failure_rate.rate),
+        duration(m.failed_deployment_recovery_time.median_hours),
+        duration(m.time_to_restore.median_hours),
+        percent(m.rework_rate.rate),
+    ]
+}
+
+const HEADERS: &[&str] = &[
+    "period", "deploys", "/week", "frequency", "changes", "lead time", "p75", "failed", "CFR", "recovery",
+    "restore", "rework",
+];
+
+/// The human-readable table: per service, its levels, then the window and each period of `grain`.
+pub fn render_table(report: &RatedReport, grain: Grain) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Window {} .. {} (UTC, end exclusive); levels against DORA {}",
+        report.window.since.date_naive(),
+        report.window.until.date_naive(),
+        report.benchmark_year
+    );
+    for s in &report.services {
+        let l = &s.window.levels;
+        let _ = writeln!(out, "\n{}", s.service);
+        let _ = writeln!(out, "  overall               {}", level(&l.overall));
+        let _ = writeln!(out, "  deployment frequency  {}", level(&l.deployment_frequency));
+        let _ = writeln!(out, "  lead time             {}", level(&l.lead_time));
+        let _ = writeln!(out, "  change failure rate   {}", level(&l.change_failure_rate));
+        let recovery = if report.benchmark_year == 2021 { "time to restore" } else { "recovery time" };
+        let _ = writeln!(out, "  {recovery:<22}{}", level(&l.recovery));
+        let mut rows = vec![period_row(s.window.metrics)];
+        let periods = match grain {
+            Grain::Quarter => &s.quarter,
+            Grain::Month => &s.month,
+            Grain::Week | Grain::Window => &s.week,
+        };
+        rows[0][0] = "window".into();
+        rows.extend(periods.iter().map(|p| period_row(p.metrics)));
+        out.push('\n');
+        for line in table(HEADERS, &rows).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}
+
+/// One CSV row per service, grain and period, every figure in its own column.
+pub fn render_csv(report: &RatedReport) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "service", "grain", "period", "start", "end", "deployments", "deployment_days", "per_day", "per_week",
+        "deployment_days_per_week", "median_weekly_deployment_days", "frequency_bucket", "changes",
+        "lead_time_median_hours", "lead_time_p75_hours", "lead_time_p90_hours", "coding_median_hours",
+        "pickup_median_hours", "review_median_hours", "deploy_median_hours", "failed_deployments",
+        "change_failure_rate", "failures_restored", "recovery_median_hours", "incidents_resolved",
+        "time_to_restore_median_hours", "rework_deployments", "rework_rate", "level_overall",
+        "level_deployment_frequency", "level_lead_time", "level_change_failure_rate", "level_recovery",
+    ];
+    writer.write_record(header).expect("in-memory write");
+    let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+    let lvl = |r: &Rating| r.level.map(|l| l.name().to_string()).unwrap_or_default();
+    for s in &report.services {
+        let grains: [(&str, Vec<&RatedPeriod>); 4] = [
+            ("window", vec![&s.window]),
+            ("quarter", s.quarter.iter().collect()),
+            ("month", s.month.iter().collect()),
+            ("week", s.week.iter().collect()),
+        ];
+        for (grain, periods) in grains {
+            for p in periods {
+                let m = p.metrics;
+                let f = &m.deployment_frequency;
+                let lt = &m.lead_time;
+                writer
+                    .write_record([
+                        s.service.to_string(),
+                        grain.to_string(),
+                        m.period.clone(),
+                        m.start.to_rfc3339(),
+                        m.end.to_rfc3339(),
+                        f.deployments.to_string(),
+                        f.deployment_days.to_string(),
+                        num(Some(f.per_day)),
+                        num(Some(f.per_week)),
+                        num(Some(f.deployment_days_per_week)),
+                        num(f.median_weekly_deployment_days),
+                        f.bucket.clone(),
+                        lt.changes.to_string(),
+                        num(lt.median_hours),
+                        num(lt.p75_hours),
+                        num(lt.p90_hours),
+                        num(lt.coding.median_hours),
+                        num(lt.pickup.median_hours),
+                        num(lt.review.median_hours),
+                        num(lt.deploy.median_hours),
+                        m.change_failure_rate.failed.to_string(),
+                        num(m.change_failure_rate.rate),
+                        m.failed_deployment_recovery_time.failures.to_string(),
+                        num(m.failed_deployment_recovery_time.median_hours),
+                        m.time_to_restore.incidents.to_string(),
+                        num(m.time_to_restore.median_hours),
+                        m.rework_rate.rework.to_string(),
+                        num(m.rework_rate.rate),
+                        lvl(&p.levels.overall),
+                        lvl(&p.levels.deployment_frequency),
+                        lvl(&p.levels.lead_time),
+                        lvl(&p.levels.change_failure_rate),
+                        lvl(&p.levels.recovery),
+                    ])
+                    .expect("in-memory write");
+            }
+        }
+    }
+    String::from_utf8(writer.into_inner().expect("in-memory flush")).expect("csv is utf-8")
+}
+
+/// Columns `explain` shows, in this order, when the records have them.
+const EXPLAIN_COLUMNS: &[&str] = &[
+    "reason", "change_id", "deployment_id", "incident_id", "service", "environment", "title", "author",
+    "deployed_ts", "opened_ts", "lead_time_s", "recovery_s", "restore_s", "incidents", "rolled_back", "hotfixed",
+    "reverted", "is_failure", "is_rework", "link",
+];
+
+fn cell(value: AnyValue, name: &str) -> String {
+    match value {
+        AnyValue::Null => "-".into(),
+        AnyValue::Int64(v) if name.ends_with("_ts") => chrono::DateTime::from_timestamp(v, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+        AnyValue::Int64(v) if name.ends_with("_s") => duration(Some(v as f64 / 3600.0)),
+        AnyValue::String(s) => s.chars().filter(|c| !c.is_control()).take(60).collect(),
+        other => other.to_string().trim_matches('"').to_string(),
+    }
+}
+
+/// The provenance records as a table, with a count of counted and excluded per reason first.
+pub fn render_records(df: &DataFrame) -> String {
+    let mut out = String::new();
+    let reasons = df.column("reason").ok().and_then(|c| c.str().ok().cloned());
+    if let Some(reasons) = &reasons {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for r in reasons.iter().flatten() {
+            *counts.entry(r).or_default() += 1;
+        }
+        let counted = counts.remove("counted").unwrap_or(0);
+        let _ = writeln!(out, "counted: {counted}");
+        for (reason, n) in counts {
+            let _ = writeln!(out, "excluded, {reason}: {n}");
+        }
+        out.push('\n');
+    }
+    let names: Vec<&str> = EXPLAIN_COLUMNS.iter().copied().filter(|c| df.column(c).is_ok()).collect();
+    let mut rows = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        rows.push(
+            names
+                .iter()
+                .map(|n| cell(df.column(n).and_then(|c| c.get(i)).unwrap_or(AnyValue::Null), n))
+                .collect(),
+        );
+    }
+    out.push_str(&table(&names, &rows));
+    out
+}
+
+/// Every column of the provenance records as CSV, times as RFC 3339.
+pub fn render_records_csv(df: &DataFrame) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let names: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
+    writer.write_record(&names).expect("in-memory write");
+    for i in 0..df.height() {
+        let row: Vec<String> = names
+            .iter()
+            .map(|n| match df.column(n).and_then(|c| c.get(i)) {
+                Ok(AnyValue::Null) | Err(_) => String::new(),
+                Ok(AnyValue::Int64(v)) if n.ends_with("_ts") => chrono::DateTime::from_timestamp(v, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                Ok(AnyValue::String(s)) => s.to_string(),
+                Ok(other) => other.to_string(),
+            })
+            .collect();
+        writer.write_record(&row).expect("in-memory write");
+    }
+    String::from_utf8(writer.into_inner().expect("in-memory flush")).expect("csv is utf-8")
+}
