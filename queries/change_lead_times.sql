@@ -90,10 +90,12 @@ SELECT
     quarter,
     window,
     deployed_ts - first_commit_ts AS lead_time_s,
-    GREATEST(created_ts - first_commit_ts, 0) AS coding_s,
-    GREATEST(first_response_ts - created_ts, 0) AS pickup_s,
-    GREATEST(merged_ts - COALESCE(first_response_ts, created_ts), 0) AS review_s,
-    GREATEST(deployed_ts - merged_ts, 0) AS deploy_s,
+    -- Stages are clamped at zero (a draft opened before its first commit has no coding time) and
+    -- stay empty when an end is unknown: GREATEST alone would turn an empty value into zero.
+    CASE WHEN created_ts IS NOT NULL THEN GREATEST(created_ts - first_commit_ts, 0) END AS coding_s,
+    CASE WHEN first_response_ts IS NOT NULL THEN GREATEST(first_response_ts - created_ts, 0) END AS pickup_s,
+    CASE WHEN merged_ts IS NOT NULL THEN GREATEST(merged_ts - COALESCE(first_response_ts, created_ts), 0) END AS review_s,
+    CASE WHEN merged_ts IS NOT NULL AND deployed_ts IS NOT NULL THEN GREATEST(deployed_ts - merged_ts, 0) END AS deploy_s,
     CASE
         WHEN merged_ts IS NULL AND deployment_id IS NULL THEN 'not merged'
         WHEN deployment_id IS NULL AND non_production_deployments IS NOT NULL THEN 'deployed only outside production'
