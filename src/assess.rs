@@ -69,7 +69,11 @@ fn rating(level: Option<Level>, sample: u64, minimum: usize) -> Rating {
         (Some(_), n) if (n as usize) < minimum => Confidence::Low,
         _ => Confidence::Normal,
     };
-    Rating { level: if sample == 0 { None } else { level }, sample, confidence }
+    Rating {
+        level: if sample == 0 { None } else { level },
+        sample,
+        confidence,
+    }
 }
 
 /// `value < limits[0]` → elite, `< limits[1]` → high, `< limits[2]` → medium, else low.
@@ -107,7 +111,9 @@ const MONTH: f64 = 30.0 * DAY;
 /// days per month / per six months for the slower levels.
 fn deployment_frequency_level(m: &PeriodMetrics, year: BenchmarkYear) -> Level {
     let f = &m.deployment_frequency;
-    let weekly = f.median_weekly_deployment_days.unwrap_or(f.deployment_days_per_week);
+    let weekly = f
+        .median_weekly_deployment_days
+        .unwrap_or(f.deployment_days_per_week);
     let per_month = f.deployment_days as f64 * 30.0 / f.days.max(1.0);
     let per_half_year = f.deployment_days as f64 * 182.0 / f.days.max(1.0);
     match year {
@@ -141,28 +147,34 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
     let year = analysis.benchmark_year;
     let min = analysis.min_sample;
     let f = &m.deployment_frequency;
-    let deployment_frequency = Rating {
-        level: (f.deployments > 0 || f.whole_weeks > 0).then(|| deployment_frequency_level(m, year)),
-        sample: f.whole_weeks,
-        confidence: if f.whole_weeks == 0 {
-            Confidence::Low
-        } else if (f.whole_weeks as usize) < analysis.min_weeks {
-            Confidence::Low
-        } else {
-            Confidence::Normal
-        },
-    };
+    // Deployment frequency rests on whole weeks observed; with none, only the day-based rate remains.
     let deployment_frequency = if f.deployments == 0 && f.whole_weeks == 0 {
-        Rating { level: None, sample: 0, confidence: Confidence::None }
+        Rating {
+            level: None,
+            sample: 0,
+            confidence: Confidence::None,
+        }
     } else {
-        deployment_frequency
+        Rating {
+            level: Some(deployment_frequency_level(m, year)),
+            sample: f.whole_weeks,
+            confidence: if (f.whole_weeks as usize) < analysis.min_weeks {
+                Confidence::Low
+            } else {
+                Confidence::Normal
+            },
+        }
     };
 
     let lead_limits = match year {
         BenchmarkYear::Y2021 => [HOUR, WEEK, 180.0 * DAY],
         BenchmarkYear::Y2023 | BenchmarkYear::Y2024 => [DAY, WEEK, MONTH],
     };
-    let lead_time = rating(m.lead_time.median_hours.map(|h| below(h, lead_limits)), m.lead_time.changes, min);
+    let lead_time = rating(
+        m.lead_time.median_hours.map(|h| below(h, lead_limits)),
+        m.lead_time.changes,
+        min,
+    );
 
     let cfr_limits = match year {
         BenchmarkYear::Y2021 => [0.15, 0.20, 0.30],
@@ -170,21 +182,38 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
         BenchmarkYear::Y2024 => [0.05, 0.10, 0.20],
     };
     let cfr = &m.change_failure_rate;
-    let change_failure_rate = rating(cfr.rate.map(|r| at_most(r, cfr_limits)), cfr.deployments, min);
+    let change_failure_rate = rating(
+        cfr.rate.map(|r| at_most(r, cfr_limits)),
+        cfr.deployments,
+        min,
+    );
 
     let recovery_limits = [HOUR, DAY, WEEK];
     let recovery = match year {
         BenchmarkYear::Y2021 => {
             let t = &m.time_to_restore;
-            rating(t.median_hours.map(|h| below(h, recovery_limits)), t.incidents, min)
+            rating(
+                t.median_hours.map(|h| below(h, recovery_limits)),
+                t.incidents,
+                min,
+            )
         }
         BenchmarkYear::Y2023 | BenchmarkYear::Y2024 => {
             let r = &m.failed_deployment_recovery_time;
-            rating(r.median_hours.map(|h| below(h, recovery_limits)), r.failures, min)
+            rating(
+                r.median_hours.map(|h| below(h, recovery_limits)),
+                r.failures,
+                min,
+            )
         }
     };
 
-    let four = [&deployment_frequency, &lead_time, &change_failure_rate, &recovery];
+    let four = [
+        &deployment_frequency,
+        &lead_time,
+        &change_failure_rate,
+        &recovery,
+    ];
     let overall_level = four.iter().filter_map(|r| r.level).min();
     let overall_confidence = if overall_level.is_none() {
         Confidence::None
@@ -198,5 +227,12 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
         sample: four.iter().map(|r| r.sample).min().unwrap_or(0),
         confidence: overall_confidence,
     };
-    Levels { benchmark_year: year.year(), deployment_frequency, lead_time, change_failure_rate, recovery, overall }
+    Levels {
+        benchmark_year: year.year(),
+        deployment_frequency,
+        lead_time,
+        change_failure_rate,
+        recovery,
+        overall,
+    }
 }

@@ -30,7 +30,11 @@ Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 bad input, 5 workspa
 6 query error, 7 not found.";
 
 #[derive(Parser)]
-#[command(name = "flowgauge", version, about = "How well does this organisation deliver software, and why?")]
+#[command(
+    name = "flowgauge",
+    version,
+    about = "How well does this organisation deliver software, and why?"
+)]
 #[command(after_help = EXAMPLES)]
 struct Cli {
     /// Configuration file [default: ./flowgauge.toml when present]
@@ -210,15 +214,34 @@ fn load_context(cli: &Cli, extra: Overrides) -> anyhow::Result<Session> {
         workspace: cli.workspace.clone(),
         ..extra
     };
-    let config = Config::load(file.as_deref(), &|k| std::env::var(k).ok(), &overrides, chrono::Utc::now())?;
-    let workspace_dir = config.workspace.clone().unwrap_or_else(|| PathBuf::from(".flowgauge"));
-    Ok(Session { config, workspace_dir, quiet: cli.quiet, verbose: cli.verbose })
+    let config = Config::load(
+        file.as_deref(),
+        &|k| std::env::var(k).ok(),
+        &overrides,
+        chrono::Utc::now(),
+    )?;
+    let workspace_dir = config
+        .workspace
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".flowgauge"));
+    Ok(Session {
+        config,
+        workspace_dir,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    })
 }
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Init { path, force } => init(path, *force, cli.quiet),
-        Command::Import { file, kind, service, format, namespace } => {
+        Command::Import {
+            file,
+            kind,
+            service,
+            format,
+            namespace,
+        } => {
             let ctx = load_context(&cli, Overrides::default())?;
             let request = ImportRequest {
                 path: file.clone(),
@@ -235,7 +258,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 && !ctx.config.services.is_empty()
                 && ctx.config.service(service).is_none()
             {
-                return Err(Error::NotFound(format!("--service {service}: no such service in the configuration")).into());
+                return Err(Error::NotFound(format!(
+                    "--service {service}: no such service in the configuration"
+                ))
+                .into());
             }
             let mut workspace = ctx.workspace()?;
             let report = collect::import_file(&mut workspace, &ctx.config, &request)?;
@@ -246,10 +272,19 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let ctx = load_context(&cli, Overrides::default())?;
             collect_all(&ctx)
         }
-        Command::Metrics { common, period, format, collect } => {
+        Command::Metrics {
+            common,
+            period,
+            format,
+            collect,
+        } => {
             let ctx = load_context(
                 &cli,
-                Overrides { period: period.clone(), benchmark_year: common.benchmark_year, ..Default::default() },
+                Overrides {
+                    period: period.clone(),
+                    benchmark_year: common.benchmark_year,
+                    ..Default::default()
+                },
             )?;
             if *collect {
                 collect_all(&ctx)?;
@@ -267,8 +302,18 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             write_stdout(&text)
         }
-        Command::Explain { metric, common, format } => {
-            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+        Command::Explain {
+            metric,
+            common,
+            format,
+        } => {
+            let ctx = load_context(
+                &cli,
+                Overrides {
+                    benchmark_year: common.benchmark_year,
+                    ..Default::default()
+                },
+            )?;
             let (computation, _) = compute(&ctx, common)?;
             let records = metrics::explain(&computation, metric, common.service.as_deref())?;
             let text = match format {
@@ -291,7 +336,11 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 
 fn init(path: &Path, force: bool, quiet: bool) -> anyhow::Result<()> {
     if path.exists() && !force {
-        return Err(Error::NotFound(format!("{} already exists; pass --force to overwrite it", path.display())).into());
+        return Err(Error::NotFound(format!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        ))
+        .into());
     }
     std::fs::write(path, flowgauge::config::STARTER).map_err(|e| Error::io(path, e))?;
     if !quiet {
@@ -320,10 +369,18 @@ fn print_import(ctx: &Session, report: &collect::ImportReport) {
         .filter(|t| t.table != "services")
         .map(|t| format!("{} {} → {} rows", t.table, t.before, t.after))
         .collect();
-    ctx.note(format!("imported {} rows from {} ({})", report.rows_read, report.path.display(), tables.join(", ")));
+    ctx.note(format!(
+        "imported {} rows from {} ({})",
+        report.rows_read,
+        report.path.display(),
+        tables.join(", ")
+    ));
 }
 
-fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
+fn compute(
+    ctx: &Session,
+    args: &MetricArgs,
+) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
     let workspace = ctx.workspace()?;
     if workspace.is_empty() {
         return Err(Error::NotFound(format!(

@@ -34,7 +34,10 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("FLOWGAUGE_PERIOD", "analysis.period"),
     ("FLOWGAUGE_BENCHMARK_YEAR", "analysis.benchmark_year"),
     ("FLOWGAUGE_MIN_SAMPLE", "analysis.min_sample"),
-    ("FLOWGAUGE_INCIDENT_LINK_HOURS", "analysis.incident_link_hours"),
+    (
+        "FLOWGAUGE_INCIDENT_LINK_HOURS",
+        "analysis.incident_link_hours",
+    ),
     ("FLOWGAUGE_WORKSPACE", "workspace"),
 ];
 
@@ -140,7 +143,9 @@ impl Service {
     /// Whether an environment name counts as production for this service (case-insensitive globs).
     pub fn is_production(&self, environment: &str) -> bool {
         let environment = environment.to_ascii_lowercase();
-        self.production_matchers.iter().any(|m| m.is_match(&environment))
+        self.production_matchers
+            .iter()
+            .any(|m| m.is_match(&environment))
     }
 }
 
@@ -183,6 +188,11 @@ pub struct Overrides {
 
 const DEFAULT_PRODUCTION: &[&str] = &["production", "prod", "prd", "live"];
 
+/// Whether an environment counts as production for a service that configures no patterns.
+pub fn is_default_production(environment: &str) -> bool {
+    DEFAULT_PRODUCTION.contains(&environment.to_ascii_lowercase().as_str())
+}
+
 impl Config {
     /// Loads defaults, then `file` (if any), then the environment, then `overrides`; `now` fixes the
     /// default window so that tests are deterministic.
@@ -192,13 +202,43 @@ impl Config {
         overrides: &Overrides,
         now: DateTime<Utc>,
     ) -> Result<Config> {
+        let text = match file {
+            Some(path) => Some(
+                std::fs::read_to_string(path).map_err(|e| Error::ConfigSyntax {
+                    path: path.to_path_buf(),
+                    message: format!("cannot read the configuration file: {e}"),
+                })?,
+            ),
+            None => None,
+        };
+        Self::from_layers(file, text.as_deref(), env, overrides, now)
+    }
+
+    /// Builds a configuration from the text of a file (no environment, no overrides); for tests and
+    /// embedding. `until`/`since` default relative to `now`.
+    pub fn from_toml(text: &str, now: DateTime<Utc>) -> Result<Config> {
+        Self::from_layers(None, Some(text), &|_| None, &Overrides::default(), now)
+    }
+
+    fn from_layers(
+        file: Option<&Path>,
+        text: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+        overrides: &Overrides,
+        now: DateTime<Utc>,
+    ) -> Result<Config> {
+        let label = || {
+            file.map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("<configuration>"))
+        };
         let mut tree: toml::Table = DEFAULTS.parse().expect("embedded defaults are valid TOML");
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-            let layer: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
-                path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_string(),
-            })?;
+        if let Some(text) = text {
+            let layer: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| Error::ConfigSyntax {
+                        path: label(),
+                        message: e.to_string().trim_end().to_string(),
+                    })?;
             merge(&mut tree, layer);
         }
         for (var, key) in ENVIRONMENT {
@@ -207,12 +247,13 @@ impl Config {
             }
         }
         apply_overrides(&mut tree, overrides);
-        let raw: RawConfig = toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| {
-            Error::ConfigSyntax {
-                path: file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("<defaults>")),
-                message: e.to_string().trim_end().to_string(),
-            }
-        })?;
+        let raw: RawConfig =
+            toml::Value::Table(tree)
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::ConfigSyntax {
+                    path: label(),
+                    message: e.to_string().trim_end().to_string(),
+                })?;
         let base = file.and_then(Path::parent).unwrap_or(Path::new("."));
         validate(raw, base, now, file)
     }
@@ -223,7 +264,10 @@ impl Config {
 
     /// The single service that claims `repo`, if exactly one does.
     pub fn service_for_repo(&self, repo: &str) -> Option<&Service> {
-        let mut claimed = self.services.iter().filter(|s| s.repos.iter().any(|r| r == repo));
+        let mut claimed = self
+            .services
+            .iter()
+            .filter(|s| s.repos.iter().any(|r| r == repo));
         match (claimed.next(), claimed.next()) {
             (Some(service), None) => Some(service),
             _ => None,
@@ -236,10 +280,15 @@ fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {
         ("analysis.since", o.since.clone().map(toml::Value::String)),
         ("analysis.until", o.until.clone().map(toml::Value::String)),
         ("analysis.period", o.period.clone().map(toml::Value::String)),
-        ("analysis.benchmark_year", o.benchmark_year.map(toml::Value::Integer)),
+        (
+            "analysis.benchmark_year",
+            o.benchmark_year.map(toml::Value::Integer),
+        ),
         (
             "workspace",
-            o.workspace.as_ref().map(|p| toml::Value::String(p.display().to_string())),
+            o.workspace
+                .as_ref()
+                .map(|p| toml::Value::String(p.display().to_string())),
         ),
     ];
     for (key, value) in pairs {
@@ -253,7 +302,9 @@ fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {
 fn merge(base: &mut toml::Table, layer: toml::Table) {
     for (key, value) in layer {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(existing)), toml::Value::Table(incoming)) => merge(existing, incoming),
+            (Some(toml::Value::Table(existing)), toml::Value::Table(incoming)) => {
+                merge(existing, incoming)
+            }
             (_, value) => {
                 base.insert(key, value);
             }
@@ -289,40 +340,72 @@ fn parse_scalar(value: &str) -> toml::Value {
 }
 
 fn bad(key: impl Into<String>, message: impl Into<String>) -> Error {
-    Error::ConfigValue { key: key.into(), message: message.into() }
+    Error::ConfigValue {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 fn parse_date(key: &str, value: &str) -> Result<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+        return Ok(date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc());
     }
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| bad(key, format!("`{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time")))
+        .map_err(|_| {
+            bad(
+                key,
+                format!("`{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+            )
+        })
 }
 
-fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>) -> Result<Config> {
+fn validate(
+    raw: RawConfig,
+    base: &Path,
+    now: DateTime<Utc>,
+    file: Option<&Path>,
+) -> Result<Config> {
     let a = raw.analysis;
     let until = match &a.until {
         Some(v) => parse_date("analysis.until", v)?,
         // By default the window ends at the start of tomorrow, so today counts.
-        None => (now.date_naive() + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+        None => (now.date_naive() + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc(),
     };
     let since = match &a.since {
         Some(v) => parse_date("analysis.since", v)?,
         None => until - Duration::days(365),
     };
     if since >= until {
-        return Err(bad("analysis.since", format!("{since} is not before analysis.until {until}")));
+        return Err(bad(
+            "analysis.since",
+            format!("{since} is not before analysis.until {until}"),
+        ));
     }
     let period = Grain::parse(&a.period)
         .filter(|g| *g != Grain::Window)
-        .ok_or_else(|| bad("analysis.period", format!("`{}` is not one of week, month, quarter", a.period)))?;
+        .ok_or_else(|| {
+            bad(
+                "analysis.period",
+                format!("`{}` is not one of week, month, quarter", a.period),
+            )
+        })?;
     let benchmark_year = match a.benchmark_year {
         2021 => BenchmarkYear::Y2021,
         2023 => BenchmarkYear::Y2023,
         2024 => BenchmarkYear::Y2024,
-        other => return Err(bad("analysis.benchmark_year", format!("{other} is not one of 2021, 2023, 2024"))),
+        other => {
+            return Err(bad(
+                "analysis.benchmark_year",
+                format!("{other} is not one of 2021, 2023, 2024"),
+            ));
+        }
     };
     if a.min_sample < 1 {
         return Err(bad("analysis.min_sample", "must be at least 1"));
@@ -331,7 +414,10 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
         return Err(bad("analysis.min_weeks", "must be at least 1"));
     }
     check_positive("analysis.incident_link_hours", a.incident_link_hours)?;
-    check_positive("analysis.first_deployment_lookback_days", a.first_deployment_lookback_days)?;
+    check_positive(
+        "analysis.first_deployment_lookback_days",
+        a.first_deployment_lookback_days,
+    )?;
 
     let mut names = BTreeSet::new();
     let mut services = Vec::new();
@@ -341,7 +427,10 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             return Err(bad(format!("{key}.name"), "must not be empty"));
         }
         if !names.insert(s.name.clone()) {
-            return Err(bad(format!("{key}.name"), format!("service `{}` is defined twice", s.name)));
+            return Err(bad(
+                format!("{key}.name"),
+                format!("service `{}` is defined twice", s.name),
+            ));
         }
         for (j, p) in s.paths.iter().enumerate() {
             Glob::new(p).map_err(|e| bad(format!("{key}.paths[{j}]"), e.to_string()))?;
@@ -372,18 +461,28 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
         let key = format!("sources[{i}]");
         match s.source_type.as_str() {
             "import" => {
-                let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
-                let kind = s.kind.ok_or_else(|| bad(format!("{key}.kind"), "an import source needs a kind"))?;
+                let path = s
+                    .path
+                    .ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
+                let kind = s
+                    .kind
+                    .ok_or_else(|| bad(format!("{key}.kind"), "an import source needs a kind"))?;
                 if crate::collect::import::ImportKind::parse(&kind).is_none() {
                     return Err(bad(
                         format!("{key}.kind"),
-                        format!("`{kind}` is not one of {}", crate::collect::import::ImportKind::NAMES.join(", ")),
+                        format!(
+                            "`{kind}` is not one of {}",
+                            crate::collect::import::ImportKind::NAMES.join(", ")
+                        ),
                     ));
                 }
                 if let Some(service) = &s.service
                     && !names.contains(service)
                 {
-                    return Err(bad(format!("{key}.service"), format!("no service named `{service}` is configured")));
+                    return Err(bad(
+                        format!("{key}.service"),
+                        format!("no service named `{service}` is configured"),
+                    ));
                 }
                 sources.push(Source::Import(ImportSource {
                     path: base.join(path),
@@ -394,7 +493,10 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 }));
             }
             other => {
-                return Err(bad(format!("{key}.type"), format!("`{other}` is not a known source type (import)")));
+                return Err(bad(
+                    format!("{key}.type"),
+                    format!("`{other}` is not a known source type (import)"),
+                ));
             }
         }
     }

@@ -26,7 +26,11 @@ pub struct ImportReport {
 }
 
 /// Validates a whole file, then upserts its rows; nothing is written if any row is bad.
-pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportRequest) -> Result<ImportReport> {
+pub fn import_file(
+    workspace: &mut Workspace,
+    config: &Config,
+    request: &ImportRequest,
+) -> Result<ImportReport> {
     let batch = import::read(request, config)?;
     let mut tables = batch.tables;
     tables.push((&model::SERVICES, service_rows(config)));
@@ -37,8 +41,19 @@ pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportR
         import::ImportKind::NAMES[request.kind as usize],
         request.path.display()
     );
-    workspace.record_source(&name, SourceState { last_run: Utc::now(), cursor: format!("rows={}", batch.rows_read) })?;
-    Ok(ImportReport { path: request.path.clone(), kind: request.kind, rows_read: batch.rows_read, tables: stats })
+    workspace.record_source(
+        &name,
+        SourceState {
+            last_run: Utc::now(),
+            cursor: format!("rows={}", batch.rows_read),
+        },
+    )?;
+    Ok(ImportReport {
+        path: request.path.clone(),
+        kind: request.kind,
+        rows_read: batch.rows_read,
+        tables: stats,
+    })
 }
 
 /// Runs every source in the configuration, in order.

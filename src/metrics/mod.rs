@@ -43,19 +43,34 @@ pub struct Computation {
 }
 
 fn query_error(query: &Query, e: impl std::fmt::Display) -> Error {
-    Error::Query { name: format!("{} ({})", query.file, query.origin), message: e.to_string() }
+    Error::Query {
+        name: format!("{} ({})", query.file, query.origin),
+        message: e.to_string(),
+    }
 }
 
 fn run(ctx: &mut SQLContext, query: &Query) -> Result<DataFrame> {
     let registered = ctx.get_tables();
     if let Some(missing) = query.requires.iter().find(|t| !registered.contains(t)) {
-        return Err(query_error(query, format!("requires table `{missing}`, which is not available here")));
+        return Err(query_error(
+            query,
+            format!("requires table `{missing}`, which is not available here"),
+        ));
     }
-    ctx.execute(&query.sql).and_then(|lf| lf.collect()).map_err(|e| query_error(query, e))
+    ctx.execute(&query.sql)
+        .and_then(|lf| lf.collect())
+        .map_err(|e| query_error(query, e))
 }
 
+/// One period query's output for one grain.
+type GrainOutput = ((Grain, String), DataFrame);
+
 /// Runs every query over the tables.
-pub fn compute(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> Result<Computation> {
+pub fn compute(
+    tables: &prepare::Frames,
+    config: &Config,
+    queries: &[Query],
+) -> Result<Computation> {
     let prepared = prepare::prepare(tables, config)?;
     let mut ctx = SQLContext::new();
     for (name, df) in &prepared.frames {
@@ -69,8 +84,11 @@ pub fn compute(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> 
     }
 
     let window = &config.analysis.window;
-    let period_queries: Vec<&Query> = queries.iter().filter(|q| q.grain == QueryGrain::Period).collect();
-    let per_grain: Vec<Result<Vec<((Grain, String), DataFrame)>>> = {
+    let period_queries: Vec<&Query> = queries
+        .iter()
+        .filter(|q| q.grain == QueryGrain::Period)
+        .collect();
+    let per_grain: Vec<Result<Vec<GrainOutput>>> = {
         use rayon::prelude::*;
         Grain::ALL
             .par_iter()
@@ -80,7 +98,10 @@ pub fn compute(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> 
                 ctx.register("periods", periods.lazy());
                 ctx.register("service_weeks", weeks.lazy());
                 for (name, df) in &records {
-                    let lf = df.clone().lazy().with_column(col(grain.name()).alias("period"));
+                    let lf = df
+                        .clone()
+                        .lazy()
+                        .with_column(col(grain.name()).alias("period"));
                     ctx.register(name, lf);
                 }
                 let mut out = Vec::new();
@@ -95,7 +116,11 @@ pub fn compute(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> 
     for result in per_grain {
         aggregates.extend(result?);
     }
-    Ok(Computation { services: prepared.services, records, aggregates })
+    Ok(Computation {
+        services: prepared.services,
+        records,
+        aggregates,
+    })
 }
 
 /// Reads typed cells out of a query output by column name, naming the query when a column is missing.
@@ -111,7 +136,12 @@ impl<'a> Cells<'a> {
         let periods = df.column("period").and_then(|c| c.str().cloned());
         let (services, periods) = match (services, periods) {
             (Ok(s), Ok(p)) => (s, p),
-            _ => return Err(Error::Query { name: query.into(), message: "output needs text columns `service` and `period`".into() }),
+            _ => {
+                return Err(Error::Query {
+                    name: query.into(),
+                    message: "output needs text columns `service` and `period`".into(),
+                });
+            }
         };
         let mut rows = HashMap::new();
         for i in 0..df.height() {
@@ -130,9 +160,14 @@ impl<'a> Cells<'a> {
     }
 
     fn f64(&self, key: &(String, String), name: &str) -> Result<Option<f64>> {
-        let Some(&i) = self.rows.get(key) else { return Ok(None) };
+        let Some(&i) = self.rows.get(key) else {
+            return Ok(None);
+        };
         let column = self.column(name)?;
-        let value = column.get(i).map_err(|e| Error::Query { name: self.query.into(), message: e.to_string() })?;
+        let value = column.get(i).map_err(|e| Error::Query {
+            name: self.query.into(),
+            message: e.to_string(),
+        })?;
         Ok(value.extract::<f64>().filter(|v| v.is_finite()))
     }
 
@@ -141,7 +176,9 @@ impl<'a> Cells<'a> {
     }
 
     fn text(&self, key: &(String, String), name: &str) -> Result<Option<String>> {
-        let Some(&i) = self.rows.get(key) else { return Ok(None) };
+        let Some(&i) = self.rows.get(key) else {
+            return Ok(None);
+        };
         let column = self.column(name)?;
         Ok(column.str().ok().and_then(|s| s.get(i)).map(str::to_string))
     }
@@ -275,20 +312,32 @@ pub fn report(computation: &Computation, config: &Config) -> Result<MetricsRepor
         }
         services.push(ServiceMetrics {
             service: service.clone(),
-            window: by_grain.remove(&Grain::Window).and_then(|mut v| v.pop()).expect("one window period"),
+            window: by_grain
+                .remove(&Grain::Window)
+                .and_then(|mut v| v.pop())
+                .expect("one window period"),
             quarter: by_grain.remove(&Grain::Quarter).unwrap_or_default(),
             month: by_grain.remove(&Grain::Month).unwrap_or_default(),
             week: by_grain.remove(&Grain::Week).unwrap_or_default(),
         });
     }
-    Ok(MetricsReport { window: WindowInfo { since: window.since, until: window.until }, services })
+    Ok(MetricsReport {
+        window: WindowInfo {
+            since: window.since,
+            until: window.until,
+        },
+        services,
+    })
 }
 
 fn output<'a>(computation: &'a Computation, grain: Grain, file: &'a str) -> Result<Cells<'a>> {
     let df = computation
         .aggregates
         .get(&(grain, file.to_string()))
-        .ok_or_else(|| Error::Query { name: file.into(), message: "did not run".into() })?;
+        .ok_or_else(|| Error::Query {
+            name: file.into(),
+            message: "did not run".into(),
+        })?;
     Cells::new(file, df)
 }
 
@@ -324,7 +373,9 @@ fn period_metrics(
             deployment_days_per_week: df.f64(&key, "deployment_days_per_week")?.unwrap_or(0.0),
             median_weekly_deployment_days: df.f64(&key, "median_weekly_deployment_days")?,
             whole_weeks: df.count(&key, "whole_weeks")?,
-            bucket: df.text(&key, "bucket")?.unwrap_or_else(|| "fewer than monthly".into()),
+            bucket: df
+                .text(&key, "bucket")?
+                .unwrap_or_else(|| "fewer than monthly".into()),
         },
         lead_time: LeadTime {
             changes: lt.count(&key, "changes")?,
@@ -377,11 +428,21 @@ pub const EXPLAINABLE: &[(&str, &str)] = &[
 ];
 
 /// The records behind a metric for one service (or all), counted first, then excluded by reason.
-pub fn explain(computation: &Computation, metric: &str, service: Option<&str>) -> Result<DataFrame> {
-    let (_, file) = EXPLAINABLE.iter().find(|(name, _)| *name == metric).ok_or_else(|| {
-        let names: Vec<&str> = EXPLAINABLE.iter().map(|(n, _)| *n).collect();
-        Error::NotFound(format!("no metric `{metric}`; explain knows {}", names.join(", ")))
-    })?;
+pub fn explain(
+    computation: &Computation,
+    metric: &str,
+    service: Option<&str>,
+) -> Result<DataFrame> {
+    let (_, file) = EXPLAINABLE
+        .iter()
+        .find(|(name, _)| *name == metric)
+        .ok_or_else(|| {
+            let names: Vec<&str> = EXPLAINABLE.iter().map(|(n, _)| *n).collect();
+            Error::NotFound(format!(
+                "no metric `{metric}`; explain knows {}",
+                names.join(", ")
+            ))
+        })?;
     if let Some(service) = service
         && !computation.services.iter().any(|s| s == service)
     {

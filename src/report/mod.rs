@@ -42,7 +42,12 @@ pub struct RatedReport<'a> {
 pub fn rate<'a>(report: &'a MetricsReport, config: &Config) -> RatedReport<'a> {
     let analysis = &config.analysis;
     let rated = |list: &'a [PeriodMetrics]| -> Vec<RatedPeriod<'a>> {
-        list.iter().map(|m| RatedPeriod { metrics: m, levels: assess::levels(m, analysis) }).collect()
+        list.iter()
+            .map(|m| RatedPeriod {
+                metrics: m,
+                levels: assess::levels(m, analysis),
+            })
+            .collect()
     };
     RatedReport {
         schema: "flowgauge.metrics/1",
@@ -53,7 +58,10 @@ pub fn rate<'a>(report: &'a MetricsReport, config: &Config) -> RatedReport<'a> {
             .iter()
             .map(|s| RatedService {
                 service: &s.service,
-                window: RatedPeriod { metrics: &s.window, levels: assess::levels(&s.window, analysis) },
+                window: RatedPeriod {
+                    metrics: &s.window,
+                    levels: assess::levels(&s.window, analysis),
+                },
                 quarter: rated(&s.quarter),
                 month: rated(&s.month),
                 week: rated(&s.week),
@@ -77,7 +85,8 @@ pub fn duration(hours: Option<f64>) -> String {
 }
 
 fn percent(rate: Option<f64>) -> String {
-    rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
+    rate.map(|r| format!("{:.1}%", r * 100.0))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn level(r: &Rating) -> String {
@@ -98,11 +107,24 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     let mut out = String::new();
     let line = |out: &mut String, cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(out, "{}", padded.join("  ").trim_end());
     };
     line(&mut out, headers.to_vec());
-    line(&mut out, widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(|s| s.as_str()).collect());
+    line(
+        &mut out,
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
+    );
     for row in rows {
         line(&mut out, row.iter().map(|s| s.as_str()).collect());
     }
@@ -119,7 +141,10 @@ fn period_row(m: &PeriodMetrics) -> Vec<String> {
         m.lead_time.changes.to_string(),
         duration(m.lead_time.median_hours),
         duration(m.lead_time.p75_hours),
-        format!("{}/{}", m.change_failure_rate.failed, m.change_failure_rate.deployments),
+        format!(
+            "{}/{}",
+            m.change_failure_rate.failed, m.change_failure_rate.deployments
+        ),
         percent(m.change_failure_rate.rate),
         duration(m.failed_deployment_recovery_time.median_hours),
         duration(m.time_to_restore.median_hours),
@@ -128,8 +153,18 @@ fn period_row(m: &PeriodMetrics) -> Vec<String> {
 }
 
 const HEADERS: &[&str] = &[
-    "period", "deploys", "/week", "frequency", "changes", "lead time", "p75", "failed", "CFR", "recovery",
-    "restore", "rework",
+    "period",
+    "deploys",
+    "/week",
+    "frequency",
+    "changes",
+    "lead time",
+    "p75",
+    "failed",
+    "CFR",
+    "recovery",
+    "restore",
+    "rework",
 ];
 
 /// The human-readable table: per service, its levels, then the window and each period of `grain`.
@@ -146,10 +181,22 @@ pub fn render_table(report: &RatedReport, grain: Grain) -> String {
         let l = &s.window.levels;
         let _ = writeln!(out, "\n{}", s.service);
         let _ = writeln!(out, "  overall               {}", level(&l.overall));
-        let _ = writeln!(out, "  deployment frequency  {}", level(&l.deployment_frequency));
+        let _ = writeln!(
+            out,
+            "  deployment frequency  {}",
+            level(&l.deployment_frequency)
+        );
         let _ = writeln!(out, "  lead time             {}", level(&l.lead_time));
-        let _ = writeln!(out, "  change failure rate   {}", level(&l.change_failure_rate));
-        let recovery = if report.benchmark_year == 2021 { "time to restore" } else { "recovery time" };
+        let _ = writeln!(
+            out,
+            "  change failure rate   {}",
+            level(&l.change_failure_rate)
+        );
+        let recovery = if report.benchmark_year == 2021 {
+            "time to restore"
+        } else {
+            "recovery time"
+        };
         let _ = writeln!(out, "  {recovery:<22}{}", level(&l.recovery));
         let mut rows = vec![period_row(s.window.metrics)];
         let periods = match grain {
@@ -171,13 +218,39 @@ pub fn render_table(report: &RatedReport, grain: Grain) -> String {
 pub fn render_csv(report: &RatedReport) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header = [
-        "service", "grain", "period", "start", "end", "deployments", "deployment_days", "per_day", "per_week",
-        "deployment_days_per_week", "median_weekly_deployment_days", "frequency_bucket", "changes",
-        "lead_time_median_hours", "lead_time_p75_hours", "lead_time_p90_hours", "coding_median_hours",
-        "pickup_median_hours", "review_median_hours", "deploy_median_hours", "failed_deployments",
-        "change_failure_rate", "failures_restored", "recovery_median_hours", "incidents_resolved",
-        "time_to_restore_median_hours", "rework_deployments", "rework_rate", "level_overall",
-        "level_deployment_frequency", "level_lead_time", "level_change_failure_rate", "level_recovery",
+        "service",
+        "grain",
+        "period",
+        "start",
+        "end",
+        "deployments",
+        "deployment_days",
+        "per_day",
+        "per_week",
+        "deployment_days_per_week",
+        "median_weekly_deployment_days",
+        "frequency_bucket",
+        "changes",
+        "lead_time_median_hours",
+        "lead_time_p75_hours",
+        "lead_time_p90_hours",
+        "coding_median_hours",
+        "pickup_median_hours",
+        "review_median_hours",
+        "deploy_median_hours",
+        "failed_deployments",
+        "change_failure_rate",
+        "failures_restored",
+        "recovery_median_hours",
+        "incidents_resolved",
+        "time_to_restore_median_hours",
+        "rework_deployments",
+        "rework_rate",
+        "level_overall",
+        "level_deployment_frequency",
+        "level_lead_time",
+        "level_change_failure_rate",
+        "level_recovery",
     ];
     writer.write_record(header).expect("in-memory write");
     let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
@@ -239,9 +312,26 @@ pub fn render_csv(report: &RatedReport) -> String {
 
 /// Columns `explain` shows, in this order, when the records have them.
 const EXPLAIN_COLUMNS: &[&str] = &[
-    "reason", "change_id", "deployment_id", "incident_id", "service", "environment", "title", "author",
-    "deployed_ts", "opened_ts", "lead_time_s", "recovery_s", "restore_s", "incidents", "rolled_back", "hotfixed",
-    "reverted", "is_failure", "is_rework", "link",
+    "reason",
+    "change_id",
+    "deployment_id",
+    "incident_id",
+    "service",
+    "environment",
+    "title",
+    "author",
+    "deployed_ts",
+    "opened_ts",
+    "lead_time_s",
+    "recovery_s",
+    "restore_s",
+    "incidents",
+    "rolled_back",
+    "hotfixed",
+    "reverted",
+    "is_failure",
+    "is_rework",
+    "link",
 ];
 
 fn cell(value: AnyValue, name: &str) -> String {
@@ -272,13 +362,24 @@ pub fn render_records(df: &DataFrame) -> String {
         }
         out.push('\n');
     }
-    let names: Vec<&str> = EXPLAIN_COLUMNS.iter().copied().filter(|c| df.column(c).is_ok()).collect();
+    let names: Vec<&str> = EXPLAIN_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| df.column(c).is_ok())
+        .collect();
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         rows.push(
             names
                 .iter()
-                .map(|n| cell(df.column(n).and_then(|c| c.get(i)).unwrap_or(AnyValue::Null), n))
+                .map(|n| {
+                    cell(
+                        df.column(n)
+                            .and_then(|c| c.get(i))
+                            .unwrap_or(AnyValue::Null),
+                        n,
+                    )
+                })
                 .collect(),
         );
     }
@@ -296,9 +397,11 @@ pub fn render_records_csv(df: &DataFrame) -> String {
             .iter()
             .map(|n| match df.column(n).and_then(|c| c.get(i)) {
                 Ok(AnyValue::Null) | Err(_) => String::new(),
-                Ok(AnyValue::Int64(v)) if n.ends_with("_ts") => chrono::DateTime::from_timestamp(v, 0)
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default(),
+                Ok(AnyValue::Int64(v)) if n.ends_with("_ts") => {
+                    chrono::DateTime::from_timestamp(v, 0)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default()
+                }
                 Ok(AnyValue::String(s)) => s.to_string(),
                 Ok(other) => other.to_string(),
             })

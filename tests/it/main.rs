@@ -1,1 +1,8 @@
-//! Integration tests.
+//! The integration tests: one binary (`autotests = false`), one module per area, shared helpers.
+
+mod cli;
+mod config;
+mod docs;
+mod helpers;
+mod import;
+mod metrics;

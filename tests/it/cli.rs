@@ -1,0 +1,192 @@
+//! The binary end to end: commands, output formats and exit codes.
+
+use std::fs;
+use std::path::Path;
+
+use flowgauge::store::Workspace;
+
+use crate::helpers::{flowgauge, text};
+
+const CONFIG: &str = "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-04-01\"\n[[services]]\nname = \"checkout\"\n";
+const DEPLOYS: &str = "\
+id,service,environment,started_at,finished_at,status,commits
+1,checkout,production,2025-01-06T10:00:00Z,2025-01-06T10:10:00Z,success,aaa
+2,checkout,production,2025-01-08T10:00:00Z,2025-01-08T10:10:00Z,success,bbb
+";
+const CHANGES: &str = "\
+id,title,author,created_at,first_commit_at,merged_at,merge_commit_sha
+1,<b>First</b>,alice,2025-01-05T10:00:00Z,2025-01-05T08:00:00Z,2025-01-05T12:00:00Z,aaa
+2,Second,bob,2025-01-07T09:00:00Z,2025-01-07T08:00:00Z,2025-01-07T09:30:00Z,bbb
+3,Never,bob,2025-01-07T09:00:00Z,,,
+";
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("flowgauge.toml"), CONFIG).unwrap();
+    fs::write(dir.path().join("deploys.csv"), DEPLOYS).unwrap();
+    fs::write(dir.path().join("changes.csv"), CHANGES).unwrap();
+    dir
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = flowgauge(dir, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn code(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = flowgauge(dir, args);
+    (out.status.code().unwrap_or(-1), text(&out.stderr))
+}
+
+fn imported() -> tempfile::TempDir {
+    let dir = project();
+    ok(
+        dir.path(),
+        &[
+            "import",
+            "deploys.csv",
+            "--kind",
+            "deployments",
+            "--service",
+            "checkout",
+        ],
+    );
+    ok(
+        dir.path(),
+        &[
+            "import",
+            "changes.csv",
+            "--kind",
+            "changes",
+            "--service",
+            "checkout",
+        ],
+    );
+    dir
+}
+
+#[test]
+fn import_then_metrics_in_every_format() {
+    let dir = imported();
+    let table = ok(dir.path(), &["metrics"]);
+    assert!(table.contains("checkout"), "{table}");
+    assert!(table.contains("2025-Q1"), "{table}");
+    // c1: 08:00 5 Jan → 10:10 6 Jan = 26.2 h; c2: 08:00 7 Jan → 10:10 8 Jan = 26.2 h.
+    assert!(table.contains("26.2 h"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["metrics", "--format", "json"])).unwrap();
+    assert_eq!(json["schema"], "flowgauge.metrics/1");
+    let service = &json["services"][0];
+    assert_eq!(service["service"], "checkout");
+    assert_eq!(service["window"]["deployment_frequency"]["deployments"], 2);
+    assert_eq!(service["window"]["lead_time"]["changes"], 2);
+    assert_eq!(
+        service["window"]["levels"]["lead_time"]["confidence"],
+        "low"
+    );
+    assert_eq!(service["quarter"].as_array().unwrap().len(), 1);
+    assert_eq!(service["month"].as_array().unwrap().len(), 3);
+    let csv = ok(dir.path(), &["metrics", "--format", "csv"]);
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("service,grain,period,"));
+    // window + 1 quarter + 3 months + 14 weeks overlapping the window.
+    assert_eq!(lines.count(), 1 + 1 + 3 + 14);
+}
+
+#[test]
+fn explain_shows_what_counted_and_why_not() {
+    let dir = imported();
+    let out = ok(
+        dir.path(),
+        &["explain", "lead-time", "--service", "checkout"],
+    );
+    assert!(out.contains("counted: 2"), "{out}");
+    assert!(out.contains("excluded, not merged: 1"), "{out}");
+    let csv = ok(dir.path(), &["explain", "lead-time", "--format", "csv"]);
+    assert!(csv.lines().next().unwrap().contains("change_id"), "{csv}");
+    assert_eq!(csv.lines().count(), 4);
+}
+
+#[test]
+fn exit_codes_say_what_went_wrong() {
+    let dir = imported();
+    assert_eq!(code(dir.path(), &["metrics", "--period", "fortnight"]).0, 3);
+    let (c, err) = code(dir.path(), &["--config", "missing.toml", "metrics"]);
+    assert_eq!(c, 3, "{err}");
+    fs::write(
+        dir.path().join("bad.csv"),
+        "id,service,environment,finished_at,status\n1,checkout,prod,never,success\n",
+    )
+    .unwrap();
+    let (c, err) = code(dir.path(), &["import", "bad.csv", "--kind", "deployments"]);
+    assert_eq!(c, 4);
+    assert!(err.contains("bad.csv:2: field `finished_at`"), "{err}");
+    let (c, err) = code(dir.path(), &["metrics", "--service", "nope"]);
+    assert_eq!(c, 7);
+    assert!(err.contains("known services: checkout"), "{err}");
+    assert_eq!(code(dir.path(), &["explain", "velocity"]).0, 7);
+    assert_eq!(code(dir.path(), &["metrics", "--bogus"]).0, 2);
+    let empty = project();
+    let (c, err) = code(empty.path(), &["metrics"]);
+    assert_eq!(c, 7);
+    assert!(err.contains("holds no data yet"), "{err}");
+}
+
+#[test]
+fn a_locked_workspace_is_refused() {
+    let dir = imported();
+    let _held = Workspace::open(&dir.path().join(".flowgauge")).unwrap();
+    let (c, err) = code(dir.path(), &["metrics"]);
+    assert_eq!(c, 5, "{err}");
+    assert!(err.contains("in use by another flowgauge run"), "{err}");
+}
+
+#[test]
+fn queries_can_be_overridden_and_a_broken_one_is_named() {
+    let dir = imported();
+    let queries = dir.path().join("my-queries");
+    fs::create_dir(&queries).unwrap();
+    fs::write(
+        queries.join("time_to_restore.sql"),
+        "-- name: broken\n-- unit: hours\n-- grain: period\n-- requires: periods\nSELECT no_such_column FROM periods",
+    )
+    .unwrap();
+    let (c, err) = code(dir.path(), &["metrics", "--queries", "my-queries"]);
+    assert_eq!(c, 6, "{err}");
+    assert!(err.contains("time_to_restore"), "{err}");
+    fs::remove_file(queries.join("time_to_restore.sql")).unwrap();
+    fs::write(queries.join("velocity.sql"), "-- name: x\n").unwrap();
+    let (c, err) = code(dir.path(), &["metrics", "--queries", "my-queries"]);
+    assert_eq!(c, 6, "{err}");
+    assert!(err.contains("not a query flowgauge runs"), "{err}");
+}
+
+#[test]
+fn init_writes_a_starter_that_loads_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["init"]);
+    assert!(
+        fs::read_to_string(dir.path().join("flowgauge.toml"))
+            .unwrap()
+            .contains("[analysis]")
+    );
+    assert_eq!(code(dir.path(), &["init"]).0, 7);
+    ok(dir.path(), &["init", "--force"]);
+    // The starter has no sources: collect says so and succeeds.
+    let out = flowgauge(dir.path(), &["collect"]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("no sources configured"));
+}
+
+#[test]
+fn help_shows_examples_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = ok(dir.path(), &["--help"]);
+    assert!(help.contains("Examples:"), "{help}");
+    assert!(help.contains("Exit codes"), "{help}");
+}

@@ -1,0 +1,233 @@
+//! Small builders for table-in/table-out tests: rows by column name, times in RFC 3339.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use chrono::{DateTime, TimeZone, Utc};
+use flowgauge::config::Config;
+use flowgauge::metrics::{self, Computation, MetricsReport, PeriodMetrics};
+use flowgauge::model::{self, Row, TableSchema, Value};
+use flowgauge::store::rows_to_frame;
+
+pub fn t(s: &str) -> Value {
+    Value::Time(
+        DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .with_timezone(&Utc),
+    )
+}
+
+pub fn s(v: &str) -> Value {
+    Value::Text(v.to_string())
+}
+
+pub fn b(v: bool) -> Value {
+    Value::Bool(v)
+}
+
+/// A row of `schema` with the named cells set and every other cell empty.
+pub fn row(schema: &TableSchema, cells: &[(&str, Value)]) -> Row {
+    let mut row = vec![Value::Null; schema.columns.len()];
+    for (name, value) in cells {
+        let i = schema
+            .position(name)
+            .unwrap_or_else(|| panic!("{} has no column {name}", schema.name));
+        row[i] = value.clone();
+    }
+    row
+}
+
+/// Domain tables built row by row.
+#[derive(Default)]
+pub struct Fixture {
+    rows: HashMap<&'static str, Vec<Row>>,
+}
+
+impl Fixture {
+    pub fn add(&mut self, schema: &'static TableSchema, cells: &[(&str, Value)]) -> &mut Self {
+        self.rows
+            .entry(schema.name)
+            .or_default()
+            .push(row(schema, cells));
+        self
+    }
+
+    /// A deployment: id, service, environment, status, finished time (started ten minutes earlier).
+    pub fn deploy(
+        &mut self,
+        id: &str,
+        service: &str,
+        env: &str,
+        status: &str,
+        finished: &str,
+    ) -> &mut Self {
+        let done = t(finished);
+        let Value::Time(end) = done else {
+            unreachable!()
+        };
+        let start = Value::Time(end - chrono::Duration::minutes(10));
+        self.add(
+            &model::DEPLOYMENTS,
+            &[
+                ("id", s(id)),
+                ("source", s("test")),
+                ("service", s(service)),
+                ("environment", s(env)),
+                ("is_production", b(env == "production")),
+                ("started_at", start),
+                ("finished_at", done),
+                ("status", s(status)),
+            ],
+        )
+    }
+
+    /// Marks the last added deployment as a rollback or hotfix.
+    pub fn flag_last_deploy(&mut self, column: &str) -> &mut Self {
+        let schema = &model::DEPLOYMENTS;
+        let i = schema.position(column).unwrap();
+        self.rows.get_mut(schema.name).unwrap().last_mut().unwrap()[i] = b(true);
+        self
+    }
+
+    pub fn ships(&mut self, deployment: &str, shas: &[&str]) -> &mut Self {
+        for sha in shas {
+            self.add(
+                &model::DEPLOYMENT_COMMITS,
+                &[("deployment_id", s(deployment)), ("sha", s(sha))],
+            );
+        }
+        self
+    }
+
+    /// A merged change: id, service, first commit, opened, merged, merge sha.
+    pub fn change(
+        &mut self,
+        id: &str,
+        service: &str,
+        first_commit: &str,
+        opened: &str,
+        merged: Option<&str>,
+        sha: &str,
+    ) -> &mut Self {
+        let mut cells = vec![
+            ("id", s(id)),
+            ("source", s("test")),
+            ("service", s(service)),
+            ("author", s("alice")),
+            ("first_commit_at", t(first_commit)),
+            ("created_at", t(opened)),
+            ("merge_commit_sha", s(sha)),
+        ];
+        if let Some(merged) = merged {
+            cells.push(("merged_at", t(merged)));
+        }
+        self.add(&model::CHANGES, &cells)
+    }
+
+    pub fn incident(
+        &mut self,
+        id: &str,
+        service: &str,
+        opened: &str,
+        resolved: Option<&str>,
+        caused_by: Option<&str>,
+    ) -> &mut Self {
+        let mut cells = vec![
+            ("id", s(id)),
+            ("source", s("test")),
+            ("service", s(service)),
+            ("opened_at", t(opened)),
+        ];
+        if let Some(r) = resolved {
+            cells.push(("resolved_at", t(r)));
+        }
+        if let Some(d) = caused_by {
+            cells.push(("caused_by_deployment_id", s(d)));
+        }
+        self.add(&model::INCIDENTS, &cells)
+    }
+
+    pub fn frames(&self) -> HashMap<&'static str, polars::prelude::DataFrame> {
+        model::TABLES
+            .iter()
+            .map(|schema| {
+                let rows = self.rows.get(schema.name).cloned().unwrap_or_default();
+                (schema.name, rows_to_frame(schema, &rows).unwrap())
+            })
+            .collect()
+    }
+
+    pub fn compute(&self, config: &Config) -> (Computation, MetricsReport) {
+        let queries = metrics::queries::load(None).unwrap();
+        let computation = metrics::compute(&self.frames(), config, &queries).unwrap();
+        let report = metrics::report(&computation, config).unwrap();
+        (computation, report)
+    }
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 15, 0, 0, 0).unwrap()
+}
+
+/// A configuration for 2025 (or the given window) with the given extra TOML.
+pub fn config(since: &str, until: &str, extra: &str) -> Config {
+    let text = format!("[analysis]\nsince = \"{since}\"\nuntil = \"{until}\"\n{extra}");
+    Config::from_toml(&text, now()).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+pub fn service<'a>(
+    report: &'a MetricsReport,
+    name: &str,
+) -> &'a flowgauge::metrics::ServiceMetrics {
+    report
+        .services
+        .iter()
+        .find(|s| s.service == name)
+        .unwrap_or_else(|| panic!("no service {name}"))
+}
+
+pub fn window<'a>(report: &'a MetricsReport, name: &str) -> &'a PeriodMetrics {
+    &service(report, name).window
+}
+
+/// `(id, reason)` pairs of a record output, sorted.
+pub fn reasons(computation: &Computation, query: &str, id_column: &str) -> Vec<(String, String)> {
+    let df = &computation.records[query];
+    let ids = df.column(id_column).unwrap().str().unwrap();
+    let reasons = df.column("reason").unwrap().str().unwrap();
+    let mut out: Vec<(String, String)> = (0..df.height())
+        .map(|i| {
+            (
+                ids.get(i).unwrap().to_string(),
+                reasons.get(i).unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn approx(actual: Option<f64>, expected: f64) {
+    let a = actual.unwrap_or_else(|| panic!("expected {expected}, got nothing"));
+    assert!((a - expected).abs() < 1e-9, "expected {expected}, got {a}");
+}
+
+/// The flowgauge binary, run in `dir`.
+pub fn flowgauge(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowgauge"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("FLOWGAUGE_CONFIG")
+        .env_remove("FLOWGAUGE_WORKSPACE")
+        .output()
+        .expect("binary runs")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

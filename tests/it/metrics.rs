@@ -1,0 +1,664 @@
+//! Table-in/table-out tests of every metric query, on small fixtures whose expected figures are
+//! worked out by hand in the comments.
+
+use flowgauge::assess::{self, Confidence, Level};
+use flowgauge::metrics;
+use flowgauge::model;
+
+use crate::helpers::*;
+
+const Q1: (&str, &str) = ("2025-01-01", "2025-04-01");
+
+#[test]
+fn squash_merge_and_batched_deployment_lead_times() {
+    let mut f = Fixture::default();
+    // First deployment ever: ships c0, merged two hours before it (inside the 7-day look-back).
+    f.deploy(
+        "d0",
+        "shop",
+        "production",
+        "success",
+        "2025-01-06T10:00:00Z",
+    )
+    .ships("d0", &["s0"]);
+    f.change(
+        "c0",
+        "shop",
+        "2025-01-06T06:00:00Z",
+        "2025-01-06T07:00:00Z",
+        Some("2025-01-06T08:00:00Z"),
+        "s0",
+    );
+    // c1 is squash-merged: its own commits a1, a2 never reach main, only the squash commit sq1.
+    f.change(
+        "c1",
+        "shop",
+        "2025-01-07T00:00:00Z",
+        "2025-01-07T01:00:00Z",
+        Some("2025-01-07T02:00:00Z"),
+        "sq1",
+    );
+    f.add(
+        &model::CHANGE_COMMITS,
+        &[("change_id", s("c1")), ("sha", s("a1"))],
+    );
+    f.add(
+        &model::CHANGE_COMMITS,
+        &[("change_id", s("c1")), ("sha", s("a2"))],
+    );
+    // c2 is merged with a merge commit; its commits b1, b2 and the merge m2 all ship.
+    f.change(
+        "c2",
+        "shop",
+        "2025-01-07T12:00:00Z",
+        "2025-01-07T13:00:00Z",
+        Some("2025-01-07T14:00:00Z"),
+        "m2",
+    );
+    f.add(
+        &model::CHANGE_COMMITS,
+        &[("change_id", s("c2")), ("sha", s("b1"))],
+    );
+    f.add(
+        &model::CHANGE_COMMITS,
+        &[("change_id", s("c2")), ("sha", s("b2"))],
+    );
+    f.change(
+        "c3",
+        "shop",
+        "2025-01-07T18:00:00Z",
+        "2025-01-07T19:00:00Z",
+        Some("2025-01-07T20:00:00Z"),
+        "m3",
+    );
+    // One deployment ships all three (a batch).
+    f.deploy(
+        "d1",
+        "shop",
+        "production",
+        "success",
+        "2025-01-08T00:00:00Z",
+    )
+    .ships("d1", &["sq1", "b1", "b2", "m2", "m3"]);
+
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    // Lead times: c0 4 h, c1 24 h, c2 12 h, c3 6 h → sorted 4, 6, 12, 24.
+    let lt = &window(&report, "shop").lead_time;
+    assert_eq!(lt.changes, 4);
+    approx(lt.median_hours, 9.0); // (6 + 12) / 2
+    approx(lt.p75_hours, 15.0); // position 2.25: 12 + 0.25 × 12
+    approx(lt.p90_hours, 20.4); // position 2.7: 12 + 0.7 × 12
+    // Coding stage: every change opened one hour after its first commit.
+    approx(lt.coding.median_hours, 1.0);
+    // Deploy stage: 2, 22, 10, 4 h → median (4 + 10) / 2.
+    approx(lt.deploy.median_hours, 7.0);
+    let reasons = reasons(&computation, "change_lead_times", "change_id");
+    assert!(reasons.iter().all(|(_, r)| r == "counted"), "{reasons:?}");
+    // Two deployments, one change lead time each per change, not per commit.
+    assert_eq!(window(&report, "shop").deployment_frequency.deployments, 2);
+}
+
+#[test]
+fn first_deployment_does_not_absorb_history() {
+    let mut f = Fixture::default();
+    // The first deployment observed claims two changes; one was merged 31 days before it.
+    f.deploy(
+        "d0",
+        "shop",
+        "production",
+        "success",
+        "2025-02-01T12:00:00Z",
+    )
+    .ships("d0", &["old", "new"]);
+    f.change(
+        "old",
+        "shop",
+        "2024-12-31T00:00:00Z",
+        "2025-01-01T00:00:00Z",
+        Some("2025-01-01T12:00:00Z"),
+        "old",
+    );
+    f.change(
+        "new",
+        "shop",
+        "2025-01-30T00:00:00Z",
+        "2025-01-30T06:00:00Z",
+        Some("2025-01-30T12:00:00Z"),
+        "new",
+    );
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    let reasons = reasons(&computation, "change_lead_times", "change_id");
+    assert_eq!(
+        reasons,
+        vec![
+            ("new".into(), "counted".into()),
+            (
+                "old".into(),
+                "shipped by the first observed deployment, merged before its look-back".into()
+            ),
+        ]
+    );
+    let lt = &window(&report, "shop").lead_time;
+    assert_eq!(lt.changes, 1);
+    approx(lt.median_hours, 60.0); // 30 Jan 00:00 → 1 Feb 12:00
+}
+
+#[test]
+fn failed_and_staging_deployments_are_ignored() {
+    let mut f = Fixture::default();
+    f.change(
+        "c1",
+        "shop",
+        "2025-01-10T00:00:00Z",
+        "2025-01-10T01:00:00Z",
+        Some("2025-01-10T06:00:00Z"),
+        "x1",
+    );
+    f.change(
+        "c2",
+        "shop",
+        "2025-01-10T00:00:00Z",
+        "2025-01-10T01:00:00Z",
+        Some("2025-01-10T06:00:00Z"),
+        "x2",
+    );
+    f.change(
+        "c3",
+        "shop",
+        "2025-01-10T00:00:00Z",
+        "2025-01-10T01:00:00Z",
+        Some("2025-01-10T06:00:00Z"),
+        "x3",
+    );
+    f.change(
+        "c4",
+        "shop",
+        "2025-01-10T00:00:00Z",
+        "2025-01-10T01:00:00Z",
+        None,
+        "x4",
+    );
+    f.deploy(
+        "stage",
+        "shop",
+        "staging",
+        "success",
+        "2025-01-10T08:00:00Z",
+    )
+    .ships("stage", &["x1", "x2"]);
+    f.deploy(
+        "broken",
+        "shop",
+        "production",
+        "failure",
+        "2025-01-10T09:00:00Z",
+    )
+    .ships("broken", &["x1"]);
+    f.deploy(
+        "ok",
+        "shop",
+        "production",
+        "success",
+        "2025-01-10T12:00:00Z",
+    )
+    .ships("ok", &["x1"]);
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    assert_eq!(
+        reasons(&computation, "change_lead_times", "change_id"),
+        vec![
+            ("c1".into(), "counted".into()),
+            ("c2".into(), "deployed only outside production".into()),
+            ("c3".into(), "never deployed to production".into()),
+            ("c4".into(), "not merged".into()),
+        ]
+    );
+    assert_eq!(
+        reasons(&computation, "deployment_outcomes", "deployment_id"),
+        vec![
+            ("broken".into(), "deployment did not succeed".into()),
+            ("ok".into(), "counted".into()),
+            ("stage".into(), "not a production deployment".into()),
+        ]
+    );
+    let w = window(&report, "shop");
+    approx(w.lead_time.median_hours, 12.0); // first commit 00:00 → successful production 12:00
+    assert_eq!(w.deployment_frequency.deployments, 1);
+    assert_eq!(w.change_failure_rate.failed, 0);
+}
+
+/// Four production deployments of `api`, 3–6 Feb at 10:00, and five incidents.
+fn incident_fixture() -> Fixture {
+    let mut f = Fixture::default();
+    for (id, day) in [("p1", 3), ("p2", 4), ("p3", 5), ("p4", 6)] {
+        f.deploy(
+            id,
+            "api",
+            "production",
+            "success",
+            &format!("2025-02-0{day}T10:00:00Z"),
+        );
+    }
+    // Two incidents on p2: one linked by the window (1 h after), one explicitly.
+    f.incident(
+        "i1",
+        "api",
+        "2025-02-04T11:00:00Z",
+        Some("2025-02-04T13:00:00Z"),
+        None,
+    );
+    f.incident(
+        "i2",
+        "api",
+        "2025-02-04T12:00:00Z",
+        Some("2025-02-04T15:00:00Z"),
+        Some("p2"),
+    );
+    // Ten days after p4: no deployment within 24 h.
+    f.incident(
+        "i3",
+        "api",
+        "2025-02-10T10:00:00Z",
+        Some("2025-02-10T11:00:00Z"),
+        None,
+    );
+    // 23.5 h after p3 (and before p4): linked to p3 by the 24 h window.
+    f.incident(
+        "i4",
+        "api",
+        "2025-02-06T09:30:00Z",
+        Some("2025-02-06T10:30:00Z"),
+        None,
+    );
+    // 48.5 h after p4: not linked.
+    f.incident(
+        "i5",
+        "api",
+        "2025-02-08T10:30:00Z",
+        Some("2025-02-08T12:30:00Z"),
+        None,
+    );
+    f
+}
+
+#[test]
+fn incidents_link_to_deployments_and_count_once() {
+    let (computation, report) = incident_fixture().compute(&config(Q1.0, Q1.1, ""));
+    let w = window(&report, "api");
+    // p2 (two incidents, counted once) and p3 failed: 2 of 4.
+    assert_eq!(w.change_failure_rate.deployments, 4);
+    assert_eq!(w.change_failure_rate.failed, 2);
+    assert_eq!(w.change_failure_rate.with_incident, 2);
+    approx(w.change_failure_rate.rate, 0.5);
+    // Recovery: p2 restored when its last incident resolved (15:00, 5 h); p3 at 10:30 next day (24.5 h).
+    assert_eq!(w.failed_deployment_recovery_time.failures, 2);
+    approx(w.failed_deployment_recovery_time.median_hours, 14.75);
+    // Time to restore covers every incident, caused by a deployment or not: 2, 3, 1, 1, 2 h.
+    assert_eq!(w.time_to_restore.incidents, 5);
+    approx(w.time_to_restore.median_hours, 2.0);
+    let links = &computation.records["incident_restores"];
+    let linked = links
+        .column("caused_by_deployment_id")
+        .unwrap()
+        .str()
+        .unwrap();
+    let ids = links.column("incident_id").unwrap().str().unwrap();
+    let pairs: Vec<(String, Option<String>)> = (0..links.height())
+        .map(|i| (ids.get(i).unwrap().into(), linked.get(i).map(String::from)))
+        .collect();
+    for (incident, deployment) in [
+        ("i1", Some("p2")),
+        ("i2", Some("p2")),
+        ("i3", None),
+        ("i4", Some("p3")),
+        ("i5", None),
+    ] {
+        assert!(
+            pairs.contains(&(incident.to_string(), deployment.map(String::from))),
+            "{incident}: {pairs:?}"
+        );
+    }
+}
+
+#[test]
+fn a_service_can_narrow_the_incident_link_window() {
+    let extra = "[[services]]\nname = \"api\"\nincident_link_hours = 12.0\n";
+    let (_, report) = incident_fixture().compute(&config(Q1.0, Q1.1, extra));
+    // i4 is 23.5 h after p3: no longer linked. Only p2 failed.
+    let w = window(&report, "api");
+    assert_eq!(w.change_failure_rate.failed, 1);
+    approx(w.change_failure_rate.rate, 0.25);
+    approx(w.failed_deployment_recovery_time.median_hours, 5.0);
+}
+
+#[test]
+fn rollback_hotfix_and_revert_are_failures_and_rework() {
+    let mut f = Fixture::default();
+    f.change(
+        "A",
+        "web",
+        "2025-03-03T07:00:00Z",
+        "2025-03-03T07:30:00Z",
+        Some("2025-03-03T08:00:00Z"),
+        "a",
+    );
+    f.deploy("w1", "web", "production", "success", "2025-03-03T10:00:00Z")
+        .ships("w1", &["a"]);
+    f.deploy("w2", "web", "production", "success", "2025-03-03T12:00:00Z")
+        .flag_last_deploy("is_rollback");
+    f.change(
+        "B",
+        "web",
+        "2025-03-04T08:00:00Z",
+        "2025-03-04T08:30:00Z",
+        Some("2025-03-04T09:00:00Z"),
+        "b",
+    );
+    f.deploy("w3", "web", "production", "success", "2025-03-04T10:00:00Z")
+        .ships("w3", &["b"]);
+    f.change(
+        "H",
+        "web",
+        "2025-03-04T14:00:00Z",
+        "2025-03-04T14:30:00Z",
+        Some("2025-03-04T15:00:00Z"),
+        "h",
+    );
+    f.deploy("w4", "web", "production", "success", "2025-03-04T16:00:00Z")
+        .flag_last_deploy("is_hotfix")
+        .ships("w4", &["h"]);
+    f.change(
+        "C",
+        "web",
+        "2025-03-05T08:00:00Z",
+        "2025-03-05T08:30:00Z",
+        Some("2025-03-05T09:00:00Z"),
+        "c",
+    );
+    f.deploy("w5", "web", "production", "success", "2025-03-05T10:00:00Z")
+        .ships("w5", &["c"]);
+    f.add(
+        &model::CHANGES,
+        &[
+            ("id", s("R")),
+            ("source", s("test")),
+            ("service", s("web")),
+            ("first_commit_at", t("2025-03-06T08:30:00Z")),
+            ("created_at", t("2025-03-06T08:40:00Z")),
+            ("merged_at", t("2025-03-06T09:00:00Z")),
+            ("merge_commit_sha", s("r")),
+            ("is_revert", b(true)),
+            ("reverts_change_id", s("C")),
+        ],
+    );
+    f.deploy("w6", "web", "production", "success", "2025-03-06T10:00:00Z")
+        .ships("w6", &["r"]);
+
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    let w = window(&report, "web");
+    // Failed: w1 (rolled back by w2), w3 (hotfixed by w4), w5 (its change C reverted by R).
+    assert_eq!(w.change_failure_rate.deployments, 6);
+    assert_eq!(w.change_failure_rate.failed, 3);
+    assert_eq!(
+        (
+            w.change_failure_rate.rolled_back,
+            w.change_failure_rate.hotfixed,
+            w.change_failure_rate.reverted
+        ),
+        (1, 1, 1)
+    );
+    approx(w.change_failure_rate.rate, 0.5);
+    // Rework: w2 (rollback), w4 (hotfix), w6 (ships a revert).
+    assert_eq!(w.rework_rate.rework, 3);
+    approx(w.rework_rate.rate, 0.5);
+    // Recovery: w1 → w2 2 h, w3 → w4 6 h, w5 → w6 24 h.
+    approx(w.failed_deployment_recovery_time.median_hours, 6.0);
+    // Every change, the revert included, reached production once.
+    let reasons = reasons(&computation, "change_lead_times", "change_id");
+    assert_eq!(reasons.len(), 5);
+    assert!(reasons.iter().all(|(_, r)| r == "counted"), "{reasons:?}");
+}
+
+#[test]
+fn daylight_saving_changes_do_not_move_events() {
+    let mut f = Fixture::default();
+    // Berlin springs forward at 01:00 UTC on 30 March 2025.
+    f.deploy(
+        "e1",
+        "eu",
+        "production",
+        "success",
+        "2025-03-30T00:30:00+01:00",
+    ); // 29 Mar 23:30 UTC
+    f.deploy(
+        "e2",
+        "eu",
+        "production",
+        "success",
+        "2025-03-30T03:30:00+02:00",
+    )
+    .ships("e2", &["d"]); // 30 Mar 01:30 UTC
+    f.deploy(
+        "e3",
+        "eu",
+        "production",
+        "success",
+        "2025-04-01T01:30:00+02:00",
+    ); // 31 Mar 23:30 UTC: still Q1
+    f.change(
+        "dst",
+        "eu",
+        "2025-03-30T00:00:00+01:00",
+        "2025-03-30T00:10:00+01:00",
+        Some("2025-03-30T03:00:00+02:00"),
+        "d",
+    );
+    let (_, report) = f.compute(&config("2025-03-01", "2025-05-01", ""));
+    let eu = service(&report, "eu");
+    // Two local-time "30 March" deployments fall on two UTC days.
+    assert_eq!(eu.window.deployment_frequency.deployment_days, 3);
+    // 29 Mar 23:00 UTC → 30 Mar 01:30 UTC is 2.5 h, although local clocks moved 3.5 h.
+    approx(eu.window.lead_time.median_hours, 2.5);
+    let march = eu.month.iter().find(|m| m.period == "2025-03").unwrap();
+    assert_eq!(march.deployment_frequency.deployments, 3);
+    let april = eu.month.iter().find(|m| m.period == "2025-04").unwrap();
+    assert_eq!(april.deployment_frequency.deployments, 0);
+}
+
+#[test]
+fn an_empty_service_reports_zeros_and_no_levels() {
+    let mut f = Fixture::default();
+    f.deploy("x", "busy", "production", "success", "2025-01-10T10:00:00Z");
+    let cfg = config(
+        Q1.0,
+        Q1.1,
+        "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n",
+    );
+    let (_, report) = f.compute(&cfg);
+    let ghost = service(&report, "ghost");
+    assert_eq!(ghost.quarter.len(), 1);
+    assert_eq!(ghost.month.len(), 3);
+    let w = &ghost.window;
+    assert_eq!(w.deployment_frequency.deployments, 0);
+    assert_eq!(w.deployment_frequency.bucket, "fewer than monthly");
+    assert_eq!(w.lead_time.changes, 0);
+    assert_eq!(w.lead_time.median_hours, None);
+    assert_eq!(w.change_failure_rate.rate, None);
+    assert_eq!(w.time_to_restore.median_hours, None);
+    let levels = assess::levels(w, &cfg.analysis);
+    assert_eq!(levels.lead_time.level, None);
+    assert_eq!(levels.change_failure_rate.confidence, Confidence::None);
+    assert_eq!(levels.recovery.level, None);
+}
+
+#[test]
+fn deployment_frequency_uses_the_median_whole_week() {
+    let mut f = Fixture::default();
+    // 6 Jan (Mon) .. 3 Feb (Mon): four whole weeks with deployment days 5, 3, 5, 1.
+    let days: &[&str] = &[
+        "06", "06", "07", "08", "09", "10", // week 1: two on Monday, five days
+        "13", "14", "15", // week 2: three days
+        "20", "21", "22", "23", "24", // week 3: five days
+        "27", // week 4: one day
+    ];
+    for (i, day) in days.iter().enumerate() {
+        f.deploy(
+            &format!("f{i}"),
+            "fast",
+            "production",
+            "success",
+            &format!("2025-01-{day}T1{}:00:00Z", i % 10),
+        );
+    }
+    f.deploy(
+        "s1",
+        "slow",
+        "production",
+        "success",
+        "2025-01-15T10:00:00Z",
+    );
+    let cfg = config("2025-01-06", "2025-02-03", "");
+    let (_, report) = f.compute(&cfg);
+    let fast = &window(&report, "fast").deployment_frequency;
+    assert_eq!(
+        (fast.deployments, fast.deployment_days, fast.whole_weeks),
+        (15, 14, 4)
+    );
+    approx(fast.median_weekly_deployment_days, 4.0); // (3 + 5) / 2
+    approx(Some(fast.per_week), 3.75); // 15 × 7 / 28
+    assert_eq!(fast.bucket, "daily");
+    let slow = &window(&report, "slow").deployment_frequency;
+    approx(slow.median_weekly_deployment_days, 0.0);
+    assert_eq!(slow.bucket, "monthly"); // one deployment day in 28 days ≥ one per 30 days
+    let fast_level = assess::levels(window(&report, "fast"), &cfg.analysis).deployment_frequency;
+    assert_eq!(
+        (fast_level.level, fast_level.confidence),
+        (Some(Level::High), Confidence::Normal)
+    );
+    let slow_level = assess::levels(window(&report, "slow"), &cfg.analysis).deployment_frequency;
+    assert_eq!(slow_level.level, Some(Level::Medium));
+}
+
+#[test]
+fn changes_count_in_the_period_of_their_deployment() {
+    let mut f = Fixture::default();
+    f.deploy("z0", "q", "production", "success", "2024-12-31T23:00:00Z")
+        .ships("z0", &["z"]);
+    f.change(
+        "before",
+        "q",
+        "2024-12-31T10:00:00Z",
+        "2024-12-31T11:00:00Z",
+        Some("2024-12-31T12:00:00Z"),
+        "z",
+    );
+    f.change(
+        "late-q1",
+        "q",
+        "2025-03-30T00:00:00Z",
+        "2025-03-30T01:00:00Z",
+        Some("2025-03-31T12:00:00Z"),
+        "a",
+    );
+    f.deploy("z1", "q", "production", "success", "2025-03-31T23:59:00Z")
+        .ships("z1", &["a"]);
+    f.change(
+        "into-q2",
+        "q",
+        "2025-03-31T00:00:00Z",
+        "2025-03-31T01:00:00Z",
+        Some("2025-04-01T12:00:00Z"),
+        "b",
+    );
+    f.deploy("z2", "q", "production", "success", "2025-04-02T00:00:00Z")
+        .ships("z2", &["b"]);
+    let (computation, report) = f.compute(&config("2025-01-01", "2025-07-01", ""));
+    let q = service(&report, "q");
+    assert_eq!(q.quarter[0].lead_time.changes, 1);
+    approx(q.quarter[0].lead_time.median_hours, 47.0 + 59.0 / 60.0); // 30 Mar 00:00 → 31 Mar 23:59
+    assert_eq!(q.quarter[1].lead_time.changes, 1);
+    approx(q.quarter[1].lead_time.median_hours, 48.0); // first commit in Q1, deployed in Q2
+    assert!(
+        reasons(&computation, "change_lead_times", "change_id")
+            .contains(&("before".into(), "deployed before the window".into()))
+    );
+    assert!(
+        reasons(&computation, "deployment_outcomes", "deployment_id")
+            .contains(&("z0".into(), "deployed before the window".into()))
+    );
+    assert_eq!(q.window.deployment_frequency.deployments, 2);
+}
+
+#[test]
+fn deployments_without_commits_ship_what_was_merged_since_the_last() {
+    let mut f = Fixture::default();
+    // Deployments start ten minutes before they finish.
+    f.deploy("i1", "inf", "production", "success", "2025-01-10T12:00:00Z"); // started 11:50
+    f.deploy("i2", "inf", "production", "success", "2025-01-11T12:00:00Z"); // started 11:50
+    f.change(
+        "m1",
+        "inf",
+        "2025-01-10T09:00:00Z",
+        "2025-01-10T10:00:00Z",
+        Some("2025-01-10T11:00:00Z"),
+        "m1",
+    );
+    // Merged while i1 was already running: it rides the next deployment.
+    f.change(
+        "m2",
+        "inf",
+        "2025-01-10T11:00:00Z",
+        "2025-01-10T11:30:00Z",
+        Some("2025-01-10T11:55:00Z"),
+        "m2",
+    );
+    // Merged eight days before the first deployment: outside its look-back, so never attributed.
+    f.change(
+        "m3",
+        "inf",
+        "2025-01-01T09:00:00Z",
+        "2025-01-02T10:00:00Z",
+        Some("2025-01-02T11:00:00Z"),
+        "m3",
+    );
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    assert_eq!(
+        reasons(&computation, "change_lead_times", "change_id"),
+        vec![
+            ("m1".into(), "counted".into()),
+            ("m2".into(), "counted".into()),
+            ("m3".into(), "never deployed to production".into()),
+        ]
+    );
+    // m1: 09:00 → i1 12:00 = 3 h; m2: 11:00 → i2 next day 12:00 = 25 h.
+    approx(window(&report, "inf").lead_time.median_hours, 14.0);
+}
+
+#[test]
+fn benchmark_years_judge_the_same_figures_differently() {
+    let (_, report) = incident_fixture().compute(&config(Q1.0, Q1.1, ""));
+    let w = window(&report, "api");
+    let mut cfg = config(Q1.0, Q1.1, "");
+    // CFR 50 %: low in every year. Recovery median 14.75 h: high (< 1 day).
+    let l2023 = assess::levels(w, &cfg.analysis);
+    assert_eq!(l2023.change_failure_rate.level, Some(Level::Low));
+    assert_eq!(l2023.recovery.level, Some(Level::High));
+    assert_eq!(l2023.recovery.confidence, Confidence::Low); // 2 failures < min_sample 10
+    // 2021 judges time to restore instead: median 2 h over 5 incidents → high.
+    cfg.analysis.benchmark_year = flowgauge::config::BenchmarkYear::Y2021;
+    let l2021 = assess::levels(w, &cfg.analysis);
+    assert_eq!(l2021.recovery.sample, 5);
+    assert_eq!(l2021.recovery.level, Some(Level::High));
+    assert_eq!(l2021.overall.level, Some(Level::Low));
+    assert_eq!(l2021.overall.confidence, Confidence::Low);
+}
+
+#[test]
+fn explain_lists_counted_records_first_and_refuses_unknown_names() {
+    let (computation, _) = incident_fixture().compute(&config(Q1.0, Q1.1, ""));
+    let records = metrics::explain(&computation, "change-failure-rate", Some("api")).unwrap();
+    assert_eq!(records.height(), 4);
+    let err = metrics::explain(&computation, "lead-tim", None).unwrap_err();
+    assert!(err.to_string().contains("lead-time"), "{err}");
+    let err = metrics::explain(&computation, "lead-time", Some("nope")).unwrap_err();
+    assert!(err.to_string().contains("known services: api"), "{err}");
+}
