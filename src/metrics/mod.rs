@@ -300,121 +300,129 @@ pub struct Rework {
 /// Assembles the typed report from the query outputs.
 pub fn report(computation: &Computation, config: &Config) -> Result<MetricsReport> {
     let window = &config.analysis.window;
-    let mut services = Vec::new();
-    for service in &computation.services {
-        let mut by_grain: HashMap<Grain, Vec<PeriodMetrics>> = HashMap::new();
-        for grain in Grain::ALL {
-            let mut list = Vec::new();
-            for period in calendar::periods(grain, window) {
-                list.push(period_metrics(computation, grain, service, &period)?);
-            }
-            by_grain.insert(grain, list);
+    let mut by_service: HashMap<&str, HashMap<Grain, Vec<PeriodMetrics>>> = HashMap::new();
+    for grain in Grain::ALL {
+        // Index each output once per grain: looking rows up is then constant time per period.
+        let outputs = Outputs::new(computation, grain)?;
+        let periods = calendar::periods(grain, window);
+        for service in &computation.services {
+            let list = periods
+                .iter()
+                .map(|period| outputs.period_metrics(service, period))
+                .collect::<Result<Vec<_>>>()?;
+            by_service.entry(service).or_default().insert(grain, list);
         }
-        services.push(ServiceMetrics {
-            service: service.clone(),
-            window: by_grain
-                .remove(&Grain::Window)
-                .and_then(|mut v| v.pop())
-                .expect("one window period"),
-            quarter: by_grain.remove(&Grain::Quarter).unwrap_or_default(),
-            month: by_grain.remove(&Grain::Month).unwrap_or_default(),
-            week: by_grain.remove(&Grain::Week).unwrap_or_default(),
-        });
     }
-    Ok(MetricsReport {
-        window: WindowInfo {
-            since: window.since,
-            until: window.until,
-        },
-        services,
-    })
-}
-
-fn output<'a>(computation: &'a Computation, grain: Grain, file: &'a str) -> Result<Cells<'a>> {
-    let df = computation
-        .aggregates
-        .get(&(grain, file.to_string()))
-        .ok_or_else(|| Error::Query {
-            name: file.into(),
-            message: "did not run".into(),
-        })?;
-    Cells::new(file, df)
-}
-
-fn period_metrics(
-    computation: &Computation,
-    grain: Grain,
-    service: &str,
-    period: &calendar::Period,
-) -> Result<PeriodMetrics> {
-    let key = (service.to_string(), period.label.clone());
-    let df = output(computation, grain, "deployment_frequency")?;
-    let lt = output(computation, grain, "lead_time")?;
-    let cfr = output(computation, grain, "change_failure_rate")?;
-    let rec = output(computation, grain, "failed_deployment_recovery_time")?;
-    let ttr = output(computation, grain, "time_to_restore")?;
-    let rw = output(computation, grain, "rework_rate")?;
-    let stage = |name: &str| -> Result<Stage> {
-        Ok(Stage {
-            median_hours: lt.f64(&key, &format!("{name}_median_hours"))?,
-            p75_hours: lt.f64(&key, &format!("{name}_p75_hours"))?,
+    let services = computation
+        .services
+        .iter()
+        .map(|service| {
+            let mut grains = by_service.remove(service.as_str()).unwrap_or_default();
+            let mut take = |g: Grain| grains.remove(&g).unwrap_or_default();
+            ServiceMetrics {
+                service: service.clone(),
+                window: take(Grain::Window).pop().expect("the window is one period"),
+                quarter: take(Grain::Quarter),
+                month: take(Grain::Month),
+                week: take(Grain::Week),
+            }
         })
-    };
-    Ok(PeriodMetrics {
-        period: period.label.clone(),
-        start: period.start,
-        end: period.end,
-        deployment_frequency: DeploymentFrequency {
-            deployments: df.count(&key, "deployments")?,
-            deployment_days: df.count(&key, "deployment_days")?,
-            days: period.days(),
-            per_day: df.f64(&key, "per_day")?.unwrap_or(0.0),
-            per_week: df.f64(&key, "per_week")?.unwrap_or(0.0),
-            deployment_days_per_week: df.f64(&key, "deployment_days_per_week")?.unwrap_or(0.0),
-            median_weekly_deployment_days: df.f64(&key, "median_weekly_deployment_days")?,
-            whole_weeks: df.count(&key, "whole_weeks")?,
-            bucket: df
-                .text(&key, "bucket")?
-                .unwrap_or_else(|| "fewer than monthly".into()),
-        },
-        lead_time: LeadTime {
-            changes: lt.count(&key, "changes")?,
-            median_hours: lt.f64(&key, "median_hours")?,
-            p75_hours: lt.f64(&key, "p75_hours")?,
-            p90_hours: lt.f64(&key, "p90_hours")?,
-            coding: stage("coding")?,
-            pickup: stage("pickup")?,
-            review: stage("review")?,
-            deploy: stage("deploy")?,
-        },
-        change_failure_rate: ChangeFailureRate {
-            deployments: cfr.count(&key, "deployments")?,
-            failed: cfr.count(&key, "failed")?,
-            with_incident: cfr.count(&key, "with_incident")?,
-            rolled_back: cfr.count(&key, "rolled_back")?,
-            hotfixed: cfr.count(&key, "hotfixed")?,
-            reverted: cfr.count(&key, "reverted")?,
-            rate: cfr.f64(&key, "rate")?,
-        },
-        failed_deployment_recovery_time: Recovery {
-            failures: rec.count(&key, "failures")?,
-            unrestored: rec.count(&key, "unrestored")?,
-            median_hours: rec.f64(&key, "median_hours")?,
-            p75_hours: rec.f64(&key, "p75_hours")?,
-        },
-        time_to_restore: Restore {
-            incidents: ttr.count(&key, "incidents")?,
-            open: ttr.count(&key, "open")?,
-            median_hours: ttr.f64(&key, "median_hours")?,
-            p75_hours: ttr.f64(&key, "p75_hours")?,
-            p90_hours: ttr.f64(&key, "p90_hours")?,
-        },
-        rework_rate: Rework {
-            deployments: rw.count(&key, "deployments")?,
-            rework: rw.count(&key, "rework")?,
-            rate: rw.f64(&key, "rate")?,
-        },
-    })
+        .collect();
+    Ok(MetricsReport { window: WindowInfo { since: window.since, until: window.until }, services })
+}
+
+/// The period queries' outputs of one grain, indexed by service and period.
+struct Outputs<'a> {
+    df: Cells<'a>,
+    lt: Cells<'a>,
+    cfr: Cells<'a>,
+    rec: Cells<'a>,
+    ttr: Cells<'a>,
+    rw: Cells<'a>,
+}
+
+impl<'a> Outputs<'a> {
+    fn new(computation: &'a Computation, grain: Grain) -> Result<Self> {
+        let output = |file: &'a str| -> Result<Cells<'a>> {
+            let df = computation
+                .aggregates
+                .get(&(grain, file.to_string()))
+                .ok_or_else(|| Error::Query { name: file.into(), message: "did not run".into() })?;
+            Cells::new(file, df)
+        };
+        Ok(Outputs {
+            df: output("deployment_frequency")?,
+            lt: output("lead_time")?,
+            cfr: output("change_failure_rate")?,
+            rec: output("failed_deployment_recovery_time")?,
+            ttr: output("time_to_restore")?,
+            rw: output("rework_rate")?,
+        })
+    }
+
+    fn period_metrics(&self, service: &str, period: &calendar::Period) -> Result<PeriodMetrics> {
+        let key = (service.to_string(), period.label.clone());
+        let Outputs { df, lt, cfr, rec, ttr, rw } = self;
+        let stage = |name: &str| -> Result<Stage> {
+            Ok(Stage {
+                median_hours: lt.f64(&key, &format!("{name}_median_hours"))?,
+                p75_hours: lt.f64(&key, &format!("{name}_p75_hours"))?,
+            })
+        };
+        Ok(PeriodMetrics {
+            period: period.label.clone(),
+            start: period.start,
+            end: period.end,
+            deployment_frequency: DeploymentFrequency {
+                deployments: df.count(&key, "deployments")?,
+                deployment_days: df.count(&key, "deployment_days")?,
+                days: period.days(),
+                per_day: df.f64(&key, "per_day")?.unwrap_or(0.0),
+                per_week: df.f64(&key, "per_week")?.unwrap_or(0.0),
+                deployment_days_per_week: df.f64(&key, "deployment_days_per_week")?.unwrap_or(0.0),
+                median_weekly_deployment_days: df.f64(&key, "median_weekly_deployment_days")?,
+                whole_weeks: df.count(&key, "whole_weeks")?,
+                bucket: df.text(&key, "bucket")?.unwrap_or_else(|| "fewer than monthly".into()),
+            },
+            lead_time: LeadTime {
+                changes: lt.count(&key, "changes")?,
+                median_hours: lt.f64(&key, "median_hours")?,
+                p75_hours: lt.f64(&key, "p75_hours")?,
+                p90_hours: lt.f64(&key, "p90_hours")?,
+                coding: stage("coding")?,
+                pickup: stage("pickup")?,
+                review: stage("review")?,
+                deploy: stage("deploy")?,
+            },
+            change_failure_rate: ChangeFailureRate {
+                deployments: cfr.count(&key, "deployments")?,
+                failed: cfr.count(&key, "failed")?,
+                with_incident: cfr.count(&key, "with_incident")?,
+                rolled_back: cfr.count(&key, "rolled_back")?,
+                hotfixed: cfr.count(&key, "hotfixed")?,
+                reverted: cfr.count(&key, "reverted")?,
+                rate: cfr.f64(&key, "rate")?,
+            },
+            failed_deployment_recovery_time: Recovery {
+                failures: rec.count(&key, "failures")?,
+                unrestored: rec.count(&key, "unrestored")?,
+                median_hours: rec.f64(&key, "median_hours")?,
+                p75_hours: rec.f64(&key, "p75_hours")?,
+            },
+            time_to_restore: Restore {
+                incidents: ttr.count(&key, "incidents")?,
+                open: ttr.count(&key, "open")?,
+                median_hours: ttr.f64(&key, "median_hours")?,
+                p75_hours: ttr.f64(&key, "p75_hours")?,
+                p90_hours: ttr.f64(&key, "p90_hours")?,
+            },
+            rework_rate: Rework {
+                deployments: rw.count(&key, "deployments")?,
+                rework: rw.count(&key, "rework")?,
+                rate: rw.f64(&key, "rate")?,
+            },
+        })
+    }
 }
 
 /// Metrics `explain` knows, with the record query that holds their provenance.
