@@ -484,6 +484,11 @@ fn validate(
                         format!("no service named `{service}` is configured"),
                     ));
                 }
+                if let Some(format) = &s.format
+                    && crate::collect::import::Format::parse(format).is_none()
+                {
+                    return Err(bad(format!("{key}.format"), format!("`{format}` is not one of csv, json, ndjson")));
+                }
                 sources.push(Source::Import(ImportSource {
                     path: base.join(path),
                     kind,

@@ -57,6 +57,10 @@ fn validation_errors_name_the_key() {
             .starts_with("sources[0].kind:")
     );
     assert!(key_error("[[sources]]\ntype = \"jira\"").starts_with("sources[0].type:"));
+    assert!(
+        key_error("[[sources]]\ntype = \"import\"\npath = \"x\"\nkind = \"incidents\"\nformat = \"xlsx\"")
+            .starts_with("sources[0].format:")
+    );
 }
 
 #[test]
