@@ -91,6 +91,16 @@ pub fn window_label(window: &Window) -> String {
     )
 }
 
+/// A duration in hours written in its most readable unit: `45 min`, `3.5 h`, `2.1 d`; `-` for none.
+pub fn human_hours(hours: Option<f64>) -> String {
+    match hours {
+        None => "-".into(),
+        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
+        Some(h) if h < 48.0 => format!("{h:.1} h"),
+        Some(h) => format!("{:.1} d", h / 24.0),
+    }
+}
+
 /// One period of a grain, clipped to the window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Period {

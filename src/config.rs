@@ -50,6 +50,30 @@ struct RawConfig {
     services: Vec<RawService>,
     #[serde(default)]
     sources: Vec<RawSource>,
+    #[serde(default)]
+    report: RawReport,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    title: Option<String>,
+    client: Option<String>,
+    logo: Option<PathBuf>,
+    accent_colour: Option<String>,
+    footer: Option<String>,
+}
+
+/// Branding of the HTML report, for consultants' client reports.
+#[derive(Debug, Clone, Default)]
+pub struct ReportBranding {
+    pub title: Option<String>,
+    pub client: Option<String>,
+    /// Logo image (PNG, JPEG, SVG or GIF), embedded as a data URI.
+    pub logo: Option<PathBuf>,
+    /// `#rrggbb`.
+    pub accent_colour: Option<String>,
+    pub footer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +196,7 @@ pub struct Config {
     pub analysis: Analysis,
     pub services: Vec<Service>,
     pub sources: Vec<Source>,
+    pub report: ReportBranding,
     /// Where the configuration file was, for messages; `None` when only defaults were used.
     pub file: Option<PathBuf>,
 }
@@ -487,7 +512,10 @@ fn validate(
                 if let Some(format) = &s.format
                     && crate::collect::import::Format::parse(format).is_none()
                 {
-                    return Err(bad(format!("{key}.format"), format!("`{format}` is not one of csv, json, ndjson")));
+                    return Err(bad(
+                        format!("{key}.format"),
+                        format!("`{format}` is not one of csv, json, ndjson"),
+                    ));
                 }
                 sources.push(Source::Import(ImportSource {
                     path: base.join(path),
@@ -519,6 +547,7 @@ fn validate(
         },
         services,
         sources,
+        report: validate_report(raw.report, base)?,
         file: file.map(Path::to_path_buf),
     })
 }
@@ -529,4 +558,37 @@ fn check_positive(key: &str, value: f64) -> Result<()> {
     } else {
         Err(bad(key, format!("{value} must be a positive number")))
     }
+}
+
+fn validate_report(r: RawReport, base: &Path) -> Result<ReportBranding> {
+    if let Some(colour) = &r.accent_colour {
+        let hex = colour.strip_prefix('#').unwrap_or("");
+        if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad(
+                "report.accent_colour",
+                format!("`{colour}` is not a colour like #1f6feb"),
+            ));
+        }
+    }
+    let logo = r.logo.map(|p| base.join(p));
+    if let Some(path) = &logo {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !["png", "jpg", "jpeg", "svg", "gif"].contains(&ext.as_str()) {
+            return Err(bad(
+                "report.logo",
+                format!("{} is not a .png, .jpg, .svg or .gif image", path.display()),
+            ));
+        }
+    }
+    Ok(ReportBranding {
+        title: r.title,
+        client: r.client,
+        logo,
+        accent_colour: r.accent_colour,
+        footer: r.footer,
+    })
 }

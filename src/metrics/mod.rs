@@ -328,7 +328,13 @@ pub fn report(computation: &Computation, config: &Config) -> Result<MetricsRepor
             }
         })
         .collect();
-    Ok(MetricsReport { window: WindowInfo { since: window.since, until: window.until }, services })
+    Ok(MetricsReport {
+        window: WindowInfo {
+            since: window.since,
+            until: window.until,
+        },
+        services,
+    })
 }
 
 /// The period queries' outputs of one grain, indexed by service and period.
@@ -347,7 +353,10 @@ impl<'a> Outputs<'a> {
             let df = computation
                 .aggregates
                 .get(&(grain, file.to_string()))
-                .ok_or_else(|| Error::Query { name: file.into(), message: "did not run".into() })?;
+                .ok_or_else(|| Error::Query {
+                    name: file.into(),
+                    message: "did not run".into(),
+                })?;
             Cells::new(file, df)
         };
         Ok(Outputs {
@@ -362,7 +371,14 @@ impl<'a> Outputs<'a> {
 
     fn period_metrics(&self, service: &str, period: &calendar::Period) -> Result<PeriodMetrics> {
         let key = (service.to_string(), period.label.clone());
-        let Outputs { df, lt, cfr, rec, ttr, rw } = self;
+        let Outputs {
+            df,
+            lt,
+            cfr,
+            rec,
+            ttr,
+            rw,
+        } = self;
         let stage = |name: &str| -> Result<Stage> {
             Ok(Stage {
                 median_hours: lt.f64(&key, &format!("{name}_median_hours"))?,
@@ -382,7 +398,9 @@ impl<'a> Outputs<'a> {
                 deployment_days_per_week: df.f64(&key, "deployment_days_per_week")?.unwrap_or(0.0),
                 median_weekly_deployment_days: df.f64(&key, "median_weekly_deployment_days")?,
                 whole_weeks: df.count(&key, "whole_weeks")?,
-                bucket: df.text(&key, "bucket")?.unwrap_or_else(|| "fewer than monthly".into()),
+                bucket: df
+                    .text(&key, "bucket")?
+                    .unwrap_or_else(|| "fewer than monthly".into()),
             },
             lead_time: LeadTime {
                 changes: lt.count(&key, "changes")?,

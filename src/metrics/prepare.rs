@@ -42,15 +42,15 @@ pub fn epochize(df: &DataFrame) -> Result<DataFrame> {
     Ok(df.clone().lazy().select(exprs).collect()?)
 }
 
-fn strs<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
+pub(crate) fn strs<'a>(df: &'a DataFrame, name: &str) -> Result<&'a StringChunked> {
     Ok(df.column(name)?.str()?)
 }
 
-fn ints<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Int64Chunked> {
+pub(crate) fn ints<'a>(df: &'a DataFrame, name: &str) -> Result<&'a Int64Chunked> {
     Ok(df.column(name)?.i64()?)
 }
 
-fn bools<'a>(df: &'a DataFrame, name: &str) -> Result<&'a BooleanChunked> {
+pub(crate) fn bools<'a>(df: &'a DataFrame, name: &str) -> Result<&'a BooleanChunked> {
     Ok(df.column(name)?.bool()?)
 }
 

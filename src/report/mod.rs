@@ -74,15 +74,7 @@ pub fn render_json(report: &RatedReport) -> String {
     serde_json::to_string_pretty(report).expect("report serialises") + "\n"
 }
 
-/// Hours as the most readable unit.
-pub fn duration(hours: Option<f64>) -> String {
-    match hours {
-        None => "-".into(),
-        Some(h) if h < 1.0 => format!("{:.0} min", h * 60.0),
-        Some(h) if h < 48.0 => format!("{h:.1} h"),
-        Some(h) => format!("{:.1} d", h / 24.0),
-    }
-}
+pub use crate::calendar::human_hours as duration;
 
 fn percent(rate: Option<f64>) -> String {
     rate.map(|r| format!("{:.1}%", r * 100.0))

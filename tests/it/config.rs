@@ -58,8 +58,10 @@ fn validation_errors_name_the_key() {
     );
     assert!(key_error("[[sources]]\ntype = \"jira\"").starts_with("sources[0].type:"));
     assert!(
-        key_error("[[sources]]\ntype = \"import\"\npath = \"x\"\nkind = \"incidents\"\nformat = \"xlsx\"")
-            .starts_with("sources[0].format:")
+        key_error(
+            "[[sources]]\ntype = \"import\"\npath = \"x\"\nkind = \"incidents\"\nformat = \"xlsx\""
+        )
+        .starts_with("sources[0].format:")
     );
 }
 

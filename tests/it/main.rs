@@ -6,3 +6,4 @@ mod docs;
 mod helpers;
 mod import;
 mod metrics;
+mod sample;

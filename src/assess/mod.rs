@@ -5,6 +5,8 @@
 //! for deployment frequency, fewer whole weeks than `analysis.min_weeks`) is marked low-confidence
 //! rather than stated as fact, and a metric with no events at all gets no level.
 
+pub mod findings;
+
 use serde::Serialize;
 
 use crate::config::{Analysis, BenchmarkYear};

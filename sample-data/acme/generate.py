@@ -1,0 +1,630 @@
+#!/usr/bin/env python3
+"""Writes the Acme sample organisation: three services, one year (2025) of delivery data.
+
+Run it from anywhere; it writes next to itself. It is deterministic (no randomness, no clock): the same
+script always writes byte-identical files. Standard library only.
+
+The story (EXPECTED.md works the metrics out by hand from the patterns below):
+
+* storefront (monorepo acme/platform) gets better every quarter: it deploys more often (Fridays, then
+  Tuesday+Thursday, then Monday/Wednesday/Friday, then every weekday), every change of a quarter has
+  the same lead time (72 h, 48 h, 20 h, 4 h), and fewer deployments fail. Its deploy tool is in Berlin
+  and writes local times with UTC offsets, across both daylight-saving changes. PRs are squash-merged.
+* payments (monorepo acme/platform) releases once a week, on Thursdays, by hand: a staging deployment in
+  the morning, then a production deployment after a manual approval that waits for hours. Nobody
+  records what a release shipped, so flowgauge infers it (every change merged since the previous
+  release): three changes ride each release, with lead times of 3, 8 and 10 days. Naive UTC times.
+* ledger (repo acme/ledger) releases on Tuesdays and incidents cluster in the hours after a release;
+  some incidents name the release that caused them, the rest are linked by the 24-hour window.
+
+Files written: deployments.csv (storefront + payments), ledger-deployments.json, changes.csv,
+reviews.csv, incidents.ndjson, pipelines.csv, jobs.csv (payments' release pipelines).
+"""
+
+import csv
+import hashlib
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+UTC = timezone.utc
+MON, TUE, WED, THU, FRI = range(5)
+WEEKDAYS = {MON, TUE, WED, THU, FRI}
+
+
+def hours(h):
+    return timedelta(hours=h)
+
+
+def sha(label):
+    """A stable, fake 40-hex commit id."""
+    return hashlib.sha1(label.encode()).hexdigest()
+
+
+def days(first, last, weekdays, skip=()):
+    """Every date in [first, last] falling on one of `weekdays`, except `skip`."""
+    d = first
+    while d <= last:
+        if d.weekday() in weekdays and d not in skip:
+            yield d
+        d += timedelta(days=1)
+
+
+def at(d, hh, mm=0):
+    """A UTC instant on date d."""
+    return datetime(d.year, d.month, d.day, hh, mm, tzinfo=UTC)
+
+
+def last_sunday(year, month):
+    d = date(year, month + 1, 1) - timedelta(days=1) if month < 12 else date(year, 12, 31)
+    return d - timedelta(days=(d.weekday() - 6) % 7)
+
+
+def berlin_offset(t):
+    """Hours east of UTC in Berlin at UTC instant t (EU rule: summer time from 01:00 UTC on the last
+    Sunday of March to 01:00 UTC on the last Sunday of October)."""
+    start = at(last_sunday(t.year, 3), 1)
+    end = at(last_sunday(t.year, 10), 1)
+    return 2 if start <= t < end else 1
+
+
+def berlin_10am(d):
+    """10:00 Berlin wall-clock time on date d, as a UTC instant (09:00Z in winter, 08:00Z in summer)."""
+    guess = at(d, 9)
+    return at(d, 10 - berlin_offset(guess))
+
+
+# Three ways of writing the same instant, one per source system.
+def local(t):
+    """RFC 3339 with Berlin's offset, e.g. 2025-03-28T10:00:00+01:00 (storefront's deploy tool)."""
+    return t.astimezone(timezone(hours(berlin_offset(t)))).isoformat()
+
+
+def zulu(t):
+    """RFC 3339 in UTC, e.g. 2025-03-28T09:00:00Z (GitHub, the incident tool, ledger's Argo CD)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def naive(t):
+    """Naive UTC, e.g. 2025-03-28 09:00:00 (payments' Jenkins export)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# What went wrong after a production deployment. `after` and `lasts` are hours.
+def incident(after, lasts, explicit=False, title=None, severity="SEV3"):
+    return {"kind": "incident", "after": after, "lasts": lasts, "explicit": explicit, "title": title,
+            "severity": severity}
+
+
+def rollback(after):
+    return {"kind": "rollback", "after": after}
+
+
+def hotfix(after, lead):
+    """A hotfix deployment `after` hours later, shipping one fix PR whose lead time is `lead` hours."""
+    return {"kind": "hotfix", "after": after, "lead": lead}
+
+
+def reverted(lead):
+    """The deployment's change is reverted by a PR (lead time `lead` h) that rides the next release."""
+    return {"kind": "reverted", "lead": lead}
+
+
+# --------------------------------------------------------------------------------------------------
+# People, titles
+
+STOREFRONT_PEOPLE = ["lena.hoffmann", "jonas.weber", "mia.schulz", "felix.braun", "sofia.rossi"]
+PAYMENTS_PEOPLE = ["priya.nair", "tomasz.kowalski", "amara.okafor", "daniel.silva"]
+LEDGER_PEOPLE = ["erik.lindqvist", "yuki.tanaka", "olivia.grant"]
+ONCALL = {"storefront": "felix.braun", "payments": "daniel.silva", "ledger": "olivia.grant"}
+
+STOREFRONT_TITLES = [
+    "Add wishlist button to product page",
+    "Lazy-load product images below the fold",
+    "Fix price rounding in mini cart",
+    'Rename "Buy now" to "Checkout", again',
+    "Cache category tree for 5 minutes",
+    "Show delivery estimate on product page",
+    "Upgrade design system to 4.2",
+    "Track add-to-cart events",
+    "Fix broken link in footer (#812)",
+    "Paginate search results server-side",
+    "Remove legacy promo banner",
+    "Add structured data for reviews",
+    "Improve empty-cart illustration",
+    "Prefetch checkout assets",
+]
+PAYMENTS_TITLES = [
+    "Retry card authorisation on gateway timeout",
+    "Add iDEAL payment method",
+    "Store 3-D Secure outcome on the order",
+    "Reconcile refunds nightly",
+    "Rotate PSP API keys via vault",
+    "Reject zero-amount captures",
+    "Log settlement batch ids",
+    "Bump stripe-java to 26.1",
+]
+LEDGER_TITLES = [
+    "Double-entry check on journal import",
+    "Speed up trial balance query",
+    "Add FX revaluation job",
+    "Close period: lock late postings",
+    "Index postings by account and date",
+    "Export VAT report as CSV",
+]
+INCIDENT_TITLES = {
+    "storefront": ["Checkout 5xx spike", "Product images not loading", "Search returns empty results"],
+    "payments": ["Card payments declined", "Refunds stuck in pending"],
+    "ledger": [
+        "Trial balance does not balance",
+        "Journal import job failing",
+        "Posting latency > 30 s",
+        "Duplicate postings after release",
+        "Ledger API 500s",
+    ],
+}
+
+
+class Org:
+    """Collects rows for every file."""
+
+    def __init__(self):
+        self.deployments = []  # deployments.csv
+        self.ledger_deployments = []  # ledger-deployments.json
+        self.changes = []  # changes (numbers and ids assigned at the end)
+        self.reviews = []
+        self.incidents = []
+        self.pipelines = []
+        self.jobs = []
+
+    def add_incident(self, service, opened, lasts, caused_by=None, title=None, severity="SEV3"):
+        """Incident ids (INC-1001, …) are given in order of opening when the file is written."""
+        titles = INCIDENT_TITLES[service]
+        self.incidents.append({
+            "id": None,
+            "service": service,
+            "title": title or titles[len(self.incidents) % len(titles)],
+            "severity": severity,
+            "opened_at": zulu(opened),
+            "acknowledged_at": zulu(opened + timedelta(minutes=5)),
+            "resolved_at": zulu(opened + hours(lasts)) if lasts is not None else None,
+            "assignee": ONCALL[service],
+            "caused_by_deployment_id": caused_by,
+        })
+
+    def add_change(self, key, service, repo, author, title, first_commit, created, reviewed, merged,
+                   merge_sha, branch_shas=(), reviewer=None, is_revert=False, reverts=None, labels="",
+                   closed=None):
+        i = len(self.changes)
+        self.changes.append({
+            "key": key,
+            "service": service,
+            "repo": repo,
+            "title": title,
+            "author": author,
+            "created_at": created,
+            "first_commit_at": first_commit,
+            "first_review_at": reviewed - hours(0.1) if self.commented(i) else reviewed,
+            "approved_at": reviewed,
+            "merged_at": merged,
+            "closed_at": closed or merged,
+            "base_branch": "main",
+            "head_branch": f"revert-{reverts}" if is_revert else f"feature/{key}",
+            "merge_commit_sha": merge_sha,
+            "additions": 12 + (i * 37) % 380,
+            "deletions": (i * 13) % 120,
+            "files_changed": 1 + i % 9,
+            "is_revert": is_revert,
+            "reverts": reverts,
+            "labels": labels,
+            "commits": " ".join(branch_shas),
+        })
+        if reviewed and reviewer:
+            if self.commented(i):
+                # The author's own note comes first; it is not a response. The reviewer's comment is.
+                self.reviews.append((f"{key}-r1", key, author, "commented", reviewed - hours(0.2)))
+                self.reviews.append((f"{key}-r2", key, reviewer, "commented", reviewed - hours(0.1)))
+            self.reviews.append((f"{key}-r3", key, reviewer, "approved", reviewed))
+
+    @staticmethod
+    def commented(i):
+        """Every eighth change gets a round of comments before its approval."""
+        return i % 8 == 0
+
+
+def pick(items, n):
+    return items[n % len(items)]
+
+
+# --------------------------------------------------------------------------------------------------
+# storefront: explicit commits, squash merges, local times with offsets
+
+STOREFRONT_PLAN = [
+    # first day, last day, weekdays it deploys on, lead time of every change that quarter (hours)
+    (date(2025, 1, 3), date(2025, 3, 31), {FRI}, 72),
+    (date(2025, 4, 1), date(2025, 6, 30), {TUE, THU}, 48),
+    (date(2025, 7, 1), date(2025, 9, 30), {MON, WED, FRI}, 20),
+    (date(2025, 10, 1), date(2025, 12, 23), WEEKDAYS, 4),  # code freeze from Christmas Eve
+]
+
+STOREFRONT_TROUBLE = {
+    date(2025, 1, 17): [incident(after=4, lasts=2)],
+    date(2025, 2, 7): [incident(after=0.5, lasts=0.75, severity="SEV2"), rollback(after=1)],
+    date(2025, 3, 7): [hotfix(after=5, lead=3)],
+    date(2025, 5, 6): [reverted(lead=24)],
+    date(2025, 6, 12): [incident(after=2, lasts=2, explicit=True, severity="SEV2"), incident(after=3, lasts=3)],
+    date(2025, 8, 13): [incident(after=2, lasts=1)],
+    date(2025, 9, 10): [rollback(after=0.5)],
+    date(2025, 11, 19): [hotfix(after=4, lead=2)],
+}
+
+
+def storefront_change(org, key, deployed, lead, title, n, is_revert=False, reverts=None):
+    """A squash-merged PR whose lead time to `deployed` is exactly `lead` hours. Returns the squash sha."""
+    first = deployed - hours(lead)
+    author = pick(STOREFRONT_PEOPLE, n)
+    branch = [sha(f"storefront-branch-{key}-{k}") for k in range(1 + n % 3)]
+    squash = sha(f"storefront-squash-{key}")
+    org.add_change(key, "storefront", "acme/platform", author, title,
+                   first_commit=first, created=first + hours(lead / 4), reviewed=first + hours(lead / 2),
+                   merged=first + hours(lead * 3 / 4), merge_sha=squash, branch_shas=branch,
+                   reviewer=pick(STOREFRONT_PEOPLE, n + 1), is_revert=is_revert, reverts=reverts,
+                   labels="storefront" if n % 3 else "storefront,frontend")
+    return squash
+
+
+def storefront_deployment(org, dep_id, finished, commits, head, rollback=False, hotfix=False, who="github-actions"):
+    org.deployments.append({
+        "id": dep_id, "service": "storefront", "environment": "production", "repo": "acme/platform",
+        "sha": head, "started_at": local(finished - timedelta(minutes=15)), "finished_at": local(finished),
+        "status": "success", "triggered_by": who, "is_manual": rollback or hotfix,
+        "approval_wait_seconds": "", "is_rollback": rollback, "is_hotfix": hotfix, "commits": " ".join(commits),
+    })
+
+
+def build_storefront(org):
+    n = 0
+    pending_revert = None  # (lead, reverted change key) riding the next release
+    head = None
+    for first, last, weekdays, lead in STOREFRONT_PLAN:
+        for d in days(first, last, weekdays):
+            deployed = berlin_10am(d)
+            key = f"sf-{d:%Y%m%d}"
+            title = pick(STOREFRONT_TITLES, n)
+            if d == date(2025, 8, 1):
+                title = "<script>alert(1)</script> fix"  # hostile title, for escaping tests
+            shipped = [storefront_change(org, key, deployed, lead, title, n)]
+            if d == date(2025, 1, 3):
+                # The first storefront deployment ever also ships the v2 scaffolding merged in November
+                # 2024, long before its 7-day look-back: that change is excluded from lead time.
+                stale = sha("storefront-squash-sf-scaffold")
+                org.add_change("sf-scaffold", "storefront", "acme/platform", "lena.hoffmann",
+                               "Scaffold storefront v2 service",
+                               first_commit=at(date(2024, 11, 12), 9), created=at(date(2024, 11, 14), 9),
+                               reviewed=at(date(2024, 11, 18), 13), merged=at(date(2024, 11, 20), 16),
+                               merge_sha=stale, branch_shas=[sha("storefront-branch-sf-scaffold-0")],
+                               reviewer="jonas.weber", labels="storefront")
+                shipped.insert(0, stale)
+            if pending_revert:
+                revert_lead, original = pending_revert
+                shipped.append(storefront_change(org, f"{key}-revert", deployed, revert_lead,
+                                                 f'Revert "{pick(STOREFRONT_TITLES, n - 1)}"', n,
+                                                 is_revert=True, reverts=original))
+                pending_revert = None
+            storefront_deployment(org, key, deployed, shipped, shipped[-1])
+            previous_head, head = head, shipped[-1]
+            n += 1
+            for event in STOREFRONT_TROUBLE.get(d, []):
+                if event["kind"] == "incident":
+                    org.add_incident("storefront", deployed + hours(event["after"]), event["lasts"],
+                                     caused_by=key if event["explicit"] else None, severity=event["severity"])
+                elif event["kind"] == "rollback":
+                    storefront_deployment(org, f"{key}-rollback", deployed + hours(event["after"]), [],
+                                          previous_head, rollback=True, who="felix.braun")
+                elif event["kind"] == "hotfix":
+                    fixed = deployed + hours(event["after"])
+                    fix = storefront_change(org, f"{key}-hotfix", fixed, event["lead"],
+                                            f"Hotfix: {pick(STOREFRONT_TITLES, n - 1).lower()}", n)
+                    storefront_deployment(org, f"{key}-hotfix", fixed, [fix], fix, hotfix=True, who="felix.braun")
+                    head = fix
+                elif event["kind"] == "reverted":
+                    pending_revert = (event["lead"], key)
+
+    # A PR merged during the code freeze: never deployed.
+    org.add_change("sf-holiday-banner", "storefront", "acme/platform", "mia.schulz", "Update holiday banner copy",
+                   first_commit=at(date(2025, 12, 29), 8), created=at(date(2025, 12, 29), 9),
+                   reviewed=at(date(2025, 12, 29), 10), merged=at(date(2025, 12, 29), 11),
+                   merge_sha=sha("storefront-squash-sf-holiday-banner"), reviewer="jonas.weber",
+                   labels="storefront")
+    # A PR closed without merging: not merged.
+    org.add_change("sf-wip-checkout", "storefront", "acme/platform", "sofia.rossi",
+                   "WIP: experiment with one-page checkout",
+                   first_commit=at(date(2025, 10, 6), 8), created=at(date(2025, 10, 8), 9),
+                   reviewed=at(date(2025, 10, 9), 10), merged=None, closed=at(date(2025, 10, 10), 12),
+                   merge_sha=None, branch_shas=[sha("storefront-branch-sf-wip-0")], reviewer="lena.hoffmann",
+                   labels="storefront,experiment")
+
+
+# --------------------------------------------------------------------------------------------------
+# payments: weekly manual releases, staging first, commits inferred, naive UTC times
+
+PAYMENTS_RELEASES = list(days(date(2025, 1, 1), date(2025, 12, 31), {THU},
+                              skip={date(2025, 1, 2), date(2025, 12, 25)}))  # holidays: no release
+PAYMENTS_HISTORY = [date(2024, 12, 19)]  # the first release ever observed, before the window
+APPROVAL_WAITS = [3, 4, 5, 6]  # hours a release waits for approval, in rotation
+APPROVERS = ["amara.okafor", "priya.nair"]
+PAYMENTS_FAILED_ATTEMPT = {date(2025, 2, 20)}  # the first production attempt that day failed
+
+PAYMENTS_TROUBLE = {
+    date(2025, 5, 15): [incident(after=18.5, lasts=4, severity="SEV2")],
+    date(2025, 8, 14): [incident(after=1.5, lasts=18.5, severity="SEV1"), hotfix(after=19.5, lead=16)],
+}
+
+# Every release ships three changes. Each is (lead time in hours, created, reviewed, merged), the last
+# three as offsets in hours from the first commit; all merge between the previous release's start
+# (Thursday 14:00) and this one's.
+PAYMENTS_BATCH = [
+    (240, 19.5, 43.5, 92.5),  # first commit the Monday before last, merged last Friday 11:00
+    (192, 18.5, 115, 116.5),  # first commit last Wednesday, merged Monday 11:00
+    (72, 1.5, 19, 24.5),  # first commit Monday, merged Tuesday 15:00
+]
+
+
+def payments_deployment(org, dep_id, env, started, finished, status="success", wait=None, hotfix=False, who=None,
+                        head=""):
+    """No `commits`: Jenkins does not record them, so flowgauge infers what a production release shipped."""
+    org.deployments.append({
+        "id": dep_id, "service": "payments", "environment": env, "repo": "acme/platform",
+        "sha": head, "started_at": naive(started), "finished_at": naive(finished), "status": status,
+        "triggered_by": who or "jenkins", "is_manual": env == "production",
+        "approval_wait_seconds": int(wait * 3600) if wait is not None else "",
+        "is_rollback": False, "is_hotfix": hotfix, "commits": "",
+    })
+
+
+def payments_pipeline(org, pid, d, staged, approval_asked, approved, attempts, approver):
+    """The Jenkins release pipeline: build, deploy to staging, wait for a person, deploy to production."""
+    org.pipelines.append({
+        "id": pid, "repo": "acme/platform", "service": "payments", "name": "payments-release",
+        "ref": "main", "trigger": "schedule", "triggered_by": "jenkins",
+        "queued_at": naive(staged - hours(0.75)), "started_at": naive(staged - hours(0.75)),
+        "finished_at": naive(attempts[-1][1]), "status": "success", "attempt": 1,
+    })
+    steps = [
+        ("build", "build", False, "jenkins", staged - hours(0.75), staged - hours(0.3), "success", 1),
+        ("deploy-staging", "staging", False, "jenkins", staged - hours(0.25), staged, "success", 1),
+        ("approve-production", "approval", True, approver, approval_asked, approved, "success", 1),
+    ]
+    for k, (start, end, status) in enumerate(attempts, 1):
+        steps.append(("deploy-production", "production", False, approver, start, end, status, k))
+    for name, stage, manual, who, start, end, status, attempt in steps:
+        org.jobs.append({
+            "id": f"{pid}-{name}-{attempt}", "pipeline_id": pid, "name": name, "stage": stage,
+            "status": status, "is_manual": manual, "triggered_by": who,
+            "queued_at": naive(start), "started_at": naive(start), "finished_at": naive(end), "attempt": attempt,
+        })
+
+
+def build_payments(org):
+    n = 0
+    for k, d in enumerate(PAYMENTS_HISTORY + PAYMENTS_RELEASES):
+        finished = at(d, 14, 30)
+        started = at(d, 14)
+        wait = pick(APPROVAL_WAITS, k)
+        approver = pick(APPROVERS, k)
+        key = f"pay-{d:%Y%m%d}"
+        for lead, created, reviewed, merged in PAYMENTS_BATCH:
+            first = finished - hours(lead)
+            org.add_change(f"{key}-{lead}h", "payments", "acme/platform", pick(PAYMENTS_PEOPLE, n),
+                           pick(PAYMENTS_TITLES, n), first_commit=first, created=first + hours(created),
+                           reviewed=first + hours(reviewed), merged=first + hours(merged),
+                           merge_sha=sha(f"payments-merge-{key}-{lead}"),
+                           branch_shas=[sha(f"payments-branch-{key}-{lead}-{j}") for j in range(2)],
+                           reviewer=pick(PAYMENTS_PEOPLE, n + 2), labels="payments")
+            n += 1
+        head = sha(f"payments-merge-{key}-{PAYMENTS_BATCH[-1][0]}")  # the last change merged
+        staged = at(d, 9, 20)
+        payments_deployment(org, f"{key}-staging", "staging", at(d, 9), staged, head=head)
+        attempts = [(started, finished, "success")]
+        if d in PAYMENTS_FAILED_ATTEMPT:
+            attempts.insert(0, (at(d, 13, 30), at(d, 13, 40), "failure"))
+            payments_deployment(org, f"{key}-attempt1", "production", at(d, 13, 30), at(d, 13, 40),
+                                status="failure", wait=wait - 0.5, who=approver, head=head)
+        payments_deployment(org, key, "production", started, finished, wait=wait, who=approver, head=head)
+        first_start = attempts[0][0]
+        payments_pipeline(org, f"{key}-release", d, staged, first_start - hours(wait), first_start, attempts, approver)
+
+        for event in PAYMENTS_TROUBLE.get(d, []):
+            if event["kind"] == "incident":
+                org.add_incident("payments", finished + hours(event["after"]), event["lasts"],
+                                 severity=event["severity"])
+            elif event["kind"] == "hotfix":
+                fixed = finished + hours(event["after"])
+                first = fixed - hours(event["lead"])
+                hkey = f"pay-{fixed:%Y%m%d}-hotfix"
+                org.add_change(hkey, "payments", "acme/platform", "tomasz.kowalski",
+                               "Hotfix: fall back to primary PSP when 3DS times out",
+                               first_commit=first, created=first + hours(0.5), reviewed=first + hours(11.5),
+                               merged=first + hours(12), merge_sha=sha(f"payments-merge-{hkey}"),
+                               reviewer="priya.nair", labels="payments,hotfix")
+                payments_deployment(org, f"{hkey}-staging", "staging", fixed - hours(0.75), fixed - hours(0.5),
+                                    head=sha(f"payments-merge-{hkey}"))
+                payments_deployment(org, hkey, "production", fixed - hours(0.25), fixed, wait=0.25,
+                                    hotfix=True, who="priya.nair", head=sha(f"payments-merge-{hkey}"))
+
+
+# --------------------------------------------------------------------------------------------------
+# ledger: weekly Tuesday releases, incidents after them, rebase merges, commits recorded
+
+LEDGER_HISTORY = [date(2024, 12, 10), date(2024, 12, 17)]
+LEDGER_RELEASES = list(days(date(2025, 1, 1), date(2025, 12, 31), {TUE},
+                            skip={date(2025, 12, 23), date(2025, 12, 30)}))  # year-end freeze
+LEDGER_LEAD = 30  # every ledger change: first commit Monday 09:00, live Tuesday 15:00
+
+LEDGER_TROUBLE = {
+    date(2025, 1, 7): [incident(after=2, lasts=3)],
+    date(2025, 1, 21): [incident(after=1, lasts=2, explicit=True, severity="SEV2"), incident(after=3, lasts=4)],
+    date(2025, 2, 4): [incident(after=30, lasts=2, explicit=True)],  # beyond the 24 h window: explicit only
+    date(2025, 2, 18): [incident(after=4, lasts=4)],
+    date(2025, 3, 11): [incident(after=2, lasts=2)],
+    date(2025, 4, 8): [incident(after=1, lasts=3)],
+    date(2025, 4, 22): [incident(after=0.5, lasts=2, severity="SEV1"), rollback(after=2)],
+    date(2025, 5, 13): [incident(after=3, lasts=5)],
+    date(2025, 6, 3): [incident(after=2, lasts=2)],
+    date(2025, 6, 17): [incident(after=6, lasts=6)],
+    date(2025, 7, 8): [incident(after=1, lasts=19, severity="SEV2"), hotfix(after=19, lead=14)],
+    date(2025, 7, 29): [incident(after=2, lasts=1, explicit=True), incident(after=2.5, lasts=1.5)],
+    date(2025, 8, 19): [incident(after=5, lasts=3)],
+    date(2025, 9, 9): [incident(after=3, lasts=3)],
+    date(2025, 9, 23): [incident(after=1, lasts=2)],
+    date(2025, 10, 14): [incident(after=2, lasts=4)],
+    date(2025, 11, 4): [incident(after=1, lasts=1), incident(after=20, lasts=2)],
+    date(2025, 11, 25): [incident(after=3, lasts=3)],
+    date(2025, 12, 16): [incident(after=18, lasts=None, title="Rounding drift in FX revaluation")],  # still open
+}
+LEDGER_HISTORY_TROUBLE = {date(2024, 12, 17): [incident(after=5, lasts=2)]}  # opened before the window
+# An incident no deployment explains: a Saturday night, days after the last release.
+LEDGER_STRAY_INCIDENT = (at(date(2025, 3, 1), 3), 1)
+
+
+def ledger_change(org, key, first, created, reviewed, merged, title, n, labels="ledger"):
+    """A rebase-merged PR: its commits land on main as they are; the last one is the 'merge' sha."""
+    rebased = [sha(f"ledger-{key}-{j}") for j in range(2)]
+    org.add_change(key, "ledger", "acme/ledger", pick(LEDGER_PEOPLE, n), title, first_commit=first,
+                   created=created, reviewed=reviewed, merged=merged, merge_sha=rebased[-1],
+                   branch_shas=rebased, reviewer=pick(LEDGER_PEOPLE, n + 1), labels=labels)
+    return rebased
+
+
+def ledger_deployment(org, dep_id, finished, commits, rollback_to=None, hotfix=False, who="argocd"):
+    rollback = rollback_to is not None
+    org.ledger_deployments.append({
+        "id": dep_id, "service": "ledger", "environment": "prod", "repo": "acme/ledger",
+        "sha": rollback_to if rollback else commits[-1],
+        "started_at": zulu(finished - timedelta(minutes=30)), "finished_at": zulu(finished),
+        "status": "success", "triggered_by": who, "is_manual": rollback or hotfix,
+        "is_rollback": rollback, "is_hotfix": hotfix, "commits": " ".join(commits),
+    })
+
+
+def build_ledger(org):
+    head = None
+    for n, d in enumerate(LEDGER_HISTORY + LEDGER_RELEASES):
+        deployed = at(d, 15)
+        key = f"ldg-{d:%Y%m%d}"
+        first = deployed - hours(LEDGER_LEAD)
+        commits = ledger_change(org, key, first, first + hours(2), first + hours(6), first + hours(25),
+                                pick(LEDGER_TITLES, n), n)
+        ledger_deployment(org, key, deployed, commits)
+        previous_head, head = head, commits[-1]
+        trouble = {**LEDGER_HISTORY_TROUBLE, **LEDGER_TROUBLE}.get(d, [])
+        for event in trouble:
+            if event["kind"] == "incident":
+                org.add_incident("ledger", deployed + hours(event["after"]), event["lasts"],
+                                 caused_by=key if event["explicit"] else None, title=event["title"],
+                                 severity=event["severity"])
+            elif event["kind"] == "rollback":
+                ledger_deployment(org, f"{key}-rollback", deployed + hours(event["after"]), [],
+                                  rollback_to=previous_head, who="erik.lindqvist")
+            elif event["kind"] == "hotfix":
+                fixed = deployed + hours(event["after"])
+                hkey = f"ldg-{fixed:%Y%m%d}-hotfix"
+                first = fixed - hours(event["lead"])
+                fix = ledger_change(org, hkey, first, first + hours(1), first + hours(10), first + hours(11),
+                                    "Hotfix: stop double-posting on retried imports", n, labels="ledger,hotfix")
+                ledger_deployment(org, hkey, fixed, fix, hotfix=True, who="yuki.tanaka")
+                head = fix[-1]
+    opened, lasts = LEDGER_STRAY_INCIDENT
+    org.add_incident("ledger", opened, lasts, title="Nightly statement batch timed out")
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+
+def numbered(org):
+    """Assigns PR numbers per repository in order of opening, and ids from them."""
+    next_number = {"acme/platform": 1201, "acme/ledger": 301}
+    ids = {}
+    for c in sorted(org.changes, key=lambda c: (c["created_at"], c["key"])):
+        c["number"] = next_number[c["repo"]]
+        next_number[c["repo"]] += 1
+        ids[c["key"]] = f"{c['repo'].split('/')[1]}-{c['number']}"
+    return ids
+
+
+def cell(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, datetime):
+        return zulu(v)
+    return v
+
+
+def write_csv(name, columns, rows):
+    with open(HERE / name, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(columns)
+        for row in rows:
+            w.writerow([cell(row.get(c)) for c in columns])
+
+
+def main():
+    org = Org()
+    build_storefront(org)
+    build_payments(org)
+    build_ledger(org)
+    ids = numbered(org)
+
+    deployment_columns = ["id", "service", "environment", "repo", "sha", "started_at", "finished_at", "status",
+                          "triggered_by", "is_manual", "approval_wait_seconds", "is_rollback", "is_hotfix", "commits"]
+    write_csv("deployments.csv", deployment_columns, org.deployments)
+
+    with open(HERE / "ledger-deployments.json", "w", encoding="utf-8") as f:
+        f.write("[\n")
+        f.write(",\n".join("  " + json.dumps(d) for d in org.ledger_deployments))
+        f.write("\n]\n")
+
+    change_columns = ["id", "repo", "service", "number", "title", "author", "created_at", "first_commit_at",
+                      "first_review_at", "approved_at", "merged_at", "closed_at", "base_branch", "head_branch",
+                      "merge_commit_sha", "additions", "deletions", "files_changed", "is_revert",
+                      "reverts_change_id", "labels", "commits"]
+    changes = sorted(org.changes, key=lambda c: (c["repo"], c["number"]))
+    for c in changes:
+        c["id"] = ids[c["key"]]
+        c["reverts_change_id"] = ids[c["reverts"]] if c["reverts"] else None
+    write_csv("changes.csv", change_columns, changes)
+
+    reviews = [{"id": rid, "change_id": ids[key], "reviewer": who, "state": state, "submitted_at": t}
+               for rid, key, who, state, t in org.reviews]
+    reviews.sort(key=lambda r: (r["submitted_at"], r["id"]))
+    write_csv("reviews.csv", ["id", "change_id", "reviewer", "state", "submitted_at"], reviews)
+
+    with open(HERE / "incidents.ndjson", "w", encoding="utf-8") as f:
+        for n, i in enumerate(sorted(org.incidents, key=lambda i: i["opened_at"]), 1001):
+            i["id"] = f"INC-{n}"
+            f.write(json.dumps({k: v for k, v in i.items() if v is not None}) + "\n")
+
+    write_csv("pipelines.csv", ["id", "repo", "service", "name", "ref", "trigger", "triggered_by", "queued_at",
+                                "started_at", "finished_at", "status", "attempt"], org.pipelines)
+    write_csv("jobs.csv", ["id", "pipeline_id", "name", "stage", "status", "is_manual", "triggered_by",
+                           "queued_at", "started_at", "finished_at", "attempt"], org.jobs)
+
+    sizes = {
+        "deployments.csv": len(org.deployments),
+        "ledger-deployments.json": len(org.ledger_deployments),
+        "changes.csv": len(org.changes),
+        "reviews.csv": len(reviews),
+        "incidents.ndjson": len(org.incidents),
+        "pipelines.csv": len(org.pipelines),
+        "jobs.csv": len(org.jobs),
+    }
+    for name, n in sizes.items():
+        print(f"{name:26} {n:5} rows")
+    print(f"{'total':26} {sum(sizes.values()):5} rows")
+
+
+if __name__ == "__main__":
+    main()

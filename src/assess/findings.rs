@@ -1,0 +1,993 @@
+//! Findings: the evidence behind the four questions a leader asks of one service, and what to do first.
+//!
+//! * Where are release steps manual? — manual deployments, approval waits, manual jobs and pipelines.
+//! * Where is rollback uncertain? — how failed deployments were actually restored.
+//! * Where is monitoring thin? — failures nobody opened an incident for, slow acknowledgement.
+//! * Where is operational ownership vague? — unassigned incidents, unreviewed changes, one person
+//!   holding the release.
+//!
+//! Each answer carries a status and the figures it rests on; when the data cannot answer, the status
+//! says so ("unknown") instead of guessing. Recommendations are ranked by the weakness of the metric
+//! they target plus the strength of the evidence, so the first one is the narrow area to improve now.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::{Level, Levels};
+use crate::config::Config;
+use crate::error::Result;
+use crate::metrics::prepare::{self, Frames};
+use crate::metrics::{Computation, PeriodMetrics};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Fine,
+    Unknown,
+    Attention,
+    Concern,
+}
+
+impl Status {
+    fn weight(self) -> u32 {
+        match self {
+            Status::Concern => 2,
+            Status::Attention => 1,
+            Status::Fine | Status::Unknown => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Question {
+    ManualSteps,
+    Rollback,
+    Monitoring,
+    Ownership,
+}
+
+impl Question {
+    pub fn text(self) -> &'static str {
+        match self {
+            Question::ManualSteps => "Where are release steps manual?",
+            Question::Rollback => "Where is rollback uncertain?",
+            Question::Monitoring => "Where is monitoring thin?",
+            Question::Ownership => "Where is operational ownership vague?",
+        }
+    }
+}
+
+/// The answer to one question.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub question: Question,
+    pub question_text: &'static str,
+    pub status: Status,
+    pub summary: String,
+    pub evidence: Vec<String>,
+}
+
+/// One manual step in the path to production.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManualStep {
+    pub kind: String,
+    /// Job, pipeline or environment name (untrusted text).
+    pub name: String,
+    pub occurrences: u64,
+    pub median_wait_hours: Option<f64>,
+    pub total_wait_hours: f64,
+}
+
+/// One measured gap in operational ownership.
+#[derive(Debug, Clone, Serialize)]
+pub struct OwnershipGap {
+    pub area: String,
+    pub detail: String,
+    pub count: u64,
+    pub share: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Recommendation {
+    pub rank: usize,
+    pub title: String,
+    /// The metric it should move.
+    pub metric: String,
+    /// Why: the evidence that motivates it.
+    pub because: Vec<String>,
+    pub score: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceFindings {
+    pub service: String,
+    pub findings: Vec<Finding>,
+    pub manual_steps: Vec<ManualStep>,
+    pub ownership_gaps: Vec<OwnershipGap>,
+    pub recommendations: Vec<Recommendation>,
+}
+
+fn texts(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    match df.column(name) {
+        Ok(c) => Ok(c
+            .cast(&DataType::String)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()),
+        Err(_) => Ok(vec![None; df.height()]),
+    }
+}
+
+fn numbers(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    match df.column(name) {
+        Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+        Err(_) => Ok(vec![None; df.height()]),
+    }
+}
+
+fn flags(df: &DataFrame, name: &str) -> Result<Vec<Option<bool>>> {
+    match df.column(name) {
+        Ok(c) => Ok(c.cast(&DataType::Boolean)?.bool()?.iter().collect()),
+        Err(_) => Ok(vec![None; df.height()]),
+    }
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    Some(if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    })
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.0}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+fn hours(h: f64) -> String {
+    crate::calendar::human_hours(Some(h))
+}
+
+/// Facts about one service's deployments, jobs, incidents and changes, gathered in one pass each.
+#[derive(Default)]
+struct Facts {
+    deployments: u64,
+    manual_known: u64,
+    manual: u64,
+    approval_waits: Vec<f64>,
+    manual_environments: BTreeMap<String, u64>,
+    triggered_by: BTreeMap<String, u64>,
+    untriggered: u64,
+    manual_jobs: BTreeMap<String, (u64, Vec<f64>)>,
+    manual_pipelines: BTreeMap<String, u64>,
+    approvals: Vec<f64>,
+    failures: u64,
+    rolled_back: u64,
+    hotfixed: u64,
+    reverted: u64,
+    incident_only: u64,
+    unrestored: u64,
+    failures_without_incident: u64,
+    rollbacks: u64,
+    incidents: u64,
+    unassigned: u64,
+    acknowledged: Vec<f64>,
+    detection_delays: Vec<f64>,
+    assignees: BTreeMap<String, u64>,
+    changes: u64,
+    unreviewed: u64,
+}
+
+fn in_window(ts: Option<f64>, config: &Config) -> bool {
+    let w = &config.analysis.window;
+    ts.is_some_and(|t| t >= w.since.timestamp() as f64 && t < w.until.timestamp() as f64)
+}
+
+fn gather(
+    tables: &Frames,
+    computation: &Computation,
+    config: &Config,
+) -> Result<HashMap<String, Facts>> {
+    let mut facts: HashMap<String, Facts> = HashMap::new();
+
+    // Counted production deployments: manual flags, approval waits, who triggered them.
+    let d = prepare::epochize(&tables["deployments"])?;
+    let (service, env, status, prod, finished) = (
+        texts(&d, "service")?,
+        texts(&d, "environment")?,
+        texts(&d, "status")?,
+        flags(&d, "is_production")?,
+        numbers(&d, "finished_ts")?,
+    );
+    let (manual, wait, trigger, ids) = (
+        flags(&d, "is_manual")?,
+        numbers(&d, "approval_wait_seconds")?,
+        texts(&d, "triggered_by")?,
+        texts(&d, "id")?,
+    );
+    let mut deployment_service: HashMap<String, String> = HashMap::new();
+    for i in 0..d.height() {
+        let Some(s) = &service[i] else { continue };
+        if let Some(id) = &ids[i] {
+            deployment_service.insert(id.clone(), s.clone());
+        }
+        if status[i].as_deref() != Some("success")
+            || prod[i] != Some(true)
+            || !in_window(finished[i], config)
+        {
+            continue;
+        }
+        let f = facts.entry(s.clone()).or_default();
+        f.deployments += 1;
+        if let Some(m) = manual[i] {
+            f.manual_known += 1;
+            if m {
+                f.manual += 1;
+                *f.manual_environments
+                    .entry(env[i].clone().unwrap_or_default())
+                    .or_default() += 1;
+            }
+        }
+        if let Some(w) = wait[i].filter(|w| *w > 0.0) {
+            f.approval_waits.push(w / 3600.0);
+        }
+        match &trigger[i] {
+            Some(who) => *f.triggered_by.entry(who.clone()).or_default() += 1,
+            None => f.untriggered += 1,
+        }
+    }
+
+    // Manual jobs and manually started pipelines, through the pipeline's service.
+    let p = prepare::epochize(&tables["pipelines"])?;
+    let (p_id, p_service, p_name, p_trigger, p_started) = (
+        texts(&p, "id")?,
+        texts(&p, "service")?,
+        texts(&p, "name")?,
+        texts(&p, "trigger")?,
+        numbers(&p, "started_ts")?,
+    );
+    let mut pipeline_service: HashMap<String, String> = HashMap::new();
+    for i in 0..p.height() {
+        let (Some(id), Some(s)) = (&p_id[i], &p_service[i]) else {
+            continue;
+        };
+        if !in_window(p_started[i], config) {
+            continue;
+        }
+        pipeline_service.insert(id.clone(), s.clone());
+        if p_trigger[i].as_deref() == Some("manual") {
+            let name = p_name[i]
+                .clone()
+                .unwrap_or_else(|| "(unnamed pipeline)".into());
+            *facts
+                .entry(s.clone())
+                .or_default()
+                .manual_pipelines
+                .entry(name)
+                .or_default() += 1;
+        }
+    }
+    let j = prepare::epochize(&tables["jobs"])?;
+    let (j_pipeline, j_name, j_manual, j_queued, j_started) = (
+        texts(&j, "pipeline_id")?,
+        texts(&j, "name")?,
+        flags(&j, "is_manual")?,
+        numbers(&j, "queued_ts")?,
+        numbers(&j, "started_ts")?,
+    );
+    for i in 0..j.height() {
+        if j_manual[i] != Some(true) {
+            continue;
+        }
+        let Some(s) = j_pipeline[i].as_ref().and_then(|p| pipeline_service.get(p)) else {
+            continue;
+        };
+        let entry = facts
+            .entry(s.clone())
+            .or_default()
+            .manual_jobs
+            .entry(j_name[i].clone().unwrap_or_else(|| "(unnamed job)".into()))
+            .or_default();
+        entry.0 += 1;
+        if let (Some(q), Some(st)) = (j_queued[i], j_started[i]) {
+            entry.1.push(((st - q) / 3600.0).max(0.0));
+        }
+    }
+
+    let a = prepare::epochize(&tables["approvals"])?;
+    let (subject, requested, decided) = (
+        texts(&a, "subject_id")?,
+        numbers(&a, "requested_ts")?,
+        numbers(&a, "decided_ts")?,
+    );
+    for i in 0..a.height() {
+        let Some(s) = subject[i]
+            .as_ref()
+            .and_then(|id| deployment_service.get(id))
+        else {
+            continue;
+        };
+        if let (Some(r), Some(dcd)) = (requested[i], decided[i])
+            && in_window(Some(dcd), config)
+        {
+            facts
+                .entry(s.clone())
+                .or_default()
+                .approvals
+                .push(((dcd - r) / 3600.0).max(0.0));
+        }
+    }
+
+    // How failures were restored, from the deployment outcomes the metrics counted.
+    let o = &computation.records["deployment_outcomes"];
+    let (o_service, reason, failure, rolled, hotfix, revert, incidents, restored) = (
+        texts(o, "service")?,
+        texts(o, "reason")?,
+        flags(o, "is_failure")?,
+        flags(o, "rolled_back")?,
+        flags(o, "hotfixed")?,
+        flags(o, "reverted")?,
+        numbers(o, "incidents")?,
+        numbers(o, "restored_ts")?,
+    );
+    let rollback_ids = rollback_deployments(tables)?;
+    let o_ids = texts(o, "deployment_id")?;
+    for i in 0..o.height() {
+        let (Some(s), Some("counted")) = (&o_service[i], reason[i].as_deref()) else {
+            continue;
+        };
+        let f = facts.entry(s.clone()).or_default();
+        if o_ids[i]
+            .as_ref()
+            .is_some_and(|id| rollback_ids.contains(id))
+        {
+            f.rollbacks += 1;
+        }
+        if failure[i] != Some(true) {
+            continue;
+        }
+        f.failures += 1;
+        let (r, h, v) = (
+            rolled[i] == Some(true),
+            hotfix[i] == Some(true),
+            revert[i] == Some(true),
+        );
+        f.rolled_back += r as u64;
+        f.hotfixed += h as u64;
+        f.reverted += v as u64;
+        let with_incident = incidents[i].unwrap_or(0.0) > 0.0;
+        if with_incident && !(r || h || v) {
+            f.incident_only += 1;
+        }
+        if !with_incident {
+            f.failures_without_incident += 1;
+        }
+        if restored[i].is_none() {
+            f.unrestored += 1;
+        }
+    }
+
+    // Incidents: assignment, acknowledgement, and how long after a deployment they were opened.
+    let inc = prepare::epochize(&tables["incidents"])?;
+    let (i_service, opened, acked, assignee, i_id) = (
+        texts(&inc, "service")?,
+        numbers(&inc, "opened_ts")?,
+        numbers(&inc, "acknowledged_ts")?,
+        texts(&inc, "assignee")?,
+        texts(&inc, "id")?,
+    );
+    let restores = &computation.records["incident_restores"];
+    let mut caused: HashMap<String, String> = HashMap::new();
+    for (id, dep) in texts(restores, "incident_id")?
+        .into_iter()
+        .zip(texts(restores, "caused_by_deployment_id")?)
+    {
+        if let (Some(id), Some(dep)) = (id, dep) {
+            caused.insert(id, dep);
+        }
+    }
+    let deployed_at: HashMap<String, f64> = ids
+        .iter()
+        .zip(&finished)
+        .filter_map(|(id, t)| Some((id.clone()?, (*t)?)))
+        .collect();
+    for i in 0..inc.height() {
+        let Some(s) = &i_service[i] else { continue };
+        if !in_window(opened[i], config) {
+            continue;
+        }
+        let f = facts.entry(s.clone()).or_default();
+        f.incidents += 1;
+        match &assignee[i] {
+            Some(who) => *f.assignees.entry(who.clone()).or_default() += 1,
+            None => f.unassigned += 1,
+        }
+        if let (Some(o), Some(a)) = (opened[i], acked[i]) {
+            f.acknowledged.push(((a - o) / 3600.0).max(0.0));
+        }
+        if let (Some(o), Some(dep_time)) = (
+            opened[i],
+            i_id[i]
+                .as_ref()
+                .and_then(|id| caused.get(id))
+                .and_then(|d| deployed_at.get(d)),
+        ) {
+            f.detection_delays.push(((o - dep_time) / 3600.0).max(0.0));
+        }
+    }
+
+    // Changes that reached production: were they reviewed by someone else?
+    let c = &computation.records["change_lead_times"];
+    let (c_service, c_reason, responded) = (
+        texts(c, "service")?,
+        texts(c, "reason")?,
+        numbers(c, "first_response_ts")?,
+    );
+    for i in 0..c.height() {
+        let (Some(s), Some("counted")) = (&c_service[i], c_reason[i].as_deref()) else {
+            continue;
+        };
+        let f = facts.entry(s.clone()).or_default();
+        f.changes += 1;
+        if responded[i].is_none() {
+            f.unreviewed += 1;
+        }
+    }
+    Ok(facts)
+}
+
+/// Ids of deployments that are rollbacks.
+fn rollback_deployments(tables: &Frames) -> Result<std::collections::HashSet<String>> {
+    let d = &tables["deployments"];
+    Ok(texts(d, "id")?
+        .into_iter()
+        .zip(flags(d, "is_rollback")?)
+        .filter_map(|(id, r)| if r == Some(true) { id } else { None })
+        .collect())
+}
+
+fn manual_steps(f: &Facts) -> Vec<ManualStep> {
+    let mut steps = Vec::new();
+    if f.manual > 0 {
+        let mut waits = f.approval_waits.clone();
+        let environments: Vec<&str> = f.manual_environments.keys().map(String::as_str).collect();
+        steps.push(ManualStep {
+            kind: "production deployment started or approved by hand".into(),
+            name: environments.join(", "),
+            occurrences: f.manual,
+            total_wait_hours: waits.iter().sum(),
+            median_wait_hours: median(&mut waits),
+        });
+    }
+    for (name, (n, waits)) in &f.manual_jobs {
+        let mut waits = waits.clone();
+        steps.push(ManualStep {
+            kind: "manual pipeline job".into(),
+            name: name.clone(),
+            occurrences: *n,
+            total_wait_hours: waits.iter().sum(),
+            median_wait_hours: median(&mut waits),
+        });
+    }
+    for (name, n) in &f.manual_pipelines {
+        steps.push(ManualStep {
+            kind: "pipeline started by hand".into(),
+            name: name.clone(),
+            occurrences: *n,
+            median_wait_hours: None,
+            total_wait_hours: 0.0,
+        });
+    }
+    if !f.approvals.is_empty() {
+        let mut waits = f.approvals.clone();
+        steps.push(ManualStep {
+            kind: "recorded deployment approval".into(),
+            name: "approvals".into(),
+            occurrences: waits.len() as u64,
+            total_wait_hours: waits.iter().sum(),
+            median_wait_hours: median(&mut waits),
+        });
+    }
+    steps.sort_by(|a, b| {
+        b.total_wait_hours
+            .total_cmp(&a.total_wait_hours)
+            .then(b.occurrences.cmp(&a.occurrences))
+    });
+    steps
+}
+
+fn manual_finding(f: &Facts, steps: &[ManualStep], m: &PeriodMetrics) -> Finding {
+    let mut evidence = Vec::new();
+    if f.manual_known > 0 {
+        evidence.push(format!(
+            "{} of {} production deployments ({}) were started or approved by hand",
+            f.manual,
+            f.deployments,
+            pct(f.manual, f.deployments)
+        ));
+    }
+    let mut waits = f.approval_waits.clone();
+    let median_wait = median(&mut waits);
+    if let Some(w) = median_wait {
+        evidence.push(format!(
+            "median wait for approval {} per deployment, {} in total over the window",
+            hours(w),
+            hours(waits.iter().sum())
+        ));
+        if let Some(deploy) = m.lead_time.deploy.median_hours.filter(|d| *d > 0.0) {
+            evidence.push(format!(
+                "that wait is {:.0}% of the median deploy stage ({}) of lead time",
+                (w / deploy * 100.0).min(100.0),
+                hours(deploy)
+            ));
+        }
+    }
+    for step in steps
+        .iter()
+        .filter(|s| s.kind != "production deployment started or approved by hand")
+        .take(4)
+    {
+        let wait = step
+            .median_wait_hours
+            .map(|w| format!(", median wait {}", hours(w)))
+            .unwrap_or_default();
+        evidence.push(format!(
+            "{} `{}`: {} times{}",
+            step.kind, step.name, step.occurrences, wait
+        ));
+    }
+    let share = if f.deployments > 0 {
+        f.manual as f64 / f.deployments as f64
+    } else {
+        0.0
+    };
+    let (status, summary) = if f.deployments == 0 && steps.is_empty() {
+        (
+            Status::Unknown,
+            "No production deployments in the window, so the release path cannot be judged."
+                .to_string(),
+        )
+    } else if share >= 0.5 || median_wait.is_some_and(|w| w >= 4.0) {
+        (
+            Status::Concern,
+            "Releases wait on people: most production deployments need a manual start or approval."
+                .to_string(),
+        )
+    } else if !steps.is_empty() {
+        (
+            Status::Attention,
+            "Some release steps are manual.".to_string(),
+        )
+    } else if f.manual_known == 0 {
+        (
+            Status::Unknown,
+            "The deployment data does not say whether deployments were manual; collect from a CI/CD source that records it."
+                .to_string(),
+        )
+    } else {
+        (
+            Status::Fine,
+            "No manual steps found between merge and production.".to_string(),
+        )
+    };
+    Finding {
+        question: Question::ManualSteps,
+        question_text: Question::ManualSteps.text(),
+        status,
+        summary,
+        evidence,
+    }
+}
+
+fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
+    let mut evidence = Vec::new();
+    if f.failures > 0 {
+        evidence.push(format!(
+            "{} failed deployments: {} rolled back, {} fixed forward by hotfix, {} reverted, {} restored only when the incident closed",
+            f.failures, f.rolled_back, f.hotfixed, f.reverted, f.incident_only
+        ));
+    }
+    if f.unrestored > 0 {
+        evidence.push(format!(
+            "{} failed deployments have no recorded restoration",
+            f.unrestored
+        ));
+    }
+    let r = &m.failed_deployment_recovery_time;
+    if let Some(median) = r.median_hours {
+        evidence.push(format!(
+            "recovery median {}, p75 {}",
+            hours(median),
+            crate::calendar::human_hours(r.p75_hours)
+        ));
+    }
+    evidence.push(format!(
+        "{} rollback deployments in the window",
+        f.rollbacks
+    ));
+    let slow = r.p75_hours.is_some_and(|h| h > 24.0);
+    let (status, summary) = if f.failures == 0 && f.rollbacks == 0 {
+        if f.deployments == 0 {
+            (
+                Status::Unknown,
+                "No production deployments in the window.".to_string(),
+            )
+        } else {
+            (Status::Attention, "No failure and no rollback in the window: the rollback path has not been exercised.".to_string())
+        }
+    } else if (f.failures > 0 && f.rolled_back == 0) || f.unrestored > 0 || slow {
+        (
+            Status::Concern,
+            "Failures are not rolled back: service is restored by fixing forward or waiting, which is slow and uncertain."
+                .to_string(),
+        )
+    } else if f.rolled_back < f.failures {
+        (
+            Status::Attention,
+            "Rollback is used for some failures but not all.".to_string(),
+        )
+    } else {
+        (
+            Status::Fine,
+            "Failed deployments are rolled back.".to_string(),
+        )
+    };
+    Finding {
+        question: Question::Rollback,
+        question_text: Question::Rollback.text(),
+        status,
+        summary,
+        evidence,
+    }
+}
+
+fn monitoring_finding(f: &Facts) -> Finding {
+    let mut evidence = Vec::new();
+    evidence.push(format!("{} incidents opened in the window", f.incidents));
+    if f.failures > 0 {
+        evidence.push(format!(
+            "{} of {} failed deployments ({}) had no incident: the failure was found some other way",
+            f.failures_without_incident,
+            f.failures,
+            pct(f.failures_without_incident, f.failures)
+        ));
+    }
+    let mut detection = f.detection_delays.clone();
+    let detect = median(&mut detection);
+    if let Some(d) = detect {
+        evidence.push(format!(
+            "incidents caused by a deployment were opened a median {} after it",
+            hours(d)
+        ));
+    }
+    let mut acks = f.acknowledged.clone();
+    let ack = median(&mut acks);
+    match ack {
+        Some(a) => evidence.push(format!(
+            "median time to acknowledge {} ({} of {} incidents)",
+            hours(a),
+            acks.len(),
+            f.incidents
+        )),
+        None if f.incidents > 0 => {
+            evidence.push("no incident records an acknowledgement time".to_string())
+        }
+        None => {}
+    }
+    let missed = f.failures > 0 && f.failures_without_incident * 2 >= f.failures;
+    let (status, summary) = if f.incidents == 0 && f.failures == 0 {
+        (
+            Status::Unknown,
+            "No incidents and no failures recorded: either the service is quiet or incidents are not collected.".to_string(),
+        )
+    } else if missed || detect.is_some_and(|d| d > 4.0) {
+        (
+            Status::Concern,
+            "Failures are found late or not by monitoring.".to_string(),
+        )
+    } else if f.failures_without_incident > 0 || ack.is_some_and(|a| a > 1.0) {
+        (
+            Status::Attention,
+            "Some failures were not detected by an incident, or acknowledgement is slow."
+                .to_string(),
+        )
+    } else {
+        (
+            Status::Fine,
+            "Failures surface as incidents promptly.".to_string(),
+        )
+    };
+    Finding {
+        question: Question::Monitoring,
+        question_text: Question::Monitoring.text(),
+        status,
+        summary,
+        evidence,
+    }
+}
+
+fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
+    let mut gaps = Vec::new();
+    if f.unassigned > 0 {
+        gaps.push(OwnershipGap {
+            area: "incidents".into(),
+            detail: "incidents with no assignee".into(),
+            count: f.unassigned,
+            share: Some(f.unassigned as f64 / f.incidents.max(1) as f64),
+        });
+    }
+    if f.unreviewed > 0 {
+        gaps.push(OwnershipGap {
+            area: "changes".into(),
+            detail:
+                "changes deployed without a review or comment from someone other than the author"
+                    .into(),
+            count: f.unreviewed,
+            share: Some(f.unreviewed as f64 / f.changes.max(1) as f64),
+        });
+    }
+    if f.untriggered > 0 && f.deployments > 0 {
+        gaps.push(OwnershipGap {
+            area: "deployments".into(),
+            detail: "production deployments with no record of who started them".into(),
+            count: f.untriggered,
+            share: Some(f.untriggered as f64 / f.deployments as f64),
+        });
+    }
+    let people: u64 = f.triggered_by.values().sum();
+    if let Some((who, n)) = f.triggered_by.iter().max_by_key(|(_, n)| **n)
+        && people >= 5
+        && *n * 10 >= people * 8
+    {
+        gaps.push(OwnershipGap {
+            area: "deployments".into(),
+            detail: format!("one person ({who}) started most production deployments"),
+            count: *n,
+            share: Some(*n as f64 / people as f64),
+        });
+    }
+    gaps
+}
+
+fn ownership_finding(f: &Facts, gaps: &[OwnershipGap]) -> Finding {
+    let evidence: Vec<String> = gaps
+        .iter()
+        .map(|g| {
+            format!(
+                "{}: {} ({})",
+                g.detail,
+                g.count,
+                g.share
+                    .map(|s| format!("{:.0}%", s * 100.0))
+                    .unwrap_or_default()
+            )
+        })
+        .chain(
+            (f.incidents > 0)
+                .then(|| format!("{} people were assigned incidents", f.assignees.len())),
+        )
+        .collect();
+    let heavy = gaps.iter().any(|g| g.share.is_some_and(|s| s >= 0.25));
+    let (status, summary) = if f.incidents == 0 && f.changes == 0 && f.deployments == 0 {
+        (
+            Status::Unknown,
+            "No incidents, changes or deployments to judge ownership by.".to_string(),
+        )
+    } else if heavy {
+        (Status::Concern, "Operational ownership is vague: work and incidents are left without a named owner or reviewer.".to_string())
+    } else if !gaps.is_empty() {
+        (Status::Attention, "A few ownership gaps.".to_string())
+    } else {
+        (
+            Status::Fine,
+            "Incidents are assigned and changes are reviewed by someone other than their author."
+                .to_string(),
+        )
+    };
+    Finding {
+        question: Question::Ownership,
+        question_text: Question::Ownership.text(),
+        status,
+        summary,
+        evidence,
+    }
+}
+
+fn gap(level: Option<Level>) -> u32 {
+    match level {
+        Some(Level::Low) => 3,
+        Some(Level::Medium) => 2,
+        Some(Level::High) => 1,
+        Some(Level::Elite) | None => 0,
+    }
+}
+
+fn recommendations(
+    findings: &[Finding],
+    m: &PeriodMetrics,
+    levels: &Levels,
+    steps: &[ManualStep],
+) -> Vec<Recommendation> {
+    let status = |q: Question| {
+        findings
+            .iter()
+            .find(|f| f.question == q)
+            .map(|f| f.status)
+            .unwrap_or(Status::Unknown)
+    };
+    let evidence = |q: Question| {
+        findings
+            .iter()
+            .find(|f| f.question == q)
+            .map(|f| f.evidence.clone())
+            .unwrap_or_default()
+    };
+    let mut out: Vec<Recommendation> = Vec::new();
+    let lead_gap = gap(levels.lead_time.level);
+
+    if status(Question::ManualSteps) >= Status::Attention {
+        let step = steps
+            .first()
+            .map(|s| format!(" (first: {} `{}`)", s.kind, s.name))
+            .unwrap_or_default();
+        out.push(Recommendation {
+            rank: 0,
+            title: format!("Replace manual release steps with automated checks{step}"),
+            metric: "lead time (deploy stage) and deployment frequency".into(),
+            because: evidence(Question::ManualSteps),
+            score: status(Question::ManualSteps).weight()
+                + lead_gap.max(gap(levels.deployment_frequency.level)),
+        });
+    }
+    let lt = &m.lead_time;
+    let stages = [
+        (
+            "coding",
+            lt.coding.median_hours,
+            "Split work into smaller changes that reach review sooner",
+        ),
+        (
+            "pickup",
+            lt.pickup.median_hours,
+            "Agree how quickly a waiting review is picked up, and make waiting reviews visible",
+        ),
+        (
+            "review",
+            lt.review.median_hours,
+            "Keep changes small enough to review in one pass",
+        ),
+        (
+            "deploy",
+            lt.deploy.median_hours,
+            "Deploy every merge automatically, soon after it lands",
+        ),
+    ];
+    if let Some((name, Some(h), advice)) = stages
+        .iter()
+        .copied()
+        .filter(|(_, h, _)| h.is_some())
+        .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
+        && lead_gap > 0
+    {
+        let total = lt.median_hours.unwrap_or(0.0);
+        out.push(Recommendation {
+            rank: 0,
+            title: advice.to_string(),
+            metric: "lead time for changes".into(),
+            because: vec![format!(
+                "the {name} stage is the longest: median {} of a {} median lead time ({} changes)",
+                hours(h),
+                hours(total),
+                lt.changes
+            )],
+            score: lead_gap + 1,
+        });
+    }
+    let cfr = &m.change_failure_rate;
+    if gap(levels.change_failure_rate.level) >= 2 {
+        out.push(Recommendation {
+            rank: 0,
+            title: "Add automated verification before and just after production (tests on the failing paths, canary or staged rollout)".into(),
+            metric: "change failure rate".into(),
+            because: vec![format!(
+                "{} of {} deployments failed ({} with incidents, {} rolled back, {} hotfixed, {} reverted)",
+                cfr.failed, cfr.deployments, cfr.with_incident, cfr.rolled_back, cfr.hotfixed, cfr.reverted
+            )],
+            score: gap(levels.change_failure_rate.level) + 1,
+        });
+    }
+    if status(Question::Rollback) == Status::Concern {
+        out.push(Recommendation {
+            rank: 0,
+            title: "Make rollback a rehearsed, one-step operation and use it first when a deployment fails".into(),
+            metric: "failed deployment recovery time".into(),
+            because: evidence(Question::Rollback),
+            score: gap(levels.recovery.level) + 2,
+        });
+    }
+    if status(Question::Monitoring) == Status::Concern {
+        out.push(Recommendation {
+            rank: 0,
+            title: "Alert on what users experience and open an incident automatically when it degrades after a deployment".into(),
+            metric: "failed deployment recovery time and change failure rate".into(),
+            because: evidence(Question::Monitoring),
+            score: gap(levels.recovery.level).max(1) + 1,
+        });
+    }
+    if status(Question::Ownership) == Status::Concern {
+        out.push(Recommendation {
+            rank: 0,
+            title: "Name an owner for every incident and require a review by someone other than the author".into(),
+            metric: "time to restore service and change failure rate".into(),
+            because: evidence(Question::Ownership),
+            score: 2,
+        });
+    }
+    let df_gap = gap(levels.deployment_frequency.level);
+    if df_gap >= 2 && status(Question::ManualSteps) < Status::Attention {
+        out.push(Recommendation {
+            rank: 0,
+            title: "Release smaller batches more often".into(),
+            metric: "deployment frequency".into(),
+            because: vec![format!(
+                "{} production deployments in the window, {:.1} per week ({})",
+                m.deployment_frequency.deployments,
+                m.deployment_frequency.per_week,
+                m.deployment_frequency.bucket
+            )],
+            score: df_gap,
+        });
+    }
+    // Stable: highest score first, then the order above (which follows the flow of a change).
+    out.sort_by(|a, b| b.score.cmp(&a.score));
+    out.truncate(5);
+    for (i, r) in out.iter_mut().enumerate() {
+        r.rank = i + 1;
+    }
+    out
+}
+
+/// Findings for every service, judged on the window's figures.
+pub fn assess_services(
+    tables: &Frames,
+    computation: &Computation,
+    report: &crate::metrics::MetricsReport,
+    config: &Config,
+) -> Result<Vec<ServiceFindings>> {
+    let mut facts = gather(tables, computation, config)?;
+    let mut out = Vec::new();
+    for s in &report.services {
+        let f = facts.remove(&s.service).unwrap_or_default();
+        let levels = super::levels(&s.window, &config.analysis);
+        let steps = manual_steps(&f);
+        let gaps = ownership_gaps(&f);
+        let findings = vec![
+            manual_finding(&f, &steps, &s.window),
+            rollback_finding(&f, &s.window),
+            monitoring_finding(&f),
+            ownership_finding(&f, &gaps),
+        ];
+        let recommendations = recommendations(&findings, &s.window, &levels, &steps);
+        out.push(ServiceFindings {
+            service: s.service.clone(),
+            findings,
+            manual_steps: steps,
+            ownership_gaps: gaps,
+            recommendations,
+        });
+    }
+    Ok(out)
+}
