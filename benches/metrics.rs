@@ -30,7 +30,9 @@ fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn baseline(tables: &std::collections::HashMap<&'static str, DataFrame>) -> PolarsResult<DataFrame> {
+fn baseline(
+    tables: &std::collections::HashMap<&'static str, DataFrame>,
+) -> PolarsResult<DataFrame> {
     tables["changes"]
         .clone()
         .lazy()
@@ -40,7 +42,12 @@ fn baseline(tables: &std::collections::HashMap<&'static str, DataFrame>) -> Pola
             [col("sha")],
             JoinArgs::new(JoinType::Inner),
         )
-        .join(tables["deployments"].clone().lazy(), [col("deployment_id")], [col("id")], JoinArgs::new(JoinType::Inner))
+        .join(
+            tables["deployments"].clone().lazy(),
+            [col("deployment_id")],
+            [col("id")],
+            JoinArgs::new(JoinType::Inner),
+        )
         .group_by([col("service")])
         .agg([len().alias("changes")])
         .collect()
@@ -74,16 +81,40 @@ fn main() {
     let computation = metrics::compute(&tables, &config, &queries).expect("metrics compute");
     let report = metrics::report(&computation, &config).expect("report assembles");
     let compute_s = started.elapsed().as_secs_f64();
-    let counted: u64 = report.services.iter().map(|s| s.window.lead_time.changes).sum();
-    let deployments: u64 = report.services.iter().map(|s| s.window.deployment_frequency.deployments).sum();
+    let counted: u64 = report
+        .services
+        .iter()
+        .map(|s| s.window.lead_time.changes)
+        .sum();
+    let deployments: u64 = report
+        .services
+        .iter()
+        .map(|s| s.window.deployment_frequency.deployments)
+        .sum();
 
-    println!("baseline        {baseline_s:>8.2} s   (join changes→shipped→deployments, group by service)");
-    println!("all metrics     {compute_s:>8.2} s   (every query, 4 grains, {} services)", report.services.len());
-    println!("ratio           {:>8.1} ×  baseline", compute_s / baseline_s);
-    println!("target          {:>8.2} s   → {:.0}% of the 10 s budget", 10.0, compute_s / 10.0 * 100.0);
+    println!(
+        "baseline        {baseline_s:>8.2} s   (join changes→shipped→deployments, group by service)"
+    );
+    println!(
+        "all metrics     {compute_s:>8.2} s   (every query, 4 grains, {} services)",
+        report.services.len()
+    );
+    println!(
+        "ratio           {:>8.1} ×  baseline",
+        compute_s / baseline_s
+    );
+    println!(
+        "target          {:>8.2} s   → {:.0}% of the 10 s budget",
+        10.0,
+        compute_s / 10.0 * 100.0
+    );
     match peak_memory_mib() {
-        Some(mib) => println!("peak memory     {mib:>8.0} MiB (target ≤ 4096 MiB, includes the generated tables)"),
+        Some(mib) => println!(
+            "peak memory     {mib:>8.0} MiB (target ≤ 4096 MiB, includes the generated tables)"
+        ),
         None => println!("peak memory     unavailable (no /proc/self/status)"),
     }
-    println!("sanity          {counted} changes with a lead time, {deployments} production deployments counted");
+    println!(
+        "sanity          {counted} changes with a lead time, {deployments} production deployments counted"
+    );
 }

@@ -952,7 +952,7 @@ fn recommendations(
         });
     }
     // Stable: highest score first, then the order above (which follows the flow of a change).
-    out.sort_by(|a, b| b.score.cmp(&a.score));
+    out.sort_by_key(|r| std::cmp::Reverse(r.score));
     out.truncate(5);
     for (i, r) in out.iter_mut().enumerate() {
         r.rank = i + 1;
