@@ -16,11 +16,7 @@ use polars::prelude::*;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn peak_memory_mib() -> Option<f64> {
@@ -30,9 +26,7 @@ fn peak_memory_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn baseline(
-    tables: &std::collections::HashMap<&'static str, DataFrame>,
-) -> PolarsResult<DataFrame> {
+fn baseline(tables: &std::collections::HashMap<&'static str, DataFrame>) -> PolarsResult<DataFrame> {
     tables["changes"]
         .clone()
         .lazy()
@@ -42,12 +36,7 @@ fn baseline(
             [col("sha")],
             JoinArgs::new(JoinType::Inner),
         )
-        .join(
-            tables["deployments"].clone().lazy(),
-            [col("deployment_id")],
-            [col("id")],
-            JoinArgs::new(JoinType::Inner),
-        )
+        .join(tables["deployments"].clone().lazy(), [col("deployment_id")], [col("id")], JoinArgs::new(JoinType::Inner))
         .group_by([col("service")])
         .agg([len().alias("changes")])
         .collect()
@@ -65,11 +54,8 @@ fn main() {
     let tables = synth::organisation(size);
     println!("generate        {:>8.2} s", started.elapsed().as_secs_f64());
 
-    let config = Config::from_toml(
-        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n",
-        chrono::Utc::now(),
-    )
-    .expect("benchmark configuration is valid");
+    let config = Config::from_toml("[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n", chrono::Utc::now())
+        .expect("benchmark configuration is valid");
     let queries = metrics::queries::load(None).expect("embedded queries load");
 
     let started = Instant::now();
@@ -81,40 +67,16 @@ fn main() {
     let computation = metrics::compute(&tables, &config, &queries).expect("metrics compute");
     let report = metrics::report(&computation, &config).expect("report assembles");
     let compute_s = started.elapsed().as_secs_f64();
-    let counted: u64 = report
-        .services
-        .iter()
-        .map(|s| s.window.lead_time.changes)
-        .sum();
-    let deployments: u64 = report
-        .services
-        .iter()
-        .map(|s| s.window.deployment_frequency.deployments)
-        .sum();
+    let counted: u64 = report.services.iter().map(|s| s.window.lead_time.changes).sum();
+    let deployments: u64 = report.services.iter().map(|s| s.window.deployment_frequency.deployments).sum();
 
-    println!(
-        "baseline        {baseline_s:>8.2} s   (join changes→shipped→deployments, group by service)"
-    );
-    println!(
-        "all metrics     {compute_s:>8.2} s   (every query, 4 grains, {} services)",
-        report.services.len()
-    );
-    println!(
-        "ratio           {:>8.1} ×  baseline",
-        compute_s / baseline_s
-    );
-    println!(
-        "target          {:>8.2} s   → {:.0}% of the 10 s budget",
-        10.0,
-        compute_s / 10.0 * 100.0
-    );
+    println!("baseline        {baseline_s:>8.2} s   (join changes→shipped→deployments, group by service)");
+    println!("all metrics     {compute_s:>8.2} s   (every query, 4 grains, {} services)", report.services.len());
+    println!("ratio           {:>8.1} ×  baseline", compute_s / baseline_s);
+    println!("target          {:>8.2} s   → {:.0}% of the 10 s budget", 10.0, compute_s / 10.0 * 100.0);
     match peak_memory_mib() {
-        Some(mib) => println!(
-            "peak memory     {mib:>8.0} MiB (target ≤ 4096 MiB, includes the generated tables)"
-        ),
+        Some(mib) => println!("peak memory     {mib:>8.0} MiB (target ≤ 4096 MiB, includes the generated tables)"),
         None => println!("peak memory     unavailable (no /proc/self/status)"),
     }
-    println!(
-        "sanity          {counted} changes with a lead time, {deployments} production deployments counted"
-    );
+    println!("sanity          {counted} changes with a lead time, {deployments} production deployments counted");
 }

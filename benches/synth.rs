@@ -50,11 +50,7 @@ struct FrameBuilder {
 
 impl FrameBuilder {
     fn new(schema: &'static TableSchema, height: usize) -> Self {
-        FrameBuilder {
-            schema,
-            height,
-            columns: HashMap::new(),
-        }
+        FrameBuilder { schema, height, columns: HashMap::new() }
     }
 
     fn text(mut self, name: &'static str, values: Vec<Option<String>>) -> Self {
@@ -105,10 +101,7 @@ impl FrameBuilder {
 /// Generates every domain table for an organisation of `size`, over 2025.
 pub fn organisation(size: Size) -> HashMap<&'static str, DataFrame> {
     let mut rng = Rng(20_251_123);
-    let start = Utc
-        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-        .unwrap()
-        .timestamp_micros();
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap().timestamp_micros();
     let year = 365 * 86_400 * SECOND;
     let service_name = |i: usize| format!("svc-{i:03}");
 
@@ -124,15 +117,11 @@ pub fn organisation(size: Size) -> HashMap<&'static str, DataFrame> {
         let success = !rng.chance(5);
         d_id.push(Some(format!("synth:deployment:{i}")));
         d_service.push(Some(service_name(service)));
-        d_env.push(Some(
-            if production { "production" } else { "staging" }.to_string(),
-        ));
+        d_env.push(Some(if production { "production" } else { "staging" }.to_string()));
         d_prod.push(Some(production));
         d_start.push(Some(finished - (5 + rng.below(20) as i64) * 60 * SECOND));
         d_finish.push(Some(finished));
-        d_status.push(Some(
-            if success { "success" } else { "failure" }.to_string(),
-        ));
+        d_status.push(Some(if success { "success" } else { "failure" }.to_string()));
         d_rollback.push(Some(rng.chance(1)));
         d_hotfix.push(Some(rng.chance(2)));
         if production && success {
@@ -145,25 +134,8 @@ pub fn organisation(size: Size) -> HashMap<&'static str, DataFrame> {
 
     // Changes: merged at a random time, shipped by the next production deployment of their service.
     let n = size.changes;
-    let (
-        mut c_id,
-        mut c_service,
-        mut c_author,
-        mut c_created,
-        mut c_first,
-        mut c_review,
-        mut c_merged,
-        mut c_sha,
-    ) = (
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-        vec![],
-    );
+    let (mut c_id, mut c_service, mut c_author, mut c_created, mut c_first, mut c_review, mut c_merged, mut c_sha) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut c_revert, mut c_reverts) = (vec![], vec![]);
     let (mut dc_deploy, mut dc_sha) = (vec![], vec![]);
     let (mut r_id, mut r_change, mut r_reviewer, mut r_time) = (vec![], vec![], vec![], vec![]);
@@ -199,8 +171,7 @@ pub fn organisation(size: Size) -> HashMap<&'static str, DataFrame> {
     }
 
     // Incidents: a third name the deployment that caused them; the rest are linked by the window.
-    let (mut i_id, mut i_service, mut i_opened, mut i_resolved, mut i_cause) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut i_id, mut i_service, mut i_opened, mut i_resolved, mut i_cause) = (vec![], vec![], vec![], vec![], vec![]);
     for i in 0..size.incidents {
         let service = rng.below(size.services as u64) as usize;
         let opened = start + rng.below(year as u64) as i64;
@@ -208,9 +179,7 @@ pub fn organisation(size: Size) -> HashMap<&'static str, DataFrame> {
         let cause = if rng.chance(33) {
             let list = &deploy_times[service];
             let before = list.partition_point(|(t, _)| *t <= opened);
-            before
-                .checked_sub(1)
-                .map(|k| format!("synth:deployment:{}", list[k].1))
+            before.checked_sub(1).map(|k| format!("synth:deployment:{}", list[k].1))
         } else {
             None
         };
@@ -284,9 +253,7 @@ pub fn organisation(size: Size) -> HashMap<&'static str, DataFrame> {
             .build(),
     );
     for schema in model::TABLES {
-        tables
-            .entry(schema.name)
-            .or_insert_with(|| FrameBuilder::new(schema, 0).build());
+        tables.entry(schema.name).or_insert_with(|| FrameBuilder::new(schema, 0).build());
     }
     tables
 }

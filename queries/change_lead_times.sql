@@ -10,13 +10,14 @@
 -- Lead time runs from the first commit (the opening time when no commit time is known) to that
 -- deployment. Stages: coding = first commit -> opened; pickup = opened -> first response by someone
 -- other than the author; review = first response (or opening) -> merged; deploy = merged -> live.
+-- Without a recorded first commit, lead time starts at the opening and the coding stage is unknown.
 WITH change_shas AS (
     SELECT id AS change_id, merge_commit_sha AS sha FROM changes WHERE merge_commit_sha IS NOT NULL
     UNION
     SELECT change_id, sha FROM change_commits
 ),
 candidates AS (
-    SELECT cs.change_id, d.deployment_id, d.deployed_ts, d.is_prod_success
+    SELECT cs.change_id, d.deployment_id, d.deployed_ts, d.is_prod_success, d.is_production
     FROM change_shas cs
     JOIN shipped s ON s.sha = cs.sha
     JOIN deploys d ON d.deployment_id = s.deployment_id
@@ -33,7 +34,13 @@ prod_first AS (
     GROUP BY c.change_id
 ),
 elsewhere AS (
-    SELECT change_id, COUNT(*) AS deployments FROM candidates WHERE NOT is_prod_success GROUP BY change_id
+    SELECT
+        change_id,
+        SUM(CASE WHEN NOT is_production THEN 1 ELSE 0 END) AS non_production,
+        SUM(CASE WHEN is_production THEN 1 ELSE 0 END) AS failed_production
+    FROM candidates
+    WHERE NOT is_prod_success
+    GROUP BY change_id
 ),
 others_responses AS (
     SELECT r.change_id, MIN(r.submitted_ts) AS responded_ts
@@ -52,12 +59,14 @@ timed AS (
         c.author,
         c.is_revert,
         COALESCE(c.first_commit_ts, c.created_ts) AS first_commit_ts,
+        c.first_commit_ts AS recorded_first_commit_ts,
         c.created_ts,
         LEAST(c.first_review_ts, o.responded_ts) AS first_response_ts,
         c.merged_ts,
         pf.deployment_id,
         pf.deployed_ts,
-        e.deployments AS non_production_deployments,
+        e.non_production,
+        e.failed_production,
         d.is_first AS by_first_deployment,
         d.baseline_ts,
         d.window_position,
@@ -92,13 +101,14 @@ SELECT
     deployed_ts - first_commit_ts AS lead_time_s,
     -- Stages are clamped at zero (a draft opened before its first commit has no coding time) and
     -- stay empty when an end is unknown: GREATEST alone would turn an empty value into zero.
-    CASE WHEN created_ts IS NOT NULL THEN GREATEST(created_ts - first_commit_ts, 0) END AS coding_s,
+    CASE WHEN recorded_first_commit_ts IS NOT NULL THEN GREATEST(created_ts - recorded_first_commit_ts, 0) END AS coding_s,
     CASE WHEN first_response_ts IS NOT NULL THEN GREATEST(first_response_ts - created_ts, 0) END AS pickup_s,
     CASE WHEN merged_ts IS NOT NULL THEN GREATEST(merged_ts - COALESCE(first_response_ts, created_ts), 0) END AS review_s,
     CASE WHEN merged_ts IS NOT NULL AND deployed_ts IS NOT NULL THEN GREATEST(deployed_ts - merged_ts, 0) END AS deploy_s,
     CASE
         WHEN merged_ts IS NULL AND deployment_id IS NULL THEN 'not merged'
-        WHEN deployment_id IS NULL AND non_production_deployments IS NOT NULL THEN 'deployed only outside production'
+        WHEN deployment_id IS NULL AND non_production > 0 THEN 'deployed only outside production'
+        WHEN deployment_id IS NULL AND failed_production > 0 THEN 'only in production deployments that did not succeed'
         WHEN deployment_id IS NULL THEN 'never deployed to production'
         WHEN by_first_deployment AND COALESCE(merged_ts, first_commit_ts) < baseline_ts
             THEN 'shipped by the first observed deployment, merged before its look-back'

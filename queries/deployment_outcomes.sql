@@ -105,7 +105,9 @@ SELECT
     is_failure,
     is_rework,
     CASE WHEN is_failure THEN restored_ts END AS restored_ts,
-    CASE WHEN is_failure THEN restored_ts - deployed_ts END AS recovery_s,
+    -- A source may name a cause that finished after the incident was resolved; never go negative.
+    -- (GREATEST skips empty values, so the restored check keeps an unrestored failure empty.)
+    CASE WHEN is_failure AND restored_ts IS NOT NULL THEN GREATEST(restored_ts - deployed_ts, 0) END AS recovery_s,
     CASE
         WHEN status <> 'success' THEN 'deployment did not succeed'
         WHEN NOT is_prod_success THEN 'not a production deployment'

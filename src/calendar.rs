@@ -58,12 +58,8 @@ impl Grain {
     pub fn next_start(self, start: NaiveDate, window: &Window) -> NaiveDate {
         match self {
             Grain::Week => start + Duration::days(7),
-            Grain::Month => start
-                .checked_add_months(chrono::Months::new(1))
-                .expect("in range"),
-            Grain::Quarter => start
-                .checked_add_months(chrono::Months::new(3))
-                .expect("in range"),
+            Grain::Month => start.checked_add_months(chrono::Months::new(1)).expect("in range"),
+            Grain::Quarter => start.checked_add_months(chrono::Months::new(3)).expect("in range"),
             Grain::Window => window.until.date_naive(),
         }
     }
@@ -84,11 +80,7 @@ impl Grain {
 
 /// `2025-01-01..2026-01-01`: the window, half-open.
 pub fn window_label(window: &Window) -> String {
-    format!(
-        "{}..{}",
-        window.since.date_naive(),
-        window.until.date_naive()
-    )
+    format!("{}..{}", window.since.date_naive(), window.until.date_naive())
 }
 
 /// A duration in hours written in its most readable unit: `45 min`, `3.5 h`, `2.1 d`; `-` for none.
@@ -118,9 +110,7 @@ impl Period {
 }
 
 fn midnight(date: NaiveDate) -> DateTime<Utc> {
-    date.and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
+    date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
 }
 
 /// Every period of `grain` that overlaps the window, in order, clipped to it.
@@ -128,9 +118,7 @@ pub fn periods(grain: Grain, window: &Window) -> Vec<Period> {
     let mut out = Vec::new();
     let mut start = grain.start_of(window.since.date_naive(), window);
     while midnight(start) < window.until {
-        let next = grain
-            .next_start(start, window)
-            .max(start + Duration::days(1));
+        let next = grain.next_start(start, window).max(start + Duration::days(1));
         out.push(Period {
             label: grain.label(start, window),
             start: midnight(start).max(window.since),
@@ -172,10 +160,7 @@ mod tests {
 
     fn window(a: &str, b: &str) -> Window {
         let d = |s: &str| midnight(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap());
-        Window {
-            since: d(a),
-            until: d(b),
-        }
+        Window { since: d(a), until: d(b) }
     }
 
     #[test]
@@ -191,10 +176,7 @@ mod tests {
     #[test]
     fn iso_weeks_cross_the_year() {
         let w = window("2024-12-30", "2025-01-13");
-        let labels: Vec<_> = periods(Grain::Week, &w)
-            .into_iter()
-            .map(|p| p.label)
-            .collect();
+        let labels: Vec<_> = periods(Grain::Week, &w).into_iter().map(|p| p.label).collect();
         assert_eq!(labels, ["2025-W01", "2025-W02"]);
         assert_eq!(whole_weeks(&w).len(), 2);
     }
@@ -210,9 +192,6 @@ mod tests {
     fn events_outside_the_window_have_no_period() {
         let w = window("2025-01-01", "2025-04-01");
         assert_eq!(label_of(Grain::Month, w.until, &w), None);
-        assert_eq!(
-            label_of(Grain::Month, w.since, &w).as_deref(),
-            Some("2025-01")
-        );
+        assert_eq!(label_of(Grain::Month, w.since, &w).as_deref(), Some("2025-01"));
     }
 }

@@ -1,8 +1,9 @@
 //! Command-line wiring: arguments in, library calls, output and an exit code out.
 //!
 //! This is the only place that knows about terminals, flags and exit codes, and the only place that
-//! uses `anyhow`. Exit codes (also in `docs/cli.md`): 0 success, 1 unexpected failure, 2 usage error,
-//! 3 configuration error, 4 bad input data, 5 workspace unavailable, 6 query error, 7 not found.
+//! uses `anyhow`. Exit codes (also in `docs/cli.md`): 0 success, 1 unexpected failure (including I/O),
+//! 2 usage error or refused overwrite, 3 configuration error, 4 bad input data, 5 workspace busy or
+//! invalid, 6 query or template error, 7 not found.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,15 +27,11 @@ Examples:
   flowgauge explain lead-time --service checkout   which changes counted, which did not and why
   flowgauge --config sample-data/acme/flowgauge.toml metrics --collect
 
-Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 bad input, 5 workspace busy or invalid,
-6 query error, 7 not found.";
+Exit codes: 0 ok, 1 unexpected (I/O), 2 usage, 3 configuration, 4 bad input, 5 workspace busy or
+invalid, 6 query or template error, 7 not found.";
 
 #[derive(Parser)]
-#[command(
-    name = "flowgauge",
-    version,
-    about = "How well does this organisation deliver software, and why?"
-)]
+#[command(name = "flowgauge", version, about = "How well does this organisation deliver software, and why?")]
 #[command(after_help = EXAMPLES)]
 struct Cli {
     /// Configuration file [default: ./flowgauge.toml when present]
@@ -171,9 +168,9 @@ fn exit_code(e: &anyhow::Error) -> i32 {
         Some(Error::ConfigSyntax { .. } | Error::ConfigValue { .. }) => 3,
         Some(Error::ImportRow { .. } | Error::ImportFile { .. }) => 4,
         Some(Error::WorkspaceLocked { .. } | Error::Workspace { .. }) => 5,
-        Some(Error::Query { .. }) => 6,
+        Some(Error::Query { .. } | Error::Template { .. }) => 6,
         Some(Error::NotFound(_)) => 7,
-        Some(Error::Io { .. }) => 4,
+        Some(Error::Refused(_)) => 2,
         _ => 1,
     }
 }
@@ -208,40 +205,17 @@ fn load_context(cli: &Cli, extra: Overrides) -> anyhow::Result<Session> {
         Some(path) => Some(path.clone()),
         None => Some(PathBuf::from("flowgauge.toml")).filter(|p| p.exists()),
     };
-    let overrides = Overrides {
-        since: cli.since.clone(),
-        until: cli.until.clone(),
-        workspace: cli.workspace.clone(),
-        ..extra
-    };
-    let config = Config::load(
-        file.as_deref(),
-        &|k| std::env::var(k).ok(),
-        &overrides,
-        chrono::Utc::now(),
-    )?;
-    let workspace_dir = config
-        .workspace
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".flowgauge"));
-    Ok(Session {
-        config,
-        workspace_dir,
-        quiet: cli.quiet,
-        verbose: cli.verbose,
-    })
+    let overrides =
+        Overrides { since: cli.since.clone(), until: cli.until.clone(), workspace: cli.workspace.clone(), ..extra };
+    let config = Config::load(file.as_deref(), &|k| std::env::var(k).ok(), &overrides, chrono::Utc::now())?;
+    let workspace_dir = config.workspace.clone().unwrap_or_else(|| PathBuf::from(".flowgauge"));
+    Ok(Session { config, workspace_dir, quiet: cli.quiet, verbose: cli.verbose })
 }
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Init { path, force } => init(path, *force, cli.quiet),
-        Command::Import {
-            file,
-            kind,
-            service,
-            format,
-            namespace,
-        } => {
+        Command::Import { file, kind, service, format, namespace } => {
             let ctx = load_context(&cli, Overrides::default())?;
             let request = ImportRequest {
                 path: file.clone(),
@@ -258,10 +232,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 && !ctx.config.services.is_empty()
                 && ctx.config.service(service).is_none()
             {
-                return Err(Error::NotFound(format!(
-                    "--service {service}: no such service in the configuration"
-                ))
-                .into());
+                return Err(
+                    Error::NotFound(format!("--service {service}: no such service in the configuration")).into()
+                );
             }
             let mut workspace = ctx.workspace()?;
             let report = collect::import_file(&mut workspace, &ctx.config, &request)?;
@@ -272,19 +245,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let ctx = load_context(&cli, Overrides::default())?;
             collect_all(&ctx)
         }
-        Command::Metrics {
-            common,
-            period,
-            format,
-            collect,
-        } => {
+        Command::Metrics { common, period, format, collect } => {
             let ctx = load_context(
                 &cli,
-                Overrides {
-                    period: period.clone(),
-                    benchmark_year: common.benchmark_year,
-                    ..Default::default()
-                },
+                Overrides { period: period.clone(), benchmark_year: common.benchmark_year, ..Default::default() },
             )?;
             if *collect {
                 collect_all(&ctx)?;
@@ -302,18 +266,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             write_stdout(&text)
         }
-        Command::Explain {
-            metric,
-            common,
-            format,
-        } => {
-            let ctx = load_context(
-                &cli,
-                Overrides {
-                    benchmark_year: common.benchmark_year,
-                    ..Default::default()
-                },
-            )?;
+        Command::Explain { metric, common, format } => {
+            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
             let (computation, _) = compute(&ctx, common)?;
             let records = metrics::explain(&computation, metric, common.service.as_deref())?;
             let text = match format {
@@ -336,11 +290,7 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
 
 fn init(path: &Path, force: bool, quiet: bool) -> anyhow::Result<()> {
     if path.exists() && !force {
-        return Err(Error::NotFound(format!(
-            "{} already exists; pass --force to overwrite it",
-            path.display()
-        ))
-        .into());
+        return Err(Error::Refused(format!("{} already exists; pass --force to overwrite it", path.display())).into());
     }
     std::fs::write(path, flowgauge::config::STARTER).map_err(|e| Error::io(path, e))?;
     if !quiet {
@@ -369,19 +319,11 @@ fn print_import(ctx: &Session, report: &collect::ImportReport) {
         .filter(|t| t.table != "services")
         .map(|t| format!("{} {} → {} rows", t.table, t.before, t.after))
         .collect();
-    ctx.note(format!(
-        "imported {} rows from {} ({})",
-        report.rows_read,
-        report.path.display(),
-        tables.join(", ")
-    ));
+    ctx.note(format!("imported {} rows from {} ({})", report.rows_read, report.path.display(), tables.join(", ")));
 }
 
-fn compute(
-    ctx: &Session,
-    args: &MetricArgs,
-) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
-    let workspace = ctx.workspace()?;
+fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
+    let workspace = Workspace::open_existing(&ctx.workspace_dir)?;
     if workspace.is_empty() {
         return Err(Error::NotFound(format!(
             "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",

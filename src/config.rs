@@ -34,10 +34,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("FLOWGAUGE_PERIOD", "analysis.period"),
     ("FLOWGAUGE_BENCHMARK_YEAR", "analysis.benchmark_year"),
     ("FLOWGAUGE_MIN_SAMPLE", "analysis.min_sample"),
-    (
-        "FLOWGAUGE_INCIDENT_LINK_HOURS",
-        "analysis.incident_link_hours",
-    ),
+    ("FLOWGAUGE_INCIDENT_LINK_HOURS", "analysis.incident_link_hours"),
     ("FLOWGAUGE_WORKSPACE", "workspace"),
 ];
 
@@ -167,9 +164,7 @@ impl Service {
     /// Whether an environment name counts as production for this service (case-insensitive globs).
     pub fn is_production(&self, environment: &str) -> bool {
         let environment = environment.to_ascii_lowercase();
-        self.production_matchers
-            .iter()
-            .any(|m| m.is_match(&environment))
+        self.production_matchers.iter().any(|m| m.is_match(&environment))
     }
 }
 
@@ -228,12 +223,10 @@ impl Config {
         now: DateTime<Utc>,
     ) -> Result<Config> {
         let text = match file {
-            Some(path) => Some(
-                std::fs::read_to_string(path).map_err(|e| Error::ConfigSyntax {
-                    path: path.to_path_buf(),
-                    message: format!("cannot read the configuration file: {e}"),
-                })?,
-            ),
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::ConfigSyntax {
+                path: path.to_path_buf(),
+                message: format!("cannot read the configuration file: {e}"),
+            })?),
             None => None,
         };
         Self::from_layers(file, text.as_deref(), env, overrides, now)
@@ -252,33 +245,27 @@ impl Config {
         overrides: &Overrides,
         now: DateTime<Utc>,
     ) -> Result<Config> {
-        let label = || {
-            file.map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("<configuration>"))
-        };
+        let label = || file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("<configuration>"));
         let mut tree: toml::Table = DEFAULTS.parse().expect("embedded defaults are valid TOML");
         if let Some(text) = text {
-            let layer: toml::Table =
-                text.parse()
-                    .map_err(|e: toml::de::Error| Error::ConfigSyntax {
-                        path: label(),
-                        message: e.to_string().trim_end().to_string(),
-                    })?;
+            let layer: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
+                path: label(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
             merge(&mut tree, layer);
         }
         for (var, key) in ENVIRONMENT {
             if let Some(value) = env(var) {
-                set_key(&mut tree, key, parse_scalar(&value));
+                // Paths stay text even when they look like numbers (`FLOWGAUGE_WORKSPACE=2025`).
+                let value = if *key == "workspace" { toml::Value::String(value) } else { parse_scalar(&value) };
+                set_key(&mut tree, key, value);
             }
         }
         apply_overrides(&mut tree, overrides);
-        let raw: RawConfig =
-            toml::Value::Table(tree)
-                .try_into()
-                .map_err(|e: toml::de::Error| Error::ConfigSyntax {
-                    path: label(),
-                    message: e.to_string().trim_end().to_string(),
-                })?;
+        let raw: RawConfig = toml::Value::Table(tree).try_into().map_err(|e: toml::de::Error| Error::ConfigSyntax {
+            path: label(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         let base = file.and_then(Path::parent).unwrap_or(Path::new("."));
         validate(raw, base, now, file)
     }
@@ -289,10 +276,7 @@ impl Config {
 
     /// The single service that claims `repo`, if exactly one does.
     pub fn service_for_repo(&self, repo: &str) -> Option<&Service> {
-        let mut claimed = self
-            .services
-            .iter()
-            .filter(|s| s.repos.iter().any(|r| r == repo));
+        let mut claimed = self.services.iter().filter(|s| s.repos.iter().any(|r| r == repo));
         match (claimed.next(), claimed.next()) {
             (Some(service), None) => Some(service),
             _ => None,
@@ -305,16 +289,8 @@ fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {
         ("analysis.since", o.since.clone().map(toml::Value::String)),
         ("analysis.until", o.until.clone().map(toml::Value::String)),
         ("analysis.period", o.period.clone().map(toml::Value::String)),
-        (
-            "analysis.benchmark_year",
-            o.benchmark_year.map(toml::Value::Integer),
-        ),
-        (
-            "workspace",
-            o.workspace
-                .as_ref()
-                .map(|p| toml::Value::String(p.display().to_string())),
-        ),
+        ("analysis.benchmark_year", o.benchmark_year.map(toml::Value::Integer)),
+        ("workspace", o.workspace.as_ref().map(|p| toml::Value::String(p.display().to_string()))),
     ];
     for (key, value) in pairs {
         if let Some(value) = value {
@@ -327,9 +303,7 @@ fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {
 fn merge(base: &mut toml::Table, layer: toml::Table) {
     for (key, value) in layer {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(existing)), toml::Value::Table(incoming)) => {
-                merge(existing, incoming)
-            }
+            (Some(toml::Value::Table(existing)), toml::Value::Table(incoming)) => merge(existing, incoming),
             (_, value) => {
                 base.insert(key, value);
             }
@@ -342,9 +316,7 @@ fn set_key(tree: &mut toml::Table, dotted: &str, value: toml::Value) {
     let last = parts.pop().expect("keys are non-empty");
     let mut table = tree;
     for part in parts {
-        let entry = table
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -365,71 +337,41 @@ fn parse_scalar(value: &str) -> toml::Value {
 }
 
 fn bad(key: impl Into<String>, message: impl Into<String>) -> Error {
-    Error::ConfigValue {
-        key: key.into(),
-        message: message.into(),
-    }
+    Error::ConfigValue { key: key.into(), message: message.into() }
 }
 
 fn parse_date(key: &str, value: &str) -> Result<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Ok(date
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc());
+        return Ok(date.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
     }
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            bad(
-                key,
-                format!("`{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time"),
-            )
-        })
+        .map_err(|_| bad(key, format!("`{value}` is not a date (YYYY-MM-DD) or an RFC 3339 time")))
 }
 
-fn validate(
-    raw: RawConfig,
-    base: &Path,
-    now: DateTime<Utc>,
-    file: Option<&Path>,
-) -> Result<Config> {
+fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>) -> Result<Config> {
     let a = raw.analysis;
     let until = match &a.until {
         Some(v) => parse_date("analysis.until", v)?,
         // By default the window ends at the start of tomorrow, so today counts.
-        None => (now.date_naive() + Duration::days(1))
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc(),
+        None => (now.date_naive() + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
     };
     let since = match &a.since {
         Some(v) => parse_date("analysis.since", v)?,
         None => until - Duration::days(365),
     };
     if since >= until {
-        return Err(bad(
-            "analysis.since",
-            format!("{since} is not before analysis.until {until}"),
-        ));
+        return Err(bad("analysis.since", format!("{since} is not before analysis.until {until}")));
     }
     let period = Grain::parse(&a.period)
         .filter(|g| *g != Grain::Window)
-        .ok_or_else(|| {
-            bad(
-                "analysis.period",
-                format!("`{}` is not one of week, month, quarter", a.period),
-            )
-        })?;
+        .ok_or_else(|| bad("analysis.period", format!("`{}` is not one of week, month, quarter", a.period)))?;
     let benchmark_year = match a.benchmark_year {
         2021 => BenchmarkYear::Y2021,
         2023 => BenchmarkYear::Y2023,
         2024 => BenchmarkYear::Y2024,
         other => {
-            return Err(bad(
-                "analysis.benchmark_year",
-                format!("{other} is not one of 2021, 2023, 2024"),
-            ));
+            return Err(bad("analysis.benchmark_year", format!("{other} is not one of 2021, 2023, 2024")));
         }
     };
     if a.min_sample < 1 {
@@ -439,10 +381,7 @@ fn validate(
         return Err(bad("analysis.min_weeks", "must be at least 1"));
     }
     check_positive("analysis.incident_link_hours", a.incident_link_hours)?;
-    check_positive(
-        "analysis.first_deployment_lookback_days",
-        a.first_deployment_lookback_days,
-    )?;
+    check_positive("analysis.first_deployment_lookback_days", a.first_deployment_lookback_days)?;
 
     let mut names = BTreeSet::new();
     let mut services = Vec::new();
@@ -452,17 +391,13 @@ fn validate(
             return Err(bad(format!("{key}.name"), "must not be empty"));
         }
         if !names.insert(s.name.clone()) {
-            return Err(bad(
-                format!("{key}.name"),
-                format!("service `{}` is defined twice", s.name),
-            ));
+            return Err(bad(format!("{key}.name"), format!("service `{}` is defined twice", s.name)));
         }
         for (j, p) in s.paths.iter().enumerate() {
             Glob::new(p).map_err(|e| bad(format!("{key}.paths[{j}]"), e.to_string()))?;
         }
-        let production_environments: Vec<String> = s
-            .production_environments
-            .unwrap_or_else(|| DEFAULT_PRODUCTION.iter().map(|s| s.to_string()).collect());
+        let production_environments: Vec<String> =
+            s.production_environments.unwrap_or_else(|| DEFAULT_PRODUCTION.iter().map(|s| s.to_string()).collect());
         let mut production_matchers = Vec::new();
         for (j, p) in production_environments.iter().enumerate() {
             let glob = Glob::new(&p.to_ascii_lowercase())
@@ -486,36 +421,23 @@ fn validate(
         let key = format!("sources[{i}]");
         match s.source_type.as_str() {
             "import" => {
-                let path = s
-                    .path
-                    .ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
-                let kind = s
-                    .kind
-                    .ok_or_else(|| bad(format!("{key}.kind"), "an import source needs a kind"))?;
+                let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
+                let kind = s.kind.ok_or_else(|| bad(format!("{key}.kind"), "an import source needs a kind"))?;
                 if crate::collect::import::ImportKind::parse(&kind).is_none() {
                     return Err(bad(
                         format!("{key}.kind"),
-                        format!(
-                            "`{kind}` is not one of {}",
-                            crate::collect::import::ImportKind::NAMES.join(", ")
-                        ),
+                        format!("`{kind}` is not one of {}", crate::collect::import::ImportKind::NAMES.join(", ")),
                     ));
                 }
                 if let Some(service) = &s.service
                     && !names.contains(service)
                 {
-                    return Err(bad(
-                        format!("{key}.service"),
-                        format!("no service named `{service}` is configured"),
-                    ));
+                    return Err(bad(format!("{key}.service"), format!("no service named `{service}` is configured")));
                 }
                 if let Some(format) = &s.format
                     && crate::collect::import::Format::parse(format).is_none()
                 {
-                    return Err(bad(
-                        format!("{key}.format"),
-                        format!("`{format}` is not one of csv, json, ndjson"),
-                    ));
+                    return Err(bad(format!("{key}.format"), format!("`{format}` is not one of csv, json, ndjson")));
                 }
                 sources.push(Source::Import(ImportSource {
                     path: base.join(path),
@@ -526,10 +448,7 @@ fn validate(
                 }));
             }
             other => {
-                return Err(bad(
-                    format!("{key}.type"),
-                    format!("`{other}` is not a known source type (import)"),
-                ));
+                return Err(bad(format!("{key}.type"), format!("`{other}` is not a known source type (import)")));
             }
         }
     }
@@ -553,42 +472,22 @@ fn validate(
 }
 
 fn check_positive(key: &str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(bad(key, format!("{value} must be a positive number")))
-    }
+    if value.is_finite() && value > 0.0 { Ok(()) } else { Err(bad(key, format!("{value} must be a positive number"))) }
 }
 
 fn validate_report(r: RawReport, base: &Path) -> Result<ReportBranding> {
     if let Some(colour) = &r.accent_colour {
         let hex = colour.strip_prefix('#').unwrap_or("");
         if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(bad(
-                "report.accent_colour",
-                format!("`{colour}` is not a colour like #1f6feb"),
-            ));
+            return Err(bad("report.accent_colour", format!("`{colour}` is not a colour like #1f6feb")));
         }
     }
     let logo = r.logo.map(|p| base.join(p));
     if let Some(path) = &logo {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         if !["png", "jpg", "jpeg", "svg", "gif"].contains(&ext.as_str()) {
-            return Err(bad(
-                "report.logo",
-                format!("{} is not a .png, .jpg, .svg or .gif image", path.display()),
-            ));
+            return Err(bad("report.logo", format!("{} is not a .png, .jpg, .svg or .gif image", path.display())));
         }
     }
-    Ok(ReportBranding {
-        title: r.title,
-        client: r.client,
-        logo,
-        accent_colour: r.accent_colour,
-        footer: r.footer,
-    })
+    Ok(ReportBranding { title: r.title, client: r.client, logo, accent_colour: r.accent_colour, footer: r.footer })
 }

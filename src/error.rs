@@ -12,12 +12,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{}: {error}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
 
     /// The configuration file is not valid TOML or has a value of the wrong shape.
     #[error("{path}: {message}")]
@@ -29,12 +25,7 @@ pub enum Error {
 
     /// An import file has a bad row; nothing from the file was written.
     #[error("{}:{line}: field `{field}`: {message}", path.display())]
-    ImportRow {
-        path: PathBuf,
-        line: usize,
-        field: String,
-        message: String,
-    },
+    ImportRow { path: PathBuf, line: usize, field: String, message: String },
 
     /// An import file cannot be read as the declared format at all.
     #[error("{}: {message}", path.display())]
@@ -56,6 +47,14 @@ pub enum Error {
     #[error("query {name}: {message}")]
     Query { name: String, message: String },
 
+    /// A report template or chart failed to render.
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+
+    /// The command would overwrite or destroy something; it needs an explicit flag.
+    #[error("{0}")]
+    Refused(String),
+
     /// A request names something that does not exist (a service, a metric).
     #[error("{0}")]
     NotFound(String),
@@ -67,9 +66,6 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), error: source }
     }
 }

@@ -76,21 +76,11 @@ pub enum Value {
 pub type Row = Vec<Value>;
 
 const fn req(name: &'static str, kind: ColumnType, doc: &'static str) -> Column {
-    Column {
-        name,
-        kind,
-        required: true,
-        doc,
-    }
+    Column { name, kind, required: true, doc }
 }
 
 const fn opt(name: &'static str, kind: ColumnType, doc: &'static str) -> Column {
-    Column {
-        name,
-        kind,
-        required: false,
-        doc,
-    }
+    Column { name, kind, required: false, doc }
 }
 
 use ColumnType::{Bool, Float, Int, Text, Time};
@@ -100,26 +90,14 @@ pub const SERVICES: TableSchema = TableSchema {
     key: &["service"],
     doc: "The services being assessed, as configured.",
     columns: &[
-        req(
-            "service",
-            Text,
-            "Service name, unique, as written in flowgauge.toml.",
-        ),
-        opt(
-            "repos",
-            Text,
-            "Repositories holding the service's code, space separated (`owner/name`).",
-        ),
+        req("service", Text, "Service name, unique, as written in flowgauge.toml."),
+        opt("repos", Text, "Repositories holding the service's code, space separated (`owner/name`)."),
         opt(
             "paths",
             Text,
             "Path globs inside those repositories that belong to the service, space separated; empty means the whole repository.",
         ),
-        opt(
-            "production_environments",
-            Text,
-            "Environment name globs that count as production, space separated.",
-        ),
+        opt("production_environments", Text, "Environment name globs that count as production, space separated."),
     ],
 };
 
@@ -129,58 +107,26 @@ pub const CHANGES: TableSchema = TableSchema {
     doc: "One pull request or merge request (or a change recovered from history).",
     columns: &[
         req("id", Text, "Namespaced id, e.g. `github:pr:acme/shop#12`."),
-        req(
-            "source",
-            Text,
-            "Source that produced the row (`github`, `gitlab`, `git`, `import`, …).",
-        ),
+        req("source", Text, "Source that produced the row (`github`, `gitlab`, `git`, `import`, …)."),
         opt("repo", Text, "Repository, `owner/name`."),
         req("service", Text, "Service the change belongs to."),
-        opt(
-            "number",
-            Int,
-            "Pull/merge request number in its repository.",
-        ),
+        opt("number", Int, "Pull/merge request number in its repository."),
         opt("title", Text, "Title (untrusted text)."),
         opt("author", Text, "Author login or name."),
-        req(
-            "created_at",
-            Time,
-            "When the pull/merge request was opened.",
-        ),
-        opt(
-            "first_commit_at",
-            Time,
-            "Author time of the earliest commit in the change.",
-        ),
-        opt(
-            "first_review_at",
-            Time,
-            "First review or comment by someone other than the author.",
-        ),
+        req("created_at", Time, "When the pull/merge request was opened."),
+        opt("first_commit_at", Time, "Author time of the earliest commit in the change."),
+        opt("first_review_at", Time, "First review or comment by someone other than the author."),
         opt("approved_at", Time, "First approval."),
-        opt(
-            "merged_at",
-            Time,
-            "When it was merged; empty if never merged.",
-        ),
+        opt("merged_at", Time, "When it was merged; empty if never merged."),
         opt("closed_at", Time, "When it was closed (merged or not)."),
         opt("base_branch", Text, "Target branch."),
         opt("head_branch", Text, "Source branch."),
-        opt(
-            "merge_commit_sha",
-            Text,
-            "Merge, squash or last rebased commit on the base branch.",
-        ),
+        opt("merge_commit_sha", Text, "Merge, squash or last rebased commit on the base branch."),
         opt("additions", Int, "Lines added."),
         opt("deletions", Int, "Lines deleted."),
         opt("files_changed", Int, "Files touched."),
         opt("is_revert", Bool, "The change reverts an earlier change."),
-        opt(
-            "reverts_change_id",
-            Text,
-            "Id of the change this one reverts, when known.",
-        ),
+        opt("reverts_change_id", Text, "Id of the change this one reverts, when known."),
         opt("labels", Text, "Labels, comma separated."),
     ],
 };
@@ -189,10 +135,7 @@ pub const CHANGE_COMMITS: TableSchema = TableSchema {
     name: "change_commits",
     key: &["change_id", "sha"],
     doc: "The commits that make up each change (before any squash).",
-    columns: &[
-        req("change_id", Text, "The change."),
-        req("sha", Text, "A commit of that change."),
-    ],
+    columns: &[req("change_id", Text, "The change."), req("sha", Text, "A commit of that change.")],
 };
 
 pub const COMMITS: TableSchema = TableSchema {
@@ -207,11 +150,7 @@ pub const COMMITS: TableSchema = TableSchema {
         opt("author_email", Text, "Author e-mail (after .mailmap)."),
         opt("authored_at", Time, "Author time."),
         opt("committed_at", Time, "Committer time."),
-        opt(
-            "subject",
-            Text,
-            "First line of the message (untrusted text).",
-        ),
+        opt("subject", Text, "First line of the message (untrusted text)."),
         opt("additions", Int, "Lines added."),
         opt("deletions", Int, "Lines deleted."),
     ],
@@ -226,11 +165,7 @@ pub const COMMIT_FILES: TableSchema = TableSchema {
         req("sha", Text, "Commit."),
         req("path", Text, "Path after the commit."),
         opt("old_path", Text, "Path before the commit, for renames."),
-        opt(
-            "change_type",
-            Text,
-            "`added`, `modified`, `deleted` or `renamed`.",
-        ),
+        opt("change_type", Text, "`added`, `modified`, `deleted` or `renamed`."),
         opt("additions", Int, "Lines added."),
         opt("deletions", Int, "Lines deleted."),
     ],
@@ -244,11 +179,7 @@ pub const REVIEWS: TableSchema = TableSchema {
         req("id", Text, "Namespaced id."),
         req("change_id", Text, "The change reviewed."),
         opt("reviewer", Text, "Who reviewed."),
-        opt(
-            "state",
-            Text,
-            "`approved`, `changes_requested`, `commented` or `dismissed`.",
-        ),
+        opt("state", Text, "`approved`, `changes_requested`, `commented` or `dismissed`."),
         req("submitted_at", Time, "When the review or comment was made."),
     ],
 };
@@ -265,20 +196,12 @@ pub const PIPELINES: TableSchema = TableSchema {
         opt("name", Text, "Workflow or pipeline name."),
         opt("sha", Text, "Commit built."),
         opt("ref", Text, "Branch or tag."),
-        opt(
-            "trigger",
-            Text,
-            "`push`, `pull_request`, `schedule`, `manual`, `api` or other.",
-        ),
+        opt("trigger", Text, "`push`, `pull_request`, `schedule`, `manual`, `api` or other."),
         opt("triggered_by", Text, "Who or what started it."),
         opt("queued_at", Time, "When it was created or queued."),
         opt("started_at", Time, "When it started running."),
         opt("finished_at", Time, "When it finished."),
-        req(
-            "status",
-            Text,
-            "`success`, `failure`, `cancelled`, `running` or `skipped`.",
-        ),
+        req("status", Text, "`success`, `failure`, `cancelled`, `running` or `skipped`."),
         opt("attempt", Int, "Run attempt, 1 for the first run."),
     ],
 };
@@ -293,11 +216,7 @@ pub const JOBS: TableSchema = TableSchema {
         opt("name", Text, "Job name."),
         opt("stage", Text, "Stage name."),
         opt("status", Text, "Same vocabulary as pipelines."),
-        opt(
-            "is_manual",
-            Bool,
-            "The job waits for a person to start or approve it.",
-        ),
+        opt("is_manual", Bool, "The job waits for a person to start or approve it."),
         opt("triggered_by", Text, "Who started it."),
         opt("queued_at", Time, "When it became ready to run."),
         opt("started_at", Time, "When it started."),
@@ -314,42 +233,18 @@ pub const DEPLOYMENTS: TableSchema = TableSchema {
         req("id", Text, "Namespaced id."),
         req("source", Text, "Source that produced the row."),
         req("service", Text, "Service deployed."),
-        req(
-            "environment",
-            Text,
-            "Environment name as the source reports it.",
-        ),
-        req(
-            "is_production",
-            Bool,
-            "The environment matched the service's production patterns when collected.",
-        ),
+        req("environment", Text, "Environment name as the source reports it."),
+        req("is_production", Bool, "The environment matched the service's production patterns when collected."),
         opt("repo", Text, "Repository deployed from."),
         opt("sha", Text, "Commit deployed."),
         opt("started_at", Time, "When the deployment started."),
-        req(
-            "finished_at",
-            Time,
-            "When it finished (for a successful deployment: when the change was live).",
-        ),
-        req(
-            "status",
-            Text,
-            "`success`, `failure`, `cancelled` or `running`.",
-        ),
+        req("finished_at", Time, "When it finished (for a successful deployment: when the change was live)."),
+        req("status", Text, "`success`, `failure`, `cancelled` or `running`."),
         opt("triggered_by", Text, "Who or what started it."),
         opt("is_manual", Bool, "Started or approved by hand."),
-        opt(
-            "approval_wait_seconds",
-            Float,
-            "Time spent waiting for a manual approval.",
-        ),
+        opt("approval_wait_seconds", Float, "Time spent waiting for a manual approval."),
         opt("is_rollback", Bool, "It restores an earlier version."),
-        opt(
-            "is_hotfix",
-            Bool,
-            "It ships an unplanned fix for a failure in production.",
-        ),
+        opt("is_hotfix", Bool, "It ships an unplanned fix for a failure in production."),
     ],
 };
 
@@ -357,10 +252,7 @@ pub const DEPLOYMENT_COMMITS: TableSchema = TableSchema {
     name: "deployment_commits",
     key: &["deployment_id", "sha"],
     doc: "What each deployment shipped: the commits since the previous successful deployment of the service to the same environment.",
-    columns: &[
-        req("deployment_id", Text, "The deployment."),
-        req("sha", Text, "A commit it shipped."),
-    ],
+    columns: &[req("deployment_id", Text, "The deployment."), req("sha", Text, "A commit it shipped.")],
 };
 
 pub const INCIDENTS: TableSchema = TableSchema {
@@ -373,23 +265,11 @@ pub const INCIDENTS: TableSchema = TableSchema {
         req("service", Text, "Service affected."),
         opt("title", Text, "Title (untrusted text)."),
         opt("severity", Text, "Severity as the source names it."),
-        req(
-            "opened_at",
-            Time,
-            "When it was opened (the failure was detected).",
-        ),
+        req("opened_at", Time, "When it was opened (the failure was detected)."),
         opt("acknowledged_at", Time, "When someone acknowledged it."),
-        opt(
-            "resolved_at",
-            Time,
-            "When service was restored; empty while open.",
-        ),
+        opt("resolved_at", Time, "When service was restored; empty while open."),
         opt("assignee", Text, "Who owned the response."),
-        opt(
-            "caused_by_deployment_id",
-            Text,
-            "The deployment that caused it, when the source says so.",
-        ),
+        opt("caused_by_deployment_id", Text, "The deployment that caused it, when the source says so."),
     ],
 };
 

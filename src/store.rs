@@ -49,6 +49,17 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Opens a workspace that must already exist (for commands that only read).
+    pub fn open_existing(root: &Path) -> Result<Workspace> {
+        if !root.join(MANIFEST).exists() && !root.join(LOCK).exists() {
+            return Err(Error::NotFound(format!(
+                "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",
+                root.display()
+            )));
+        }
+        Workspace::open(root)
+    }
+
     /// Opens (creating if needed) the workspace at `root` and takes its lock.
     pub fn open(root: &Path) -> Result<Workspace> {
         fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
@@ -62,17 +73,13 @@ impl Workspace {
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(Error::WorkspaceLocked {
-                    workspace: root.to_path_buf(),
-                    lock: lock_path,
-                });
+                return Err(Error::WorkspaceLocked { workspace: root.to_path_buf(), lock: lock_path });
             }
             Err(TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
         }
         let manifest_path = root.join(MANIFEST);
         let manifest = if manifest_path.exists() {
-            let text =
-                fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+            let text = fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
             let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::Workspace {
                 path: manifest_path.clone(),
                 message: format!("manifest is not valid: {e}"),
@@ -88,16 +95,9 @@ impl Workspace {
             }
             manifest
         } else {
-            Manifest {
-                schema_version: SCHEMA_VERSION,
-                sources: BTreeMap::new(),
-            }
+            Manifest { schema_version: SCHEMA_VERSION, sources: BTreeMap::new() }
         };
-        Ok(Workspace {
-            root: root.to_path_buf(),
-            manifest,
-            _lock: lock,
-        })
+        Ok(Workspace { root: root.to_path_buf(), manifest, _lock: lock })
     }
 
     pub fn root(&self) -> &Path {
@@ -114,9 +114,7 @@ impl Workspace {
 
     /// Whether any table has been written yet.
     pub fn is_empty(&self) -> bool {
-        !crate::model::TABLES
-            .iter()
-            .any(|t| self.table_path(t).exists())
+        !crate::model::TABLES.iter().any(|t| self.table_path(t).exists())
     }
 
     /// Reads a table; a table never written reads as empty with the right columns.
@@ -128,10 +126,7 @@ impl Workspace {
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
         let df = ParquetReader::new(file)
             .finish()
-            .map_err(|e| Error::Workspace {
-                path: path.clone(),
-                message: format!("cannot read table: {e}"),
-            })?;
+            .map_err(|e| Error::Workspace { path: path.clone(), message: format!("cannot read table: {e}") })?;
         let expected: Vec<&str> = schema.columns.iter().map(|c| c.name).collect();
         let found: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
         if expected != found {
@@ -160,14 +155,17 @@ impl Workspace {
         let mut stats = Vec::new();
         for (schema, mut df, before, incoming) in staged {
             self.write_table(schema, &mut df)?;
-            stats.push(UpsertStats {
-                table: schema.name,
-                incoming,
-                before,
-                after: df.height(),
-            });
+            stats.push(UpsertStats { table: schema.name, incoming, before, after: df.height() });
         }
         Ok(stats)
+    }
+
+    /// Replaces a whole table with `rows` (for tables that mirror the configuration, like `services`,
+    /// where something removed must disappear rather than linger).
+    pub fn replace(&mut self, schema: &TableSchema, rows: &[Row]) -> Result<()> {
+        let empty = rows_to_frame(schema, &[])?;
+        let mut df = merge_by_key(schema, empty, rows_to_frame(schema, rows)?)?;
+        self.write_table(schema, &mut df)
     }
 
     fn write_table(&self, schema: &TableSchema, df: &mut DataFrame) -> Result<()> {
@@ -187,8 +185,7 @@ impl Workspace {
         let tmp = self.root.join(".manifest.json.tmp");
         let text = serde_json::to_string_pretty(&self.manifest).expect("manifest serialises");
         let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        file.write_all(text.as_bytes())
-            .map_err(|e| Error::io(&tmp, e))?;
+        file.write_all(text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
         file.sync_all().map_err(|e| Error::io(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
@@ -204,11 +201,7 @@ pub struct UpsertStats {
 }
 
 /// Keeps the last row for every key and sorts by key, so the result does not depend on load order.
-fn merge_by_key(
-    schema: &TableSchema,
-    existing: DataFrame,
-    incoming: DataFrame,
-) -> Result<DataFrame> {
+fn merge_by_key(schema: &TableSchema, existing: DataFrame, incoming: DataFrame) -> Result<DataFrame> {
     let key_exprs: Vec<Expr> = schema.key.iter().map(|k| col(*k)).collect();
     let merged = concat([existing.lazy(), incoming.lazy()], UnionArgs::default())?
         .unique_stable_generic(Some(key_exprs.clone()), UniqueKeepStrategy::Last)

@@ -112,12 +112,7 @@ pub struct ServiceFindings {
 
 fn texts(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
     match df.column(name) {
-        Ok(c) => Ok(c
-            .cast(&DataType::String)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect()),
+        Ok(c) => Ok(c.cast(&DataType::String)?.str()?.iter().map(|v| v.map(str::to_string)).collect()),
         Err(_) => Ok(vec![None; df.height()]),
     }
 }
@@ -142,19 +137,11 @@ fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
 }
 
 fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "-".into()
-    } else {
-        format!("{:.0}%", part as f64 * 100.0 / whole as f64)
-    }
+    if whole == 0 { "-".into() } else { format!("{:.0}%", part as f64 * 100.0 / whole as f64) }
 }
 
 fn hours(h: f64) -> String {
@@ -196,11 +183,7 @@ fn in_window(ts: Option<f64>, config: &Config) -> bool {
     ts.is_some_and(|t| t >= w.since.timestamp() as f64 && t < w.until.timestamp() as f64)
 }
 
-fn gather(
-    tables: &Frames,
-    computation: &Computation,
-    config: &Config,
-) -> Result<HashMap<String, Facts>> {
+fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result<HashMap<String, Facts>> {
     let mut facts: HashMap<String, Facts> = HashMap::new();
 
     // Counted production deployments: manual flags, approval waits, who triggered them.
@@ -212,22 +195,15 @@ fn gather(
         flags(&d, "is_production")?,
         numbers(&d, "finished_ts")?,
     );
-    let (manual, wait, trigger, ids) = (
-        flags(&d, "is_manual")?,
-        numbers(&d, "approval_wait_seconds")?,
-        texts(&d, "triggered_by")?,
-        texts(&d, "id")?,
-    );
+    let (manual, wait, trigger, ids) =
+        (flags(&d, "is_manual")?, numbers(&d, "approval_wait_seconds")?, texts(&d, "triggered_by")?, texts(&d, "id")?);
     let mut deployment_service: HashMap<String, String> = HashMap::new();
     for i in 0..d.height() {
         let Some(s) = &service[i] else { continue };
         if let Some(id) = &ids[i] {
             deployment_service.insert(id.clone(), s.clone());
         }
-        if status[i].as_deref() != Some("success")
-            || prod[i] != Some(true)
-            || !in_window(finished[i], config)
-        {
+        if status[i].as_deref() != Some("success") || prod[i] != Some(true) || !in_window(finished[i], config) {
             continue;
         }
         let f = facts.entry(s.clone()).or_default();
@@ -236,9 +212,7 @@ fn gather(
             f.manual_known += 1;
             if m {
                 f.manual += 1;
-                *f.manual_environments
-                    .entry(env[i].clone().unwrap_or_default())
-                    .or_default() += 1;
+                *f.manual_environments.entry(env[i].clone().unwrap_or_default()).or_default() += 1;
             }
         }
         if let Some(w) = wait[i].filter(|w| *w > 0.0) {
@@ -269,15 +243,8 @@ fn gather(
         }
         pipeline_service.insert(id.clone(), s.clone());
         if p_trigger[i].as_deref() == Some("manual") {
-            let name = p_name[i]
-                .clone()
-                .unwrap_or_else(|| "(unnamed pipeline)".into());
-            *facts
-                .entry(s.clone())
-                .or_default()
-                .manual_pipelines
-                .entry(name)
-                .or_default() += 1;
+            let name = p_name[i].clone().unwrap_or_else(|| "(unnamed pipeline)".into());
+            *facts.entry(s.clone()).or_default().manual_pipelines.entry(name).or_default() += 1;
         }
     }
     let j = prepare::epochize(&tables["jobs"])?;
@@ -308,26 +275,16 @@ fn gather(
     }
 
     let a = prepare::epochize(&tables["approvals"])?;
-    let (subject, requested, decided) = (
-        texts(&a, "subject_id")?,
-        numbers(&a, "requested_ts")?,
-        numbers(&a, "decided_ts")?,
-    );
+    let (subject, requested, decided) =
+        (texts(&a, "subject_id")?, numbers(&a, "requested_ts")?, numbers(&a, "decided_ts")?);
     for i in 0..a.height() {
-        let Some(s) = subject[i]
-            .as_ref()
-            .and_then(|id| deployment_service.get(id))
-        else {
+        let Some(s) = subject[i].as_ref().and_then(|id| deployment_service.get(id)) else {
             continue;
         };
         if let (Some(r), Some(dcd)) = (requested[i], decided[i])
             && in_window(Some(dcd), config)
         {
-            facts
-                .entry(s.clone())
-                .or_default()
-                .approvals
-                .push(((dcd - r) / 3600.0).max(0.0));
+            facts.entry(s.clone()).or_default().approvals.push(((dcd - r) / 3600.0).max(0.0));
         }
     }
 
@@ -350,21 +307,14 @@ fn gather(
             continue;
         };
         let f = facts.entry(s.clone()).or_default();
-        if o_ids[i]
-            .as_ref()
-            .is_some_and(|id| rollback_ids.contains(id))
-        {
+        if o_ids[i].as_ref().is_some_and(|id| rollback_ids.contains(id)) {
             f.rollbacks += 1;
         }
         if failure[i] != Some(true) {
             continue;
         }
         f.failures += 1;
-        let (r, h, v) = (
-            rolled[i] == Some(true),
-            hotfix[i] == Some(true),
-            revert[i] == Some(true),
-        );
+        let (r, h, v) = (rolled[i] == Some(true), hotfix[i] == Some(true), revert[i] == Some(true));
         f.rolled_back += r as u64;
         f.hotfixed += h as u64;
         f.reverted += v as u64;
@@ -391,19 +341,13 @@ fn gather(
     );
     let restores = &computation.records["incident_restores"];
     let mut caused: HashMap<String, String> = HashMap::new();
-    for (id, dep) in texts(restores, "incident_id")?
-        .into_iter()
-        .zip(texts(restores, "caused_by_deployment_id")?)
-    {
+    for (id, dep) in texts(restores, "incident_id")?.into_iter().zip(texts(restores, "caused_by_deployment_id")?) {
         if let (Some(id), Some(dep)) = (id, dep) {
             caused.insert(id, dep);
         }
     }
-    let deployed_at: HashMap<String, f64> = ids
-        .iter()
-        .zip(&finished)
-        .filter_map(|(id, t)| Some((id.clone()?, (*t)?)))
-        .collect();
+    let deployed_at: HashMap<String, f64> =
+        ids.iter().zip(&finished).filter_map(|(id, t)| Some((id.clone()?, (*t)?))).collect();
     for i in 0..inc.height() {
         let Some(s) = &i_service[i] else { continue };
         if !in_window(opened[i], config) {
@@ -418,24 +362,17 @@ fn gather(
         if let (Some(o), Some(a)) = (opened[i], acked[i]) {
             f.acknowledged.push(((a - o) / 3600.0).max(0.0));
         }
-        if let (Some(o), Some(dep_time)) = (
-            opened[i],
-            i_id[i]
-                .as_ref()
-                .and_then(|id| caused.get(id))
-                .and_then(|d| deployed_at.get(d)),
-        ) {
+        if let (Some(o), Some(dep_time)) =
+            (opened[i], i_id[i].as_ref().and_then(|id| caused.get(id)).and_then(|d| deployed_at.get(d)))
+        {
             f.detection_delays.push(((o - dep_time) / 3600.0).max(0.0));
         }
     }
 
     // Changes that reached production: were they reviewed by someone else?
     let c = &computation.records["change_lead_times"];
-    let (c_service, c_reason, responded) = (
-        texts(c, "service")?,
-        texts(c, "reason")?,
-        numbers(c, "first_response_ts")?,
-    );
+    let (c_service, c_reason, responded) =
+        (texts(c, "service")?, texts(c, "reason")?, numbers(c, "first_response_ts")?);
     for i in 0..c.height() {
         let (Some(s), Some("counted")) = (&c_service[i], c_reason[i].as_deref()) else {
             continue;
@@ -501,11 +438,7 @@ fn manual_steps(f: &Facts) -> Vec<ManualStep> {
             median_wait_hours: median(&mut waits),
         });
     }
-    steps.sort_by(|a, b| {
-        b.total_wait_hours
-            .total_cmp(&a.total_wait_hours)
-            .then(b.occurrences.cmp(&a.occurrences))
-    });
+    steps.sort_by(|a, b| b.total_wait_hours.total_cmp(&a.total_wait_hours).then(b.occurrences.cmp(&a.occurrences)));
     steps
 }
 
@@ -535,42 +468,20 @@ fn manual_finding(f: &Facts, steps: &[ManualStep], m: &PeriodMetrics) -> Finding
             ));
         }
     }
-    for step in steps
-        .iter()
-        .filter(|s| s.kind != "production deployment started or approved by hand")
-        .take(4)
-    {
-        let wait = step
-            .median_wait_hours
-            .map(|w| format!(", median wait {}", hours(w)))
-            .unwrap_or_default();
-        evidence.push(format!(
-            "{} `{}`: {} times{}",
-            step.kind, step.name, step.occurrences, wait
-        ));
+    for step in steps.iter().filter(|s| s.kind != "production deployment started or approved by hand").take(4) {
+        let wait = step.median_wait_hours.map(|w| format!(", median wait {}", hours(w))).unwrap_or_default();
+        evidence.push(format!("{} `{}`: {} times{}", step.kind, step.name, step.occurrences, wait));
     }
-    let share = if f.deployments > 0 {
-        f.manual as f64 / f.deployments as f64
-    } else {
-        0.0
-    };
+    let share = if f.deployments > 0 { f.manual as f64 / f.deployments as f64 } else { 0.0 };
     let (status, summary) = if f.deployments == 0 && steps.is_empty() {
-        (
-            Status::Unknown,
-            "No production deployments in the window, so the release path cannot be judged."
-                .to_string(),
-        )
+        (Status::Unknown, "No production deployments in the window, so the release path cannot be judged.".to_string())
     } else if share >= 0.5 || median_wait.is_some_and(|w| w >= 4.0) {
         (
             Status::Concern,
-            "Releases wait on people: most production deployments need a manual start or approval."
-                .to_string(),
+            "Releases wait on people: most production deployments need a manual start or approval.".to_string(),
         )
     } else if !steps.is_empty() {
-        (
-            Status::Attention,
-            "Some release steps are manual.".to_string(),
-        )
+        (Status::Attention, "Some release steps are manual.".to_string())
     } else if f.manual_known == 0 {
         (
             Status::Unknown,
@@ -578,18 +489,9 @@ fn manual_finding(f: &Facts, steps: &[ManualStep], m: &PeriodMetrics) -> Finding
                 .to_string(),
         )
     } else {
-        (
-            Status::Fine,
-            "No manual steps found between merge and production.".to_string(),
-        )
+        (Status::Fine, "No manual steps found between merge and production.".to_string())
     };
-    Finding {
-        question: Question::ManualSteps,
-        question_text: Question::ManualSteps.text(),
-        status,
-        summary,
-        evidence,
-    }
+    Finding { question: Question::ManualSteps, question_text: Question::ManualSteps.text(), status, summary, evidence }
 }
 
 fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
@@ -601,32 +503,22 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
         ));
     }
     if f.unrestored > 0 {
-        evidence.push(format!(
-            "{} failed deployments have no recorded restoration",
-            f.unrestored
-        ));
+        evidence.push(format!("{} failed deployments have no recorded restoration", f.unrestored));
     }
     let r = &m.failed_deployment_recovery_time;
     if let Some(median) = r.median_hours {
-        evidence.push(format!(
-            "recovery median {}, p75 {}",
-            hours(median),
-            crate::calendar::human_hours(r.p75_hours)
-        ));
+        evidence.push(format!("recovery median {}, p75 {}", hours(median), crate::calendar::human_hours(r.p75_hours)));
     }
-    evidence.push(format!(
-        "{} rollback deployments in the window",
-        f.rollbacks
-    ));
+    evidence.push(format!("{} rollback deployments in the window", f.rollbacks));
     let slow = r.p75_hours.is_some_and(|h| h > 24.0);
     let (status, summary) = if f.failures == 0 && f.rollbacks == 0 {
         if f.deployments == 0 {
-            (
-                Status::Unknown,
-                "No production deployments in the window.".to_string(),
-            )
+            (Status::Unknown, "No production deployments in the window.".to_string())
         } else {
-            (Status::Attention, "No failure and no rollback in the window: the rollback path has not been exercised.".to_string())
+            (
+                Status::Attention,
+                "No failure and no rollback in the window: the rollback path has not been exercised.".to_string(),
+            )
         }
     } else if (f.failures > 0 && f.rolled_back == 0) || f.unrestored > 0 || slow {
         (
@@ -635,23 +527,11 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
                 .to_string(),
         )
     } else if f.rolled_back < f.failures {
-        (
-            Status::Attention,
-            "Rollback is used for some failures but not all.".to_string(),
-        )
+        (Status::Attention, "Rollback is used for some failures but not all.".to_string())
     } else {
-        (
-            Status::Fine,
-            "Failed deployments are rolled back.".to_string(),
-        )
+        (Status::Fine, "Failed deployments are rolled back.".to_string())
     };
-    Finding {
-        question: Question::Rollback,
-        question_text: Question::Rollback.text(),
-        status,
-        summary,
-        evidence,
-    }
+    Finding { question: Question::Rollback, question_text: Question::Rollback.text(), status, summary, evidence }
 }
 
 fn monitoring_finding(f: &Facts) -> Finding {
@@ -668,10 +548,7 @@ fn monitoring_finding(f: &Facts) -> Finding {
     let mut detection = f.detection_delays.clone();
     let detect = median(&mut detection);
     if let Some(d) = detect {
-        evidence.push(format!(
-            "incidents caused by a deployment were opened a median {} after it",
-            hours(d)
-        ));
+        evidence.push(format!("incidents caused by a deployment were opened a median {} after it", hours(d)));
     }
     let mut acks = f.acknowledged.clone();
     let ack = median(&mut acks);
@@ -682,41 +559,24 @@ fn monitoring_finding(f: &Facts) -> Finding {
             acks.len(),
             f.incidents
         )),
-        None if f.incidents > 0 => {
-            evidence.push("no incident records an acknowledgement time".to_string())
-        }
+        None if f.incidents > 0 => evidence.push("no incident records an acknowledgement time".to_string()),
         None => {}
     }
     let missed = f.failures > 0 && f.failures_without_incident * 2 >= f.failures;
     let (status, summary) = if f.incidents == 0 && f.failures == 0 {
         (
             Status::Unknown,
-            "No incidents and no failures recorded: either the service is quiet or incidents are not collected.".to_string(),
-        )
-    } else if missed || detect.is_some_and(|d| d > 4.0) {
-        (
-            Status::Concern,
-            "Failures are found late or not by monitoring.".to_string(),
-        )
-    } else if f.failures_without_incident > 0 || ack.is_some_and(|a| a > 1.0) {
-        (
-            Status::Attention,
-            "Some failures were not detected by an incident, or acknowledgement is slow."
+            "No incidents and no failures recorded: either the service is quiet or incidents are not collected."
                 .to_string(),
         )
+    } else if missed || detect.is_some_and(|d| d > 4.0) {
+        (Status::Concern, "Failures are found late or not by monitoring.".to_string())
+    } else if f.failures_without_incident > 0 || ack.is_some_and(|a| a > 1.0) {
+        (Status::Attention, "Some failures were not detected by an incident, or acknowledgement is slow.".to_string())
     } else {
-        (
-            Status::Fine,
-            "Failures surface as incidents promptly.".to_string(),
-        )
+        (Status::Fine, "Failures surface as incidents promptly.".to_string())
     };
-    Finding {
-        question: Question::Monitoring,
-        question_text: Question::Monitoring.text(),
-        status,
-        summary,
-        evidence,
-    }
+    Finding { question: Question::Monitoring, question_text: Question::Monitoring.text(), status, summary, evidence }
 }
 
 fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
@@ -732,9 +592,7 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
     if f.unreviewed > 0 {
         gaps.push(OwnershipGap {
             area: "changes".into(),
-            detail:
-                "changes deployed without a review or comment from someone other than the author"
-                    .into(),
+            detail: "changes deployed without a review or comment from someone other than the author".into(),
             count: f.unreviewed,
             share: Some(f.unreviewed as f64 / f.changes.max(1) as f64),
         });
@@ -766,44 +624,28 @@ fn ownership_finding(f: &Facts, gaps: &[OwnershipGap]) -> Finding {
     let evidence: Vec<String> = gaps
         .iter()
         .map(|g| {
-            format!(
-                "{}: {} ({})",
-                g.detail,
-                g.count,
-                g.share
-                    .map(|s| format!("{:.0}%", s * 100.0))
-                    .unwrap_or_default()
-            )
+            format!("{}: {} ({})", g.detail, g.count, g.share.map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_default())
         })
-        .chain(
-            (f.incidents > 0)
-                .then(|| format!("{} people were assigned incidents", f.assignees.len())),
-        )
+        .chain((f.incidents > 0).then(|| format!("{} people were assigned incidents", f.assignees.len())))
         .collect();
     let heavy = gaps.iter().any(|g| g.share.is_some_and(|s| s >= 0.25));
     let (status, summary) = if f.incidents == 0 && f.changes == 0 && f.deployments == 0 {
-        (
-            Status::Unknown,
-            "No incidents, changes or deployments to judge ownership by.".to_string(),
-        )
+        (Status::Unknown, "No incidents, changes or deployments to judge ownership by.".to_string())
     } else if heavy {
-        (Status::Concern, "Operational ownership is vague: work and incidents are left without a named owner or reviewer.".to_string())
+        (
+            Status::Concern,
+            "Operational ownership is vague: work and incidents are left without a named owner or reviewer."
+                .to_string(),
+        )
     } else if !gaps.is_empty() {
         (Status::Attention, "A few ownership gaps.".to_string())
     } else {
         (
             Status::Fine,
-            "Incidents are assigned and changes are reviewed by someone other than their author."
-                .to_string(),
+            "Incidents are assigned and changes are reviewed by someone other than their author.".to_string(),
         )
     };
-    Finding {
-        question: Question::Ownership,
-        question_text: Question::Ownership.text(),
-        status,
-        summary,
-        evidence,
-    }
+    Finding { question: Question::Ownership, question_text: Question::Ownership.text(), status, summary, evidence }
 }
 
 fn gap(level: Option<Level>) -> u32 {
@@ -821,59 +663,32 @@ fn recommendations(
     levels: &Levels,
     steps: &[ManualStep],
 ) -> Vec<Recommendation> {
-    let status = |q: Question| {
-        findings
-            .iter()
-            .find(|f| f.question == q)
-            .map(|f| f.status)
-            .unwrap_or(Status::Unknown)
-    };
-    let evidence = |q: Question| {
-        findings
-            .iter()
-            .find(|f| f.question == q)
-            .map(|f| f.evidence.clone())
-            .unwrap_or_default()
-    };
+    let status = |q: Question| findings.iter().find(|f| f.question == q).map(|f| f.status).unwrap_or(Status::Unknown);
+    let evidence =
+        |q: Question| findings.iter().find(|f| f.question == q).map(|f| f.evidence.clone()).unwrap_or_default();
     let mut out: Vec<Recommendation> = Vec::new();
     let lead_gap = gap(levels.lead_time.level);
 
     if status(Question::ManualSteps) >= Status::Attention {
-        let step = steps
-            .first()
-            .map(|s| format!(" (first: {} `{}`)", s.kind, s.name))
-            .unwrap_or_default();
+        let step = steps.first().map(|s| format!(" (first: {} `{}`)", s.kind, s.name)).unwrap_or_default();
         out.push(Recommendation {
             rank: 0,
             title: format!("Replace manual release steps with automated checks{step}"),
             metric: "lead time (deploy stage) and deployment frequency".into(),
             because: evidence(Question::ManualSteps),
-            score: status(Question::ManualSteps).weight()
-                + lead_gap.max(gap(levels.deployment_frequency.level)),
+            score: status(Question::ManualSteps).weight() + lead_gap.max(gap(levels.deployment_frequency.level)),
         });
     }
     let lt = &m.lead_time;
     let stages = [
-        (
-            "coding",
-            lt.coding.median_hours,
-            "Split work into smaller changes that reach review sooner",
-        ),
+        ("coding", lt.coding.median_hours, "Split work into smaller changes that reach review sooner"),
         (
             "pickup",
             lt.pickup.median_hours,
             "Agree how quickly a waiting review is picked up, and make waiting reviews visible",
         ),
-        (
-            "review",
-            lt.review.median_hours,
-            "Keep changes small enough to review in one pass",
-        ),
-        (
-            "deploy",
-            lt.deploy.median_hours,
-            "Deploy every merge automatically, soon after it lands",
-        ),
+        ("review", lt.review.median_hours, "Keep changes small enough to review in one pass"),
+        ("deploy", lt.deploy.median_hours, "Deploy every merge automatically, soon after it lands"),
     ];
     if let Some((name, Some(h), advice)) = stages
         .iter()
@@ -921,7 +736,9 @@ fn recommendations(
     if status(Question::Monitoring) == Status::Concern {
         out.push(Recommendation {
             rank: 0,
-            title: "Alert on what users experience and open an incident automatically when it degrades after a deployment".into(),
+            title:
+                "Alert on what users experience and open an incident automatically when it degrades after a deployment"
+                    .into(),
             metric: "failed deployment recovery time and change failure rate".into(),
             because: evidence(Question::Monitoring),
             score: gap(levels.recovery.level).max(1) + 1,
@@ -944,9 +761,7 @@ fn recommendations(
             metric: "deployment frequency".into(),
             because: vec![format!(
                 "{} production deployments in the window, {:.1} per week ({})",
-                m.deployment_frequency.deployments,
-                m.deployment_frequency.per_week,
-                m.deployment_frequency.bucket
+                m.deployment_frequency.deployments, m.deployment_frequency.per_week, m.deployment_frequency.bucket
             )],
             score: df_gap,
         });

@@ -71,11 +71,7 @@ fn rating(level: Option<Level>, sample: u64, minimum: usize) -> Rating {
         (Some(_), n) if (n as usize) < minimum => Confidence::Low,
         _ => Confidence::Normal,
     };
-    Rating {
-        level: if sample == 0 { None } else { level },
-        sample,
-        confidence,
-    }
+    Rating { level: if sample == 0 { None } else { level }, sample, confidence }
 }
 
 /// `value < limits[0]` → elite, `< limits[1]` → high, `< limits[2]` → medium, else low.
@@ -113,9 +109,7 @@ const MONTH: f64 = 30.0 * DAY;
 /// days per month / per six months for the slower levels.
 fn deployment_frequency_level(m: &PeriodMetrics, year: BenchmarkYear) -> Level {
     let f = &m.deployment_frequency;
-    let weekly = f
-        .median_weekly_deployment_days
-        .unwrap_or(f.deployment_days_per_week);
+    let weekly = f.median_weekly_deployment_days.unwrap_or(f.deployment_days_per_week);
     let per_month = f.deployment_days as f64 * 30.0 / f.days.max(1.0);
     let per_half_year = f.deployment_days as f64 * 182.0 / f.days.max(1.0);
     match year {
@@ -144,6 +138,48 @@ fn deployment_frequency_level(m: &PeriodMetrics, year: BenchmarkYear) -> Level {
     }
 }
 
+/// The boundaries between levels for one benchmark year: `[elite, high, medium]` upper limits.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Thresholds {
+    pub year: u16,
+    /// Lead time: elite below `[0]` hours, high below `[1]`, medium below `[2]`.
+    pub lead_time_hours: [f64; 3],
+    /// Change failure rate: elite at most `[0]`, high at most `[1]`, medium at most `[2]`.
+    pub change_failure_rate: [f64; 3],
+    /// Recovery (2023/2024: failed deployment recovery; 2021: time to restore), as lead time.
+    pub recovery_hours: [f64; 3],
+    /// Median deployment days per whole week for elite and (2023/2024) high.
+    pub weekly_deployment_days: [f64; 2],
+}
+
+pub fn thresholds(year: BenchmarkYear) -> Thresholds {
+    match year {
+        BenchmarkYear::Y2021 => Thresholds {
+            year: 2021,
+            lead_time_hours: [HOUR, WEEK, 180.0 * DAY],
+            change_failure_rate: [0.15, 0.20, 0.30],
+            recovery_hours: [HOUR, DAY, WEEK],
+            weekly_deployment_days: [5.0, 1.0],
+        },
+        BenchmarkYear::Y2023 => Thresholds {
+            year: 2023,
+            lead_time_hours: [DAY, WEEK, MONTH],
+            change_failure_rate: [0.05, 0.10, 0.15],
+            recovery_hours: [HOUR, DAY, WEEK],
+            weekly_deployment_days: [5.0, 1.0],
+        },
+        // 2024 publishes clusters, not cut-offs; these are the cut-offs between adjacent clusters,
+        // with the change failure rates sorted so that the ladder is monotone (docs/metrics.md).
+        BenchmarkYear::Y2024 => Thresholds {
+            year: 2024,
+            lead_time_hours: [DAY, WEEK, MONTH],
+            change_failure_rate: [0.05, 0.10, 0.20],
+            recovery_hours: [HOUR, DAY, WEEK],
+            weekly_deployment_days: [5.0, 1.0],
+        },
+    }
+}
+
 /// Rates one period of one service.
 pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
     let year = analysis.benchmark_year;
@@ -151,11 +187,7 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
     let f = &m.deployment_frequency;
     // Deployment frequency rests on whole weeks observed; with none, only the day-based rate remains.
     let deployment_frequency = if f.deployments == 0 && f.whole_weeks == 0 {
-        Rating {
-            level: None,
-            sample: 0,
-            confidence: Confidence::None,
-        }
+        Rating { level: None, sample: 0, confidence: Confidence::None }
     } else {
         Rating {
             level: Some(deployment_frequency_level(m, year)),
@@ -168,54 +200,27 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
         }
     };
 
-    let lead_limits = match year {
-        BenchmarkYear::Y2021 => [HOUR, WEEK, 180.0 * DAY],
-        BenchmarkYear::Y2023 | BenchmarkYear::Y2024 => [DAY, WEEK, MONTH],
-    };
-    let lead_time = rating(
-        m.lead_time.median_hours.map(|h| below(h, lead_limits)),
-        m.lead_time.changes,
-        min,
-    );
+    let t = thresholds(year);
+    let lead_limits = t.lead_time_hours;
+    let lead_time = rating(m.lead_time.median_hours.map(|h| below(h, lead_limits)), m.lead_time.changes, min);
 
-    let cfr_limits = match year {
-        BenchmarkYear::Y2021 => [0.15, 0.20, 0.30],
-        BenchmarkYear::Y2023 => [0.05, 0.10, 0.15],
-        BenchmarkYear::Y2024 => [0.05, 0.10, 0.20],
-    };
+    let cfr_limits = t.change_failure_rate;
     let cfr = &m.change_failure_rate;
-    let change_failure_rate = rating(
-        cfr.rate.map(|r| at_most(r, cfr_limits)),
-        cfr.deployments,
-        min,
-    );
+    let change_failure_rate = rating(cfr.rate.map(|r| at_most(r, cfr_limits)), cfr.deployments, min);
 
-    let recovery_limits = [HOUR, DAY, WEEK];
+    let recovery_limits = t.recovery_hours;
     let recovery = match year {
         BenchmarkYear::Y2021 => {
             let t = &m.time_to_restore;
-            rating(
-                t.median_hours.map(|h| below(h, recovery_limits)),
-                t.incidents,
-                min,
-            )
+            rating(t.median_hours.map(|h| below(h, recovery_limits)), t.incidents, min)
         }
         BenchmarkYear::Y2023 | BenchmarkYear::Y2024 => {
             let r = &m.failed_deployment_recovery_time;
-            rating(
-                r.median_hours.map(|h| below(h, recovery_limits)),
-                r.failures,
-                min,
-            )
+            rating(r.median_hours.map(|h| below(h, recovery_limits)), r.failures, min)
         }
     };
 
-    let four = [
-        &deployment_frequency,
-        &lead_time,
-        &change_failure_rate,
-        &recovery,
-    ];
+    let four = [&deployment_frequency, &lead_time, &change_failure_rate, &recovery];
     let overall_level = four.iter().filter_map(|r| r.level).min();
     let overall_confidence = if overall_level.is_none() {
         Confidence::None
@@ -226,15 +231,9 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
     };
     let overall = Rating {
         level: overall_level,
-        sample: four.iter().map(|r| r.sample).min().unwrap_or(0),
+        // The smallest sample among the metrics that have a level: the weakest evidence.
+        sample: four.iter().filter(|r| r.level.is_some()).map(|r| r.sample).min().unwrap_or(0),
         confidence: overall_confidence,
     };
-    Levels {
-        benchmark_year: year.year(),
-        deployment_frequency,
-        lead_time,
-        change_failure_rate,
-        recovery,
-        overall,
-    }
+    Levels { benchmark_year: year.year(), deployment_frequency, lead_time, change_failure_rate, recovery, overall }
 }

@@ -122,9 +122,7 @@ impl Format {
     }
 
     fn from_path(path: &Path) -> Option<Format> {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .and_then(Format::parse)
+        path.extension().and_then(|e| e.to_str()).and_then(Format::parse)
     }
 }
 
@@ -161,12 +159,12 @@ pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
         None => {
             return Err(Error::ImportFile {
                 path: path.clone(),
-                message: "cannot tell the format from the extension; pass --format csv|json|ndjson"
-                    .into(),
+                message: "cannot tell the format from the extension; pass --format csv|json|ndjson".into(),
             });
         }
     };
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::ImportFile { path: path.clone(), message: format!("cannot read: {e}") })?;
     let records = match format {
         Format::Csv => read_csv(path, &text)?,
         Format::Json => read_json(path, &text)?,
@@ -188,10 +186,7 @@ pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
         }
         rows.push(row);
     }
-    let mut batch = ImportBatch {
-        tables: vec![(schema, rows)],
-        rows_read: records.len(),
-    };
+    let mut batch = ImportBatch { tables: vec![(schema, rows)], rows_read: records.len() };
     match request.kind {
         ImportKind::Deployments => batch.tables.push((&model::DEPLOYMENT_COMMITS, links)),
         ImportKind::Changes => batch.tables.push((&model::CHANGE_COMMITS, links)),
@@ -200,18 +195,8 @@ pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
     Ok(batch)
 }
 
-fn row_error(
-    request: &ImportRequest,
-    line: usize,
-    field: &str,
-    message: impl Into<String>,
-) -> Error {
-    Error::ImportRow {
-        path: request.path.clone(),
-        line,
-        field: field.to_string(),
-        message: message.into(),
-    }
+fn row_error(request: &ImportRequest, line: usize, field: &str, message: impl Into<String>) -> Error {
+    Error::ImportRow { path: request.path.clone(), line, field: field.to_string(), message: message.into() }
 }
 
 fn allowed_columns(kind: ImportKind, schema: &TableSchema) -> Vec<&'static str> {
@@ -231,11 +216,7 @@ fn convert(
 ) -> Result<(Row, Option<Vec<String>>)> {
     let line = record.line;
     let allowed = allowed_columns(request.kind, schema);
-    if let Some(unknown) = record
-        .fields
-        .keys()
-        .find(|k| !allowed.contains(&k.as_str()))
-    {
+    if let Some(unknown) = record.fields.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(row_error(
             request,
             line,
@@ -246,20 +227,14 @@ fn convert(
     let mut row: Row = Vec::with_capacity(schema.columns.len());
     for column in schema.columns {
         let raw = record.fields.get(column.name);
-        let value =
-            parse_value(column.kind, raw).map_err(|m| row_error(request, line, column.name, m))?;
+        let value = parse_value(column.kind, raw).map_err(|m| row_error(request, line, column.name, m))?;
         row.push(value);
     }
     fill_defaults(request, config, schema, &mut row, line)?;
     for column in schema.columns {
         let i = schema.position(column.name).expect("own column");
         if column.required && row[i] == Value::Null {
-            return Err(row_error(
-                request,
-                line,
-                column.name,
-                "is required but empty or missing",
-            ));
+            return Err(row_error(request, line, column.name, "is required but empty or missing"));
         }
     }
     normalise_status(request, schema, &mut row, line)?;
@@ -289,18 +264,11 @@ fn set(schema: &TableSchema, row: &mut Row, name: &str, value: Value) {
 }
 
 fn get<'r>(schema: &TableSchema, row: &'r Row, name: &str) -> Option<&'r Value> {
-    schema
-        .position(name)
-        .map(|i| &row[i])
-        .filter(|v| **v != Value::Null)
+    schema.position(name).map(|i| &row[i]).filter(|v| **v != Value::Null)
 }
 
 fn namespaced(namespace: &str, noun: &str, id: &str) -> String {
-    if id.contains(':') {
-        id.to_string()
-    } else {
-        format!("{namespace}:{noun}:{id}")
-    }
+    if id.contains(':') { id.to_string() } else { format!("{namespace}:{noun}:{id}") }
 }
 
 /// Fills what the file may leave out: source, service, production flag, ids; namespaces ids.
@@ -312,25 +280,15 @@ fn fill_defaults(
     line: usize,
 ) -> Result<()> {
     if schema.column("source").is_some() && get(schema, row, "source").is_none() {
-        set(
-            schema,
-            row,
-            "source",
-            Value::Text(request.namespace.clone()),
-        );
+        set(schema, row, "source", Value::Text(request.namespace.clone()));
     }
     if schema.column("service").is_some() {
         let service = match get(schema, row, "service") {
             Some(Value::Text(s)) => Some(s.clone()),
-            _ => request
-                .service
-                .clone()
-                .or_else(|| match get(schema, row, "repo") {
-                    Some(Value::Text(repo)) => {
-                        config.service_for_repo(repo).map(|s| s.name.clone())
-                    }
-                    _ => None,
-                }),
+            _ => request.service.clone().or_else(|| match get(schema, row, "repo") {
+                Some(Value::Text(repo)) => config.service_for_repo(repo).map(|s| s.name.clone()),
+                _ => None,
+            }),
         };
         if let Some(service) = &service
             && !config.services.is_empty()
@@ -341,10 +299,7 @@ fn fill_defaults(
                 request,
                 line,
                 "service",
-                format!(
-                    "`{service}` is not a configured service ({})",
-                    known.join(", ")
-                ),
+                format!("`{service}` is not a configured service ({})", known.join(", ")),
             ));
         }
         if let Some(service) = service {
@@ -364,12 +319,7 @@ fn fill_defaults(
     }
     if let Some(noun) = request.kind.id_noun() {
         if get(schema, row, "id").is_none() {
-            return Err(row_error(
-                request,
-                line,
-                "id",
-                "is required but empty or missing",
-            ));
+            return Err(row_error(request, line, "id", "is required but empty or missing"));
         }
         if let Some(Value::Text(id)) = get(schema, row, "id") {
             let id = namespaced(&request.namespace, noun, id);
@@ -405,17 +355,18 @@ const STATUSES: &[(&str, &str)] = &[
     ("skipped", "skipped"),
 ];
 
-fn normalise_status(
-    request: &ImportRequest,
-    schema: &TableSchema,
-    row: &mut Row,
-    line: usize,
-) -> Result<()> {
+fn normalise_status(request: &ImportRequest, schema: &TableSchema, row: &mut Row, line: usize) -> Result<()> {
     let Some(Value::Text(status)) = get(schema, row, "status") else {
         return Ok(());
     };
     let lower = status.to_ascii_lowercase();
     match STATUSES.iter().find(|(alias, _)| *alias == lower) {
+        Some((_, "skipped")) if request.kind == ImportKind::Deployments => Err(row_error(
+            request,
+            line,
+            "status",
+            format!("`{status}`: a deployment is success, failure, cancelled or running"),
+        )),
         Some((_, canonical)) => {
             set(schema, row, "status", Value::Text(canonical.to_string()));
             Ok(())
@@ -424,20 +375,13 @@ fn normalise_status(
             request,
             line,
             "status",
-            format!(
-                "`{status}` is not a known status (success, failure, cancelled, running, skipped)"
-            ),
+            format!("`{status}` is not a known status (success, failure, cancelled, running, skipped)"),
         )),
     }
 }
 
 /// Rejects rows whose times contradict each other: they would produce negative durations.
-fn check_order(
-    request: &ImportRequest,
-    schema: &TableSchema,
-    row: &Row,
-    line: usize,
-) -> Result<()> {
+fn check_order(request: &ImportRequest, schema: &TableSchema, row: &Row, line: usize) -> Result<()> {
     let pairs: &[(&str, &str)] = &[
         ("started_at", "finished_at"),
         ("opened_at", "resolved_at"),
@@ -446,26 +390,17 @@ fn check_order(
         ("created_at", "closed_at"),
     ];
     for (earlier, later) in pairs {
-        if let (Some(Value::Time(a)), Some(Value::Time(b))) =
-            (get(schema, row, earlier), get(schema, row, later))
+        if let (Some(Value::Time(a)), Some(Value::Time(b))) = (get(schema, row, earlier), get(schema, row, later))
             && b < a
         {
-            return Err(row_error(
-                request,
-                line,
-                later,
-                format!("{b} is before {earlier} {a}"),
-            ));
+            return Err(row_error(request, line, later, format!("{b} is before {earlier} {a}")));
         }
     }
     Ok(())
 }
 
 /// Parses one cell. Empty text and JSON null are "no value".
-fn parse_value(
-    kind: ColumnType,
-    raw: Option<&serde_json::Value>,
-) -> std::result::Result<Value, String> {
+fn parse_value(kind: ColumnType, raw: Option<&serde_json::Value>) -> std::result::Result<Value, String> {
     use serde_json::Value as J;
     let raw = match raw {
         None | Some(J::Null) => return Ok(Value::Null),
@@ -475,15 +410,12 @@ fn parse_value(
     match (kind, raw) {
         (ColumnType::Text, J::String(s)) => Ok(Value::Text(s.trim().to_string())),
         (ColumnType::Text, J::Number(n)) => Ok(Value::Text(n.to_string())),
-        (ColumnType::Int, J::Number(n)) => n
-            .as_i64()
-            .map(Value::Int)
-            .ok_or_else(|| format!("`{n}` is not a whole number")),
-        (ColumnType::Int, J::String(s)) => s
-            .trim()
-            .parse()
-            .map(Value::Int)
-            .map_err(|_| format!("`{s}` is not a whole number")),
+        (ColumnType::Int, J::Number(n)) => {
+            n.as_i64().map(Value::Int).ok_or_else(|| format!("`{n}` is not a whole number"))
+        }
+        (ColumnType::Int, J::String(s)) => {
+            s.trim().parse().map(Value::Int).map_err(|_| format!("`{s}` is not a whole number"))
+        }
         (ColumnType::Float, J::Number(n)) => Ok(Value::Float(n.as_f64().unwrap_or(f64::NAN))),
         (ColumnType::Float, J::String(s)) => match s.trim().parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(Value::Float(f)),
@@ -513,31 +445,19 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
             return Ok(t.and_utc());
         }
     }
-    Err(format!(
-        "`{s}` is not a time (RFC 3339, e.g. 2025-03-30T01:30:00+01:00, or YYYY-MM-DD HH:MM:SS in UTC)"
-    ))
+    Err(format!("`{s}` is not a time (RFC 3339, e.g. 2025-03-30T01:30:00+01:00, or YYYY-MM-DD HH:MM:SS in UTC)"))
 }
 
 fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| Error::ImportFile {
-            path: path.to_path_buf(),
-            message: format!("cannot read the header: {e}"),
-        })?
+        .map_err(|e| Error::ImportFile { path: path.to_path_buf(), message: format!("cannot read the header: {e}") })?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
@@ -545,12 +465,7 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
     for result in reader.records() {
         let record = result.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-            Error::ImportRow {
-                path: path.to_path_buf(),
-                line,
-                field: "-".into(),
-                message: e.to_string(),
-            }
+            Error::ImportRow { path: path.to_path_buf(), line, field: "-".into(), message: e.to_string() }
         })?;
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
         let fields = headers
@@ -566,28 +481,18 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
 
 fn object_record(path: &Path, line: usize, value: serde_json::Value) -> Result<Record> {
     match value {
-        serde_json::Value::Object(map) => Ok(Record {
-            line,
-            fields: map.into_iter().collect(),
-        }),
+        serde_json::Value::Object(map) => Ok(Record { line, fields: map.into_iter().collect() }),
         other => Err(Error::ImportRow {
             path: path.to_path_buf(),
             line,
             field: "-".into(),
-            message: format!(
-                "expected an object, found `{}`",
-                truncate(&other.to_string())
-            ),
+            message: format!("expected an object, found `{}`", truncate(&other.to_string())),
         }),
     }
 }
 
 fn truncate(s: &str) -> String {
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s.to_string()
-    }
+    if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
 }
 
 fn read_ndjson(path: &Path, text: &str) -> Result<Vec<Record>> {
@@ -596,13 +501,12 @@ fn read_ndjson(path: &Path, text: &str) -> Result<Vec<Record>> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| Error::ImportRow {
-                path: path.to_path_buf(),
-                line: i + 1,
-                field: "-".into(),
-                message: format!("not valid JSON: {e}"),
-            })?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::ImportRow {
+            path: path.to_path_buf(),
+            line: i + 1,
+            field: "-".into(),
+            message: format!("not valid JSON: {e}"),
+        })?;
         records.push(object_record(path, i + 1, value)?);
     }
     Ok(records)
@@ -616,10 +520,7 @@ fn read_json(path: &Path, text: &str) -> Result<Vec<Record>> {
         message: format!("not valid JSON: {e}"),
     })?;
     let serde_json::Value::Array(items) = value else {
-        return Err(Error::ImportFile {
-            path: path.to_path_buf(),
-            message: "expected a JSON array of objects".into(),
-        });
+        return Err(Error::ImportFile { path: path.to_path_buf(), message: "expected a JSON array of objects".into() });
     };
     let lines = element_lines(text);
     items
@@ -632,8 +533,7 @@ fn read_json(path: &Path, text: &str) -> Result<Vec<Record>> {
 /// The line on which each element of a top-level JSON array starts, so errors can name it.
 fn element_lines(text: &str) -> Vec<usize> {
     let mut lines = Vec::new();
-    let (mut depth, mut line, mut in_string, mut escaped, mut expecting) =
-        (0usize, 1usize, false, false, false);
+    let (mut depth, mut line, mut in_string, mut escaped, mut expecting) = (0usize, 1usize, false, false, false);
     for c in text.chars() {
         if c == '\n' {
             line += 1;

@@ -2,8 +2,9 @@
 //!
 //! Each source module reads its own format and produces validated rows; this module writes them
 //! through the store (atomic, upsert by key) and records the source's cursor in the manifest. The
-//! configured services are written as the `services` table on every collection, so the workspace
-//! alone tells which services exist, including those with no data yet.
+//! configured services replace the `services` table on every collection, so the workspace alone tells
+//! which services exist, including those with no data yet, and a service removed from the
+//! configuration disappears.
 
 pub mod import;
 
@@ -26,34 +27,19 @@ pub struct ImportReport {
 }
 
 /// Validates a whole file, then upserts its rows; nothing is written if any row is bad.
-pub fn import_file(
-    workspace: &mut Workspace,
-    config: &Config,
-    request: &ImportRequest,
-) -> Result<ImportReport> {
+pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportRequest) -> Result<ImportReport> {
     let batch = import::read(request, config)?;
-    let mut tables = batch.tables;
-    tables.push((&model::SERVICES, service_rows(config)));
-    let stats = workspace.upsert(&tables)?;
+    let stats = workspace.upsert(&batch.tables)?;
+    workspace.replace(&model::SERVICES, &service_rows(config))?;
     let name = format!(
         "{}:{}:{}",
         request.namespace,
         import::ImportKind::NAMES[request.kind as usize],
         request.path.display()
     );
-    workspace.record_source(
-        &name,
-        SourceState {
-            last_run: Utc::now(),
-            cursor: format!("rows={}", batch.rows_read),
-        },
-    )?;
-    Ok(ImportReport {
-        path: request.path.clone(),
-        kind: request.kind,
-        rows_read: batch.rows_read,
-        tables: stats,
-    })
+    workspace
+        .record_source(&name, SourceState { last_run: Utc::now(), cursor: format!("rows={}", batch.rows_read) })?;
+    Ok(ImportReport { path: request.path.clone(), kind: request.kind, rows_read: batch.rows_read, tables: stats })
 }
 
 /// Runs every source in the configuration, in order.
@@ -73,9 +59,7 @@ pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<
             }
         }
     }
-    if config.sources.is_empty() {
-        workspace.upsert(&[(&model::SERVICES, service_rows(config))])?;
-    }
+    workspace.replace(&model::SERVICES, &service_rows(config))?;
     Ok(reports)
 }
 

@@ -43,34 +43,22 @@ pub struct Computation {
 }
 
 fn query_error(query: &Query, e: impl std::fmt::Display) -> Error {
-    Error::Query {
-        name: format!("{} ({})", query.file, query.origin),
-        message: e.to_string(),
-    }
+    Error::Query { name: format!("{} ({})", query.file, query.origin), message: e.to_string() }
 }
 
 fn run(ctx: &mut SQLContext, query: &Query) -> Result<DataFrame> {
     let registered = ctx.get_tables();
     if let Some(missing) = query.requires.iter().find(|t| !registered.contains(t)) {
-        return Err(query_error(
-            query,
-            format!("requires table `{missing}`, which is not available here"),
-        ));
+        return Err(query_error(query, format!("requires table `{missing}`, which is not available here")));
     }
-    ctx.execute(&query.sql)
-        .and_then(|lf| lf.collect())
-        .map_err(|e| query_error(query, e))
+    ctx.execute(&query.sql).and_then(|lf| lf.collect()).map_err(|e| query_error(query, e))
 }
 
 /// One period query's output for one grain.
 type GrainOutput = ((Grain, String), DataFrame);
 
 /// Runs every query over the tables.
-pub fn compute(
-    tables: &prepare::Frames,
-    config: &Config,
-    queries: &[Query],
-) -> Result<Computation> {
+pub fn compute(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> Result<Computation> {
     let prepared = prepare::prepare(tables, config)?;
     let mut ctx = SQLContext::new();
     for (name, df) in &prepared.frames {
@@ -84,10 +72,7 @@ pub fn compute(
     }
 
     let window = &config.analysis.window;
-    let period_queries: Vec<&Query> = queries
-        .iter()
-        .filter(|q| q.grain == QueryGrain::Period)
-        .collect();
+    let period_queries: Vec<&Query> = queries.iter().filter(|q| q.grain == QueryGrain::Period).collect();
     let per_grain: Vec<Result<Vec<GrainOutput>>> = {
         use rayon::prelude::*;
         Grain::ALL
@@ -98,10 +83,7 @@ pub fn compute(
                 ctx.register("periods", periods.lazy());
                 ctx.register("service_weeks", weeks.lazy());
                 for (name, df) in &records {
-                    let lf = df
-                        .clone()
-                        .lazy()
-                        .with_column(col(grain.name()).alias("period"));
+                    let lf = df.clone().lazy().with_column(col(grain.name()).alias("period"));
                     ctx.register(name, lf);
                 }
                 let mut out = Vec::new();
@@ -116,11 +98,7 @@ pub fn compute(
     for result in per_grain {
         aggregates.extend(result?);
     }
-    Ok(Computation {
-        services: prepared.services,
-        records,
-        aggregates,
-    })
+    Ok(Computation { services: prepared.services, records, aggregates })
 }
 
 /// Reads typed cells out of a query output by column name, naming the query when a column is missing.
@@ -153,10 +131,9 @@ impl<'a> Cells<'a> {
     }
 
     fn column(&self, name: &str) -> Result<&'a polars::prelude::Column> {
-        self.df.column(name).map_err(|_| Error::Query {
-            name: self.query.into(),
-            message: format!("output lacks column `{name}`"),
-        })
+        self.df
+            .column(name)
+            .map_err(|_| Error::Query { name: self.query.into(), message: format!("output lacks column `{name}`") })
     }
 
     fn f64(&self, key: &(String, String), name: &str) -> Result<Option<f64>> {
@@ -164,10 +141,7 @@ impl<'a> Cells<'a> {
             return Ok(None);
         };
         let column = self.column(name)?;
-        let value = column.get(i).map_err(|e| Error::Query {
-            name: self.query.into(),
-            message: e.to_string(),
-        })?;
+        let value = column.get(i).map_err(|e| Error::Query { name: self.query.into(), message: e.to_string() })?;
         Ok(value.extract::<f64>().filter(|v| v.is_finite()))
     }
 
@@ -306,10 +280,8 @@ pub fn report(computation: &Computation, config: &Config) -> Result<MetricsRepor
         let outputs = Outputs::new(computation, grain)?;
         let periods = calendar::periods(grain, window);
         for service in &computation.services {
-            let list = periods
-                .iter()
-                .map(|period| outputs.period_metrics(service, period))
-                .collect::<Result<Vec<_>>>()?;
+            let list =
+                periods.iter().map(|period| outputs.period_metrics(service, period)).collect::<Result<Vec<_>>>()?;
             by_service.entry(service).or_default().insert(grain, list);
         }
     }
@@ -328,13 +300,7 @@ pub fn report(computation: &Computation, config: &Config) -> Result<MetricsRepor
             }
         })
         .collect();
-    Ok(MetricsReport {
-        window: WindowInfo {
-            since: window.since,
-            until: window.until,
-        },
-        services,
-    })
+    Ok(MetricsReport { window: WindowInfo { since: window.since, until: window.until }, services })
 }
 
 /// The period queries' outputs of one grain, indexed by service and period.
@@ -353,10 +319,7 @@ impl<'a> Outputs<'a> {
             let df = computation
                 .aggregates
                 .get(&(grain, file.to_string()))
-                .ok_or_else(|| Error::Query {
-                    name: file.into(),
-                    message: "did not run".into(),
-                })?;
+                .ok_or_else(|| Error::Query { name: file.into(), message: "did not run".into() })?;
             Cells::new(file, df)
         };
         Ok(Outputs {
@@ -371,14 +334,7 @@ impl<'a> Outputs<'a> {
 
     fn period_metrics(&self, service: &str, period: &calendar::Period) -> Result<PeriodMetrics> {
         let key = (service.to_string(), period.label.clone());
-        let Outputs {
-            df,
-            lt,
-            cfr,
-            rec,
-            ttr,
-            rw,
-        } = self;
+        let Outputs { df, lt, cfr, rec, ttr, rw } = self;
         let stage = |name: &str| -> Result<Stage> {
             Ok(Stage {
                 median_hours: lt.f64(&key, &format!("{name}_median_hours"))?,
@@ -398,9 +354,7 @@ impl<'a> Outputs<'a> {
                 deployment_days_per_week: df.f64(&key, "deployment_days_per_week")?.unwrap_or(0.0),
                 median_weekly_deployment_days: df.f64(&key, "median_weekly_deployment_days")?,
                 whole_weeks: df.count(&key, "whole_weeks")?,
-                bucket: df
-                    .text(&key, "bucket")?
-                    .unwrap_or_else(|| "fewer than monthly".into()),
+                bucket: df.text(&key, "bucket")?.unwrap_or_else(|| "fewer than monthly".into()),
             },
             lead_time: LeadTime {
                 changes: lt.count(&key, "changes")?,
@@ -454,21 +408,11 @@ pub const EXPLAINABLE: &[(&str, &str)] = &[
 ];
 
 /// The records behind a metric for one service (or all), counted first, then excluded by reason.
-pub fn explain(
-    computation: &Computation,
-    metric: &str,
-    service: Option<&str>,
-) -> Result<DataFrame> {
-    let (_, file) = EXPLAINABLE
-        .iter()
-        .find(|(name, _)| *name == metric)
-        .ok_or_else(|| {
-            let names: Vec<&str> = EXPLAINABLE.iter().map(|(n, _)| *n).collect();
-            Error::NotFound(format!(
-                "no metric `{metric}`; explain knows {}",
-                names.join(", ")
-            ))
-        })?;
+pub fn explain(computation: &Computation, metric: &str, service: Option<&str>) -> Result<DataFrame> {
+    let (_, file) = EXPLAINABLE.iter().find(|(name, _)| *name == metric).ok_or_else(|| {
+        let names: Vec<&str> = EXPLAINABLE.iter().map(|(n, _)| *n).collect();
+        Error::NotFound(format!("no metric `{metric}`; explain knows {}", names.join(", ")))
+    })?;
     if let Some(service) = service
         && !computation.services.iter().any(|s| s == service)
     {

@@ -31,10 +31,7 @@ pub fn epochize(df: &DataFrame) -> Result<DataFrame> {
         .map(|(name, dtype)| match dtype {
             DataType::Datetime(_, _) => {
                 let base = name.strip_suffix("_at").unwrap_or(name.as_str());
-                col(name.clone())
-                    .cast(DataType::Int64)
-                    .floor_div(lit(1_000_000i64))
-                    .alias(format!("{base}_ts"))
+                col(name.clone()).cast(DataType::Int64).floor_div(lit(1_000_000i64)).alias(format!("{base}_ts"))
             }
             _ => col(name.clone()),
         })
@@ -79,14 +76,10 @@ impl Labels {
     fn push(&mut self, ts: Option<i64>, window: &Window) {
         let t = ts.and_then(|s| DateTime::from_timestamp(s, 0));
         self.day.push(t.map(|t| t.date_naive().to_string()));
-        self.week
-            .push(t.and_then(|t| calendar::label_of(Grain::Week, t, window)));
-        self.month
-            .push(t.and_then(|t| calendar::label_of(Grain::Month, t, window)));
-        self.quarter
-            .push(t.and_then(|t| calendar::label_of(Grain::Quarter, t, window)));
-        self.window
-            .push(t.and_then(|t| calendar::label_of(Grain::Window, t, window)));
+        self.week.push(t.and_then(|t| calendar::label_of(Grain::Week, t, window)));
+        self.month.push(t.and_then(|t| calendar::label_of(Grain::Month, t, window)));
+        self.quarter.push(t.and_then(|t| calendar::label_of(Grain::Quarter, t, window)));
+        self.window.push(t.and_then(|t| calendar::label_of(Grain::Window, t, window)));
         self.position.push(t.map(|t| {
             if t < window.since {
                 "before"
@@ -166,15 +159,12 @@ fn with_labels(df: &DataFrame, ts_column: &str, window: &Window) -> Result<DataF
     Ok(out)
 }
 
-/// Configured services first, then any other service the data names, each once, sorted.
+/// Every configured service and every service the data names, each once, sorted by name.
 fn service_names(tables: &Frames, config: &Config) -> Result<Vec<String>> {
     let mut names: BTreeSet<String> = config.services.iter().map(|s| s.name.clone()).collect();
-    for (table, column) in [
-        ("services", "service"),
-        ("deployments", "service"),
-        ("changes", "service"),
-        ("incidents", "service"),
-    ] {
+    for (table, column) in
+        [("services", "service"), ("deployments", "service"), ("changes", "service"), ("incidents", "service")]
+    {
         for name in strs(&tables[table], column)?.iter().flatten() {
             names.insert(name.to_string());
         }
@@ -199,15 +189,10 @@ fn build_deploys(deployments: &DataFrame, config: &Config) -> Result<(DataFrame,
     let mut is_prod_success = Vec::with_capacity(n);
     let mut by_service: HashMap<String, Vec<usize>> = HashMap::new();
     for i in 0..n {
-        let ok = status.get(i) == Some("success")
-            && production.get(i) == Some(true)
-            && finished.get(i).is_some();
+        let ok = status.get(i) == Some("success") && production.get(i) == Some(true) && finished.get(i).is_some();
         is_prod_success.push(ok);
         if ok {
-            by_service
-                .entry(services.get(i).unwrap_or_default().to_string())
-                .or_default()
-                .push(i);
+            by_service.entry(services.get(i).unwrap_or_default().to_string()).or_default().push(i);
         }
     }
 
@@ -217,12 +202,7 @@ fn build_deploys(deployments: &DataFrame, config: &Config) -> Result<(DataFrame,
     let mut index: ProdIndex = HashMap::new();
     for (service, mut rows) in by_service {
         // Order by time, then id, so simultaneous deployments have a stable order.
-        rows.sort_by(|&a, &b| {
-            finished
-                .get(a)
-                .cmp(&finished.get(b))
-                .then_with(|| ids.get(a).cmp(&ids.get(b)))
-        });
+        rows.sort_by(|&a, &b| finished.get(a).cmp(&finished.get(b)).then_with(|| ids.get(a).cmp(&ids.get(b))));
         let mut list = Vec::with_capacity(rows.len());
         for (k, &i) in rows.iter().enumerate() {
             let deployed_ts = finished.get(i).expect("checked above");
@@ -252,23 +232,12 @@ fn build_deploys(deployments: &DataFrame, config: &Config) -> Result<(DataFrame,
         Column::new("service".into(), services.clone().into_series()),
         deployments.column("environment")?.clone(),
         deployments.column("status")?.clone(),
+        deployments.column("is_production")?.clone(),
         Column::new("is_prod_success".into(), is_prod_success),
         Column::new("deployed_ts".into(), finished.clone().into_series()),
         Column::new("started_ts".into(), started.clone().into_series()),
-        Column::new(
-            "is_rollback".into(),
-            rollback
-                .iter()
-                .map(|v| v.unwrap_or(false))
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "is_hotfix".into(),
-            hotfix
-                .iter()
-                .map(|v| v.unwrap_or(false))
-                .collect::<Vec<_>>(),
-        ),
+        Column::new("is_rollback".into(), rollback.iter().map(|v| v.unwrap_or(false)).collect::<Vec<_>>()),
+        Column::new("is_hotfix".into(), hotfix.iter().map(|v| v.unwrap_or(false)).collect::<Vec<_>>()),
         Column::new("prev_deployment_id".into(), prev_id),
         Column::new("is_first".into(), is_first),
         Column::new("baseline_ts".into(), baseline),
@@ -283,23 +252,11 @@ fn latest_at_or_before(list: &[ProdDeployment], ts: i64) -> Option<&ProdDeployme
     after.checked_sub(1).map(|i| &list[i])
 }
 
-fn build_shipped(
-    tables: &Frames,
-    changes: &DataFrame,
-    prod: &ProdIndex,
-    config: &Config,
-) -> Result<DataFrame> {
+fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config: &Config) -> Result<DataFrame> {
     let recorded = &tables["deployment_commits"];
-    let mut deployment_ids: Vec<String> = strs(recorded, "deployment_id")?
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect();
-    let mut shas: Vec<String> = strs(recorded, "sha")?
-        .iter()
-        .flatten()
-        .map(str::to_string)
-        .collect();
+    let mut deployment_ids: Vec<String> =
+        strs(recorded, "deployment_id")?.iter().flatten().map(str::to_string).collect();
+    let mut shas: Vec<String> = strs(recorded, "sha")?.iter().flatten().map(str::to_string).collect();
     let mut inferred = vec![false; deployment_ids.len()];
     let with_record: HashSet<&str> = strs(recorded, "deployment_id")?.iter().flatten().collect();
 
@@ -309,13 +266,8 @@ fn build_shipped(
     let merge_shas = strs(changes, "merge_commit_sha")?;
     let mut merged_by_service: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
     for i in 0..changes.height() {
-        if let (Some(service), Some(ts), Some(sha)) =
-            (services.get(i), merged.get(i), merge_shas.get(i))
-        {
-            merged_by_service
-                .entry(service)
-                .or_default()
-                .push((ts, sha));
+        if let (Some(service), Some(ts), Some(sha)) = (services.get(i), merged.get(i), merge_shas.get(i)) {
+            merged_by_service.entry(service).or_default().push((ts, sha));
         }
     }
     for list in merged_by_service.values_mut() {
@@ -329,15 +281,17 @@ fn build_shipped(
         let Some(candidates) = merged_by_service.get(service.as_str()) else {
             continue;
         };
-        for (k, d) in deployments.iter().enumerate() {
-            if d.is_rollback || with_record.contains(d.id.as_str()) {
+        // A rollback ships nothing new, so the changes merged before it ride the next real deployment.
+        let mut previous_start: Option<i64> = None;
+        for d in deployments {
+            if d.is_rollback {
                 continue;
             }
-            let low = if k == 0 {
-                d.started_ts - lookback
-            } else {
-                deployments[k - 1].started_ts
-            };
+            let low = previous_start.unwrap_or(d.started_ts - lookback);
+            previous_start = Some(d.started_ts);
+            if with_record.contains(d.id.as_str()) {
+                continue;
+            }
             let from = candidates.partition_point(|(ts, _)| *ts <= low);
             let to = candidates.partition_point(|(ts, _)| *ts <= d.started_ts);
             for (_, sha) in &candidates[from..to.max(from)] {
@@ -360,11 +314,7 @@ fn build_shipped(
     )?)
 }
 
-fn build_incident_links(
-    incidents: &DataFrame,
-    prod: &ProdIndex,
-    config: &Config,
-) -> Result<DataFrame> {
+fn build_incident_links(incidents: &DataFrame, prod: &ProdIndex, config: &Config) -> Result<DataFrame> {
     let ids = strs(incidents, "id")?;
     let services = strs(incidents, "service")?;
     let opened = ints(incidents, "opened_ts")?;
@@ -381,10 +331,8 @@ fn build_incident_links(
         let (Some(service), Some(opened_ts)) = (services.get(i), opened.get(i)) else {
             continue;
         };
-        let hours = config
-            .service(service)
-            .map(|s| s.incident_link_hours)
-            .unwrap_or(config.analysis.incident_link_hours);
+        let hours =
+            config.service(service).map(|s| s.incident_link_hours).unwrap_or(config.analysis.incident_link_hours);
         let Some(list) = prod.get(service) else {
             continue;
         };
@@ -409,14 +357,9 @@ fn build_incident_links(
 
 /// `periods` (service, period, start_ts, end_ts, days) and `service_weeks` (service, period, week)
 /// for one grain.
-pub fn calendar_frames(
-    services: &[String],
-    grain: Grain,
-    window: &Window,
-) -> Result<(DataFrame, DataFrame)> {
+pub fn calendar_frames(services: &[String], grain: Grain, window: &Window) -> Result<(DataFrame, DataFrame)> {
     let periods = calendar::periods(grain, window);
-    let (mut svc, mut label, mut start, mut end, mut days) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut svc, mut label, mut start, mut end, mut days) = (vec![], vec![], vec![], vec![], vec![]);
     for service in services {
         for p in &periods {
             svc.push(service.clone());

@@ -12,35 +12,14 @@ use crate::error::{Error, Result};
 
 /// The queries, in execution order.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "change_lead_times",
-        include_str!("../../queries/change_lead_times.sql"),
-    ),
-    (
-        "deployment_outcomes",
-        include_str!("../../queries/deployment_outcomes.sql"),
-    ),
-    (
-        "incident_restores",
-        include_str!("../../queries/incident_restores.sql"),
-    ),
-    (
-        "deployment_frequency",
-        include_str!("../../queries/deployment_frequency.sql"),
-    ),
+    ("change_lead_times", include_str!("../../queries/change_lead_times.sql")),
+    ("deployment_outcomes", include_str!("../../queries/deployment_outcomes.sql")),
+    ("incident_restores", include_str!("../../queries/incident_restores.sql")),
+    ("deployment_frequency", include_str!("../../queries/deployment_frequency.sql")),
     ("lead_time", include_str!("../../queries/lead_time.sql")),
-    (
-        "change_failure_rate",
-        include_str!("../../queries/change_failure_rate.sql"),
-    ),
-    (
-        "failed_deployment_recovery_time",
-        include_str!("../../queries/failed_deployment_recovery_time.sql"),
-    ),
-    (
-        "time_to_restore",
-        include_str!("../../queries/time_to_restore.sql"),
-    ),
+    ("change_failure_rate", include_str!("../../queries/change_failure_rate.sql")),
+    ("failed_deployment_recovery_time", include_str!("../../queries/failed_deployment_recovery_time.sql")),
+    ("time_to_restore", include_str!("../../queries/time_to_restore.sql")),
     ("rework_rate", include_str!("../../queries/rework_rate.sql")),
 ];
 
@@ -68,24 +47,21 @@ pub struct Query {
 /// Loads the embedded queries, replacing any that `dir` provides.
 pub fn load(dir: Option<&Path>) -> Result<Vec<Query>> {
     if let Some(dir) = dir {
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::Query {
+            name: dir.display().to_string(),
+            message: format!("cannot read the queries directory: {e}"),
+        })?;
         for entry in entries {
             let path = entry.map_err(|e| Error::io(dir, e))?.path();
             if path.extension().and_then(|e| e.to_str()) != Some("sql") {
                 continue;
             }
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default();
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
             if !EMBEDDED.iter().any(|(name, _)| *name == stem) {
                 let known: Vec<&str> = EMBEDDED.iter().map(|(n, _)| *n).collect();
                 return Err(Error::Query {
                     name: path.display().to_string(),
-                    message: format!(
-                        "not a query flowgauge runs; override one of: {}",
-                        known.join(", ")
-                    ),
+                    message: format!("not a query flowgauge runs; override one of: {}", known.join(", ")),
                 });
             }
         }
@@ -93,9 +69,7 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Query>> {
     EMBEDDED
         .iter()
         .map(|(file, text)| {
-            let override_path = dir
-                .map(|d| d.join(format!("{file}.sql")))
-                .filter(|p| p.exists());
+            let override_path = dir.map(|d| d.join(format!("{file}.sql"))).filter(|p| p.exists());
             match override_path {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
@@ -109,10 +83,7 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Query>> {
 
 /// Parses a query's header.
 pub fn parse(file: &str, text: &str, origin: &str) -> Result<Query> {
-    let bad = |message: String| Error::Query {
-        name: format!("{file} ({origin})"),
-        message,
-    };
+    let bad = |message: String| Error::Query { name: format!("{file} ({origin})"), message };
     let mut fields = std::collections::HashMap::new();
     for line in text.lines() {
         let Some(comment) = line.trim().strip_prefix("--") else {
@@ -122,12 +93,7 @@ pub fn parse(file: &str, text: &str, origin: &str) -> Result<Query> {
             fields.insert(key.trim().to_string(), value.trim().to_string());
         }
     }
-    let field = |key: &str| {
-        fields
-            .get(key)
-            .cloned()
-            .ok_or_else(|| bad(format!("header lacks `-- {key}:`")))
-    };
+    let field = |key: &str| fields.get(key).cloned().ok_or_else(|| bad(format!("header lacks `-- {key}:`")));
     let grain = match field("grain")?.as_str() {
         "record" => QueryGrain::Record,
         "period" => QueryGrain::Period,
@@ -138,11 +104,7 @@ pub fn parse(file: &str, text: &str, origin: &str) -> Result<Query> {
         name: field("name")?,
         unit: field("unit")?,
         grain,
-        requires: field("requires")?
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        requires: field("requires")?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
         sql: text.to_string(),
         origin: origin.to_string(),
     })

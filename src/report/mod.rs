@@ -42,12 +42,7 @@ pub struct RatedReport<'a> {
 pub fn rate<'a>(report: &'a MetricsReport, config: &Config) -> RatedReport<'a> {
     let analysis = &config.analysis;
     let rated = |list: &'a [PeriodMetrics]| -> Vec<RatedPeriod<'a>> {
-        list.iter()
-            .map(|m| RatedPeriod {
-                metrics: m,
-                levels: assess::levels(m, analysis),
-            })
-            .collect()
+        list.iter().map(|m| RatedPeriod { metrics: m, levels: assess::levels(m, analysis) }).collect()
     };
     RatedReport {
         schema: "flowgauge.metrics/1",
@@ -58,10 +53,7 @@ pub fn rate<'a>(report: &'a MetricsReport, config: &Config) -> RatedReport<'a> {
             .iter()
             .map(|s| RatedService {
                 service: &s.service,
-                window: RatedPeriod {
-                    metrics: &s.window,
-                    levels: assess::levels(&s.window, analysis),
-                },
+                window: RatedPeriod { metrics: &s.window, levels: assess::levels(&s.window, analysis) },
                 quarter: rated(&s.quarter),
                 month: rated(&s.month),
                 week: rated(&s.week),
@@ -77,8 +69,7 @@ pub fn render_json(report: &RatedReport) -> String {
 pub use crate::calendar::human_hours as duration;
 
 fn percent(rate: Option<f64>) -> String {
-    rate.map(|r| format!("{:.1}%", r * 100.0))
-        .unwrap_or_else(|| "-".into())
+    rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
 }
 
 fn level(r: &Rating) -> String {
@@ -99,24 +90,11 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     let mut out = String::new();
     let line = |out: &mut String, cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         let _ = writeln!(out, "{}", padded.join("  ").trim_end());
     };
     line(&mut out, headers.to_vec());
-    line(
-        &mut out,
-        widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|s| s.as_str())
-            .collect(),
-    );
+    line(&mut out, widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().iter().map(|s| s.as_str()).collect());
     for row in rows {
         line(&mut out, row.iter().map(|s| s.as_str()).collect());
     }
@@ -133,10 +111,7 @@ fn period_row(m: &PeriodMetrics) -> Vec<String> {
         m.lead_time.changes.to_string(),
         duration(m.lead_time.median_hours),
         duration(m.lead_time.p75_hours),
-        format!(
-            "{}/{}",
-            m.change_failure_rate.failed, m.change_failure_rate.deployments
-        ),
+        format!("{}/{}", m.change_failure_rate.failed, m.change_failure_rate.deployments),
         percent(m.change_failure_rate.rate),
         duration(m.failed_deployment_recovery_time.median_hours),
         duration(m.time_to_restore.median_hours),
@@ -173,22 +148,10 @@ pub fn render_table(report: &RatedReport, grain: Grain) -> String {
         let l = &s.window.levels;
         let _ = writeln!(out, "\n{}", s.service);
         let _ = writeln!(out, "  overall               {}", level(&l.overall));
-        let _ = writeln!(
-            out,
-            "  deployment frequency  {}",
-            level(&l.deployment_frequency)
-        );
+        let _ = writeln!(out, "  deployment frequency  {}", level(&l.deployment_frequency));
         let _ = writeln!(out, "  lead time             {}", level(&l.lead_time));
-        let _ = writeln!(
-            out,
-            "  change failure rate   {}",
-            level(&l.change_failure_rate)
-        );
-        let recovery = if report.benchmark_year == 2021 {
-            "time to restore"
-        } else {
-            "recovery time"
-        };
+        let _ = writeln!(out, "  change failure rate   {}", level(&l.change_failure_rate));
+        let recovery = if report.benchmark_year == 2021 { "time to restore" } else { "recovery time" };
         let _ = writeln!(out, "  {recovery:<22}{}", level(&l.recovery));
         let mut rows = vec![period_row(s.window.metrics)];
         let periods = match grain {
@@ -236,7 +199,7 @@ pub fn render_csv(report: &RatedReport) -> String {
         "recovery_median_hours",
         "incidents_resolved",
         "time_to_restore_median_hours",
-        "rework_deployments",
+        "rework",
         "rework_rate",
         "level_overall",
         "level_deployment_frequency",
@@ -329,12 +292,14 @@ const EXPLAIN_COLUMNS: &[&str] = &[
 fn cell(value: AnyValue, name: &str) -> String {
     match value {
         AnyValue::Null => "-".into(),
-        AnyValue::Int64(v) if name.ends_with("_ts") => chrono::DateTime::from_timestamp(v, 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default(),
+        AnyValue::Int64(v) if name.ends_with("_ts") => {
+            chrono::DateTime::from_timestamp(v, 0).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+        }
         AnyValue::Int64(v) if name.ends_with("_s") => duration(Some(v as f64 / 3600.0)),
-        AnyValue::String(s) => s.chars().filter(|c| !c.is_control()).take(60).collect(),
-        other => other.to_string().trim_matches('"').to_string(),
+        other => match other.get_str() {
+            Some(s) => s.chars().filter(|c| !c.is_control()).take(60).collect(),
+            None => other.to_string(),
+        },
     }
 }
 
@@ -354,25 +319,11 @@ pub fn render_records(df: &DataFrame) -> String {
         }
         out.push('\n');
     }
-    let names: Vec<&str> = EXPLAIN_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| df.column(c).is_ok())
-        .collect();
+    let names: Vec<&str> = EXPLAIN_COLUMNS.iter().copied().filter(|c| df.column(c).is_ok()).collect();
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         rows.push(
-            names
-                .iter()
-                .map(|n| {
-                    cell(
-                        df.column(n)
-                            .and_then(|c| c.get(i))
-                            .unwrap_or(AnyValue::Null),
-                        n,
-                    )
-                })
-                .collect(),
+            names.iter().map(|n| cell(df.column(n).and_then(|c| c.get(i)).unwrap_or(AnyValue::Null), n)).collect(),
         );
     }
     out.push_str(&table(&names, &rows));
@@ -390,12 +341,9 @@ pub fn render_records_csv(df: &DataFrame) -> String {
             .map(|n| match df.column(n).and_then(|c| c.get(i)) {
                 Ok(AnyValue::Null) | Err(_) => String::new(),
                 Ok(AnyValue::Int64(v)) if n.ends_with("_ts") => {
-                    chrono::DateTime::from_timestamp(v, 0)
-                        .map(|t| t.to_rfc3339())
-                        .unwrap_or_default()
+                    chrono::DateTime::from_timestamp(v, 0).map(|t| t.to_rfc3339()).unwrap_or_default()
                 }
-                Ok(AnyValue::String(s)) => s.to_string(),
-                Ok(other) => other.to_string(),
+                Ok(other) => other.get_str().map(str::to_string).unwrap_or_else(|| other.to_string()),
             })
             .collect();
         writer.write_record(&row).expect("in-memory write");

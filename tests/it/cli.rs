@@ -30,11 +30,7 @@ fn project() -> tempfile::TempDir {
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let out = flowgauge(dir, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
     text(&out.stdout)
 }
 
@@ -45,28 +41,8 @@ fn code(dir: &Path, args: &[&str]) -> (i32, String) {
 
 fn imported() -> tempfile::TempDir {
     let dir = project();
-    ok(
-        dir.path(),
-        &[
-            "import",
-            "deploys.csv",
-            "--kind",
-            "deployments",
-            "--service",
-            "checkout",
-        ],
-    );
-    ok(
-        dir.path(),
-        &[
-            "import",
-            "changes.csv",
-            "--kind",
-            "changes",
-            "--service",
-            "checkout",
-        ],
-    );
+    ok(dir.path(), &["import", "deploys.csv", "--kind", "deployments", "--service", "checkout"]);
+    ok(dir.path(), &["import", "changes.csv", "--kind", "changes", "--service", "checkout"]);
     dir
 }
 
@@ -78,17 +54,13 @@ fn import_then_metrics_in_every_format() {
     assert!(table.contains("2025-Q1"), "{table}");
     // c1: 08:00 5 Jan → 10:10 6 Jan = 26.2 h; c2: 08:00 7 Jan → 10:10 8 Jan = 26.2 h.
     assert!(table.contains("26.2 h"), "{table}");
-    let json: serde_json::Value =
-        serde_json::from_str(&ok(dir.path(), &["metrics", "--format", "json"])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&ok(dir.path(), &["metrics", "--format", "json"])).unwrap();
     assert_eq!(json["schema"], "flowgauge.metrics/1");
     let service = &json["services"][0];
     assert_eq!(service["service"], "checkout");
     assert_eq!(service["window"]["deployment_frequency"]["deployments"], 2);
     assert_eq!(service["window"]["lead_time"]["changes"], 2);
-    assert_eq!(
-        service["window"]["levels"]["lead_time"]["confidence"],
-        "low"
-    );
+    assert_eq!(service["window"]["levels"]["lead_time"]["confidence"], "low");
     assert_eq!(service["quarter"].as_array().unwrap().len(), 1);
     assert_eq!(service["month"].as_array().unwrap().len(), 3);
     let csv = ok(dir.path(), &["metrics", "--format", "csv"]);
@@ -101,10 +73,7 @@ fn import_then_metrics_in_every_format() {
 #[test]
 fn explain_shows_what_counted_and_why_not() {
     let dir = imported();
-    let out = ok(
-        dir.path(),
-        &["explain", "lead-time", "--service", "checkout"],
-    );
+    let out = ok(dir.path(), &["explain", "lead-time", "--service", "checkout"]);
     assert!(out.contains("counted: 2"), "{out}");
     assert!(out.contains("excluded, not merged: 1"), "{out}");
     let csv = ok(dir.path(), &["explain", "lead-time", "--format", "csv"]);
@@ -118,11 +87,8 @@ fn exit_codes_say_what_went_wrong() {
     assert_eq!(code(dir.path(), &["metrics", "--period", "fortnight"]).0, 3);
     let (c, err) = code(dir.path(), &["--config", "missing.toml", "metrics"]);
     assert_eq!(c, 3, "{err}");
-    fs::write(
-        dir.path().join("bad.csv"),
-        "id,service,environment,finished_at,status\n1,checkout,prod,never,success\n",
-    )
-    .unwrap();
+    fs::write(dir.path().join("bad.csv"), "id,service,environment,finished_at,status\n1,checkout,prod,never,success\n")
+        .unwrap();
     let (c, err) = code(dir.path(), &["import", "bad.csv", "--kind", "deployments"]);
     assert_eq!(c, 4);
     assert!(err.contains("bad.csv:2: field `finished_at`"), "{err}");
@@ -135,6 +101,11 @@ fn exit_codes_say_what_went_wrong() {
     let (c, err) = code(empty.path(), &["metrics"]);
     assert_eq!(c, 7);
     assert!(err.contains("holds no data yet"), "{err}");
+    // Reading commands do not create a workspace as a side effect.
+    assert!(!empty.path().join(".flowgauge").exists());
+    let (c, err) = code(dir.path(), &["import", "missing.csv", "--kind", "incidents"]);
+    assert_eq!(c, 4, "{err}");
+    assert_eq!(err.matches("No such file").count(), 1, "the cause is printed once: {err}");
 }
 
 #[test]
@@ -170,12 +141,10 @@ fn queries_can_be_overridden_and_a_broken_one_is_named() {
 fn init_writes_a_starter_that_loads_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     ok(dir.path(), &["init"]);
-    assert!(
-        fs::read_to_string(dir.path().join("flowgauge.toml"))
-            .unwrap()
-            .contains("[analysis]")
-    );
-    assert_eq!(code(dir.path(), &["init"]).0, 7);
+    assert!(fs::read_to_string(dir.path().join("flowgauge.toml")).unwrap().contains("[analysis]"));
+    let (c, err) = code(dir.path(), &["init"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("--force"), "{err}");
     ok(dir.path(), &["init", "--force"]);
     // The starter has no sources: collect says so and succeeds.
     let out = flowgauge(dir.path(), &["collect"]);

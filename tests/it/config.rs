@@ -19,14 +19,8 @@ fn key_error(text: &str) -> String {
 #[test]
 fn defaults_give_a_year_up_to_today() {
     let cfg = Config::from_toml("", now()).unwrap();
-    assert_eq!(
-        cfg.analysis.window.until.to_rfc3339(),
-        "2026-01-16T00:00:00+00:00"
-    );
-    assert_eq!(
-        (cfg.analysis.window.until - cfg.analysis.window.since).num_days(),
-        365
-    );
+    assert_eq!(cfg.analysis.window.until.to_rfc3339(), "2026-01-16T00:00:00+00:00");
+    assert_eq!((cfg.analysis.window.until - cfg.analysis.window.since).num_days(), 365);
     assert_eq!(cfg.analysis.period, Grain::Quarter);
     assert_eq!(cfg.analysis.benchmark_year, BenchmarkYear::Y2023);
 }
@@ -35,45 +29,27 @@ fn defaults_give_a_year_up_to_today() {
 fn validation_errors_name_the_key() {
     assert!(key_error("[analysis]\nperiod = \"fortnight\"").starts_with("analysis.period:"));
     assert!(key_error("[analysis]\nbenchmark_year = 2022").starts_with("analysis.benchmark_year:"));
-    assert!(
-        key_error("[analysis]\nsince = \"2025-02-01\"\nuntil = \"2025-01-01\"")
-            .starts_with("analysis.since:")
-    );
+    assert!(key_error("[analysis]\nsince = \"2025-02-01\"\nuntil = \"2025-01-01\"").starts_with("analysis.since:"));
     assert!(key_error("[analysis]\nsince = \"01/02/2025\"").starts_with("analysis.since:"));
-    assert!(
-        key_error("[analysis]\nincident_link_hours = -1.0")
-            .starts_with("analysis.incident_link_hours:")
-    );
-    assert!(
-        key_error("[[services]]\nname = \"a\"\n[[services]]\nname = \"a\"")
-            .starts_with("services[1].name:")
-    );
-    assert!(
-        key_error("[[services]]\nname = \"a\"\npaths = [\"src/[\"]")
-            .starts_with("services[0].paths[0]:")
-    );
+    assert!(key_error("[analysis]\nincident_link_hours = -1.0").starts_with("analysis.incident_link_hours:"));
+    assert!(key_error("[[services]]\nname = \"a\"\n[[services]]\nname = \"a\"").starts_with("services[1].name:"));
+    assert!(key_error("[[services]]\nname = \"a\"\npaths = [\"src/[\"]").starts_with("services[0].paths[0]:"));
     assert!(
         key_error("[[sources]]\ntype = \"import\"\npath = \"x.csv\"\nkind = \"deploys\"")
             .starts_with("sources[0].kind:")
     );
     assert!(key_error("[[sources]]\ntype = \"jira\"").starts_with("sources[0].type:"));
     assert!(
-        key_error(
-            "[[sources]]\ntype = \"import\"\npath = \"x\"\nkind = \"incidents\"\nformat = \"xlsx\""
-        )
-        .starts_with("sources[0].format:")
+        key_error("[[sources]]\ntype = \"import\"\npath = \"x\"\nkind = \"incidents\"\nformat = \"xlsx\"")
+            .starts_with("sources[0].format:")
     );
 }
 
 #[test]
 fn unknown_keys_and_bad_toml_are_reported_with_their_place() {
-    let err = Config::from_toml("[analysis]\nperoid = \"week\"\n", now())
-        .unwrap_err()
-        .to_string();
+    let err = Config::from_toml("[analysis]\nperoid = \"week\"\n", now()).unwrap_err().to_string();
     assert!(err.contains("peroid"), "{err}");
-    let err = Config::from_toml("[analysis\n", now())
-        .unwrap_err()
-        .to_string();
+    let err = Config::from_toml("[analysis\n", now()).unwrap_err().to_string();
     assert!(err.contains("line 1"), "{err}");
 }
 
@@ -81,7 +57,11 @@ fn unknown_keys_and_bad_toml_are_reported_with_their_place() {
 fn environment_overrides_the_file_and_flags_override_both() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("flowgauge.toml");
-    std::fs::write(&file, "[analysis]\nperiod = \"month\"\nbenchmark_year = 2021\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "[analysis]\nperiod = \"month\"\nbenchmark_year = 2021\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n",
+    )
+    .unwrap();
     let env = |k: &str| match k {
         "FLOWGAUGE_PERIOD" => Some("week".to_string()),
         "FLOWGAUGE_BENCHMARK_YEAR" => Some("2024".to_string()),
@@ -89,29 +69,20 @@ fn environment_overrides_the_file_and_flags_override_both() {
     };
     let cfg = Config::load(Some(&file), &env, &Overrides::default(), now()).unwrap();
     assert_eq!(cfg.analysis.period, Grain::Week);
+    let numeric_path = |k: &str| (k == "FLOWGAUGE_WORKSPACE").then(|| "2025".to_string());
+    let cfg2 = Config::load(Some(&file), &numeric_path, &Overrides::default(), now()).unwrap();
+    assert_eq!(cfg2.workspace.as_deref(), Some(Path::new("2025")));
     assert_eq!(cfg.analysis.benchmark_year, BenchmarkYear::Y2024);
-    let flags = Overrides {
-        period: Some("quarter".into()),
-        since: Some("2025-06-01".into()),
-        ..Default::default()
-    };
+    let flags = Overrides { period: Some("quarter".into()), since: Some("2025-06-01".into()), ..Default::default() };
     let cfg = Config::load(Some(&file), &env, &flags, now()).unwrap();
     assert_eq!(cfg.analysis.period, Grain::Quarter);
-    assert_eq!(
-        cfg.analysis.window.since.to_rfc3339(),
-        "2025-06-01T00:00:00+00:00"
-    );
+    assert_eq!(cfg.analysis.window.since.to_rfc3339(), "2025-06-01T00:00:00+00:00");
 }
 
 #[test]
 fn a_missing_file_is_a_configuration_error() {
-    let err = Config::load(
-        Some(Path::new("/nonexistent/flowgauge.toml")),
-        &|_| None,
-        &Overrides::default(),
-        now(),
-    )
-    .unwrap_err();
+    let err = Config::load(Some(Path::new("/nonexistent/flowgauge.toml")), &|_| None, &Overrides::default(), now())
+        .unwrap_err();
     assert!(matches!(err, Error::ConfigSyntax { .. }), "{err}");
 }
 
@@ -124,11 +95,7 @@ fn the_starter_file_is_valid() {
 fn import_paths_are_relative_to_the_configuration_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("flowgauge.toml");
-    std::fs::write(
-        &file,
-        "[[sources]]\ntype = \"import\"\npath = \"data/d.csv\"\nkind = \"deployments\"\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "[[sources]]\ntype = \"import\"\npath = \"data/d.csv\"\nkind = \"deployments\"\n").unwrap();
     let cfg = Config::load(Some(&file), &|_| None, &Overrides::default(), now()).unwrap();
     let flowgauge::config::Source::Import(source) = &cfg.sources[0];
     assert_eq!(source.path, dir.path().join("data/d.csv"));

@@ -11,11 +11,7 @@ use flowgauge::model::{self, Row, TableSchema, Value};
 use flowgauge::store::rows_to_frame;
 
 pub fn t(s: &str) -> Value {
-    Value::Time(
-        DateTime::parse_from_rfc3339(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .with_timezone(&Utc),
-    )
+    Value::Time(DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}")).with_timezone(&Utc))
 }
 
 pub fn s(v: &str) -> Value {
@@ -30,9 +26,7 @@ pub fn b(v: bool) -> Value {
 pub fn row(schema: &TableSchema, cells: &[(&str, Value)]) -> Row {
     let mut row = vec![Value::Null; schema.columns.len()];
     for (name, value) in cells {
-        let i = schema
-            .position(name)
-            .unwrap_or_else(|| panic!("{} has no column {name}", schema.name));
+        let i = schema.position(name).unwrap_or_else(|| panic!("{} has no column {name}", schema.name));
         row[i] = value.clone();
     }
     row
@@ -46,26 +40,14 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn add(&mut self, schema: &'static TableSchema, cells: &[(&str, Value)]) -> &mut Self {
-        self.rows
-            .entry(schema.name)
-            .or_default()
-            .push(row(schema, cells));
+        self.rows.entry(schema.name).or_default().push(row(schema, cells));
         self
     }
 
     /// A deployment: id, service, environment, status, finished time (started ten minutes earlier).
-    pub fn deploy(
-        &mut self,
-        id: &str,
-        service: &str,
-        env: &str,
-        status: &str,
-        finished: &str,
-    ) -> &mut Self {
+    pub fn deploy(&mut self, id: &str, service: &str, env: &str, status: &str, finished: &str) -> &mut Self {
         let done = t(finished);
-        let Value::Time(end) = done else {
-            unreachable!()
-        };
+        let Value::Time(end) = done else { unreachable!() };
         let start = Value::Time(end - chrono::Duration::minutes(10));
         self.add(
             &model::DEPLOYMENTS,
@@ -92,10 +74,7 @@ impl Fixture {
 
     pub fn ships(&mut self, deployment: &str, shas: &[&str]) -> &mut Self {
         for sha in shas {
-            self.add(
-                &model::DEPLOYMENT_COMMITS,
-                &[("deployment_id", s(deployment)), ("sha", s(sha))],
-            );
+            self.add(&model::DEPLOYMENT_COMMITS, &[("deployment_id", s(deployment)), ("sha", s(sha))]);
         }
         self
     }
@@ -133,12 +112,7 @@ impl Fixture {
         resolved: Option<&str>,
         caused_by: Option<&str>,
     ) -> &mut Self {
-        let mut cells = vec![
-            ("id", s(id)),
-            ("source", s("test")),
-            ("service", s(service)),
-            ("opened_at", t(opened)),
-        ];
+        let mut cells = vec![("id", s(id)), ("source", s("test")), ("service", s(service)), ("opened_at", t(opened))];
         if let Some(r) = resolved {
             cells.push(("resolved_at", t(r)));
         }
@@ -176,15 +150,8 @@ pub fn config(since: &str, until: &str, extra: &str) -> Config {
     Config::from_toml(&text, now()).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-pub fn service<'a>(
-    report: &'a MetricsReport,
-    name: &str,
-) -> &'a flowgauge::metrics::ServiceMetrics {
-    report
-        .services
-        .iter()
-        .find(|s| s.service == name)
-        .unwrap_or_else(|| panic!("no service {name}"))
+pub fn service<'a>(report: &'a MetricsReport, name: &str) -> &'a flowgauge::metrics::ServiceMetrics {
+    report.services.iter().find(|s| s.service == name).unwrap_or_else(|| panic!("no service {name}"))
 }
 
 pub fn window<'a>(report: &'a MetricsReport, name: &str) -> &'a PeriodMetrics {
@@ -196,14 +163,8 @@ pub fn reasons(computation: &Computation, query: &str, id_column: &str) -> Vec<(
     let df = &computation.records[query];
     let ids = df.column(id_column).unwrap().str().unwrap();
     let reasons = df.column("reason").unwrap().str().unwrap();
-    let mut out: Vec<(String, String)> = (0..df.height())
-        .map(|i| {
-            (
-                ids.get(i).unwrap().to_string(),
-                reasons.get(i).unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut out: Vec<(String, String)> =
+        (0..df.height()).map(|i| (ids.get(i).unwrap().to_string(), reasons.get(i).unwrap().to_string())).collect();
     out.sort();
     out
 }

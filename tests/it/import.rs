@@ -22,13 +22,7 @@ fn cfg() -> Config {
 }
 
 fn request(path: &Path, kind: ImportKind) -> ImportRequest {
-    ImportRequest {
-        path: path.to_path_buf(),
-        kind,
-        format: None,
-        service: None,
-        namespace: "import".into(),
-    }
+    ImportRequest { path: path.to_path_buf(), kind, format: None, service: None, namespace: "import".into() }
 }
 
 const DEPLOYS: &str = "\
@@ -45,12 +39,7 @@ fn table_bytes(dir: &Path) -> Snapshot {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                fs::read(&p).unwrap(),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap()))
         .collect();
     out.sort();
     out
@@ -62,37 +51,15 @@ fn csv_deployments_are_normalised_and_namespaced() {
     let file = dir.path().join("deploys.csv");
     fs::write(&file, DEPLOYS).unwrap();
     let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
-    let report =
-        collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    let report = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
     assert_eq!(report.rows_read, 2);
     let df = ws.load(&model::DEPLOYMENTS).unwrap();
-    let ids: Vec<&str> = df
-        .column("id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let ids: Vec<&str> = df.column("id").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(ids, ["import:deployment:1", "import:deployment:2"]);
-    let statuses: Vec<&str> = df
-        .column("status")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let statuses: Vec<&str> = df.column("status").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(statuses, ["success", "success"]);
     // prod-eu matches the service's `prod-*`; staging does not.
-    let prod: Vec<bool> = df
-        .column("is_production")
-        .unwrap()
-        .bool()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let prod: Vec<bool> = df.column("is_production").unwrap().bool().unwrap().iter().flatten().collect();
     assert_eq!(prod, [true, false]);
     let links = ws.load(&model::DEPLOYMENT_COMMITS).unwrap();
     assert_eq!(links.height(), 2);
@@ -130,12 +97,7 @@ fn rejected(name: &str, content: &str, kind: ImportKind) -> (Error, Snapshot, Sn
 
 fn assert_row_error(err: &Error, line: usize, field: &str, words: &str) {
     match err {
-        Error::ImportRow {
-            line: l,
-            field: f,
-            message,
-            ..
-        } => {
+        Error::ImportRow { line: l, field: f, message, .. } => {
             assert_eq!((*l, f.as_str()), (line, field), "{err}");
             assert!(message.contains(words), "{err}");
         }
@@ -145,14 +107,10 @@ fn assert_row_error(err: &Error, line: usize, field: &str, words: &str) {
 
 #[test]
 fn a_bad_time_names_file_line_and_field_and_writes_nothing() {
-    let content =
-        format!("{DEPLOYS}3,checkout,prod-eu,ccc,2025-01-08T10:00:00Z,08/01/2025 10:10,success,\n");
+    let content = format!("{DEPLOYS}3,checkout,prod-eu,ccc,2025-01-08T10:00:00Z,08/01/2025 10:10,success,\n");
     let (err, before, after) = rejected("bad.csv", &content, ImportKind::Deployments);
     assert_row_error(&err, 4, "finished_at", "is not a time");
-    assert!(
-        err.to_string().contains("bad.csv:4: field `finished_at`"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("bad.csv:4: field `finished_at`"), "{err}");
     assert_eq!(before, after);
 }
 
@@ -215,14 +173,7 @@ fn bad_rows_are_rejected_with_a_reason() {
             "additions",
             "whole number",
         ),
-        (
-            "no service at all",
-            "id,created_at\n9,2025-01-02T00:00:00Z\n",
-            ImportKind::Changes,
-            2,
-            "service",
-            "required",
-        ),
+        ("no service at all", "id,created_at\n9,2025-01-02T00:00:00Z\n", ImportKind::Changes, 2, "service", "required"),
     ];
     for (what, content, kind, line, field, words) in cases {
         let (err, before, after) = rejected("bad.csv", content, *kind);
@@ -240,11 +191,7 @@ fn json_and_ndjson_errors_point_at_the_right_line() {
     let ndjson = "{\"id\": \"1\", \"service\": \"checkout\", \"opened_at\": \"2025-01-02T00:00:00Z\"}\n\n{\"id\": \"2\", \"service\": \"checkout\", \"opened_at\": 12.5}\n";
     let (err, _, _) = rejected("incidents.ndjson", ndjson, ImportKind::Incidents);
     assert_row_error(&err, 3, "opened_at", "Unix time");
-    let (err, _, _) = rejected(
-        "incidents.ndjson",
-        "{\"id\": \"1\",\n",
-        ImportKind::Incidents,
-    );
+    let (err, _, _) = rejected("incidents.ndjson", "{\"id\": \"1\",\n", ImportKind::Incidents);
     assert_row_error(&err, 1, "-", "not valid JSON");
     let (err, _, _) = rejected("incidents.json", "{\"id\": 1}", ImportKind::Incidents);
     assert!(matches!(err, Error::ImportFile { .. }), "{err}");
@@ -266,32 +213,11 @@ fn references_are_namespaced_like_their_targets() {
     req.namespace = "jenkins".into();
     collect::import_file(&mut ws, &cfg(), &req).unwrap();
     let df = ws.load(&model::INCIDENTS).unwrap();
-    let ids: Vec<&str> = df
-        .column("id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let ids: Vec<&str> = df.column("id").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(ids, ["jenkins:incident:INC-1", "pd:incident:9"]);
-    let causes: Vec<&str> = df
-        .column("caused_by_deployment_id")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let causes: Vec<&str> = df.column("caused_by_deployment_id").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(causes, ["jenkins:deployment:42", "argo:deployment:7"]);
-    let services: Vec<&str> = df
-        .column("service")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let services: Vec<&str> = df.column("service").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(services, ["search", "search"]);
 }
 
@@ -299,35 +225,36 @@ fn references_are_namespaced_like_their_targets() {
 fn changes_find_their_service_by_repository() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("changes.csv");
-    fs::write(
-        &file,
-        "id,repo,created_at,commits\n12,acme/shop,2025-01-02T00:00:00Z,\"x1, x2\"\n",
-    )
-    .unwrap();
+    fs::write(&file, "id,repo,created_at,commits\n12,acme/shop,2025-01-02T00:00:00Z,\"x1, x2\"\n").unwrap();
     let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
     let mut req = request(&file, ImportKind::Changes);
     req.format = Some(Format::Csv);
     collect::import_file(&mut ws, &cfg(), &req).unwrap();
     let df = ws.load(&model::CHANGES).unwrap();
-    assert_eq!(
-        df.column("service").unwrap().str().unwrap().get(0),
-        Some("checkout")
-    );
+    assert_eq!(df.column("service").unwrap().str().unwrap().get(0), Some("checkout"));
     assert_eq!(ws.load(&model::CHANGE_COMMITS).unwrap().height(), 2);
+}
+
+#[test]
+fn a_service_removed_from_the_configuration_disappears() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    collect::collect_configured(&mut ws, &cfg()).unwrap();
+    assert_eq!(ws.load(&model::SERVICES).unwrap().height(), 2);
+    let fewer = Config::from_toml("[[services]]\nname = \"search\"\n", now()).unwrap();
+    collect::collect_configured(&mut ws, &fewer).unwrap();
+    let services = ws.load(&model::SERVICES).unwrap();
+    assert_eq!(services.column("service").unwrap().str().unwrap().get(0), Some("search"));
+    assert_eq!(services.height(), 1);
 }
 
 #[test]
 fn a_second_run_on_the_same_workspace_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _held = Workspace::open(dir.path()).unwrap();
-    let err = Workspace::open(dir.path())
-        .err()
-        .expect("second open must fail");
+    let err = Workspace::open(dir.path()).err().expect("second open must fail");
     assert!(matches!(err, Error::WorkspaceLocked { .. }), "{err}");
-    assert!(
-        err.to_string().contains("in use by another flowgauge run"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("in use by another flowgauge run"), "{err}");
 }
 
 #[test]
@@ -336,7 +263,6 @@ fn an_unknown_extension_needs_a_format() {
     let file = dir.path().join("deploys.txt");
     fs::write(&file, DEPLOYS).unwrap();
     let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
-    let err = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments))
-        .unwrap_err();
+    let err = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap_err();
     assert!(err.to_string().contains("--format"), "{err}");
 }

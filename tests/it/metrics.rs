@@ -13,73 +13,20 @@ const Q1: (&str, &str) = ("2025-01-01", "2025-04-01");
 fn squash_merge_and_batched_deployment_lead_times() {
     let mut f = Fixture::default();
     // First deployment ever: ships c0, merged two hours before it (inside the 7-day look-back).
-    f.deploy(
-        "d0",
-        "shop",
-        "production",
-        "success",
-        "2025-01-06T10:00:00Z",
-    )
-    .ships("d0", &["s0"]);
-    f.change(
-        "c0",
-        "shop",
-        "2025-01-06T06:00:00Z",
-        "2025-01-06T07:00:00Z",
-        Some("2025-01-06T08:00:00Z"),
-        "s0",
-    );
+    f.deploy("d0", "shop", "production", "success", "2025-01-06T10:00:00Z").ships("d0", &["s0"]);
+    f.change("c0", "shop", "2025-01-06T06:00:00Z", "2025-01-06T07:00:00Z", Some("2025-01-06T08:00:00Z"), "s0");
     // c1 is squash-merged: its own commits a1, a2 never reach main, only the squash commit sq1.
-    f.change(
-        "c1",
-        "shop",
-        "2025-01-07T00:00:00Z",
-        "2025-01-07T01:00:00Z",
-        Some("2025-01-07T02:00:00Z"),
-        "sq1",
-    );
-    f.add(
-        &model::CHANGE_COMMITS,
-        &[("change_id", s("c1")), ("sha", s("a1"))],
-    );
-    f.add(
-        &model::CHANGE_COMMITS,
-        &[("change_id", s("c1")), ("sha", s("a2"))],
-    );
+    f.change("c1", "shop", "2025-01-07T00:00:00Z", "2025-01-07T01:00:00Z", Some("2025-01-07T02:00:00Z"), "sq1");
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c1")), ("sha", s("a1"))]);
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c1")), ("sha", s("a2"))]);
     // c2 is merged with a merge commit; its commits b1, b2 and the merge m2 all ship.
-    f.change(
-        "c2",
-        "shop",
-        "2025-01-07T12:00:00Z",
-        "2025-01-07T13:00:00Z",
-        Some("2025-01-07T14:00:00Z"),
-        "m2",
-    );
-    f.add(
-        &model::CHANGE_COMMITS,
-        &[("change_id", s("c2")), ("sha", s("b1"))],
-    );
-    f.add(
-        &model::CHANGE_COMMITS,
-        &[("change_id", s("c2")), ("sha", s("b2"))],
-    );
-    f.change(
-        "c3",
-        "shop",
-        "2025-01-07T18:00:00Z",
-        "2025-01-07T19:00:00Z",
-        Some("2025-01-07T20:00:00Z"),
-        "m3",
-    );
+    f.change("c2", "shop", "2025-01-07T12:00:00Z", "2025-01-07T13:00:00Z", Some("2025-01-07T14:00:00Z"), "m2");
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c2")), ("sha", s("b1"))]);
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c2")), ("sha", s("b2"))]);
+    f.change("c3", "shop", "2025-01-07T18:00:00Z", "2025-01-07T19:00:00Z", Some("2025-01-07T20:00:00Z"), "m3");
     // One deployment ships all three (a batch).
-    f.deploy(
-        "d1",
-        "shop",
-        "production",
-        "success",
-        "2025-01-08T00:00:00Z",
-    )
-    .ships("d1", &["sq1", "b1", "b2", "m2", "m3"]);
+    f.deploy("d1", "shop", "production", "success", "2025-01-08T00:00:00Z")
+        .ships("d1", &["sq1", "b1", "b2", "m2", "m3"]);
 
     let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
     // Lead times: c0 4 h, c1 24 h, c2 12 h, c3 6 h → sorted 4, 6, 12, 24.
@@ -102,40 +49,16 @@ fn squash_merge_and_batched_deployment_lead_times() {
 fn first_deployment_does_not_absorb_history() {
     let mut f = Fixture::default();
     // The first deployment observed claims two changes; one was merged 31 days before it.
-    f.deploy(
-        "d0",
-        "shop",
-        "production",
-        "success",
-        "2025-02-01T12:00:00Z",
-    )
-    .ships("d0", &["old", "new"]);
-    f.change(
-        "old",
-        "shop",
-        "2024-12-31T00:00:00Z",
-        "2025-01-01T00:00:00Z",
-        Some("2025-01-01T12:00:00Z"),
-        "old",
-    );
-    f.change(
-        "new",
-        "shop",
-        "2025-01-30T00:00:00Z",
-        "2025-01-30T06:00:00Z",
-        Some("2025-01-30T12:00:00Z"),
-        "new",
-    );
+    f.deploy("d0", "shop", "production", "success", "2025-02-01T12:00:00Z").ships("d0", &["old", "new"]);
+    f.change("old", "shop", "2024-12-31T00:00:00Z", "2025-01-01T00:00:00Z", Some("2025-01-01T12:00:00Z"), "old");
+    f.change("new", "shop", "2025-01-30T00:00:00Z", "2025-01-30T06:00:00Z", Some("2025-01-30T12:00:00Z"), "new");
     let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
     let reasons = reasons(&computation, "change_lead_times", "change_id");
     assert_eq!(
         reasons,
         vec![
             ("new".into(), "counted".into()),
-            (
-                "old".into(),
-                "shipped by the first observed deployment, merged before its look-back".into()
-            ),
+            ("old".into(), "shipped by the first observed deployment, merged before its look-back".into()),
         ]
     );
     let lt = &window(&report, "shop").lead_time;
@@ -146,68 +69,21 @@ fn first_deployment_does_not_absorb_history() {
 #[test]
 fn failed_and_staging_deployments_are_ignored() {
     let mut f = Fixture::default();
-    f.change(
-        "c1",
-        "shop",
-        "2025-01-10T00:00:00Z",
-        "2025-01-10T01:00:00Z",
-        Some("2025-01-10T06:00:00Z"),
-        "x1",
-    );
-    f.change(
-        "c2",
-        "shop",
-        "2025-01-10T00:00:00Z",
-        "2025-01-10T01:00:00Z",
-        Some("2025-01-10T06:00:00Z"),
-        "x2",
-    );
-    f.change(
-        "c3",
-        "shop",
-        "2025-01-10T00:00:00Z",
-        "2025-01-10T01:00:00Z",
-        Some("2025-01-10T06:00:00Z"),
-        "x3",
-    );
-    f.change(
-        "c4",
-        "shop",
-        "2025-01-10T00:00:00Z",
-        "2025-01-10T01:00:00Z",
-        None,
-        "x4",
-    );
-    f.deploy(
-        "stage",
-        "shop",
-        "staging",
-        "success",
-        "2025-01-10T08:00:00Z",
-    )
-    .ships("stage", &["x1", "x2"]);
-    f.deploy(
-        "broken",
-        "shop",
-        "production",
-        "failure",
-        "2025-01-10T09:00:00Z",
-    )
-    .ships("broken", &["x1"]);
-    f.deploy(
-        "ok",
-        "shop",
-        "production",
-        "success",
-        "2025-01-10T12:00:00Z",
-    )
-    .ships("ok", &["x1"]);
+    f.change("c1", "shop", "2025-01-10T00:00:00Z", "2025-01-10T01:00:00Z", Some("2025-01-10T06:00:00Z"), "x1");
+    f.change("c2", "shop", "2025-01-10T00:00:00Z", "2025-01-10T01:00:00Z", Some("2025-01-10T06:00:00Z"), "x2");
+    f.change("c3", "shop", "2025-01-10T00:00:00Z", "2025-01-10T01:00:00Z", Some("2025-01-10T06:00:00Z"), "x3");
+    f.change("c4", "shop", "2025-01-10T00:00:00Z", "2025-01-10T01:00:00Z", None, "x4");
+    f.change("c2b", "shop", "2025-01-10T00:00:00Z", "2025-01-10T01:00:00Z", Some("2025-01-10T06:00:00Z"), "x5");
+    f.deploy("stage", "shop", "staging", "success", "2025-01-10T08:00:00Z").ships("stage", &["x1", "x2"]);
+    f.deploy("broken", "shop", "production", "failure", "2025-01-10T09:00:00Z").ships("broken", &["x1", "x5"]);
+    f.deploy("ok", "shop", "production", "success", "2025-01-10T12:00:00Z").ships("ok", &["x1"]);
     let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
     assert_eq!(
         reasons(&computation, "change_lead_times", "change_id"),
         vec![
             ("c1".into(), "counted".into()),
             ("c2".into(), "deployed only outside production".into()),
+            ("c2b".into(), "only in production deployments that did not succeed".into()),
             ("c3".into(), "never deployed to production".into()),
             ("c4".into(), "not merged".into()),
         ]
@@ -230,53 +106,17 @@ fn failed_and_staging_deployments_are_ignored() {
 fn incident_fixture() -> Fixture {
     let mut f = Fixture::default();
     for (id, day) in [("p1", 3), ("p2", 4), ("p3", 5), ("p4", 6)] {
-        f.deploy(
-            id,
-            "api",
-            "production",
-            "success",
-            &format!("2025-02-0{day}T10:00:00Z"),
-        );
+        f.deploy(id, "api", "production", "success", &format!("2025-02-0{day}T10:00:00Z"));
     }
     // Two incidents on p2: one linked by the window (1 h after), one explicitly.
-    f.incident(
-        "i1",
-        "api",
-        "2025-02-04T11:00:00Z",
-        Some("2025-02-04T13:00:00Z"),
-        None,
-    );
-    f.incident(
-        "i2",
-        "api",
-        "2025-02-04T12:00:00Z",
-        Some("2025-02-04T15:00:00Z"),
-        Some("p2"),
-    );
+    f.incident("i1", "api", "2025-02-04T11:00:00Z", Some("2025-02-04T13:00:00Z"), None);
+    f.incident("i2", "api", "2025-02-04T12:00:00Z", Some("2025-02-04T15:00:00Z"), Some("p2"));
     // Ten days after p4: no deployment within 24 h.
-    f.incident(
-        "i3",
-        "api",
-        "2025-02-10T10:00:00Z",
-        Some("2025-02-10T11:00:00Z"),
-        None,
-    );
+    f.incident("i3", "api", "2025-02-10T10:00:00Z", Some("2025-02-10T11:00:00Z"), None);
     // 23.5 h after p3 (and before p4): linked to p3 by the 24 h window.
-    f.incident(
-        "i4",
-        "api",
-        "2025-02-06T09:30:00Z",
-        Some("2025-02-06T10:30:00Z"),
-        None,
-    );
+    f.incident("i4", "api", "2025-02-06T09:30:00Z", Some("2025-02-06T10:30:00Z"), None);
     // 48.5 h after p4: not linked.
-    f.incident(
-        "i5",
-        "api",
-        "2025-02-08T10:30:00Z",
-        Some("2025-02-08T12:30:00Z"),
-        None,
-    );
+    f.incident("i5", "api", "2025-02-08T10:30:00Z", Some("2025-02-08T12:30:00Z"), None);
     f
 }
 
@@ -296,26 +136,14 @@ fn incidents_link_to_deployments_and_count_once() {
     assert_eq!(w.time_to_restore.incidents, 5);
     approx(w.time_to_restore.median_hours, 2.0);
     let links = &computation.records["incident_restores"];
-    let linked = links
-        .column("caused_by_deployment_id")
-        .unwrap()
-        .str()
-        .unwrap();
+    let linked = links.column("caused_by_deployment_id").unwrap().str().unwrap();
     let ids = links.column("incident_id").unwrap().str().unwrap();
-    let pairs: Vec<(String, Option<String>)> = (0..links.height())
-        .map(|i| (ids.get(i).unwrap().into(), linked.get(i).map(String::from)))
-        .collect();
-    for (incident, deployment) in [
-        ("i1", Some("p2")),
-        ("i2", Some("p2")),
-        ("i3", None),
-        ("i4", Some("p3")),
-        ("i5", None),
-    ] {
-        assert!(
-            pairs.contains(&(incident.to_string(), deployment.map(String::from))),
-            "{incident}: {pairs:?}"
-        );
+    let pairs: Vec<(String, Option<String>)> =
+        (0..links.height()).map(|i| (ids.get(i).unwrap().into(), linked.get(i).map(String::from))).collect();
+    for (incident, deployment) in
+        [("i1", Some("p2")), ("i2", Some("p2")), ("i3", None), ("i4", Some("p3")), ("i5", None)]
+    {
+        assert!(pairs.contains(&(incident.to_string(), deployment.map(String::from))), "{incident}: {pairs:?}");
     }
 }
 
@@ -333,49 +161,17 @@ fn a_service_can_narrow_the_incident_link_window() {
 #[test]
 fn rollback_hotfix_and_revert_are_failures_and_rework() {
     let mut f = Fixture::default();
-    f.change(
-        "A",
-        "web",
-        "2025-03-03T07:00:00Z",
-        "2025-03-03T07:30:00Z",
-        Some("2025-03-03T08:00:00Z"),
-        "a",
-    );
-    f.deploy("w1", "web", "production", "success", "2025-03-03T10:00:00Z")
-        .ships("w1", &["a"]);
-    f.deploy("w2", "web", "production", "success", "2025-03-03T12:00:00Z")
-        .flag_last_deploy("is_rollback");
-    f.change(
-        "B",
-        "web",
-        "2025-03-04T08:00:00Z",
-        "2025-03-04T08:30:00Z",
-        Some("2025-03-04T09:00:00Z"),
-        "b",
-    );
-    f.deploy("w3", "web", "production", "success", "2025-03-04T10:00:00Z")
-        .ships("w3", &["b"]);
-    f.change(
-        "H",
-        "web",
-        "2025-03-04T14:00:00Z",
-        "2025-03-04T14:30:00Z",
-        Some("2025-03-04T15:00:00Z"),
-        "h",
-    );
+    f.change("A", "web", "2025-03-03T07:00:00Z", "2025-03-03T07:30:00Z", Some("2025-03-03T08:00:00Z"), "a");
+    f.deploy("w1", "web", "production", "success", "2025-03-03T10:00:00Z").ships("w1", &["a"]);
+    f.deploy("w2", "web", "production", "success", "2025-03-03T12:00:00Z").flag_last_deploy("is_rollback");
+    f.change("B", "web", "2025-03-04T08:00:00Z", "2025-03-04T08:30:00Z", Some("2025-03-04T09:00:00Z"), "b");
+    f.deploy("w3", "web", "production", "success", "2025-03-04T10:00:00Z").ships("w3", &["b"]);
+    f.change("H", "web", "2025-03-04T14:00:00Z", "2025-03-04T14:30:00Z", Some("2025-03-04T15:00:00Z"), "h");
     f.deploy("w4", "web", "production", "success", "2025-03-04T16:00:00Z")
         .flag_last_deploy("is_hotfix")
         .ships("w4", &["h"]);
-    f.change(
-        "C",
-        "web",
-        "2025-03-05T08:00:00Z",
-        "2025-03-05T08:30:00Z",
-        Some("2025-03-05T09:00:00Z"),
-        "c",
-    );
-    f.deploy("w5", "web", "production", "success", "2025-03-05T10:00:00Z")
-        .ships("w5", &["c"]);
+    f.change("C", "web", "2025-03-05T08:00:00Z", "2025-03-05T08:30:00Z", Some("2025-03-05T09:00:00Z"), "c");
+    f.deploy("w5", "web", "production", "success", "2025-03-05T10:00:00Z").ships("w5", &["c"]);
     f.add(
         &model::CHANGES,
         &[
@@ -390,8 +186,7 @@ fn rollback_hotfix_and_revert_are_failures_and_rework() {
             ("reverts_change_id", s("C")),
         ],
     );
-    f.deploy("w6", "web", "production", "success", "2025-03-06T10:00:00Z")
-        .ships("w6", &["r"]);
+    f.deploy("w6", "web", "production", "success", "2025-03-06T10:00:00Z").ships("w6", &["r"]);
 
     let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
     let w = window(&report, "web");
@@ -399,11 +194,7 @@ fn rollback_hotfix_and_revert_are_failures_and_rework() {
     assert_eq!(w.change_failure_rate.deployments, 6);
     assert_eq!(w.change_failure_rate.failed, 3);
     assert_eq!(
-        (
-            w.change_failure_rate.rolled_back,
-            w.change_failure_rate.hotfixed,
-            w.change_failure_rate.reverted
-        ),
+        (w.change_failure_rate.rolled_back, w.change_failure_rate.hotfixed, w.change_failure_rate.reverted),
         (1, 1, 1)
     );
     approx(w.change_failure_rate.rate, 0.5);
@@ -422,28 +213,9 @@ fn rollback_hotfix_and_revert_are_failures_and_rework() {
 fn daylight_saving_changes_do_not_move_events() {
     let mut f = Fixture::default();
     // Berlin springs forward at 01:00 UTC on 30 March 2025.
-    f.deploy(
-        "e1",
-        "eu",
-        "production",
-        "success",
-        "2025-03-30T00:30:00+01:00",
-    ); // 29 Mar 23:30 UTC
-    f.deploy(
-        "e2",
-        "eu",
-        "production",
-        "success",
-        "2025-03-30T03:30:00+02:00",
-    )
-    .ships("e2", &["d"]); // 30 Mar 01:30 UTC
-    f.deploy(
-        "e3",
-        "eu",
-        "production",
-        "success",
-        "2025-04-01T01:30:00+02:00",
-    ); // 31 Mar 23:30 UTC: still Q1
+    f.deploy("e1", "eu", "production", "success", "2025-03-30T00:30:00+01:00"); // 29 Mar 23:30 UTC
+    f.deploy("e2", "eu", "production", "success", "2025-03-30T03:30:00+02:00").ships("e2", &["d"]); // 30 Mar 01:30 UTC
+    f.deploy("e3", "eu", "production", "success", "2025-04-01T01:30:00+02:00"); // 31 Mar 23:30 UTC: still Q1
     f.change(
         "dst",
         "eu",
@@ -468,11 +240,7 @@ fn daylight_saving_changes_do_not_move_events() {
 fn an_empty_service_reports_zeros_and_no_levels() {
     let mut f = Fixture::default();
     f.deploy("x", "busy", "production", "success", "2025-01-10T10:00:00Z");
-    let cfg = config(
-        Q1.0,
-        Q1.1,
-        "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n",
-    );
+    let cfg = config(Q1.0, Q1.1, "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n");
     let (_, report) = f.compute(&cfg);
     let ghost = service(&report, "ghost");
     assert_eq!(ghost.quarter.len(), 1);
@@ -501,28 +269,13 @@ fn deployment_frequency_uses_the_median_whole_week() {
         "27", // week 4: one day
     ];
     for (i, day) in days.iter().enumerate() {
-        f.deploy(
-            &format!("f{i}"),
-            "fast",
-            "production",
-            "success",
-            &format!("2025-01-{day}T1{}:00:00Z", i % 10),
-        );
+        f.deploy(&format!("f{i}"), "fast", "production", "success", &format!("2025-01-{day}T1{}:00:00Z", i % 10));
     }
-    f.deploy(
-        "s1",
-        "slow",
-        "production",
-        "success",
-        "2025-01-15T10:00:00Z",
-    );
+    f.deploy("s1", "slow", "production", "success", "2025-01-15T10:00:00Z");
     let cfg = config("2025-01-06", "2025-02-03", "");
     let (_, report) = f.compute(&cfg);
     let fast = &window(&report, "fast").deployment_frequency;
-    assert_eq!(
-        (fast.deployments, fast.deployment_days, fast.whole_weeks),
-        (15, 14, 4)
-    );
+    assert_eq!((fast.deployments, fast.deployment_days, fast.whole_weeks), (15, 14, 4));
     approx(fast.median_weekly_deployment_days, 4.0); // (3 + 5) / 2
     approx(Some(fast.per_week), 3.75); // 15 × 7 / 28
     assert_eq!(fast.bucket, "daily");
@@ -530,10 +283,7 @@ fn deployment_frequency_uses_the_median_whole_week() {
     approx(slow.median_weekly_deployment_days, 0.0);
     assert_eq!(slow.bucket, "monthly"); // one deployment day in 28 days ≥ one per 30 days
     let fast_level = assess::levels(window(&report, "fast"), &cfg.analysis).deployment_frequency;
-    assert_eq!(
-        (fast_level.level, fast_level.confidence),
-        (Some(Level::High), Confidence::Normal)
-    );
+    assert_eq!((fast_level.level, fast_level.confidence), (Some(Level::High), Confidence::Normal));
     let slow_level = assess::levels(window(&report, "slow"), &cfg.analysis).deployment_frequency;
     assert_eq!(slow_level.level, Some(Level::Medium));
 }
@@ -541,36 +291,12 @@ fn deployment_frequency_uses_the_median_whole_week() {
 #[test]
 fn changes_count_in_the_period_of_their_deployment() {
     let mut f = Fixture::default();
-    f.deploy("z0", "q", "production", "success", "2024-12-31T23:00:00Z")
-        .ships("z0", &["z"]);
-    f.change(
-        "before",
-        "q",
-        "2024-12-31T10:00:00Z",
-        "2024-12-31T11:00:00Z",
-        Some("2024-12-31T12:00:00Z"),
-        "z",
-    );
-    f.change(
-        "late-q1",
-        "q",
-        "2025-03-30T00:00:00Z",
-        "2025-03-30T01:00:00Z",
-        Some("2025-03-31T12:00:00Z"),
-        "a",
-    );
-    f.deploy("z1", "q", "production", "success", "2025-03-31T23:59:00Z")
-        .ships("z1", &["a"]);
-    f.change(
-        "into-q2",
-        "q",
-        "2025-03-31T00:00:00Z",
-        "2025-03-31T01:00:00Z",
-        Some("2025-04-01T12:00:00Z"),
-        "b",
-    );
-    f.deploy("z2", "q", "production", "success", "2025-04-02T00:00:00Z")
-        .ships("z2", &["b"]);
+    f.deploy("z0", "q", "production", "success", "2024-12-31T23:00:00Z").ships("z0", &["z"]);
+    f.change("before", "q", "2024-12-31T10:00:00Z", "2024-12-31T11:00:00Z", Some("2024-12-31T12:00:00Z"), "z");
+    f.change("late-q1", "q", "2025-03-30T00:00:00Z", "2025-03-30T01:00:00Z", Some("2025-03-31T12:00:00Z"), "a");
+    f.deploy("z1", "q", "production", "success", "2025-03-31T23:59:00Z").ships("z1", &["a"]);
+    f.change("into-q2", "q", "2025-03-31T00:00:00Z", "2025-03-31T01:00:00Z", Some("2025-04-01T12:00:00Z"), "b");
+    f.deploy("z2", "q", "production", "success", "2025-04-02T00:00:00Z").ships("z2", &["b"]);
     let (computation, report) = f.compute(&config("2025-01-01", "2025-07-01", ""));
     let q = service(&report, "q");
     assert_eq!(q.quarter[0].lead_time.changes, 1);
@@ -594,32 +320,11 @@ fn deployments_without_commits_ship_what_was_merged_since_the_last() {
     // Deployments start ten minutes before they finish.
     f.deploy("i1", "inf", "production", "success", "2025-01-10T12:00:00Z"); // started 11:50
     f.deploy("i2", "inf", "production", "success", "2025-01-11T12:00:00Z"); // started 11:50
-    f.change(
-        "m1",
-        "inf",
-        "2025-01-10T09:00:00Z",
-        "2025-01-10T10:00:00Z",
-        Some("2025-01-10T11:00:00Z"),
-        "m1",
-    );
+    f.change("m1", "inf", "2025-01-10T09:00:00Z", "2025-01-10T10:00:00Z", Some("2025-01-10T11:00:00Z"), "m1");
     // Merged while i1 was already running: it rides the next deployment.
-    f.change(
-        "m2",
-        "inf",
-        "2025-01-10T11:00:00Z",
-        "2025-01-10T11:30:00Z",
-        Some("2025-01-10T11:55:00Z"),
-        "m2",
-    );
+    f.change("m2", "inf", "2025-01-10T11:00:00Z", "2025-01-10T11:30:00Z", Some("2025-01-10T11:55:00Z"), "m2");
     // Merged eight days before the first deployment: outside its look-back, so never attributed.
-    f.change(
-        "m3",
-        "inf",
-        "2025-01-01T09:00:00Z",
-        "2025-01-02T10:00:00Z",
-        Some("2025-01-02T11:00:00Z"),
-        "m3",
-    );
+    f.change("m3", "inf", "2025-01-01T09:00:00Z", "2025-01-02T10:00:00Z", Some("2025-01-02T11:00:00Z"), "m3");
     let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
     assert_eq!(
         reasons(&computation, "change_lead_times", "change_id"),
@@ -661,4 +366,40 @@ fn explain_lists_counted_records_first_and_refuses_unknown_names() {
     assert!(err.to_string().contains("lead-time"), "{err}");
     let err = metrics::explain(&computation, "lead-time", Some("nope")).unwrap_err();
     assert!(err.to_string().contains("known services: api"), "{err}");
+}
+
+#[test]
+fn changes_merged_before_a_rollback_ride_the_next_real_deployment() {
+    let mut f = Fixture::default();
+    f.deploy("r1", "rb", "production", "success", "2025-01-10T12:00:00Z"); // started 11:50
+    f.deploy("r2", "rb", "production", "success", "2025-01-10T18:00:00Z").flag_last_deploy("is_rollback");
+    f.deploy("r3", "rb", "production", "success", "2025-01-11T12:00:00Z");
+    // Merged after r1 started and before the rollback started: the rollback does not ship it.
+    f.change("m", "rb", "2025-01-10T13:00:00Z", "2025-01-10T14:00:00Z", Some("2025-01-10T15:00:00Z"), "m");
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    let df = &computation.records["change_lead_times"];
+    assert_eq!(df.column("deployment_id").unwrap().str().unwrap().get(0), Some("r3"));
+    approx(window(&report, "rb").lead_time.median_hours, 23.0); // 13:00 → 12:00 next day
+}
+
+#[test]
+fn without_a_first_commit_time_lead_time_starts_at_opening_and_coding_is_unknown() {
+    let mut f = Fixture::default();
+    f.add(
+        &model::CHANGES,
+        &[
+            ("id", s("nc")),
+            ("source", s("test")),
+            ("service", s("shop")),
+            ("created_at", t("2025-01-10T08:00:00Z")),
+            ("merged_at", t("2025-01-10T10:00:00Z")),
+            ("merge_commit_sha", s("nc")),
+        ],
+    );
+    f.deploy("d", "shop", "production", "success", "2025-01-10T12:00:00Z").ships("d", &["nc"]);
+    let (_, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    let lt = &window(&report, "shop").lead_time;
+    approx(lt.median_hours, 4.0);
+    assert_eq!(lt.coding.median_hours, None);
+    approx(lt.review.median_hours, 2.0);
 }
