@@ -48,6 +48,7 @@ fn main() {
         changes: arg("--changes", 1_000_000),
         deployments: arg("--deployments", 200_000),
         incidents: arg("--incidents", 20_000),
+        years: 1,
     };
     println!("flowgauge metrics benchmark: {size:?}");
     let started = Instant::now();

@@ -16,6 +16,8 @@ pub struct Size {
     pub changes: usize,
     pub deployments: usize,
     pub incidents: usize,
+    /// Years of history from 1 January 2025.
+    pub years: usize,
 }
 
 /// A small, fast, deterministic pseudo-random sequence (SplitMix64).
@@ -102,7 +104,8 @@ impl FrameBuilder {
 pub fn organisation(size: Size) -> HashMap<&'static str, DataFrame> {
     let mut rng = Rng(20_251_123);
     let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap().timestamp_micros();
-    let year = 365 * 86_400 * SECOND;
+    // The whole span of history; the name says what it is in the one-year default.
+    let year = 365 * 86_400 * SECOND * size.years.max(1) as i64;
     let service_name = |i: usize| format!("svc-{i:03}");
 
     // Deployments: sorted per service so changes can find the next production deployment.

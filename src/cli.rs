@@ -25,6 +25,8 @@ Examples:
   flowgauge metrics                                DORA metrics per service, as a table
   flowgauge metrics --period month --format json   for machines (shape: docs/cli.md)
   flowgauge explain lead-time --service checkout   which changes counted, which did not and why
+  flowgauge report --out report.html               one self-contained HTML report
+  flowgauge report --format md --out -             a Markdown summary for a pull-request comment
   flowgauge --config sample-data/acme/flowgauge.toml metrics --collect
 
 Exit codes: 0 ok, 1 unexpected (I/O), 2 usage, 3 configuration, 4 bad input, 5 workspace busy or
@@ -100,6 +102,16 @@ enum Command {
         #[arg(long)]
         collect: bool,
     },
+    /// Write the report: one self-contained HTML file (or a Markdown summary, or JSON)
+    Report {
+        #[command(flatten)]
+        common: MetricArgs,
+        #[command(flatten)]
+        options: ReportOptions,
+        /// Collect the configured sources first
+        #[arg(long)]
+        collect: bool,
+    },
     /// List the records behind a metric: those counted and those excluded, with the reason
     Explain {
         /// lead-time, deployment-frequency, change-failure-rate, recovery-time, time-to-restore, rework-rate
@@ -123,6 +135,29 @@ struct MetricArgs {
     /// DORA report whose thresholds set the levels
     #[arg(long)]
     benchmark_year: Option<i64>,
+}
+
+#[derive(Args)]
+struct ReportOptions {
+    /// Where to write it; `-` for standard output [default: report.html, report.md or report.json]
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// html: the full report; md: a short summary for a CI job or pull-request comment; json: the data
+    #[arg(long, value_enum, default_value = "html")]
+    format: ReportFormat,
+    /// Directory of templates replacing the built-in ones of the same name (report.html, service.html, style.css, report.md)
+    #[arg(long)]
+    templates: Option<PathBuf>,
+    /// Replace people's names with stable pseudonyms everywhere
+    #[arg(long)]
+    anonymise: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Html,
+    Md,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -266,6 +301,13 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             write_stdout(&text)
         }
+        Command::Report { common, options, collect } => {
+            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            if *collect {
+                collect_all(&ctx)?;
+            }
+            write_report(&ctx, common, options)
+        }
         Command::Explain { metric, common, format } => {
             let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
             let (computation, _) = compute(&ctx, common)?;
@@ -322,7 +364,20 @@ fn print_import(ctx: &Session, report: &collect::ImportReport) {
     ctx.note(format!("imported {} rows from {} ({})", report.rows_read, report.path.display(), tables.join(", ")));
 }
 
+/// Everything computed from the workspace for one command.
+struct Computed {
+    tables: metrics::prepare::Frames,
+    manifest: flowgauge::store::Manifest,
+    computation: metrics::Computation,
+    report: metrics::MetricsReport,
+}
+
 fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
+    let c = compute_all(ctx, args, false)?;
+    Ok((c.computation, c.report))
+}
+
+fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Result<Computed> {
     let workspace = Workspace::open_existing(&ctx.workspace_dir)?;
     if workspace.is_empty() {
         return Err(Error::NotFound(format!(
@@ -332,8 +387,12 @@ fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computa
         .into());
     }
     let started = Instant::now();
-    let tables = metrics::load_tables(&workspace)?;
+    let mut tables = metrics::load_tables(&workspace)?;
+    let manifest = workspace.manifest().clone();
     drop(workspace);
+    if anonymise {
+        report::anonymise(&mut tables)?;
+    }
     ctx.detail(format!("loaded tables in {:.2?}", started.elapsed()));
     let queries = metrics::queries::load(args.queries.as_deref())?;
     let started = Instant::now();
@@ -349,5 +408,55 @@ fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computa
         ))
         .into());
     }
-    Ok((computation, metrics_report))
+    Ok(Computed { tables, manifest, computation, report: metrics_report })
+}
+
+fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut c = compute_all(ctx, common, options.anonymise)?;
+    if let Some(service) = &common.service {
+        c.report.services.retain(|s| &s.service == service);
+    }
+    let findings = flowgauge::assess::findings::assess_services(&c.tables, &c.computation, &c.report, &ctx.config)?;
+    let mut table_rows: Vec<(String, usize)> =
+        c.tables.iter().map(|(name, df)| (name.to_string(), df.height())).collect();
+    table_rows.sort();
+    let input = report::document::ReportInput {
+        metrics: &c.report,
+        findings: &findings,
+        computation: &c.computation,
+        config: &ctx.config,
+        manifest: Some(&c.manifest),
+        table_rows,
+        generated_at: chrono::Utc::now(),
+        anonymised: options.anonymise,
+        appendix_budget: 6_000,
+    };
+    let doc = report::document::build(&input)?;
+    let (text, default_name) = match options.format {
+        ReportFormat::Html => {
+            (report::render::render(&doc, "report.html", options.templates.as_deref())?, "report.html")
+        }
+        ReportFormat::Md => (report::render::render(&doc, "report.md", options.templates.as_deref())?, "report.md"),
+        ReportFormat::Json => {
+            (serde_json::to_string_pretty(&doc).context("serialising the report")? + "\n", "report.json")
+        }
+    };
+    let out = options.out.clone().unwrap_or_else(|| PathBuf::from(default_name));
+    if out.as_os_str() == "-" {
+        return write_stdout(&text);
+    }
+    write_atomically(&out, text.as_bytes())?;
+    ctx.note(format!("wrote {} ({} KiB) in {:.2?}", out.display(), text.len() / 1024, started.elapsed()));
+    Ok(())
+}
+
+/// Writes through a temporary file in the same directory, so a reader never sees half a report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(())
 }

@@ -470,7 +470,7 @@ fn manual_finding(f: &Facts, steps: &[ManualStep], m: &PeriodMetrics) -> Finding
     }
     for step in steps.iter().filter(|s| s.kind != "production deployment started or approved by hand").take(4) {
         let wait = step.median_wait_hours.map(|w| format!(", median wait {}", hours(w))).unwrap_or_default();
-        evidence.push(format!("{} `{}`: {} times{}", step.kind, step.name, step.occurrences, wait));
+        evidence.push(format!("{} “{}”: {} times{}", step.kind, step.name, step.occurrences, wait));
     }
     let share = if f.deployments > 0 { f.manual as f64 / f.deployments as f64 } else { 0.0 };
     let (status, summary) = if f.deployments == 0 && steps.is_empty() {
@@ -626,7 +626,10 @@ fn ownership_finding(f: &Facts, gaps: &[OwnershipGap]) -> Finding {
         .map(|g| {
             format!("{}: {} ({})", g.detail, g.count, g.share.map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_default())
         })
-        .chain((f.incidents > 0).then(|| format!("{} people were assigned incidents", f.assignees.len())))
+        .chain((f.incidents > 0).then(|| match f.assignees.len() {
+            1 => "only one person was ever assigned incidents".to_string(),
+            n => format!("{n} people were assigned incidents"),
+        }))
         .collect();
     let heavy = gaps.iter().any(|g| g.share.is_some_and(|s| s >= 0.25));
     let (status, summary) = if f.incidents == 0 && f.changes == 0 && f.deployments == 0 {
@@ -670,7 +673,7 @@ fn recommendations(
     let lead_gap = gap(levels.lead_time.level);
 
     if status(Question::ManualSteps) >= Status::Attention {
-        let step = steps.first().map(|s| format!(" (first: {} `{}`)", s.kind, s.name)).unwrap_or_default();
+        let step = steps.first().map(|s| format!(" (first: {} “{}”)", s.kind, s.name)).unwrap_or_default();
         out.push(Recommendation {
             rank: 0,
             title: format!("Replace manual release steps with automated checks{step}"),

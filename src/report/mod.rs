@@ -3,6 +3,10 @@
 //! Everything here reads a finished [`MetricsReport`] plus its [`Levels`]; nothing is computed that the
 //! metrics or the assessment did not already decide. The HTML report will live beside these.
 
+pub mod charts;
+pub mod document;
+pub mod render;
+
 use std::fmt::Write as _;
 
 use polars::prelude::*;
@@ -349,4 +353,40 @@ pub fn render_records_csv(df: &DataFrame) -> String {
         writer.write_record(&row).expect("in-memory write");
     }
     String::from_utf8(writer.into_inner().expect("in-memory flush")).expect("csv is utf-8")
+}
+
+/// Columns that hold people's names or addresses, replaced by `--anonymise`.
+const PEOPLE: &[(&str, &str)] = &[
+    ("changes", "author"),
+    ("reviews", "reviewer"),
+    ("commits", "author"),
+    ("commits", "author_email"),
+    ("pipelines", "triggered_by"),
+    ("jobs", "triggered_by"),
+    ("deployments", "triggered_by"),
+    ("incidents", "assignee"),
+    ("approvals", "approver"),
+];
+
+/// A stable pseudonym: the same name gives the same pseudonym in every run and every report.
+pub fn pseudonym(name: &str) -> String {
+    // FNV-1a: tiny, deterministic across platforms and versions (unlike std's hasher).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.trim().to_lowercase().bytes() {
+        hash ^= byte as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("person-{:06x}", hash & 0xff_ffff)
+}
+
+/// Replaces every person's name in the domain tables with its pseudonym, before anything is computed,
+/// so every figure, finding and record in the report uses the same pseudonyms.
+pub fn anonymise(frames: &mut crate::metrics::prepare::Frames) -> crate::Result<()> {
+    for (table, column) in PEOPLE {
+        let Some(df) = frames.get_mut(table) else { continue };
+        let Ok(values) = df.column(column).and_then(|c| c.str().cloned()) else { continue };
+        let replaced: Vec<Option<String>> = values.iter().map(|v| v.map(pseudonym)).collect();
+        df.with_column(Column::new((*column).into(), replaced))?;
+    }
+    Ok(())
 }

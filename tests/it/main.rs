@@ -6,4 +6,5 @@ mod docs;
 mod helpers;
 mod import;
 mod metrics;
+mod report;
 mod sample;

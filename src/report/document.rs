@@ -1,0 +1,808 @@
+//! The report document: everything the HTML, Markdown and JSON reports show, computed once.
+//!
+//! [`build`] turns metrics, levels and findings into a [`ReportDoc`] of display-ready values (strings
+//! formatted, charts drawn); templates only lay it out. Untrusted text stays plain text here and is
+//! escaped by the template engine on output (HTML) or by the Markdown formatter ([`super::render`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::charts::{self, Threshold, Trend};
+use crate::assess::findings::{Finding, ManualStep, OwnershipGap, Recommendation, ServiceFindings};
+use crate::assess::{self, Confidence, Rating};
+use crate::calendar::human_hours;
+use crate::config::Config;
+use crate::error::Result;
+use crate::metrics::{Computation, MetricsReport, PeriodMetrics, ServiceMetrics};
+use crate::store::Manifest;
+
+/// What the report is built from.
+pub struct ReportInput<'a> {
+    pub metrics: &'a MetricsReport,
+    pub findings: &'a [ServiceFindings],
+    pub computation: &'a Computation,
+    pub config: &'a Config,
+    pub manifest: Option<&'a Manifest>,
+    /// Rows per domain table, for the provenance section.
+    pub table_rows: Vec<(String, usize)>,
+    pub generated_at: DateTime<Utc>,
+    pub anonymised: bool,
+    /// Records listed in the whole appendix before "and N more"; shared evenly by services and
+    /// metrics (at least 10, at most 500 per metric and service) so a portfolio stays a few MB.
+    pub appendix_budget: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Badge {
+    pub metric: &'static str,
+    pub level: String,
+    pub value: String,
+    pub sample: u64,
+    pub low_confidence: bool,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Chart {
+    pub title: String,
+    pub caption: String,
+    pub svg: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageView {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub median: String,
+    pub p75: String,
+    pub width: f64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ValueStream {
+    pub changes: u64,
+    pub median: String,
+    pub p75: String,
+    pub stages: Vec<StageView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaCell {
+    pub value: String,
+    pub delta: String,
+    /// `better`, `worse`, `same` or empty when there is nothing to compare.
+    pub trend: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarterRow {
+    pub period: String,
+    pub cells: Vec<DeltaCell>,
+    pub driver: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordRow {
+    pub id: String,
+    pub reason: String,
+    pub when: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvenanceBlock {
+    pub metric: &'static str,
+    pub explain: &'static str,
+    pub counted: usize,
+    pub excluded: Vec<(String, usize)>,
+    pub records: Vec<RecordRow>,
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSection {
+    pub slug: String,
+    pub name: String,
+    pub overall: Badge,
+    pub badges: Vec<Badge>,
+    pub findings: Vec<Finding>,
+    pub charts: Vec<Chart>,
+    pub weekly: Chart,
+    pub value_stream: ValueStream,
+    pub manual_steps: Vec<ManualStep>,
+    pub manual_steps_view: Vec<[String; 4]>,
+    pub ownership_gaps: Vec<OwnershipGap>,
+    pub recommendations: Vec<Recommendation>,
+    pub quarter_headers: Vec<&'static str>,
+    pub quarters: Vec<QuarterRow>,
+    pub provenance: Vec<ProvenanceBlock>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortfolioRow {
+    pub slug: String,
+    pub name: String,
+    pub overall: Badge,
+    pub badges: Vec<Badge>,
+    pub concerns: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Methodology {
+    pub definitions: Vec<(String, String)>,
+    pub thresholds: Vec<[String; 5]>,
+    pub sources: Vec<[String; 3]>,
+    pub tables: Vec<(String, usize)>,
+    pub coverage: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The whole report (`flowgauge report --format json` prints this, minus nothing).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportDoc {
+    pub schema: &'static str,
+    pub title: String,
+    pub client: Option<String>,
+    pub footer: Option<String>,
+    pub accent: String,
+    pub logo: Option<String>,
+    pub generated_at: String,
+    pub version: &'static str,
+    pub window: String,
+    pub benchmark_year: u16,
+    pub anonymised: bool,
+    pub portfolio: Vec<PortfolioRow>,
+    pub services: Vec<ServiceSection>,
+    pub methodology: Methodology,
+}
+
+const DEFAULT_ACCENT: &str = "#1f6feb";
+
+fn level_name(r: &Rating) -> String {
+    r.level.map(|l| l.name().to_string()).unwrap_or_else(|| "no data".into())
+}
+
+fn badge(metric: &'static str, r: &Rating, value: String) -> Badge {
+    let low = r.confidence == Confidence::Low;
+    let note = match r.confidence {
+        Confidence::None => "no events in the window".to_string(),
+        Confidence::Low => format!("low confidence: only {} events", r.sample),
+        Confidence::Normal => format!("{} events", r.sample),
+    };
+    Badge { metric, level: level_name(r), value, sample: r.sample, low_confidence: low, note }
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
+}
+
+fn badges(m: &PeriodMetrics, config: &Config) -> (Badge, Vec<Badge>) {
+    let l = assess::levels(m, &config.analysis);
+    let f = &m.deployment_frequency;
+    let recovery_name = if l.benchmark_year == 2021 { "Time to restore" } else { "Recovery time" };
+    let recovery_value = if l.benchmark_year == 2021 {
+        human_hours(m.time_to_restore.median_hours)
+    } else {
+        human_hours(m.failed_deployment_recovery_time.median_hours)
+    };
+    let mut df =
+        badge("Deployment frequency", &l.deployment_frequency, format!("{:.1}/week · {}", f.per_week, f.bucket));
+    df.note = match l.deployment_frequency.confidence {
+        Confidence::Low => format!("low confidence: only {} whole weeks", f.whole_weeks),
+        Confidence::None => "no deployments".into(),
+        Confidence::Normal => format!("{} deployments over {} whole weeks", f.deployments, f.whole_weeks),
+    };
+    let list = vec![
+        df,
+        badge("Lead time", &l.lead_time, human_hours(m.lead_time.median_hours)),
+        badge("Change failure rate", &l.change_failure_rate, percent(m.change_failure_rate.rate)),
+        badge(recovery_name, &l.recovery, recovery_value),
+    ];
+    let mut overall = badge("Overall", &l.overall, level_name(&l.overall));
+    overall.note = if l.overall.level.is_none() {
+        "no events".into()
+    } else if l.overall.confidence == Confidence::Low {
+        "the weakest of the four; some rest on few events".into()
+    } else {
+        "the weakest of the four".into()
+    };
+    (overall, list)
+}
+
+fn slug(name: &str, index: usize) -> String {
+    let cleaned: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    format!("svc-{index}-{}", cleaned.trim_matches('-'))
+}
+
+fn level_label(year: u16, what: &str) -> String {
+    format!("{what} ({year})")
+}
+
+fn trend_charts(s: &ServiceMetrics, config: &Config) -> Result<Vec<Chart>> {
+    let t = assess::thresholds(config.analysis.benchmark_year);
+    let accent = charts::colour(config.report.accent_colour.as_deref().unwrap_or(DEFAULT_ACCENT));
+    let labels: Vec<String> = s.quarter.iter().map(|q| q.period.clone()).collect();
+    let line = |v: f64, name: &str| Threshold { value: v, label: name.to_string() };
+    let year = t.year;
+    let specs = [
+        (
+            "Deployment days per week",
+            "Days with a successful production deployment, per week; grey lines: elite (5) and high (1).",
+            Trend {
+                unit: "days / week",
+                labels: labels.clone(),
+                values: s.quarter.iter().map(|q| Some(q.deployment_frequency.deployment_days_per_week)).collect(),
+                thresholds: vec![line(t.weekly_deployment_days[0], "elite"), line(t.weekly_deployment_days[1], "high")],
+            },
+        ),
+        (
+            "Lead time for changes (median)",
+            "First commit to production; grey lines: level boundaries.",
+            Trend {
+                unit: "hours",
+                labels: labels.clone(),
+                values: s.quarter.iter().map(|q| q.lead_time.median_hours).collect(),
+                thresholds: vec![
+                    line(t.lead_time_hours[0], "elite"),
+                    line(t.lead_time_hours[1], "high"),
+                    line(t.lead_time_hours[2], "medium"),
+                ],
+            },
+        ),
+        (
+            "Change failure rate",
+            "Share of production deployments that caused a failure; grey lines: level boundaries.",
+            Trend {
+                unit: "%",
+                labels: labels.clone(),
+                values: s.quarter.iter().map(|q| q.change_failure_rate.rate.map(|r| r * 100.0)).collect(),
+                thresholds: vec![
+                    line(t.change_failure_rate[0] * 100.0, "elite"),
+                    line(t.change_failure_rate[1] * 100.0, "high"),
+                    line(t.change_failure_rate[2] * 100.0, "medium"),
+                ],
+            },
+        ),
+        (
+            if year == 2021 { "Time to restore service (median)" } else { "Failed deployment recovery time (median)" },
+            "Hours until service was restored; grey lines: level boundaries.",
+            Trend {
+                unit: "hours",
+                labels,
+                values: s
+                    .quarter
+                    .iter()
+                    .map(|q| {
+                        if year == 2021 {
+                            q.time_to_restore.median_hours
+                        } else {
+                            q.failed_deployment_recovery_time.median_hours
+                        }
+                    })
+                    .collect(),
+                thresholds: vec![
+                    line(t.recovery_hours[0], "elite"),
+                    line(t.recovery_hours[1], "high"),
+                    line(t.recovery_hours[2], "medium"),
+                ],
+            },
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(|(title, caption, spec)| {
+            Ok(Chart {
+                title: level_label(year, title).replace(&format!(" ({year})"), ""),
+                caption: caption.into(),
+                svg: charts::trend(&spec, accent)?,
+            })
+        })
+        .collect()
+}
+
+fn weekly_chart(s: &ServiceMetrics, config: &Config) -> Result<Chart> {
+    let accent = charts::colour(config.report.accent_colour.as_deref().unwrap_or(DEFAULT_ACCENT));
+    // The weeks of the last quarter in the window.
+    let last = s.quarter.last();
+    let weeks: Vec<&PeriodMetrics> =
+        s.week.iter().filter(|w| last.is_some_and(|q| w.start >= q.start && w.start < q.end)).collect();
+    let labels: Vec<String> = weeks.iter().map(|w| w.period.clone()).collect();
+    let values: Vec<u64> = weeks.iter().map(|w| w.deployment_frequency.deployments).collect();
+    Ok(Chart {
+        title: format!("Deployments per week, {}", last.map(|q| q.period.as_str()).unwrap_or("-")),
+        caption: "Successful production deployments in each week of the last quarter.".into(),
+        svg: charts::bars(&labels, &values, "deployments", accent)?,
+    })
+}
+
+fn value_stream(m: &PeriodMetrics, steps: &[ManualStep]) -> ValueStream {
+    let lt = &m.lead_time;
+    let manual_wait =
+        steps.iter().find(|s| s.kind.starts_with("production deployment")).and_then(|s| s.median_wait_hours);
+    let stages = [
+        ("Coding", "work", &lt.coding, "first commit → pull request opened".to_string()),
+        ("Pickup", "wait", &lt.pickup, "opened → first response by someone else".to_string()),
+        ("Review", "work", &lt.review, "first response → merged".to_string()),
+        (
+            "Deploy",
+            if manual_wait.is_some() { "wait" } else { "work" },
+            &lt.deploy,
+            match manual_wait {
+                Some(w) => format!("merged → live; includes a manual approval (median wait {})", human_hours(Some(w))),
+                None => "merged → live in production".to_string(),
+            },
+        ),
+    ];
+    let total: f64 = stages.iter().map(|(_, _, s, _)| s.median_hours.unwrap_or(0.0)).sum();
+    ValueStream {
+        changes: lt.changes,
+        median: human_hours(lt.median_hours),
+        p75: human_hours(lt.p75_hours),
+        stages: stages
+            .into_iter()
+            .map(|(name, kind, s, note)| StageView {
+                name,
+                kind,
+                median: human_hours(s.median_hours),
+                p75: human_hours(s.p75_hours),
+                // Widths are shares of the summed stage medians, with a floor so every stage stays legible.
+                width: if total > 0.0 { (s.median_hours.unwrap_or(0.0) / total * 100.0).max(8.0) } else { 25.0 },
+                note,
+            })
+            .collect(),
+    }
+}
+
+fn delta(
+    current: Option<f64>,
+    previous: Option<f64>,
+    lower_is_better: bool,
+    format: fn(Option<f64>) -> String,
+) -> DeltaCell {
+    let value = format(current);
+    match (current, previous) {
+        (Some(c), Some(p)) => {
+            let d = c - p;
+            let trend = if d.abs() < 1e-9 {
+                "same"
+            } else if (d < 0.0) == lower_is_better {
+                "better"
+            } else {
+                "worse"
+            };
+            let sign = if d > 0.0 {
+                "+"
+            } else if d < 0.0 {
+                "−"
+            } else {
+                "±"
+            };
+            DeltaCell { value, delta: format!("{sign}{}", format(Some(d.abs()))), trend }
+        }
+        _ => DeltaCell { value, delta: String::new(), trend: "" },
+    }
+}
+
+fn pct_value(v: Option<f64>) -> String {
+    v.map(|r| format!("{:.1} pp", r)).unwrap_or_else(|| "-".into())
+}
+
+fn rate_value(v: Option<f64>) -> String {
+    v.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
+}
+
+fn per_week(v: Option<f64>) -> String {
+    v.map(|r| format!("{r:.1}")).unwrap_or_else(|| "-".into())
+}
+
+const QUARTER_HEADERS: [&str; 6] = [
+    "Deploys / week",
+    "Lead time (median)",
+    "Change failure rate",
+    "Recovery (median)",
+    "Time to restore (median)",
+    "Rework rate",
+];
+
+/// The stage (or failure signal) that moved most, to say what drove a change between quarters.
+fn driver(current: &PeriodMetrics, previous: &PeriodMetrics) -> String {
+    let stages = [
+        ("coding", current.lead_time.coding.median_hours, previous.lead_time.coding.median_hours),
+        ("pickup", current.lead_time.pickup.median_hours, previous.lead_time.pickup.median_hours),
+        ("review", current.lead_time.review.median_hours, previous.lead_time.review.median_hours),
+        ("deploy", current.lead_time.deploy.median_hours, previous.lead_time.deploy.median_hours),
+    ];
+    let mut parts = Vec::new();
+    if let Some((name, c, p)) = stages
+        .iter()
+        .filter_map(|(n, c, p)| Some((*n, (*c)?, (*p)?)))
+        .max_by(|a, b| (a.1 - a.2).abs().total_cmp(&(b.1 - b.2).abs()))
+        .filter(|(_, c, p)| (c - p).abs() >= 0.05)
+    {
+        let verb = if c < p { "fell" } else { "rose" };
+        parts.push(format!("lead time: {name} stage {verb} {} → {}", human_hours(Some(p)), human_hours(Some(c))));
+    }
+    let (c, p) = (&current.change_failure_rate, &previous.change_failure_rate);
+    if c.failed != p.failed {
+        parts.push(format!("failed deployments {} → {}", p.failed, c.failed));
+    }
+    let (c, p) = (&current.deployment_frequency, &previous.deployment_frequency);
+    if c.deployments != p.deployments {
+        parts.push(format!("deployments {} → {}", p.deployments, c.deployments));
+    }
+    parts.join("; ")
+}
+
+fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
+    let mut rows = Vec::new();
+    for (i, q) in s.quarter.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| &s.quarter[j]);
+        let p = |f: fn(&PeriodMetrics) -> Option<f64>| prev.and_then(f);
+        let cells = vec![
+            delta(Some(q.deployment_frequency.per_week), p(|m| Some(m.deployment_frequency.per_week)), false, per_week),
+            delta(q.lead_time.median_hours, p(|m| m.lead_time.median_hours), true, human_hours),
+            {
+                let mut cell = delta(q.change_failure_rate.rate, p(|m| m.change_failure_rate.rate), true, rate_value);
+                if let (Some(c), Some(pr)) = (q.change_failure_rate.rate, p(|m| m.change_failure_rate.rate)) {
+                    let d = (c - pr) * 100.0;
+                    let sign = if d > 0.0 {
+                        "+"
+                    } else if d < 0.0 {
+                        "−"
+                    } else {
+                        "±"
+                    };
+                    cell.delta = format!("{sign}{}", pct_value(Some(d.abs())));
+                }
+                cell
+            },
+            delta(
+                q.failed_deployment_recovery_time.median_hours,
+                p(|m| m.failed_deployment_recovery_time.median_hours),
+                true,
+                human_hours,
+            ),
+            delta(q.time_to_restore.median_hours, p(|m| m.time_to_restore.median_hours), true, human_hours),
+            delta(q.rework_rate.rate, p(|m| m.rework_rate.rate), true, rate_value),
+        ];
+        rows.push(QuarterRow {
+            period: q.period.clone(),
+            cells,
+            driver: prev.map(|pm| driver(q, pm)).unwrap_or_default(),
+        });
+    }
+    rows
+}
+
+fn text_at(df: &DataFrame, name: &str, i: usize) -> Option<String> {
+    df.column(name).ok()?.get(i).ok().and_then(|v| match v {
+        AnyValue::Null => None,
+        AnyValue::String(s) => Some(s.to_string()),
+        other => Some(other.to_string()),
+    })
+}
+
+fn int_at(df: &DataFrame, name: &str, i: usize) -> Option<i64> {
+    df.column(name).ok()?.get(i).ok().and_then(|v| v.extract::<i64>())
+}
+
+fn provenance(computation: &Computation, service: &str, limit: usize) -> Result<Vec<ProvenanceBlock>> {
+    let blocks: [(&'static str, &'static str, &str, &str, &str, &str); 3] = [
+        ("Lead time for changes", "lead-time", "change_lead_times", "change_id", "deployed_ts", "lead_time_s"),
+        (
+            "Deployments (frequency, change failure rate, rework)",
+            "change-failure-rate",
+            "deployment_outcomes",
+            "deployment_id",
+            "deployed_ts",
+            "recovery_s",
+        ),
+        (
+            "Incidents (time to restore)",
+            "time-to-restore",
+            "incident_restores",
+            "incident_id",
+            "opened_ts",
+            "restore_s",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (metric, explain, file, id_column, time_column, value_column) in blocks {
+        let df = crate::metrics::explain(computation, explain, Some(service))?;
+        let mut counted = 0;
+        let mut excluded: BTreeMap<String, usize> = BTreeMap::new();
+        let mut records = Vec::new();
+        for i in 0..df.height() {
+            let reason = text_at(&df, "reason", i).unwrap_or_default();
+            if reason == "counted" {
+                counted += 1;
+            } else {
+                *excluded.entry(reason.clone()).or_default() += 1;
+            }
+            if records.len() < limit {
+                records.push(RecordRow {
+                    id: text_at(&df, id_column, i).unwrap_or_default(),
+                    reason,
+                    when: int_at(&df, time_column, i)
+                        .and_then(|t| DateTime::from_timestamp(t, 0))
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    value: int_at(&df, value_column, i)
+                        .map(|s| human_hours(Some(s as f64 / 3600.0)))
+                        .unwrap_or_else(|| "-".into()),
+                });
+            }
+        }
+        let _ = file;
+        out.push(ProvenanceBlock {
+            metric,
+            explain,
+            counted,
+            excluded: excluded.into_iter().collect(),
+            more: df.height().saturating_sub(records.len()),
+            records,
+        });
+    }
+    Ok(out)
+}
+
+fn service_warnings(m: &PeriodMetrics, config: &Config) -> Vec<String> {
+    let l = assess::levels(m, &config.analysis);
+    let mut out = Vec::new();
+    for (name, r) in [
+        ("deployment frequency", &l.deployment_frequency),
+        ("lead time", &l.lead_time),
+        ("change failure rate", &l.change_failure_rate),
+        ("recovery", &l.recovery),
+    ] {
+        match r.confidence {
+            Confidence::Low => {
+                out.push(format!("The {name} level rests on {} events only: treat it as indicative.", r.sample))
+            }
+            Confidence::None => out.push(format!("No events for {name} in the window: no level is given.")),
+            Confidence::Normal => {}
+        }
+    }
+    if m.deployment_frequency.deployments > 0 && m.lead_time.changes == 0 {
+        out.push("Deployments were found but no change could be traced to one: import changes with merge commit shas, or deployments with their commits.".into());
+    }
+    out
+}
+
+fn coverage(computation: &Computation) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let lt = &computation.records["change_lead_times"];
+    let reasons: Vec<Option<String>> = (0..lt.height()).map(|i| text_at(lt, "reason", i)).collect();
+    let counted = reasons.iter().filter(|r| r.as_deref() == Some("counted")).count();
+    lines.push(format!(
+        "{counted} of {} changes have a lead time; the rest are listed with the reason per service.",
+        lt.height()
+    ));
+    let restores = &computation.records["incident_restores"];
+    let mut by_link: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..restores.height() {
+        *by_link.entry(text_at(restores, "link", i).unwrap_or_else(|| "none".into())).or_default() += 1;
+    }
+    if restores.height() > 0 {
+        lines.push(format!(
+            "Incidents linked to a deployment: {} explicitly by the source, {} by the link window, {} not linked.",
+            by_link.get("explicit").copied().unwrap_or(0),
+            by_link.get("window").copied().unwrap_or(0),
+            by_link.get("none").copied().unwrap_or(0)
+        ));
+    } else {
+        lines.push("No incidents were collected: change failure rate rests on rollbacks, hotfixes and reverts alone, and time to restore is unknown.".into());
+    }
+    Ok(lines)
+}
+
+fn definitions() -> Vec<(String, String)> {
+    crate::metrics::queries::EMBEDDED
+        .iter()
+        .filter_map(|(file, text)| crate::metrics::queries::parse(file, text, "embedded").ok())
+        .map(|q| {
+            // The prose of the header: comment lines after the key: value fields.
+            let prose: Vec<&str> = q
+                .sql
+                .lines()
+                .take_while(|l| l.trim_start().starts_with("--"))
+                .map(|l| l.trim_start().trim_start_matches("--").trim())
+                .filter(|l| !l.is_empty() && !l.contains(": ") || l.starts_with("*") || l.ends_with('.'))
+                .filter(|l| !["name:", "unit:", "grain:", "requires:"].iter().any(|k| l.starts_with(k)))
+                .collect();
+            (format!("{} ({})", q.name, q.unit), prose.join(" "))
+        })
+        .collect()
+}
+
+fn thresholds_table(config: &Config) -> Vec<[String; 5]> {
+    let t = assess::thresholds(config.analysis.benchmark_year);
+    let h = |v: f64| human_hours(Some(v));
+    let p = |v: f64| format!("{:.0}%", v * 100.0);
+    vec![
+        [
+            "Deployment frequency (median deployment days per whole week)".into(),
+            format!("≥ {}", t.weekly_deployment_days[0]),
+            if t.year == 2021 { "≥ 1 day per month".into() } else { format!("≥ {}", t.weekly_deployment_days[1]) },
+            if t.year == 2021 { "≥ 1 day per six months".into() } else { "≥ 1 day per month".into() },
+            "less".into(),
+        ],
+        [
+            "Lead time for changes (median)".into(),
+            format!("< {}", h(t.lead_time_hours[0])),
+            format!("< {}", h(t.lead_time_hours[1])),
+            format!("< {}", h(t.lead_time_hours[2])),
+            "longer".into(),
+        ],
+        [
+            "Change failure rate".into(),
+            format!("≤ {}", p(t.change_failure_rate[0])),
+            format!("≤ {}", p(t.change_failure_rate[1])),
+            format!("≤ {}", p(t.change_failure_rate[2])),
+            "higher".into(),
+        ],
+        [
+            if t.year == 2021 {
+                "Time to restore service (median)".into()
+            } else {
+                "Failed deployment recovery time (median)".into()
+            },
+            format!("< {}", h(t.recovery_hours[0])),
+            format!("< {}", h(t.recovery_hours[1])),
+            format!("< {}", h(t.recovery_hours[2])),
+            "longer".into(),
+        ],
+    ]
+}
+
+/// A data URI for the configured logo, so the report stays one self-contained file.
+fn logo(config: &Config) -> Result<Option<String>> {
+    let Some(path) = &config.report.logo else { return Ok(None) };
+    let bytes = std::fs::read(path).map_err(|e| crate::error::Error::io(path, e))?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let mime = match ext.as_str() {
+        "svg" => "image/svg+xml",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        _ => "image/png",
+    };
+    Ok(Some(format!("data:{mime};base64,{}", base64(&bytes))))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Builds the report document.
+pub fn build(input: &ReportInput) -> Result<ReportDoc> {
+    let config = input.config;
+    let blocks = 3 * input.metrics.services.len().max(1);
+    let per_block = (input.appendix_budget / blocks).clamp(10, 500);
+    let mut services = Vec::new();
+    let mut portfolio = Vec::new();
+    for (index, s) in input.metrics.services.iter().enumerate() {
+        let findings = input.findings.iter().find(|f| f.service == s.service);
+        let steps = findings.map(|f| f.manual_steps.clone()).unwrap_or_default();
+        let (overall, badge_list) = badges(&s.window, config);
+        let slug = slug(&s.service, index);
+        let concerns = findings
+            .map(|f| f.findings.iter().filter(|x| x.status == assess::findings::Status::Concern).count())
+            .unwrap_or(0);
+        portfolio.push(PortfolioRow {
+            slug: slug.clone(),
+            name: s.service.clone(),
+            overall: overall.clone(),
+            badges: badge_list.clone(),
+            concerns,
+        });
+        services.push(ServiceSection {
+            slug,
+            name: s.service.clone(),
+            overall,
+            badges: badge_list,
+            findings: findings.map(|f| f.findings.clone()).unwrap_or_default(),
+            charts: trend_charts(s, config)?,
+            weekly: weekly_chart(s, config)?,
+            value_stream: value_stream(&s.window, &steps),
+            manual_steps_view: steps
+                .iter()
+                .map(|st| {
+                    [
+                        st.kind.clone(),
+                        st.name.clone(),
+                        st.occurrences.to_string(),
+                        match st.median_wait_hours {
+                            Some(w) => format!(
+                                "{} median, {} in total",
+                                human_hours(Some(w)),
+                                human_hours(Some(st.total_wait_hours))
+                            ),
+                            None => "-".into(),
+                        },
+                    ]
+                })
+                .collect(),
+            manual_steps: steps,
+            ownership_gaps: findings.map(|f| f.ownership_gaps.clone()).unwrap_or_default(),
+            recommendations: findings.map(|f| f.recommendations.clone()).unwrap_or_default(),
+            quarter_headers: QUARTER_HEADERS.to_vec(),
+            quarters: quarters(s),
+            provenance: provenance(input.computation, &s.service, per_block)?,
+            warnings: service_warnings(&s.window, config),
+        });
+    }
+    let mut warnings = Vec::new();
+    if input.anonymised {
+        warnings.push(
+            "People's names are replaced by stable pseudonyms; titles and other free text are shown as collected."
+                .into(),
+        );
+    }
+    let sources = input
+        .manifest
+        .map(|m| {
+            m.sources
+                .iter()
+                .map(|(name, state)| {
+                    [name.clone(), state.last_run.format("%Y-%m-%d %H:%M UTC").to_string(), state.cursor.clone()]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let window = &input.metrics.window;
+    let last_day = window.until - chrono::Duration::days(1);
+    Ok(ReportDoc {
+        schema: "flowgauge.report/1",
+        title: config.report.title.clone().unwrap_or_else(|| "Software delivery performance".into()),
+        client: config.report.client.clone(),
+        footer: config.report.footer.clone(),
+        accent: config.report.accent_colour.clone().unwrap_or_else(|| DEFAULT_ACCENT.into()),
+        logo: logo(config)?,
+        generated_at: input.generated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        version: env!("CARGO_PKG_VERSION"),
+        window: format!("{} to {}", window.since.format("%-d %B %Y"), last_day.format("%-d %B %Y")),
+        benchmark_year: config.analysis.benchmark_year.year(),
+        anonymised: input.anonymised,
+        portfolio,
+        services,
+        methodology: Methodology {
+            definitions: definitions(),
+            thresholds: thresholds_table(config),
+            sources,
+            tables: input.table_rows.clone(),
+            coverage: coverage(input.computation)?,
+            warnings,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_examples() {
+        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+    }
+}

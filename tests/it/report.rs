@@ -1,0 +1,303 @@
+//! The report: every format renders, untrusted text is escaped, and a real browser shows and prints it.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use crate::helpers::{flowgauge, repo_root, text};
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = flowgauge(dir, args);
+    assert!(out.status.success(), "{args:?} failed: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Renders the sample organisation's report in `format` into a temporary directory.
+fn sample_report(format: &str, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let ws = dir.path().join("ws");
+    let out = dir.path().join(format!("report.{format}"));
+    let mut args = vec![
+        "--config",
+        config.to_str().unwrap(),
+        "--workspace",
+        ws.to_str().unwrap(),
+        "-q",
+        "report",
+        "--collect",
+        "--format",
+        format,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ok(dir.path(), &args);
+    (dir, out)
+}
+
+#[test]
+fn the_sample_report_has_every_section_and_stays_self_contained() {
+    let (_dir, out) = sample_report("html", &[]);
+    let html = fs::read_to_string(&out).unwrap();
+    for expected in [
+        "Portfolio",
+        "What holds delivery back",
+        "Where are release steps manual?",
+        "Where is rollback uncertain?",
+        "Where is monitoring thin?",
+        "Where is operational ownership vague?",
+        "Recommendations",
+        "How a change reaches production",
+        "Trends by quarter",
+        "Quarter over quarter",
+        "Manual steps",
+        "Ownership gaps",
+        "Methodology and provenance",
+        "Appendix: records counted and excluded",
+        "@media print",
+    ] {
+        assert!(html.contains(expected), "missing {expected}");
+    }
+    for service in ["storefront", "payments", "ledger"] {
+        assert!(html.contains(&format!("<h2>{service}</h2>")), "no section for {service}");
+    }
+    // Self-contained: no script, no external reference of any kind.
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    assert!(html.contains("Content-Security-Policy"));
+    // Payments' manual approval job is found as a manual step.
+    assert!(html.contains("approve-production"), "manual job missing");
+    assert!(html.len() < 3_000_000);
+}
+
+#[test]
+fn markdown_and_json_carry_the_same_levels() {
+    let (_d1, md) = sample_report("md", &[]);
+    let md = fs::read_to_string(md).unwrap();
+    assert!(md.contains("| ledger | low |"), "{md}");
+    let (_d2, json) = sample_report("json", &[]);
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(doc["schema"], "flowgauge.report/1");
+    let ledger = doc["portfolio"].as_array().unwrap().iter().find(|r| r["name"] == "ledger").unwrap();
+    assert_eq!(ledger["overall"]["level"], "low");
+    assert_eq!(doc["services"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn anonymise_replaces_every_name() {
+    let (_d, plain) = sample_report("json", &[]);
+    let plain = fs::read_to_string(plain).unwrap();
+    assert!(plain.contains("argocd"), "the sample names its deployer");
+    let (_d2, anon) = sample_report("json", &["--anonymise"]);
+    let anon = fs::read_to_string(anon).unwrap();
+    assert!(!anon.contains("argocd"));
+    assert!(anon.contains(&flowgauge::report::pseudonym("argocd")));
+    assert_eq!(flowgauge::report::pseudonym("Argocd "), flowgauge::report::pseudonym("argocd"));
+}
+
+#[test]
+fn templates_can_be_overridden_and_a_broken_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("t");
+    fs::create_dir(&templates).unwrap();
+    fs::write(templates.join("report.md"), "{{ title }} for {{ services|length }} services").unwrap();
+    let (_d, out) = sample_report("md", &["--templates", templates.to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(out).unwrap(), "Software delivery performance for 3 services");
+    fs::write(templates.join("report.md"), "{% for %}").unwrap();
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let ws = dir.path().join("ws");
+    let args = ["--config", config.to_str().unwrap(), "--workspace", ws.to_str().unwrap(), "-q", "report", "--collect"];
+    let mut with_templates: Vec<&str> = args.to_vec();
+    with_templates.extend(["--format", "md", "--templates", templates.to_str().unwrap(), "--out", "x.md"]);
+    let out = flowgauge(dir.path(), &with_templates);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("report.md"), "{}", text(&out.stderr));
+    assert!(!dir.path().join("x.md").exists(), "nothing is written when rendering fails");
+}
+
+const HOSTILE_SERVICE: &str = "<script>document.title='pwned'</script>";
+
+/// A project whose data carries hostile text everywhere the report shows text; `leak` is a URL
+/// that would be fetched if any of it became markup.
+fn hostile_project(leak: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let trigger = format!("\"><img src={leak}/trigger onerror=\"document.title='pwned'\">");
+    let mut deploys = String::from("id,service,environment,finished_at,status,triggered_by,is_manual\n");
+    for day in 1..=9 {
+        deploys.push_str(&format!(
+            "javascript:alert({day}),\"{}\",production,2025-01-0{day}T10:00:00Z,success,\"{}\",true\n",
+            HOSTILE_SERVICE.replace('"', "\"\""),
+            trigger.replace('"', "\"\"")
+        ));
+    }
+    fs::write(dir.path().join("deploys.csv"), deploys).unwrap();
+    let pipelines = format!(
+        "id,service,name,trigger,started_at,status\np1,\"{}\",\"<img src={leak}/pipeline>\",manual,2025-01-02T10:00:00Z,success\n",
+        HOSTILE_SERVICE.replace('"', "\"\"")
+    );
+    fs::write(dir.path().join("pipelines.csv"), pipelines).unwrap();
+    let jobs = format!(
+        "id,pipeline_id,name,is_manual,queued_at,started_at\nj1,p1,\"<a href=javascript:alert(1)>deploy</a><img src={leak}/job>\",true,2025-01-02T10:00:00Z,2025-01-02T12:00:00Z\n"
+    );
+    fs::write(dir.path().join("jobs.csv"), jobs).unwrap();
+    fs::write(
+        dir.path().join("incidents.ndjson"),
+        format!(
+            "{{\"id\": \"<img src={leak}/incident>\", \"service\": \"{}\", \"title\": \"<iframe src={leak}/title>\", \"opened_at\": \"2025-01-03T11:00:00Z\", \"assignee\": \"<b onmouseover=alert(1)>x</b>\"}}\n",
+            HOSTILE_SERVICE.replace('"', "\\\"")
+        ),
+    )
+    .unwrap();
+    fs::write(dir.path().join("flowgauge.toml"), "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-04-01\"\n[report]\nclient = \"<script>x</script> & Co\"\nfooter = \"</footer><script>document.title='pwned'</script>\"\n").unwrap();
+    for (file, kind) in [
+        ("deploys.csv", "deployments"),
+        ("pipelines.csv", "pipelines"),
+        ("jobs.csv", "jobs"),
+        ("incidents.ndjson", "incidents"),
+    ] {
+        ok(dir.path(), &["-q", "import", file, "--kind", kind]);
+    }
+    dir
+}
+
+#[test]
+fn hostile_text_is_escaped_in_html_and_markdown() {
+    let dir = hostile_project("http://127.0.0.1:9");
+    ok(dir.path(), &["-q", "report", "--out", "r.html"]);
+    let html = fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("&lt;script&gt;document.title="), "the service name is shown, escaped");
+    assert_eq!(html.matches("<script").count(), 0);
+    assert_eq!(html.matches("<img src=http").count(), 0);
+    assert_eq!(html.matches("<iframe").count(), 0);
+    assert_eq!(html.matches("<a href=javascript").count(), 0);
+    ok(dir.path(), &["-q", "report", "--format", "md", "--out", "r.md"]);
+    let md = fs::read_to_string(dir.path().join("r.md")).unwrap();
+    assert!(!md.contains("<script>") && !md.contains("<img"), "{md}");
+}
+
+fn chromium() -> Option<PathBuf> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        // CI installs Chromium and sets this, so there the browser tests can never be skipped.
+        assert!(
+            std::env::var_os("FLOWGAUGE_REQUIRE_BROWSER").is_none(),
+            "FLOWGAUGE_REQUIRE_BROWSER is set but Chromium is missing"
+        );
+        eprintln!("skipping: no Chromium (install the Debian package `chromium`)");
+    }
+    found
+}
+
+fn browser(chromium: &Path, profile: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium starts")
+}
+
+/// Serves `page` at `/report.html` and records every path any client asks for.
+fn serve(listener: TcpListener, page: Vec<u8>) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            log.lock().unwrap().push(path.clone());
+            let mut stream = stream;
+            let (status, body): (&str, &[u8]) =
+                if path == "/report.html" { ("200 OK", &page) } else { ("404 Not Found", b"") };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(body);
+        }
+    });
+    seen
+}
+
+#[test]
+fn in_a_real_browser_no_script_runs_and_no_request_leaves_the_page() {
+    let Some(chromium) = chromium() else { return };
+    // The hostile URLs point at the server that serves the page, so any request they cause is seen.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = hostile_project(&format!("http://127.0.0.1:{port}/leak"));
+    ok(dir.path(), &["-q", "report", "--out", "r.html"]);
+    let seen = serve(listener, fs::read(dir.path().join("r.html")).unwrap());
+    let profile = tempfile::tempdir().unwrap();
+    let out = browser(
+        &chromium,
+        profile.path(),
+        &["--virtual-time-budget=3000", "--dump-dom", &format!("http://127.0.0.1:{port}/report.html")],
+    );
+    let dom = text(&out.stdout);
+    assert!(dom.contains("Software delivery performance"), "the page loaded: {}", text(&out.stderr));
+    let title = dom.split("<title>").nth(1).and_then(|t| t.split("</title>").next()).unwrap_or_default();
+    assert!(!title.contains("pwned"), "a script ran: {title}");
+    assert!(!dom.contains("<script"), "a script element exists in the DOM");
+    // Chromium may open a spare connection without sending anything (an empty path) and asks for
+    // the favicon on its own; neither comes from the page.
+    let requests: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| !p.is_empty() && p.as_str() != "/report.html" && p.as_str() != "/favicon.ico")
+        .cloned()
+        .collect();
+    assert!(requests.is_empty(), "the page made requests: {requests:?}");
+    assert!(seen.lock().unwrap().iter().any(|p| p == "/report.html"), "the browser never fetched the page");
+}
+
+#[test]
+fn the_sample_report_renders_to_png_and_prints_to_pdf() {
+    let Some(chromium) = chromium() else { return };
+    let (dir, out) = sample_report("html", &[]);
+    let png = dir.path().join("report.png");
+    let pdf = dir.path().join("report.pdf");
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", out.display());
+    let shot = browser(
+        &chromium,
+        profile.path(),
+        &["--window-size=1280,2400", &format!("--screenshot={}", png.display()), &url],
+    );
+    assert!(png.exists(), "no screenshot: {}", text(&shot.stderr));
+    assert_eq!(&fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    let print = browser(
+        &chromium,
+        profile.path(),
+        &["--no-pdf-header-footer", &format!("--print-to-pdf={}", pdf.display()), &url],
+    );
+    assert!(pdf.exists(), "no PDF: {}", text(&print.stderr));
+    let bytes = fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    // A4 pages (595 × 842 points) and several of them: one per service at least.
+    let body = String::from_utf8_lossy(&bytes);
+    assert!(body.contains("595") && body.contains("842"), "not A4");
+    assert!(bytes.len() > 50_000, "suspiciously small PDF: {} bytes", bytes.len());
+}
