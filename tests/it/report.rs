@@ -301,3 +301,100 @@ fn the_sample_report_renders_to_png_and_prints_to_pdf() {
     assert!(body.contains("595") && body.contains("842"), "not A4");
     assert!(bytes.len() > 50_000, "suspiciously small PDF: {} bytes", bytes.len());
 }
+
+/// Replaces what changes from run to run (times of generation and collection, the version) and the
+/// chart bodies (checked by their own tests) so the snapshot shows structure and text.
+fn mask(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find("<svg") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("</svg>").map(|e| start + e + "</svg>".len()).unwrap_or(rest.len());
+        out.push_str("<svg><!-- chart masked --></svg>");
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    mask_times(&out).replace(env!("CARGO_PKG_VERSION"), "VERSION")
+}
+
+/// `2026-11-23 11:09 UTC` → `TIME UTC`.
+fn mask_times(text: &str) -> String {
+    let shape = |s: &str| {
+        s.len() == 16
+            && s.chars().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == '-',
+                10 => c == ' ',
+                13 => c == ':',
+                _ => c.is_ascii_digit(),
+            })
+    };
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(" UTC") {
+        let (before, after) = rest.split_at(i);
+        if before.len() >= 16 && before.is_char_boundary(before.len() - 16) && shape(&before[before.len() - 16..]) {
+            out.push_str(&before[..before.len() - 16]);
+            out.push_str("TIME");
+        } else {
+            out.push_str(before);
+        }
+        out.push_str(" UTC");
+        rest = &after[4..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn the_rendered_html_matches_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("flowgauge.toml"),
+        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-07-01\"\n[[services]]\nname = \"checkout\"\n[[services]]\nname = \"search\"\n[report]\nclient = \"Acme & Co\"\naccent_colour = \"#8250df\"\nfooter = \"Confidential\"\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("deploys.csv"),
+        "id,service,environment,started_at,finished_at,status,commits,is_manual,approval_wait_seconds,triggered_by,is_rollback\n\
+         1,checkout,production,2025-01-06T10:00:00Z,2025-01-06T10:10:00Z,success,aaa,true,7200,dana,\n\
+         2,checkout,production,2025-02-03T10:00:00Z,2025-02-03T10:10:00Z,success,bbb,true,3600,dana,\n\
+         3,checkout,production,2025-02-03T12:00:00Z,2025-02-03T12:10:00Z,success,,false,,dana,true\n\
+         4,checkout,production,2025-04-08T10:00:00Z,2025-04-08T10:10:00Z,success,ccc,false,,eli,\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("changes.csv"),
+        "id,title,author,created_at,first_commit_at,first_review_at,merged_at,merge_commit_sha\n\
+         1,First,alice,2025-01-05T10:00:00Z,2025-01-05T08:00:00Z,2025-01-05T11:00:00Z,2025-01-05T12:00:00Z,aaa\n\
+         2,Second,bob,2025-02-01T09:00:00Z,2025-02-01T08:00:00Z,,2025-02-01T09:30:00Z,bbb\n\
+         3,Third,bob,2025-04-07T09:00:00Z,2025-04-07T08:00:00Z,2025-04-07T09:10:00Z,2025-04-07T09:30:00Z,ccc\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("incidents.csv"),
+        "id,service,title,opened_at,acknowledged_at,resolved_at,assignee\n\
+         1,checkout,Payments fail,2025-02-03T11:00:00Z,2025-02-03T11:05:00Z,2025-02-03T12:30:00Z,\n",
+    )
+    .unwrap();
+    ok(dir.path(), &["-q", "import", "deploys.csv", "--kind", "deployments"]);
+    ok(dir.path(), &["-q", "import", "changes.csv", "--kind", "changes", "--service", "checkout"]);
+    ok(dir.path(), &["-q", "import", "incidents.csv", "--kind", "incidents"]);
+    ok(dir.path(), &["-q", "report", "--out", "r.html"]);
+    let actual = mask(&fs::read_to_string(dir.path().join("r.html")).unwrap());
+    let snapshot = repo_root().join("tests/snapshots/report-small.html");
+    if std::env::var_os("FLOWGAUGE_UPDATE_SNAPSHOTS").is_some() {
+        fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        fs::write(&snapshot, &actual).unwrap();
+    }
+    let expected = fs::read_to_string(&snapshot)
+        .expect("tests/snapshots/report-small.html exists (create it with FLOWGAUGE_UPDATE_SNAPSHOTS=1)");
+    if expected != actual {
+        let line = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        panic!(
+            "the report differs from tests/snapshots/report-small.html from line {}:\n- {}\n+ {}\n(review, then FLOWGAUGE_UPDATE_SNAPSHOTS=1 cargo test)",
+            line + 1,
+            expected.lines().nth(line).unwrap_or(""),
+            actual.lines().nth(line).unwrap_or("")
+        );
+    }
+}
