@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod ownership;
 pub mod report;
 pub mod store;
 

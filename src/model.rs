@@ -287,6 +287,24 @@ pub const APPROVALS: TableSchema = TableSchema {
     ],
 };
 
+pub const EVIDENCE: TableSchema = TableSchema {
+    name: "evidence",
+    key: &["id"],
+    doc: "Delivery practices and manual steps found in a repository's files at HEAD (CI/CD configuration, infrastructure as code, monitoring, runbooks).",
+    columns: &[
+        req("id", Text, "Namespaced id: `scan:<repo>:<path>:<line>:<category>`."),
+        req("source", Text, "Always `scan`."),
+        opt("repo", Text, "Repository scanned."),
+        opt("service", Text, "Service whose path globs contain the file; empty when the file serves the whole repository."),
+        req("kind", Text, "`manual_step` (a person must act for a change to reach production) or `practice` (evidence a practice exists)."),
+        req("category", Text, "What was found, e.g. `manual trigger`, `manual job`, `approval`, `tests`, `container`, `infrastructure as code`, `monitoring`, `rollback`, `runbook`, `post-incident review`."),
+        opt("tool", Text, "The tool the file belongs to, e.g. `github-actions`, `gitlab-ci`, `jenkins`, `circleci`, `terraform`, `helm`, `prometheus`."),
+        opt("detail", Text, "A short description naming the job, workflow or step (untrusted text)."),
+        req("path", Text, "File, relative to the repository root."),
+        opt("line", Int, "Line in the file, when the finding is a line."),
+    ],
+};
+
 /// Every domain table, in the order documentation lists them.
 pub const TABLES: &[&TableSchema] = &[
     &SERVICES,
@@ -301,6 +319,7 @@ pub const TABLES: &[&TableSchema] = &[
     &DEPLOYMENT_COMMITS,
     &INCIDENTS,
     &APPROVALS,
+    &EVIDENCE,
 ];
 
 /// Looks a table up by name.

@@ -7,6 +7,7 @@
 //! configuration disappears.
 
 pub mod import;
+pub mod scan;
 
 use chrono::Utc;
 

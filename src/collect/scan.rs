@@ -1,0 +1,1 @@
+//! Delivery configuration scan (placeholder replaced by the full scanner).
