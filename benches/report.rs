@@ -46,6 +46,7 @@ fn main() {
         config: &config,
         manifest: None,
         table_rows: tables.iter().map(|(n, df)| (n.to_string(), df.height())).collect(),
+        queries: &queries,
         generated_at: chrono::Utc::now(),
         anonymised: false,
         appendix_budget: 6_000,

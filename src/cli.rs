@@ -370,6 +370,7 @@ struct Computed {
     manifest: flowgauge::store::Manifest,
     computation: metrics::Computation,
     report: metrics::MetricsReport,
+    queries: Vec<metrics::Query>,
 }
 
 fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
@@ -408,7 +409,7 @@ fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Res
         ))
         .into());
     }
-    Ok(Computed { tables, manifest, computation, report: metrics_report })
+    Ok(Computed { tables, manifest, computation, report: metrics_report, queries })
 }
 
 fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> anyhow::Result<()> {
@@ -428,6 +429,7 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
         config: &ctx.config,
         manifest: Some(&c.manifest),
         table_rows,
+        queries: &c.queries,
         generated_at: chrono::Utc::now(),
         anonymised: options.anonymise,
         appendix_budget: 6_000,
@@ -454,6 +456,11 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
 /// Writes through a temporary file in the same directory, so a reader never sees half a report.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(
+            Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "the directory does not exist")).into()
+        );
+    }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;

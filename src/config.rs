@@ -483,6 +483,11 @@ fn validate_report(r: RawReport, base: &Path) -> Result<ReportBranding> {
         }
     }
     let logo = r.logo.map(|p| base.join(p));
+    if let Some(path) = &logo
+        && !path.is_file()
+    {
+        return Err(bad("report.logo", format!("{} does not exist", path.display())));
+    }
     if let Some(path) = &logo {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         if !["png", "jpg", "jpeg", "svg", "gif"].contains(&ext.as_str()) {

@@ -158,6 +158,8 @@ struct Facts {
     manual_environments: BTreeMap<String, u64>,
     triggered_by: BTreeMap<String, u64>,
     untriggered: u64,
+    /// Production deployments started by an automation account (CI, Argo CD, a bot).
+    automated: u64,
     manual_jobs: BTreeMap<String, (u64, Vec<f64>)>,
     manual_pipelines: BTreeMap<String, u64>,
     approvals: Vec<f64>,
@@ -176,6 +178,35 @@ struct Facts {
     assignees: BTreeMap<String, u64>,
     changes: u64,
     unreviewed: u64,
+}
+
+/// Whether a `triggered_by` names an automation account rather than a person: a deployment tool
+/// starting every deployment is automation working, not one person holding the release.
+pub fn is_automation(name: &str) -> bool {
+    const TOOLS: &[&str] = &[
+        "bot",
+        "ci",
+        "cd",
+        "actions",
+        "argocd",
+        "argo",
+        "jenkins",
+        "spinnaker",
+        "flux",
+        "fluxcd",
+        "circleci",
+        "buildkite",
+        "automation",
+        "deployer",
+        "pipeline",
+        "gitlab",
+        "octopus",
+        "harness",
+        "teamcity",
+        "bamboo",
+    ];
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with("[bot]") || lower.split(|c: char| !c.is_ascii_alphanumeric()).any(|t| TOOLS.contains(&t))
 }
 
 fn in_window(ts: Option<f64>, config: &Config) -> bool {
@@ -219,6 +250,7 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
             f.approval_waits.push(w / 3600.0);
         }
         match &trigger[i] {
+            Some(who) if is_automation(who) => f.automated += 1,
             Some(who) => *f.triggered_by.entry(who.clone()).or_default() += 1,
             None => f.untriggered += 1,
         }
@@ -503,7 +535,10 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
         ));
     }
     if f.unrestored > 0 {
-        evidence.push(format!("{} failed deployments have no recorded restoration", f.unrestored));
+        evidence.push(match f.unrestored {
+            1 => "1 failed deployment has no recorded restoration".to_string(),
+            n => format!("{n} failed deployments have no recorded restoration"),
+        });
     }
     let r = &m.failed_deployment_recovery_time;
     if let Some(median) = r.median_hours {
@@ -537,13 +572,15 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
 fn monitoring_finding(f: &Facts) -> Finding {
     let mut evidence = Vec::new();
     evidence.push(format!("{} incidents opened in the window", f.incidents));
-    if f.failures > 0 {
+    if f.failures_without_incident > 0 {
         evidence.push(format!(
             "{} of {} failed deployments ({}) had no incident: the failure was found some other way",
             f.failures_without_incident,
             f.failures,
             pct(f.failures_without_incident, f.failures)
         ));
+    } else if f.failures > 0 {
+        evidence.push(format!("every one of the {} failed deployments had an incident", f.failures));
     }
     let mut detection = f.detection_delays.clone();
     let detect = median(&mut detection);
@@ -627,7 +664,10 @@ fn ownership_finding(f: &Facts, gaps: &[OwnershipGap]) -> Finding {
             format!("{}: {} ({})", g.detail, g.count, g.share.map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_default())
         })
         .chain((f.incidents > 0).then(|| match f.assignees.len() {
-            1 => "only one person was ever assigned incidents".to_string(),
+            1 => format!(
+                "only one person ({}) was ever assigned incidents",
+                f.assignees.keys().next().map(String::as_str).unwrap_or_default()
+            ),
             n => format!("{n} people were assigned incidents"),
         }))
         .collect();
@@ -808,4 +848,20 @@ pub fn assess_services(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_tools_are_not_people() {
+        for tool in ["argocd", "github-actions", "dependabot[bot]", "Jenkins", "deploy-bot", "gitlab-ci"] {
+            assert!(is_automation(tool), "{tool}");
+        }
+        // Whole words only: "ci" inside a name is not a CI system.
+        for person in ["dana", "lucia", "Francis", "cicero", "bottomley"] {
+            assert!(!is_automation(person), "{person}");
+        }
+    }
 }

@@ -26,6 +26,8 @@ pub struct ReportInput<'a> {
     pub computation: &'a Computation,
     pub config: &'a Config,
     pub manifest: Option<&'a Manifest>,
+    /// The metric definitions that ran (embedded or from `--queries`).
+    pub queries: &'a [crate::metrics::Query],
     /// Rows per domain table, for the provenance section.
     pub table_rows: Vec<(String, usize)>,
     pub generated_at: DateTime<Utc>,
@@ -233,12 +235,17 @@ fn trend_charts(s: &ServiceMetrics, config: &Config) -> Result<Vec<Chart>> {
     let specs = [
         (
             "Deployment days per week",
-            "Days with a successful production deployment, per week; grey lines: elite (5) and high (1).",
+            "Days with a successful production deployment, per week; grey lines: level boundaries.",
             Trend {
                 unit: "days / week",
                 labels: labels.clone(),
                 values: s.quarter.iter().map(|q| Some(q.deployment_frequency.deployment_days_per_week)).collect(),
-                thresholds: vec![line(t.weekly_deployment_days[0], "elite"), line(t.weekly_deployment_days[1], "high")],
+                // In 2021 "high" is one deployment day a month, which this weekly axis cannot show.
+                thresholds: if year == 2021 {
+                    vec![line(t.weekly_deployment_days[0], "elite")]
+                } else {
+                    vec![line(t.weekly_deployment_days[0], "elite"), line(t.weekly_deployment_days[1], "high")]
+                },
             },
         ),
         (
@@ -439,6 +446,23 @@ fn driver(current: &PeriodMetrics, previous: &PeriodMetrics) -> String {
     parts.join("; ")
 }
 
+/// A rate's change is stated in percentage points, not as a relative percentage.
+fn rate_delta(current: Option<f64>, previous: Option<f64>) -> DeltaCell {
+    let mut cell = delta(current, previous, true, rate_value);
+    if let (Some(c), Some(p)) = (current, previous) {
+        let d = (c - p) * 100.0;
+        let sign = if d > 0.0 {
+            "+"
+        } else if d < 0.0 {
+            "−"
+        } else {
+            "±"
+        };
+        cell.delta = format!("{sign}{}", pct_value(Some(d.abs())));
+    }
+    cell
+}
+
 fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
     let mut rows = Vec::new();
     for (i, q) in s.quarter.iter().enumerate() {
@@ -447,21 +471,7 @@ fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
         let cells = vec![
             delta(Some(q.deployment_frequency.per_week), p(|m| Some(m.deployment_frequency.per_week)), false, per_week),
             delta(q.lead_time.median_hours, p(|m| m.lead_time.median_hours), true, human_hours),
-            {
-                let mut cell = delta(q.change_failure_rate.rate, p(|m| m.change_failure_rate.rate), true, rate_value);
-                if let (Some(c), Some(pr)) = (q.change_failure_rate.rate, p(|m| m.change_failure_rate.rate)) {
-                    let d = (c - pr) * 100.0;
-                    let sign = if d > 0.0 {
-                        "+"
-                    } else if d < 0.0 {
-                        "−"
-                    } else {
-                        "±"
-                    };
-                    cell.delta = format!("{sign}{}", pct_value(Some(d.abs())));
-                }
-                cell
-            },
+            rate_delta(q.change_failure_rate.rate, p(|m| m.change_failure_rate.rate)),
             delta(
                 q.failed_deployment_recovery_time.median_hours,
                 p(|m| m.failed_deployment_recovery_time.median_hours),
@@ -469,7 +479,7 @@ fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
                 human_hours,
             ),
             delta(q.time_to_restore.median_hours, p(|m| m.time_to_restore.median_hours), true, human_hours),
-            delta(q.rework_rate.rate, p(|m| m.rework_rate.rate), true, rate_value),
+            rate_delta(q.rework_rate.rate, p(|m| m.rework_rate.rate)),
         ];
         rows.push(QuarterRow {
             period: q.period.clone(),
@@ -602,21 +612,22 @@ fn coverage(computation: &Computation) -> Result<Vec<String>> {
     Ok(lines)
 }
 
-fn definitions() -> Vec<(String, String)> {
-    crate::metrics::queries::EMBEDDED
+/// Each query's name and the prose of its header (the comment lines after the `key: value` fields),
+/// from the queries that actually ran, so overridden definitions are the ones described.
+fn definitions(queries: &[crate::metrics::Query]) -> Vec<(String, String)> {
+    const KEYS: [&str; 4] = ["name:", "unit:", "grain:", "requires:"];
+    queries
         .iter()
-        .filter_map(|(file, text)| crate::metrics::queries::parse(file, text, "embedded").ok())
         .map(|q| {
-            // The prose of the header: comment lines after the key: value fields.
             let prose: Vec<&str> = q
                 .sql
                 .lines()
                 .take_while(|l| l.trim_start().starts_with("--"))
                 .map(|l| l.trim_start().trim_start_matches("--").trim())
-                .filter(|l| !l.is_empty() && !l.contains(": ") || l.starts_with("*") || l.ends_with('.'))
-                .filter(|l| !["name:", "unit:", "grain:", "requires:"].iter().any(|k| l.starts_with(k)))
+                .filter(|l| !l.is_empty() && !KEYS.iter().any(|k| l.starts_with(k)))
                 .collect();
-            (format!("{} ({})", q.name, q.unit), prose.join(" "))
+            let origin = if q.origin == "embedded" { String::new() } else { format!(", from {}", q.origin) };
+            (format!("{} ({}{origin})", q.name, q.unit), prose.join(" "))
         })
         .collect()
 }
@@ -785,7 +796,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
         portfolio,
         services,
         methodology: Methodology {
-            definitions: definitions(),
+            definitions: definitions(input.queries),
             thresholds: thresholds_table(config),
             sources,
             tables: input.table_rows.clone(),

@@ -376,7 +376,8 @@ pub fn pseudonym(name: &str) -> String {
         hash ^= byte as u64;
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("person-{:06x}", hash & 0xff_ffff)
+    // 40 bits: collisions stay unlikely (about one in a million for a thousand people).
+    format!("person-{:010x}", hash & 0xff_ffff_ffff)
 }
 
 /// Replaces every person's name in the domain tables with its pseudonym, before anything is computed,

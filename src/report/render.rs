@@ -59,10 +59,15 @@ fn environment(dir: Option<&Path>) -> Result<Environment<'static>> {
     });
     env.set_formatter(|out, state, value| {
         if let AutoEscape::Custom(_) = state.auto_escape() {
-            if value.is_safe() || value.is_none() || value.is_undefined() {
-                return minijinja::escape_formatter(out, state, &value.to_string().into());
-            }
-            out.write_str(&escape_markdown(&value.to_string())).map_err(TemplateError::from)?;
+            // Nothing for empty values (as Jinja prints them), as-is for values marked safe.
+            let text = if value.is_none() || value.is_undefined() {
+                String::new()
+            } else if value.is_safe() {
+                value.to_string()
+            } else {
+                escape_markdown(&value.to_string())
+            };
+            out.write_str(&text).map_err(TemplateError::from)?;
             Ok(())
         } else {
             minijinja::escape_formatter(out, state, value)
