@@ -47,6 +47,7 @@ fn main() {
         manifest: None,
         table_rows: tables.iter().map(|(n, df)| (n.to_string(), df.height())).collect(),
         queries: &queries,
+        limitations: metrics::limitations(&tables),
         generated_at: chrono::Utc::now(),
         anonymised: false,
         appendix_budget: 6_000,

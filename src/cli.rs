@@ -86,8 +86,23 @@ enum Command {
         #[arg(long, default_value = "import")]
         namespace: String,
     },
-    /// Run every source configured in flowgauge.toml
-    Collect,
+    /// Run every source configured in flowgauge.toml, or read one repository
+    Collect {
+        #[command(subcommand)]
+        source: Option<CollectSource>,
+    },
+    /// Who owns what: CODEOWNERS coverage, degree of authorship, truck factor, knowledge loss
+    Ownership {
+        /// The repository to analyse
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Its name as `services.repos` lists it (`owner/name`) [default: the directory name]
+        #[arg(long)]
+        name: Option<String>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
     /// Compute the DORA metrics per service
     Metrics {
         #[command(flatten)]
@@ -124,8 +139,23 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CollectSource {
+    /// Read a local git repository's history (commits, changes from merges and squashes, tag releases)
+    Git {
+        /// Path to the repository
+        path: PathBuf,
+        /// Its name as `services.repos` lists it (`owner/name`) [default: the directory name]
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
 #[derive(Args)]
 struct MetricArgs {
+    /// Read this local git repository first (no configuration needed: releases come from `v*` tags)
+    #[arg(long)]
+    repo: Option<PathBuf>,
     /// Only this service
     #[arg(long)]
     service: Option<String>,
@@ -201,7 +231,7 @@ pub fn run() -> i32 {
 fn exit_code(e: &anyhow::Error) -> i32 {
     match e.downcast_ref::<Error>() {
         Some(Error::ConfigSyntax { .. } | Error::ConfigValue { .. }) => 3,
-        Some(Error::ImportRow { .. } | Error::ImportFile { .. }) => 4,
+        Some(Error::ImportRow { .. } | Error::ImportFile { .. } | Error::Git { .. }) => 4,
         Some(Error::WorkspaceLocked { .. } | Error::Workspace { .. }) => 5,
         Some(Error::Query { .. } | Error::Template { .. }) => 6,
         Some(Error::NotFound(_)) => 7,
@@ -276,9 +306,16 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             print_import(&ctx, &report);
             Ok(())
         }
-        Command::Collect => {
+        Command::Collect { source } => {
             let ctx = load_context(&cli, Overrides::default())?;
-            collect_all(&ctx)
+            match source {
+                None => collect_all(&ctx),
+                Some(CollectSource::Git { path, name }) => collect_repo(&ctx, path, name.as_deref()),
+            }
+        }
+        Command::Ownership { repo, name, format } => {
+            let ctx = load_context(&cli, Overrides::default())?;
+            ownership(&ctx, repo, name.as_deref(), *format)
         }
         Command::Metrics { common, period, format, collect } => {
             let ctx = load_context(
@@ -288,12 +325,13 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             if *collect {
                 collect_all(&ctx)?;
             }
-            let (computation, mut metrics_report) = compute(&ctx, common)?;
-            drop(computation);
+            let c = compute_all(&ctx, common, false)?;
+            let notes = metrics::limitations(&c.tables);
+            let mut metrics_report = c.report;
             if let Some(service) = &common.service {
                 metrics_report.services.retain(|s| &s.service == service);
             }
-            let rated = report::rate(&metrics_report, &ctx.config);
+            let rated = report::rate(&metrics_report, &ctx.config, notes);
             let text = match format {
                 OutputFormat::Table => report::render_table(&rated, ctx.config.analysis.period),
                 OutputFormat::Json => report::render_json(&rated),
@@ -348,10 +386,63 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
     let mut workspace = ctx.workspace()?;
     let started = Instant::now();
     for report in collect::collect_configured(&mut workspace, &ctx.config)? {
-        print_import(ctx, &report);
+        match report {
+            collect::SourceReport::Import(r) => print_import(ctx, &r),
+            collect::SourceReport::Git(r) => print_git(ctx, &r),
+        }
     }
     ctx.detail(format!("collected in {:.2?}", started.elapsed()));
     Ok(())
+}
+
+fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Result<()> {
+    let mut workspace = ctx.workspace()?;
+    let started = Instant::now();
+    let (report, _) = collect::collect_git(&mut workspace, &ctx.config, path, name)?;
+    print_git(ctx, &report);
+    ctx.detail(format!("read {} in {:.2?}", path.display(), started.elapsed()));
+    Ok(())
+}
+
+fn print_git(ctx: &Session, r: &collect::GitReport) {
+    ctx.note(format!(
+        "read {} ({}): {} commits, {} changes, {} tag releases{}",
+        r.path.display(),
+        r.repo,
+        r.commits,
+        r.changes,
+        r.deployments,
+        if r.outside_services > 0 {
+            format!(", {} changes outside every service's paths", r.outside_services)
+        } else {
+            String::new()
+        }
+    ));
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn ownership(ctx: &Session, repo: &Path, name: Option<&str>, format: OutputFormat) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let history = flowgauge::collect::git::read(repo, name, &ctx.config.git.bots)?;
+    let fallback = collect::default_service(&history.repo);
+    let mut services: Vec<&flowgauge::config::Service> =
+        ctx.config.services.iter().filter(|s| s.repos.iter().any(|r| r == &history.repo)).collect();
+    if services.is_empty() {
+        services.push(&fallback);
+    }
+    let analysis = flowgauge::ownership::analyse(&history, &services, chrono::Utc::now(), ctx.config.git.inactive_days);
+    for w in &analysis.warnings {
+        eprintln!("warning: {w}");
+    }
+    ctx.detail(format!("analysed {} commits in {:.2?}", history.commits.len(), started.elapsed()));
+    let text = match format {
+        OutputFormat::Table => report::render_ownership(&analysis),
+        OutputFormat::Json => serde_json::to_string_pretty(&analysis).context("serialising")? + "\n",
+        OutputFormat::Csv => report::render_ownership_csv(&analysis),
+    };
+    write_stdout(&text)
 }
 
 fn print_import(ctx: &Session, report: &collect::ImportReport) {
@@ -379,6 +470,9 @@ fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computa
 }
 
 fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Result<Computed> {
+    if let Some(repo) = &args.repo {
+        collect_repo(ctx, repo, None)?;
+    }
     let workspace = Workspace::open_existing(&ctx.workspace_dir)?;
     if workspace.is_empty() {
         return Err(Error::NotFound(format!(
@@ -430,6 +524,7 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
         manifest: Some(&c.manifest),
         table_rows,
         queries: &c.queries,
+        limitations: metrics::limitations(&c.tables),
         generated_at: chrono::Utc::now(),
         anonymised: options.anonymise,
         appendix_budget: 6_000,

@@ -22,6 +22,10 @@ min_sample = 10
 min_weeks = 4
 incident_link_hours = 24.0
 first_deployment_lookback_days = 7.0
+
+[git]
+bots = []
+inactive_days = 180
 "#;
 
 /// The commented starter file `flowgauge init` writes.
@@ -49,6 +53,23 @@ struct RawConfig {
     sources: Vec<RawSource>,
     #[serde(default)]
     report: RawReport,
+    git: RawGit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGit {
+    bots: Vec<String>,
+    inactive_days: i64,
+}
+
+/// Settings of the git source and the ownership analysis.
+#[derive(Debug, Clone)]
+pub struct GitSettings {
+    /// Extra bot name or e-mail fragments, beyond the built-in list (dependabot, renovate, `[bot]`, …).
+    pub bots: Vec<String>,
+    /// A developer inactive this many days no longer holds knowledge of their files.
+    pub inactive_days: i64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -96,6 +117,7 @@ struct RawService {
     paths: Vec<String>,
     production_environments: Option<Vec<String>>,
     incident_link_hours: Option<f64>,
+    deploy_tags: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +130,8 @@ struct RawSource {
     service: Option<String>,
     format: Option<String>,
     namespace: Option<String>,
+    /// For git sources: the repository's name as services list it (`owner/name`).
+    repo: Option<String>,
 }
 
 /// The analysis window `[since, until)` in UTC.
@@ -157,10 +181,28 @@ pub struct Service {
     pub paths: Vec<String>,
     pub production_environments: Vec<String>,
     pub incident_link_hours: f64,
+    /// Tags (glob) that mark production deployments in the git source, e.g. `v*`.
+    pub deploy_tags: Option<String>,
     production_matchers: Vec<GlobMatcher>,
 }
 
 impl Service {
+    /// A service with default settings, for a repository analysed without configuration.
+    pub fn named(name: &str, deploy_tags: Option<&str>) -> Service {
+        Service {
+            name: name.to_string(),
+            repos: Vec::new(),
+            paths: Vec::new(),
+            production_environments: DEFAULT_PRODUCTION.iter().map(|s| s.to_string()).collect(),
+            incident_link_hours: 24.0,
+            deploy_tags: deploy_tags.map(str::to_string),
+            production_matchers: DEFAULT_PRODUCTION
+                .iter()
+                .map(|p| Glob::new(p).expect("default patterns are valid").compile_matcher())
+                .collect(),
+        }
+    }
+
     /// Whether an environment name counts as production for this service (case-insensitive globs).
     pub fn is_production(&self, environment: &str) -> bool {
         let environment = environment.to_ascii_lowercase();
@@ -172,6 +214,15 @@ impl Service {
 #[derive(Debug, Clone)]
 pub enum Source {
     Import(ImportSource),
+    Git(GitSource),
+}
+
+/// A local repository read on every `flowgauge collect`.
+#[derive(Debug, Clone)]
+pub struct GitSource {
+    pub path: PathBuf,
+    /// Name used in ids and matched against `services.repos`; the directory name when absent.
+    pub repo: Option<String>,
 }
 
 /// A file to import on every `flowgauge collect`.
@@ -192,6 +243,7 @@ pub struct Config {
     pub services: Vec<Service>,
     pub sources: Vec<Source>,
     pub report: ReportBranding,
+    pub git: GitSettings,
     /// Where the configuration file was, for messages; `None` when only defaults were used.
     pub file: Option<PathBuf>,
 }
@@ -412,6 +464,13 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             paths: s.paths,
             production_environments,
             incident_link_hours,
+            deploy_tags: match s.deploy_tags {
+                Some(t) => {
+                    Glob::new(&t).map_err(|e| bad(format!("{key}.deploy_tags"), e.to_string()))?;
+                    Some(t)
+                }
+                None => None,
+            },
             production_matchers,
         });
     }
@@ -447,8 +506,12 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                     namespace: s.namespace.unwrap_or_else(|| "import".to_string()),
                 }));
             }
+            "git" => {
+                let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "a git source needs a path"))?;
+                sources.push(Source::Git(GitSource { path: base.join(path), repo: s.repo }));
+            }
             other => {
-                return Err(bad(format!("{key}.type"), format!("`{other}` is not a known source type (import)")));
+                return Err(bad(format!("{key}.type"), format!("`{other}` is not a known source type (import, git)")));
             }
         }
     }
@@ -467,6 +530,12 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
         services,
         sources,
         report: validate_report(raw.report, base)?,
+        git: {
+            if raw.git.inactive_days < 1 {
+                return Err(bad("git.inactive_days", "must be at least 1"));
+            }
+            GitSettings { bots: raw.git.bots, inactive_days: raw.git.inactive_days }
+        },
         file: file.map(Path::to_path_buf),
     })
 }

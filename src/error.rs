@@ -47,6 +47,10 @@ pub enum Error {
     #[error("query {name}: {message}")]
     Query { name: String, message: String },
 
+    /// A git repository cannot be opened or read.
+    #[error("{}: {message}", path.display())]
+    Git { path: PathBuf, message: String },
+
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]
     Template { name: String, message: String },

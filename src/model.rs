@@ -113,7 +113,7 @@ pub const CHANGES: TableSchema = TableSchema {
         opt("number", Int, "Pull/merge request number in its repository."),
         opt("title", Text, "Title (untrusted text)."),
         opt("author", Text, "Author login or name."),
-        req("created_at", Time, "When the pull/merge request was opened."),
+        opt("created_at", Time, "When the pull/merge request was opened; empty when the source cannot tell (git)."),
         opt("first_commit_at", Time, "Author time of the earliest commit in the change."),
         opt("first_review_at", Time, "First review or comment by someone other than the author."),
         opt("approved_at", Time, "First approval."),

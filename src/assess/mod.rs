@@ -186,7 +186,8 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
     let min = analysis.min_sample;
     let f = &m.deployment_frequency;
     // Deployment frequency rests on whole weeks observed; with none, only the day-based rate remains.
-    let deployment_frequency = if f.deployments == 0 && f.whole_weeks == 0 {
+    // With no deployment at all, the data cannot tell "never deploys" from "deployments not collected".
+    let deployment_frequency = if f.deployments == 0 {
         Rating { level: None, sample: 0, confidence: Confidence::None }
     } else {
         Rating {

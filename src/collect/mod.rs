@@ -6,12 +6,13 @@
 //! which services exist, including those with no data yet, and a service removed from the
 //! configuration disappears.
 
+pub mod git;
 pub mod import;
 pub mod scan;
 
 use chrono::Utc;
 
-use crate::config::{Config, Source};
+use crate::config::{Config, Service, Source};
 use crate::error::Result;
 use crate::model::{self, Row, Value};
 use crate::store::{SourceState, UpsertStats, Workspace};
@@ -43,8 +44,64 @@ pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportR
     Ok(ImportReport { path: request.path.clone(), kind: request.kind, rows_read: batch.rows_read, tables: stats })
 }
 
+/// What reading a repository did.
+#[derive(Debug, Clone)]
+pub struct GitReport {
+    pub path: std::path::PathBuf,
+    pub repo: String,
+    pub commits: usize,
+    pub changes: usize,
+    pub deployments: usize,
+    pub outside_services: usize,
+    pub warnings: Vec<String>,
+    pub tables: Vec<UpsertStats>,
+}
+
+/// The service a repository gets when no configured service claims it: named after the repository,
+/// with releases taken from `v*` tags.
+pub fn default_service(repo: &str) -> Service {
+    Service::named(repo, Some("v*"))
+}
+
+/// Reads a repository's history (and its delivery configuration) into the workspace.
+pub fn collect_git(
+    workspace: &mut Workspace,
+    config: &Config,
+    path: &std::path::Path,
+    repo: Option<&str>,
+) -> Result<(GitReport, git::History)> {
+    let history = git::read(path, repo, &config.git.bots)?;
+    let fallback = default_service(&history.repo);
+    let rows = git::rows(&history, config, &fallback)?;
+    let stats = workspace.upsert(&rows.tables)?;
+    workspace.replace(&model::SERVICES, &service_rows(config))?;
+    let head = history.commits.last().map(|c| c.sha.clone()).unwrap_or_default();
+    workspace.record_source(
+        &format!("git:{}:{}", history.repo, path.display()),
+        SourceState { last_run: Utc::now(), cursor: format!("head={head}") },
+    )?;
+    let report = GitReport {
+        path: path.to_path_buf(),
+        repo: history.repo.clone(),
+        commits: history.commits.len(),
+        changes: rows.changes,
+        deployments: rows.deployments,
+        outside_services: rows.outside_services,
+        warnings: history.warnings.clone(),
+        tables: stats,
+    };
+    Ok((report, history))
+}
+
+/// What one configured source did.
+#[derive(Debug, Clone)]
+pub enum SourceReport {
+    Import(ImportReport),
+    Git(GitReport),
+}
+
 /// Runs every source in the configuration, in order.
-pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<Vec<ImportReport>> {
+pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<Vec<SourceReport>> {
     let mut reports = Vec::new();
     for source in &config.sources {
         match source {
@@ -56,7 +113,11 @@ pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<
                     service: s.service.clone(),
                     namespace: s.namespace.clone(),
                 };
-                reports.push(import_file(workspace, config, &request)?);
+                reports.push(SourceReport::Import(import_file(workspace, config, &request)?));
+            }
+            Source::Git(s) => {
+                let (report, _) = collect_git(workspace, config, &s.path, s.repo.as_deref())?;
+                reports.push(SourceReport::Git(report));
             }
         }
     }

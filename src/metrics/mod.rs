@@ -439,3 +439,29 @@ pub fn explain(computation: &Computation, metric: &str, service: Option<&str>) -
         .collect()?
         .drop("_excluded")?)
 }
+
+/// What the collected data cannot tell, in words a reader can act on; shown with every output so a
+/// figure that needs a forge or an incident tracker is never mistaken for a measured one.
+pub fn limitations(tables: &prepare::Frames) -> Vec<String> {
+    let mut notes = Vec::new();
+    let height = |name: &str| tables.get(name).map(|df| df.height()).unwrap_or(0);
+    let column_empty = |table: &str, column: &str| {
+        tables.get(table).and_then(|df| df.column(column).ok()).is_none_or(|c| c.null_count() == c.len())
+    };
+    if height("deployments") == 0 {
+        notes.push("No deployments were collected: deployment frequency, lead time, change failure rate and recovery need them (tags via `deploy_tags`, an import, or a forge).".to_string());
+    } else if tables
+        .get("deployments")
+        .and_then(|df| df.column("source").ok()?.str().ok().map(|s| s.iter().all(|v| v == Some("git"))))
+        .unwrap_or(false)
+    {
+        notes.push("Deployments are taken from git tags: a release that leaves no tag is not seen.".to_string());
+    }
+    if height("changes") > 0 && height("reviews") == 0 && column_empty("changes", "created_at") {
+        notes.push("Pickup and review times need a forge (GitHub, GitLab): git alone cannot tell when a pull request was opened or first reviewed.".to_string());
+    }
+    if height("incidents") == 0 {
+        notes.push("No incidents were collected: change failure rate counts only rollbacks, hotfixes and reverts, and time to restore service is unknown. Import incidents or connect a tracker.".to_string());
+    }
+    notes
+}

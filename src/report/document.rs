@@ -26,6 +26,8 @@ pub struct ReportInput<'a> {
     pub computation: &'a Computation,
     pub config: &'a Config,
     pub manifest: Option<&'a Manifest>,
+    /// What the collected data cannot tell (`metrics::limitations`).
+    pub limitations: Vec<String>,
     /// The metric definitions that ran (embedded or from `--queries`).
     pub queries: &'a [crate::metrics::Query],
     /// Rows per domain table, for the provenance section.
@@ -761,7 +763,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             warnings: service_warnings(&s.window, config),
         });
     }
-    let mut warnings = Vec::new();
+    let mut warnings = input.limitations.clone();
     if input.anonymised {
         warnings.push(
             "People's names are replaced by stable pseudonyms; titles and other free text are shown as collected."

@@ -40,10 +40,12 @@ pub struct RatedReport<'a> {
     pub schema: &'static str,
     pub window: &'a WindowInfo,
     pub benchmark_year: u16,
+    /// What the collected data cannot tell (see `metrics::limitations`).
+    pub notes: Vec<String>,
     pub services: Vec<RatedService<'a>>,
 }
 
-pub fn rate<'a>(report: &'a MetricsReport, config: &Config) -> RatedReport<'a> {
+pub fn rate<'a>(report: &'a MetricsReport, config: &Config, notes: Vec<String>) -> RatedReport<'a> {
     let analysis = &config.analysis;
     let rated = |list: &'a [PeriodMetrics]| -> Vec<RatedPeriod<'a>> {
         list.iter().map(|m| RatedPeriod { metrics: m, levels: assess::levels(m, analysis) }).collect()
@@ -52,6 +54,7 @@ pub fn rate<'a>(report: &'a MetricsReport, config: &Config) -> RatedReport<'a> {
         schema: "flowgauge.metrics/1",
         window: &report.window,
         benchmark_year: analysis.benchmark_year.year(),
+        notes,
         services: report
             .services
             .iter()
@@ -168,6 +171,12 @@ pub fn render_table(report: &RatedReport, grain: Grain) -> String {
         out.push('\n');
         for line in table(HEADERS, &rows).lines() {
             let _ = writeln!(out, "  {line}");
+        }
+    }
+    if !report.notes.is_empty() {
+        out.push_str("\nWhat this data cannot tell:\n");
+        for note in &report.notes {
+            let _ = writeln!(out, "  - {note}");
         }
     }
     out
@@ -390,4 +399,78 @@ pub fn anonymise(frames: &mut crate::metrics::prepare::Frames) -> crate::Result<
         df.with_column(Column::new((*column).into(), replaced))?;
     }
     Ok(())
+}
+
+/// The ownership analysis as a readable table.
+pub fn render_ownership(report: &crate::ownership::OwnershipReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Ownership of {} (authors inactive for more than {} days count as gone)",
+        report.repo, report.inactive_days
+    );
+    let rows: Vec<Vec<String>> = std::iter::once(&report.repository)
+        .chain(&report.services)
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.files.to_string(),
+                s.files_with_authors.to_string(),
+                s.truck_factor.value.to_string(),
+                s.truck_factor.removed.join(", "),
+                format!(
+                    "{} ({})",
+                    s.abandoned_files,
+                    s.abandoned_share.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "-".into())
+                ),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(
+        &["scope", "files", "with authors", "truck factor", "whose loss stalls it", "abandoned files"],
+        &rows,
+    ));
+    let top: Vec<Vec<String>> =
+        report.repository.top_authors.iter().map(|(who, n)| vec![who.clone(), n.to_string()]).collect();
+    if !top.is_empty() {
+        out.push_str("\nMain authors (files authored, by degree of authorship)\n");
+        out.push_str(&table(&["author", "files"], &top));
+    }
+    if !report.inactive_authors.is_empty() {
+        let _ = writeln!(out, "\nInactive authors who still author files: {}", report.inactive_authors.join(", "));
+    }
+    out
+}
+
+/// The ownership analysis as CSV: one row per scope.
+pub fn render_ownership_csv(report: &crate::ownership::OwnershipReport) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record([
+            "repo",
+            "scope",
+            "files",
+            "files_with_authors",
+            "truck_factor",
+            "truck_factor_authors",
+            "abandoned_files",
+            "abandoned_share",
+        ])
+        .expect("in-memory write");
+    for s in std::iter::once(&report.repository).chain(&report.services) {
+        writer
+            .write_record([
+                report.repo.clone(),
+                s.name.clone(),
+                s.files.to_string(),
+                s.files_with_authors.to_string(),
+                s.truck_factor.value.to_string(),
+                s.truck_factor.removed.join(";"),
+                s.abandoned_files.to_string(),
+                s.abandoned_share.map(|x| format!("{x:.4}")).unwrap_or_default(),
+            ])
+            .expect("in-memory write");
+    }
+    String::from_utf8(writer.into_inner().expect("in-memory flush")).expect("csv is utf-8")
 }

@@ -97,6 +97,6 @@ fn import_paths_are_relative_to_the_configuration_file() {
     let file = dir.path().join("flowgauge.toml");
     std::fs::write(&file, "[[sources]]\ntype = \"import\"\npath = \"data/d.csv\"\nkind = \"deployments\"\n").unwrap();
     let cfg = Config::load(Some(&file), &|_| None, &Overrides::default(), now()).unwrap();
-    let flowgauge::config::Source::Import(source) = &cfg.sources[0];
+    let flowgauge::config::Source::Import(source) = &cfg.sources[0] else { panic!("expected an import source") };
     assert_eq!(source.path, dir.path().join("data/d.csv"));
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod docs;
+mod git;
 mod helpers;
 mod import;
 mod metrics;
