@@ -102,6 +102,9 @@ enum Command {
         /// Output format
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+        /// Whose CODEOWNERS rules apply [default: gitlab when .gitlab-ci.yml or .gitlab/ exists, else github]
+        #[arg(long, value_enum)]
+        forge: Option<Forge>,
     },
     /// Compute the DORA metrics per service
     Metrics {
@@ -188,6 +191,12 @@ enum ReportFormat {
     Html,
     Md,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Forge {
+    Github,
+    Gitlab,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -313,9 +322,13 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(CollectSource::Git { path, name }) => collect_repo(&ctx, path, name.as_deref()),
             }
         }
-        Command::Ownership { repo, name, format } => {
+        Command::Ownership { repo, name, format, forge } => {
             let ctx = load_context(&cli, Overrides::default())?;
-            ownership(&ctx, repo, name.as_deref(), *format)
+            let dialect = forge.map(|f| match f {
+                Forge::Github => flowgauge::ownership::codeowners::Dialect::GitHub,
+                Forge::Gitlab => flowgauge::ownership::codeowners::Dialect::GitLab,
+            });
+            ownership(&ctx, repo, name.as_deref(), *format, dialect)
         }
         Command::Metrics { common, period, format, collect } => {
             let ctx = load_context(
@@ -406,12 +419,13 @@ fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Resul
 
 fn print_git(ctx: &Session, r: &collect::GitReport) {
     ctx.note(format!(
-        "read {} ({}): {} commits, {} changes, {} tag releases{}",
+        "read {} ({}): {} commits, {} changes, {} tag releases, {} delivery findings{}",
         r.path.display(),
         r.repo,
         r.commits,
         r.changes,
         r.deployments,
+        r.evidence,
         if r.outside_services > 0 {
             format!(", {} changes outside every service's paths", r.outside_services)
         } else {
@@ -423,7 +437,13 @@ fn print_git(ctx: &Session, r: &collect::GitReport) {
     }
 }
 
-fn ownership(ctx: &Session, repo: &Path, name: Option<&str>, format: OutputFormat) -> anyhow::Result<()> {
+fn ownership(
+    ctx: &Session,
+    repo: &Path,
+    name: Option<&str>,
+    format: OutputFormat,
+    dialect: Option<flowgauge::ownership::codeowners::Dialect>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let history = flowgauge::collect::git::read(repo, name, &ctx.config.git.bots)?;
     let fallback = collect::default_service(&history.repo);
@@ -432,7 +452,15 @@ fn ownership(ctx: &Session, repo: &Path, name: Option<&str>, format: OutputForma
     if services.is_empty() {
         services.push(&fallback);
     }
-    let analysis = flowgauge::ownership::analyse(&history, &services, chrono::Utc::now(), ctx.config.git.inactive_days);
+    let window = (ctx.config.analysis.window.since, ctx.config.analysis.window.until);
+    let analysis = flowgauge::ownership::analyse_with(
+        &history,
+        &services,
+        chrono::Utc::now(),
+        ctx.config.git.inactive_days,
+        dialect,
+        window,
+    );
     for w in &analysis.warnings {
         eprintln!("warning: {w}");
     }

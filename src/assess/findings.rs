@@ -178,6 +178,10 @@ struct Facts {
     assignees: BTreeMap<String, u64>,
     changes: u64,
     unreviewed: u64,
+    /// Whether the repository's files were scanned at all (a git source).
+    scanned: bool,
+    config_manual_steps: Vec<Evidence>,
+    practices: Vec<Evidence>,
 }
 
 /// Whether a `triggered_by` names an automation account rather than a person: a deployment tool
@@ -415,7 +419,70 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
             f.unreviewed += 1;
         }
     }
+
+    // Evidence from the repository's files: manual steps in CI/CD configuration and practices.
+    // A row without a service serves the whole repository, so it counts for the repository's services.
+    let e = &tables["evidence"];
+    let (e_service, e_repo, kind, category, tool, detail, path, line) = (
+        texts(e, "service")?,
+        texts(e, "repo")?,
+        texts(e, "kind")?,
+        texts(e, "category")?,
+        texts(e, "tool")?,
+        texts(e, "detail")?,
+        texts(e, "path")?,
+        numbers(e, "line")?,
+    );
+    for i in 0..e.height() {
+        let targets: Vec<String> = match (&e_service[i], &e_repo[i]) {
+            (Some(s), _) => vec![s.clone()],
+            (None, Some(repo)) => {
+                let claimed: Vec<String> = config
+                    .services
+                    .iter()
+                    .filter(|s| s.repos.iter().any(|r| r == repo))
+                    .map(|s| s.name.clone())
+                    .collect();
+                if claimed.is_empty() { vec![repo.clone()] } else { claimed }
+            }
+            (None, None) => continue,
+        };
+        let location = match line[i] {
+            Some(l) if l > 0.0 => format!("{}:{}", path[i].clone().unwrap_or_default(), l as i64),
+            _ => path[i].clone().unwrap_or_default(),
+        };
+        let found = Evidence {
+            category: category[i].clone().unwrap_or_default(),
+            tool: tool[i].clone().unwrap_or_default(),
+            detail: detail[i].clone().unwrap_or_default(),
+            location,
+        };
+        for service in targets {
+            let f = facts.entry(service).or_default();
+            f.scanned = true;
+            if kind[i].as_deref() == Some("manual_step") {
+                f.config_manual_steps.push(found.clone());
+            } else {
+                f.practices.push(found.clone());
+            }
+        }
+    }
     Ok(facts)
+}
+
+/// One finding from the repository's files.
+#[derive(Debug, Clone, Default)]
+struct Evidence {
+    category: String,
+    tool: String,
+    detail: String,
+    location: String,
+}
+
+impl Facts {
+    fn practice(&self, category: &str) -> Vec<&Evidence> {
+        self.practices.iter().filter(|p| p.category == category).collect()
+    }
 }
 
 /// Ids of deployments that are rollbacks.
@@ -456,6 +523,15 @@ fn manual_steps(f: &Facts) -> Vec<ManualStep> {
             kind: "pipeline started by hand".into(),
             name: name.clone(),
             occurrences: *n,
+            median_wait_hours: None,
+            total_wait_hours: 0.0,
+        });
+    }
+    for e in &f.config_manual_steps {
+        steps.push(ManualStep {
+            kind: format!("{} in {} configuration", e.category, e.tool),
+            name: format!("{} ({})", e.detail, e.location),
+            occurrences: 1,
             median_wait_hours: None,
             total_wait_hours: 0.0,
         });
@@ -545,6 +621,17 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
         evidence.push(format!("recovery median {}, p75 {}", hours(median), crate::calendar::human_hours(r.p75_hours)));
     }
     evidence.push(format!("{} rollback deployments in the window", f.rollbacks));
+    let scripts = f.practice("rollback");
+    if f.scanned {
+        match scripts.first() {
+            Some(s) => evidence.push(format!(
+                "rollback automation in the repository: {} ({} found)",
+                s.location,
+                scripts.len()
+            )),
+            None => evidence.push("no rollback script or target found in the repository".into()),
+        }
+    }
     let slow = r.p75_hours.is_some_and(|h| h > 24.0);
     let (status, summary) = if f.failures == 0 && f.rollbacks == 0 {
         if f.deployments == 0 {
@@ -572,6 +659,21 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
 fn monitoring_finding(f: &Facts) -> Finding {
     let mut evidence = Vec::new();
     evidence.push(format!("{} incidents opened in the window", f.incidents));
+    if f.scanned {
+        let monitoring = f.practice("monitoring");
+        if monitoring.is_empty() {
+            evidence.push("no monitoring or alerting configuration found in the repository".into());
+        } else {
+            let tools: std::collections::BTreeSet<&str> = monitoring.iter().map(|m| m.tool.as_str()).collect();
+            evidence.push(format!(
+                "monitoring configuration in the repository: {}",
+                tools.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if f.practice("runbook").is_empty() {
+            evidence.push("no runbook found in the repository".into());
+        }
+    }
     if f.failures_without_incident > 0 {
         evidence.push(format!(
             "{} of {} failed deployments ({}) had no incident: the failure was found some other way",
@@ -600,7 +702,12 @@ fn monitoring_finding(f: &Facts) -> Finding {
         None => {}
     }
     let missed = f.failures > 0 && f.failures_without_incident * 2 >= f.failures;
-    let (status, summary) = if f.incidents == 0 && f.failures == 0 {
+    let (status, summary) = if f.incidents == 0 && f.failures == 0 && f.scanned && f.practice("monitoring").is_empty() {
+        (
+            Status::Attention,
+            "No monitoring configuration was found in the repository and no incidents are recorded.".to_string(),
+        )
+    } else if f.incidents == 0 && f.failures == 0 {
         (
             Status::Unknown,
             "No incidents and no failures recorded: either the service is quiet or incidents are not collected."

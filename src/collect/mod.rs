@@ -53,6 +53,8 @@ pub struct GitReport {
     pub changes: usize,
     pub deployments: usize,
     pub outside_services: usize,
+    /// Rows of evidence (manual steps and practices) found in the working tree.
+    pub evidence: usize,
     pub warnings: Vec<String>,
     pub tables: Vec<UpsertStats>,
 }
@@ -73,7 +75,18 @@ pub fn collect_git(
     let history = git::read(path, repo, &config.git.bots)?;
     let fallback = default_service(&history.repo);
     let rows = git::rows(&history, config, &fallback)?;
-    let stats = workspace.upsert(&rows.tables)?;
+    let mut tables = rows.tables;
+    let mut warnings = history.warnings.clone();
+    // The delivery configuration is read from the working tree (the files at HEAD); a bare
+    // repository has none to read.
+    let mut evidence = 0;
+    if path.join(".git").exists() {
+        let found = scan::scan(path, &history.repo, config)?;
+        evidence = found.rows.len();
+        warnings.extend(found.warnings.into_iter().map(|w| format!("configuration scan: {w}")));
+        tables.push((&model::EVIDENCE, found.rows));
+    }
+    let stats = workspace.upsert(&tables)?;
     workspace.replace(&model::SERVICES, &service_rows(config))?;
     let head = history.commits.last().map(|c| c.sha.clone()).unwrap_or_default();
     workspace.record_source(
@@ -87,7 +100,8 @@ pub fn collect_git(
         changes: rows.changes,
         deployments: rows.deployments,
         outside_services: rows.outside_services,
-        warnings: history.warnings.clone(),
+        evidence,
+        warnings,
         tables: stats,
     };
     Ok((report, history))

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::collect::git::History;
 use crate::config::Service;
 use authorship::TruckFactor;
+use codeowners::{CodeOwners, Dialect};
 
 /// Ownership of one service (or of the whole repository).
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +42,43 @@ pub struct OwnershipReport {
     pub services: Vec<Scope>,
     /// Developers inactive longer than the threshold who still author files.
     pub inactive_authors: Vec<String>,
+    /// The CODEOWNERS analysis, when the repository has such a file.
+    pub codeowners: Option<CodeownersReport>,
     pub warnings: Vec<String>,
+}
+
+/// What the CODEOWNERS file declares, measured against the files and the recent changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeownersReport {
+    pub path: String,
+    pub dialect: &'static str,
+    pub files: usize,
+    pub owned_files: usize,
+    pub explicitly_unowned_files: usize,
+    pub file_coverage: Option<f64>,
+    /// File changes (commit × file) in the analysis window, and those on owned files.
+    pub changes_in_window: usize,
+    pub owned_changes_in_window: usize,
+    pub change_coverage: Option<f64>,
+    /// Directories holding the most files without an owner: (directory, files).
+    pub unowned_directories: Vec<(String, usize)>,
+    /// Rules whose every owner is an address that has not committed within the inactivity period.
+    pub stale_rules: Vec<RuleView>,
+    /// Rules whose owners are forge handles (`@user`, `@org/team`): git cannot tell whether they
+    /// still contribute; the forge source can.
+    pub unverifiable_rules: usize,
+    /// Rules that match no file at HEAD.
+    pub rules_matching_nothing: Vec<RuleView>,
+    /// Lines the forge would reject, with their line numbers; the other lines still apply.
+    pub errors: Vec<RuleView>,
+}
+
+/// A CODEOWNERS line, for the reader.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleView {
+    pub line: usize,
+    pub text: String,
+    pub note: String,
 }
 
 fn scope(
@@ -75,8 +112,113 @@ fn scope(
     }
 }
 
+/// Which forge's CODEOWNERS rules apply: GitLab when the repository carries GitLab configuration.
+pub fn detect_dialect(root: &std::path::Path) -> Dialect {
+    if root.join(".gitlab-ci.yml").exists() || root.join(".gitlab").is_dir() {
+        Dialect::GitLab
+    } else {
+        Dialect::GitHub
+    }
+}
+
+fn codeowners_report(
+    history: &History,
+    file: (&std::path::Path, &CodeOwners),
+    window: (DateTime<Utc>, DateTime<Utc>),
+    cutoff: DateTime<Utc>,
+) -> CodeownersReport {
+    let (path, owners) = file;
+    let mut owned = 0;
+    let mut explicit = 0;
+    let mut unowned_dirs: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &history.head_files {
+        let o = owners.owners_of(f);
+        if !o.owners.is_empty() {
+            owned += 1;
+        } else {
+            if o.explicitly_unowned {
+                explicit += 1;
+            }
+            let dir = f.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_else(|| ".".into());
+            *unowned_dirs.entry(dir).or_default() += 1;
+        }
+    }
+    let (mut changes, mut owned_changes) = (0, 0);
+    for c in history.commits.iter().filter(|c| c.committed_at >= window.0 && c.committed_at < window.1) {
+        for f in &c.files {
+            changes += 1;
+            if !owners.owners_of(&f.path).owners.is_empty() {
+                owned_changes += 1;
+            }
+        }
+    }
+    // Committers by address: an e-mail owner who has not committed since the cutoff is gone.
+    let active_emails: std::collections::BTreeSet<String> =
+        history.commits.iter().filter(|c| c.committed_at >= cutoff).map(|c| c.email.to_ascii_lowercase()).collect();
+    let mut stale = Vec::new();
+    let mut unverifiable = 0;
+    for rule in owners.rules.iter().filter(|r| !r.owners.is_empty()) {
+        let emails: Vec<&String> = rule.owners.iter().filter(|o| o.contains('@') && !o.starts_with('@')).collect();
+        if emails.len() < rule.owners.len() {
+            unverifiable += 1;
+        } else if emails.iter().all(|e| !active_emails.contains(&e.to_ascii_lowercase())) {
+            stale.push(RuleView {
+                line: rule.line,
+                text: format!("{} {}", rule.pattern, rule.owners.join(" ")),
+                note: "no owner has committed within the inactivity period".into(),
+            });
+        }
+    }
+    let nothing = owners
+        .rules
+        .iter()
+        .filter(|r| !r.exclusion && !history.head_files.iter().any(|f| r.matches(f)))
+        .map(|r| RuleView { line: r.line, text: r.pattern.clone(), note: "matches no file".into() })
+        .collect();
+    let mut dirs: Vec<(String, usize)> = unowned_dirs.into_iter().collect();
+    dirs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    dirs.truncate(20);
+    let files = history.head_files.len();
+    CodeownersReport {
+        path: path.strip_prefix(&history.path).unwrap_or(path).display().to_string(),
+        dialect: match owners.dialect {
+            Dialect::GitHub => "github",
+            Dialect::GitLab => "gitlab",
+        },
+        files,
+        owned_files: owned,
+        explicitly_unowned_files: explicit,
+        file_coverage: (files > 0).then(|| owned as f64 / files as f64),
+        changes_in_window: changes,
+        owned_changes_in_window: owned_changes,
+        change_coverage: (changes > 0).then(|| owned_changes as f64 / changes as f64),
+        unowned_directories: dirs,
+        stale_rules: stale,
+        unverifiable_rules: unverifiable,
+        rules_matching_nothing: nothing,
+        errors: owners
+            .errors
+            .iter()
+            .map(|e| RuleView { line: e.line, text: e.text.clone(), note: e.message.clone() })
+            .collect(),
+    }
+}
+
 /// Analyses authorship for the repository and for each service with path globs.
 pub fn analyse(history: &History, services: &[&Service], now: DateTime<Utc>, inactive_days: i64) -> OwnershipReport {
+    analyse_with(history, services, now, inactive_days, None, (now - chrono::Duration::days(90), now))
+}
+
+/// [`analyse`], plus the CODEOWNERS file found in the working tree (in `dialect`, detected when
+/// `None`), with change coverage measured over `window`.
+pub fn analyse_with(
+    history: &History,
+    services: &[&Service],
+    now: DateTime<Utc>,
+    inactive_days: i64,
+    dialect: Option<Dialect>,
+    window: (DateTime<Utc>, DateTime<Utc>),
+) -> OwnershipReport {
     let facts = authorship::authorship(history);
     let authors: BTreeMap<String, Vec<String>> =
         facts.files.iter().map(|(path, f)| (path.clone(), authorship::authors_of(f))).collect();
@@ -100,7 +242,31 @@ pub fn analyse(history: &History, services: &[&Service], now: DateTime<Utc>, ina
         .collect();
     inactive.sort();
     inactive.dedup();
+    let mut warnings = history.warnings.clone();
+    let dialect = dialect.unwrap_or_else(|| detect_dialect(&history.path));
+    let codeowners = match codeowners::load(&history.path, dialect) {
+        Ok(Some((path, owners))) => {
+            for e in &owners.errors {
+                warnings.push(format!(
+                    "{}:{}: {} (the rest of the file still applies)",
+                    path.display(),
+                    e.line,
+                    e.message
+                ));
+            }
+            Some(codeowners_report(history, (&path, &owners), window, cutoff))
+        }
+        Ok(None) => {
+            warnings.push("no CODEOWNERS file: nothing declares who owns which paths".into());
+            None
+        }
+        Err(e) => {
+            warnings.push(format!("CODEOWNERS could not be read: {e}"));
+            None
+        }
+    };
     OwnershipReport {
+        codeowners,
         schema: "flowgauge.ownership/1",
         repo: history.repo.clone(),
         analysed_at: now,
@@ -108,6 +274,6 @@ pub fn analyse(history: &History, services: &[&Service], now: DateTime<Utc>, ina
         repository,
         services: scopes,
         inactive_authors: inactive,
-        warnings: history.warnings.clone(),
+        warnings,
     }
 }

@@ -440,7 +440,59 @@ pub fn render_ownership(report: &crate::ownership::OwnershipReport) -> String {
     if !report.inactive_authors.is_empty() {
         let _ = writeln!(out, "\nInactive authors who still author files: {}", report.inactive_authors.join(", "));
     }
+    match &report.codeowners {
+        None => out.push_str("\nNo CODEOWNERS file: nothing declares who owns which paths.\n"),
+        Some(c) => render_codeowners(&mut out, c),
+    }
     out
+}
+
+fn render_codeowners(out: &mut String, c: &crate::ownership::CodeownersReport) {
+    let pct = |v: Option<f64>| v.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_else(|| "-".into());
+    let _ = writeln!(out, "\nCODEOWNERS ({}, {} rules)", c.path, c.dialect);
+    let _ = writeln!(
+        out,
+        "  files owned                          {} of {} ({}), {} explicitly unowned",
+        c.owned_files,
+        c.files,
+        pct(c.file_coverage),
+        c.explicitly_unowned_files
+    );
+    let _ = writeln!(
+        out,
+        "  file changes in the window, owned    {} of {} ({})",
+        c.owned_changes_in_window,
+        c.changes_in_window,
+        pct(c.change_coverage)
+    );
+    if !c.unowned_directories.is_empty() {
+        let rows: Vec<Vec<String>> =
+            c.unowned_directories.iter().map(|(d, n)| vec![d.clone(), n.to_string()]).collect();
+        out.push_str("\n  Unowned paths\n");
+        for line in table(&["directory", "files without owner"], &rows).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    let lists = [
+        ("Rules whose owners no longer contribute", &c.stale_rules),
+        ("Rules matching nothing", &c.rules_matching_nothing),
+        ("Lines the forge rejects", &c.errors),
+    ];
+    for (title, list) in lists {
+        if !list.is_empty() {
+            let _ = writeln!(out, "\n  {title}");
+            for r in list {
+                let _ = writeln!(out, "    line {}: {} ({})", r.line, r.text, r.note);
+            }
+        }
+    }
+    if c.unverifiable_rules > 0 {
+        let _ = writeln!(
+            out,
+            "\n  {} rules name forge handles (@user, @team): whether they still contribute needs the forge source.",
+            c.unverifiable_rules
+        );
+    }
 }
 
 /// The ownership analysis as CSV: one row per scope.

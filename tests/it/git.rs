@@ -251,3 +251,59 @@ fn metrics_and_ownership_work_on_a_bare_checkout_without_configuration() {
     assert!(table.status.success(), "{}", text(&table.stderr));
     assert!(text(&table.stdout).contains("truck factor"));
 }
+
+#[test]
+fn codeowners_coverage_stale_rules_and_broken_lines_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    run_git(repo, &["init", "-q", "-b", "main"], ALICE, "2024-01-01T09:00:00Z");
+    write(repo, "src/app.rs", "fn main() {}\n");
+    write(repo, "src/lib.rs", "\n");
+    write(repo, "docs/guide.md", "guide\n");
+    write(repo, "scripts/rollback.sh", "#!/bin/sh\n");
+    write(
+        repo,
+        ".github/CODEOWNERS",
+        "# owners\n/src/ gone@example.com\n/nothing/ @acme/ghosts\n[a-z]*.md @acme/docs\n/scripts/ @acme/ops\n",
+    );
+    write(
+        repo,
+        ".github/workflows/deploy.yml",
+        "name: Deploy\non: workflow_dispatch\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    environment: production\n    steps:\n      - run: ./scripts/deploy.sh\n",
+    );
+    run_git(repo, &["add", "-A"], ALICE, "2024-01-01T09:00:00Z");
+    run_git(repo, &["commit", "-q", "-m", "Start"], ALICE, "2024-01-01T09:00:00Z");
+    write(repo, "src/app.rs", "fn main() { run() }\n");
+    run_git(repo, &["commit", "-qam", "Change app"], CAROL, "2025-12-20T09:00:00Z");
+
+    let history = git::read(repo, Some("svc"), &[]).unwrap();
+    let service = flowgauge::collect::default_service("svc");
+    let window = (crate::helpers::t_utc("2025-12-01T00:00:00Z"), crate::helpers::t_utc("2026-01-01T00:00:00Z"));
+    let report = flowgauge::ownership::analyse_with(&history, &[&service], now(), 180, None, window);
+    let c = report.codeowners.expect("a CODEOWNERS file");
+    assert_eq!(c.dialect, "github");
+    // 6 files at HEAD (4 written + CODEOWNERS + the workflow); owned: src/app.rs, src/lib.rs, scripts/rollback.sh.
+    assert_eq!((c.files, c.owned_files), (6, 3));
+    // The one change in the window touched src/app.rs, which is owned.
+    assert_eq!((c.changes_in_window, c.owned_changes_in_window), (1, 1));
+    // gone@example.com last committed never (Alice and Carol commit): the /src/ rule is stale.
+    assert_eq!(c.stale_rules.iter().map(|r| r.line).collect::<Vec<_>>(), [2]);
+    assert_eq!(c.rules_matching_nothing.iter().map(|r| r.line).collect::<Vec<_>>(), [3]);
+    // GitHub does not support [a-z] ranges: line 4 is rejected, the rest still applies.
+    assert_eq!(c.errors.iter().map(|r| r.line).collect::<Vec<_>>(), [4]);
+    assert!(report.warnings.iter().any(|w| w.contains(":4:")), "{:?}", report.warnings);
+
+    // Collecting the repository records the manual workflow and the rollback script as evidence,
+    // and the report's findings use them.
+    let ws = dir.path().join("ws");
+    let out = flowgauge(
+        dir.path(),
+        &["--workspace", ws.to_str().unwrap(), "collect", "git", repo.to_str().unwrap(), "--name", "svc"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let workspace = flowgauge::store::Workspace::open(&ws).unwrap();
+    let evidence = workspace.load(&model::EVIDENCE).unwrap();
+    let categories: Vec<&str> = evidence.column("category").unwrap().str().unwrap().iter().flatten().collect();
+    assert!(categories.contains(&"manual trigger"), "{categories:?}");
+    assert!(categories.contains(&"rollback"), "{categories:?}");
+}

@@ -14,6 +14,10 @@ pub fn t(s: &str) -> Value {
     Value::Time(DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}")).with_timezone(&Utc))
 }
 
+pub fn t_utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}")).with_timezone(&Utc)
+}
+
 pub fn s(v: &str) -> Value {
     Value::Text(v.to_string())
 }
