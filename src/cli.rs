@@ -453,6 +453,7 @@ fn ownership(
         services.push(&fallback);
     }
     let window = (ctx.config.analysis.window.since, ctx.config.analysis.window.until);
+    let lines = flowgauge::collect::git::lines_changed(&history, window.0, window.1)?;
     let analysis = flowgauge::ownership::analyse_with(
         &history,
         &services,
@@ -460,6 +461,7 @@ fn ownership(
         ctx.config.git.inactive_days,
         dialect,
         window,
+        &lines,
     );
     for w in &analysis.warnings {
         eprintln!("warning: {w}");

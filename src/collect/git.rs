@@ -30,6 +30,10 @@ pub struct FileChange {
     pub old_path: Option<String>,
     /// `added`, `modified`, `deleted` or `renamed`.
     pub kind: &'static str,
+    /// The blob before (modified, renamed, deleted) and after (added, modified, renamed), so line
+    /// counts can be taken later for just the commits that need them.
+    pub old_id: Option<gix::ObjectId>,
+    pub new_id: Option<gix::ObjectId>,
 }
 
 /// One commit, as the analyses need it.
@@ -250,20 +254,38 @@ fn read_commit(
             .for_each_to_obtain_tree_with_cache(&tree, cache, |change| {
                 use gix::object::tree::diff::Change;
                 let entry = match change {
-                    Change::Addition { location, entry_mode, .. } if entry_mode.is_no_tree() => {
-                        Some(FileChange { path: location.to_string(), old_path: None, kind: "added" })
+                    Change::Addition { location, entry_mode, id, .. } if entry_mode.is_no_tree() => Some(FileChange {
+                        path: location.to_string(),
+                        old_path: None,
+                        kind: "added",
+                        old_id: None,
+                        new_id: Some(id.detach()),
+                    }),
+                    Change::Deletion { location, entry_mode, id, .. } if entry_mode.is_no_tree() => Some(FileChange {
+                        path: location.to_string(),
+                        old_path: None,
+                        kind: "deleted",
+                        old_id: Some(id.detach()),
+                        new_id: None,
+                    }),
+                    Change::Modification { location, entry_mode, previous_id, id, .. } if entry_mode.is_no_tree() => {
+                        Some(FileChange {
+                            path: location.to_string(),
+                            old_path: None,
+                            kind: "modified",
+                            old_id: Some(previous_id.detach()),
+                            new_id: Some(id.detach()),
+                        })
                     }
-                    Change::Deletion { location, entry_mode, .. } if entry_mode.is_no_tree() => {
-                        Some(FileChange { path: location.to_string(), old_path: None, kind: "deleted" })
-                    }
-                    Change::Modification { location, entry_mode, .. } if entry_mode.is_no_tree() => {
-                        Some(FileChange { path: location.to_string(), old_path: None, kind: "modified" })
-                    }
-                    Change::Rewrite { source_location, location, entry_mode, .. } if entry_mode.is_no_tree() => {
+                    Change::Rewrite { source_location, location, entry_mode, source_id, id, .. }
+                        if entry_mode.is_no_tree() =>
+                    {
                         Some(FileChange {
                             path: location.to_string(),
                             old_path: Some(source_location.to_string()),
                             kind: "renamed",
+                            old_id: Some(source_id.detach()),
+                            new_id: Some(id.detach()),
                         })
                     }
                     _ => None,
@@ -301,6 +323,51 @@ fn head_files(repository: &gix::Repository, path: &Path) -> Result<Vec<String>> 
         recorder.records.into_iter().filter(|e| e.mode.is_no_tree()).map(|e| e.filepath.to_string()).collect();
     files.sort();
     Ok(files)
+}
+
+/// Lines added plus lines removed by each file change of the commits committed in `[since, until)`,
+/// keyed by (commit index, file index) in `history`. Counted by comparing the two versions' lines as
+/// multisets: the same totals as `git diff --numstat` except where a line moved within the file
+/// (git counts a move as one removal and one addition; this counts nothing). Binary files count 0.
+pub fn lines_changed(
+    history: &History,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<HashMap<(usize, usize), u64>> {
+    let path = &history.path;
+    let mut repo = gix::open(path).map_err(|e| git_error(path, e))?;
+    tune(&mut repo);
+    let read = |id: Option<gix::ObjectId>| -> Result<Vec<u8>> {
+        match id {
+            Some(id) => Ok(repo.find_object(id).map_err(|e| git_error(path, e))?.data.clone()),
+            None => Ok(Vec::new()),
+        }
+    };
+    let mut out = HashMap::new();
+    for (ci, commit) in history.commits.iter().enumerate() {
+        if commit.committed_at < since || commit.committed_at >= until {
+            continue;
+        }
+        for (fi, file) in commit.files.iter().enumerate() {
+            let (old, new) = (read(file.old_id)?, read(file.new_id)?);
+            out.insert((ci, fi), multiset_line_diff(&old, &new));
+        }
+    }
+    Ok(out)
+}
+
+fn multiset_line_diff(old: &[u8], new: &[u8]) -> u64 {
+    if old.contains(&0) || new.contains(&0) {
+        return 0;
+    }
+    let mut counts: HashMap<&[u8], i64> = HashMap::new();
+    for line in old.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        *counts.entry(line).or_default() -= 1;
+    }
+    for line in new.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        *counts.entry(line).or_default() += 1;
+    }
+    counts.values().map(|c| c.unsigned_abs()).sum()
 }
 
 /// How the history becomes domain tables for the services that live in the repository.
@@ -600,4 +667,26 @@ fn tag_deployments(history: &History, services: &[RepoService]) -> (Vec<Row>, Ve
         }
     }
     (deployments, links)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_counts_compare_lines_as_multisets() {
+        assert_eq!(multiset_line_diff(b"a\nb\nc\n", b"a\nB\nc\nd\n"), 3); // b removed; B and d added
+        assert_eq!(multiset_line_diff(b"", b"x\ny\n"), 2);
+        assert_eq!(multiset_line_diff(b"x\ny\n", b"y\nx\n"), 0, "a moved line counts nothing");
+        assert_eq!(multiset_line_diff(b"\0bin", b"other"), 0, "binary files count nothing");
+    }
+
+    #[test]
+    fn pull_request_numbers_come_from_merge_and_squash_subjects() {
+        assert_eq!(pull_request_number("Merge pull request #12 from acme/x", true), Some(12));
+        assert_eq!(pull_request_number("Fix the thing (#345)", false), Some(345));
+        assert_eq!(pull_request_number("Fix the thing (#x)", false), None);
+        assert_eq!(pull_request_number("Merge branch 'main' into x", true), None);
+        assert_eq!(reverted_sha("This reverts commit 0123abcd.").as_deref(), Some("0123abcd"));
+    }
 }

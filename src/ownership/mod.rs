@@ -60,6 +60,10 @@ pub struct CodeownersReport {
     pub changes_in_window: usize,
     pub owned_changes_in_window: usize,
     pub change_coverage: Option<f64>,
+    /// Lines added plus removed in the window (see `collect::git::lines_changed`), and on owned files.
+    pub lines_changed_in_window: u64,
+    pub owned_lines_changed_in_window: u64,
+    pub line_coverage: Option<f64>,
     /// Directories holding the most files without an owner: (directory, files).
     pub unowned_directories: Vec<(String, usize)>,
     /// Rules whose every owner is an address that has not committed within the inactivity period.
@@ -124,6 +128,7 @@ pub fn detect_dialect(root: &std::path::Path) -> Dialect {
 fn codeowners_report(
     history: &History,
     file: (&std::path::Path, &CodeOwners),
+    lines: &std::collections::HashMap<(usize, usize), u64>,
     window: (DateTime<Utc>, DateTime<Utc>),
     cutoff: DateTime<Utc>,
 ) -> CodeownersReport {
@@ -143,12 +148,18 @@ fn codeowners_report(
             *unowned_dirs.entry(dir).or_default() += 1;
         }
     }
-    let (mut changes, mut owned_changes) = (0, 0);
-    for c in history.commits.iter().filter(|c| c.committed_at >= window.0 && c.committed_at < window.1) {
-        for f in &c.files {
+    let (mut changes, mut owned_changes, mut lines_total, mut lines_owned) = (0, 0, 0u64, 0u64);
+    for (ci, c) in history.commits.iter().enumerate() {
+        if c.committed_at < window.0 || c.committed_at >= window.1 {
+            continue;
+        }
+        for (fi, f) in c.files.iter().enumerate() {
+            let lines_here = lines.get(&(ci, fi)).copied().unwrap_or(0);
             changes += 1;
+            lines_total += lines_here;
             if !owners.owners_of(&f.path).owners.is_empty() {
                 owned_changes += 1;
+                lines_owned += lines_here;
             }
         }
     }
@@ -192,6 +203,9 @@ fn codeowners_report(
         changes_in_window: changes,
         owned_changes_in_window: owned_changes,
         change_coverage: (changes > 0).then(|| owned_changes as f64 / changes as f64),
+        lines_changed_in_window: lines_total,
+        owned_lines_changed_in_window: lines_owned,
+        line_coverage: (lines_total > 0).then(|| lines_owned as f64 / lines_total as f64),
         unowned_directories: dirs,
         stale_rules: stale,
         unverifiable_rules: unverifiable,
@@ -206,11 +220,20 @@ fn codeowners_report(
 
 /// Analyses authorship for the repository and for each service with path globs.
 pub fn analyse(history: &History, services: &[&Service], now: DateTime<Utc>, inactive_days: i64) -> OwnershipReport {
-    analyse_with(history, services, now, inactive_days, None, (now - chrono::Duration::days(90), now))
+    analyse_with(
+        history,
+        services,
+        now,
+        inactive_days,
+        None,
+        (now - chrono::Duration::days(90), now),
+        &Default::default(),
+    )
 }
 
 /// [`analyse`], plus the CODEOWNERS file found in the working tree (in `dialect`, detected when
-/// `None`), with change coverage measured over `window`.
+/// `None`), with change coverage measured over `window` and line coverage from `lines`
+/// (`collect::git::lines_changed`; empty leaves line coverage unknown).
 pub fn analyse_with(
     history: &History,
     services: &[&Service],
@@ -218,6 +241,7 @@ pub fn analyse_with(
     inactive_days: i64,
     dialect: Option<Dialect>,
     window: (DateTime<Utc>, DateTime<Utc>),
+    lines: &std::collections::HashMap<(usize, usize), u64>,
 ) -> OwnershipReport {
     let facts = authorship::authorship(history);
     let authors: BTreeMap<String, Vec<String>> =
@@ -254,7 +278,7 @@ pub fn analyse_with(
                     e.message
                 ));
             }
-            Some(codeowners_report(history, (&path, &owners), window, cutoff))
+            Some(codeowners_report(history, (&path, &owners), lines, window, cutoff))
         }
         Ok(None) => {
             warnings.push("no CODEOWNERS file: nothing declares who owns which paths".into());

@@ -465,6 +465,13 @@ fn render_codeowners(out: &mut String, c: &crate::ownership::CodeownersReport) {
         c.changes_in_window,
         pct(c.change_coverage)
     );
+    let _ = writeln!(
+        out,
+        "  lines changed in the window, owned   {} of {} ({})",
+        c.owned_lines_changed_in_window,
+        c.lines_changed_in_window,
+        pct(c.line_coverage)
+    );
     if !c.unowned_directories.is_empty() {
         let rows: Vec<Vec<String>> =
             c.unowned_directories.iter().map(|(d, n)| vec![d.clone(), n.to_string()]).collect();

@@ -279,13 +279,16 @@ fn codeowners_coverage_stale_rules_and_broken_lines_are_reported() {
     let history = git::read(repo, Some("svc"), &[]).unwrap();
     let service = flowgauge::collect::default_service("svc");
     let window = (crate::helpers::t_utc("2025-12-01T00:00:00Z"), crate::helpers::t_utc("2026-01-01T00:00:00Z"));
-    let report = flowgauge::ownership::analyse_with(&history, &[&service], now(), 180, None, window);
+    let lines = git::lines_changed(&history, window.0, window.1).unwrap();
+    let report = flowgauge::ownership::analyse_with(&history, &[&service], now(), 180, None, window, &lines);
     let c = report.codeowners.expect("a CODEOWNERS file");
     assert_eq!(c.dialect, "github");
     // 6 files at HEAD (4 written + CODEOWNERS + the workflow); owned: src/app.rs, src/lib.rs, scripts/rollback.sh.
     assert_eq!((c.files, c.owned_files), (6, 3));
     // The one change in the window touched src/app.rs, which is owned.
     assert_eq!((c.changes_in_window, c.owned_changes_in_window), (1, 1));
+    // That change replaced one line with another: one removed, one added.
+    assert_eq!((c.lines_changed_in_window, c.owned_lines_changed_in_window), (2, 2));
     // gone@example.com last committed never (Alice and Carol commit): the /src/ rule is stale.
     assert_eq!(c.stale_rules.iter().map(|r| r.line).collect::<Vec<_>>(), [2]);
     assert_eq!(c.rules_matching_nothing.iter().map(|r| r.line).collect::<Vec<_>>(), [3]);
