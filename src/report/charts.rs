@@ -4,6 +4,7 @@
 //! the data, so nothing untrusted reaches the SVG. Missing values break the line instead of being
 //! drawn as zero; a chart with no values at all says so.
 
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -63,6 +64,29 @@ fn label_at(labels: &[String], every: usize, x: i32) -> String {
     }
 }
 
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordi32, RangedCoordf64>>;
+
+/// The shared axes: a period label under every few ticks (at most `max_labels`), light grid lines.
+fn draw_axes(chart: &mut Chart, labels: &[String], max_labels: usize, unit: &str) -> Result<()> {
+    let n = labels.len() as i32;
+    let every = (labels.len() / max_labels).max(1);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .bold_line_style(GRID)
+        .max_light_lines(1)
+        .light_line_style(TRANSPARENT)
+        .axis_style(GRID)
+        .x_labels((n + 2) as usize)
+        .x_label_formatter(&|x| label_at(labels, every, *x))
+        .y_labels(5)
+        .y_label_formatter(&|y| number(*y))
+        .y_desc(unit)
+        .label_style(("sans-serif", 11).into_font().color(&INK))
+        .draw()
+        .map_err(chart_error)
+}
+
 fn empty(message: &str) -> Result<String> {
     let mut svg = String::new();
     {
@@ -95,23 +119,7 @@ pub fn trend(spec: &Trend, accent: RGBColor) -> Result<String> {
             .y_label_area_size(46)
             .build_cartesian_2d(-1i32..n, 0f64..top)
             .map_err(chart_error)?;
-        let labels = &spec.labels;
-        let every = (spec.labels.len() / 8).max(1);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(GRID)
-            .max_light_lines(1)
-            .light_line_style(TRANSPARENT)
-            .axis_style(GRID)
-            .x_labels((n + 2) as usize)
-            .x_label_formatter(&|x| label_at(labels, every, *x))
-            .y_labels(5)
-            .y_label_formatter(&|y| number(*y))
-            .y_desc(spec.unit)
-            .label_style(("sans-serif", 11).into_font().color(&INK))
-            .draw()
-            .map_err(chart_error)?;
+        draw_axes(&mut chart, &spec.labels, 8, spec.unit)?;
         for t in spec.thresholds.iter().filter(|t| t.value < top) {
             // One thin line per boundary: a dashed series would cost dozens of SVG elements each.
             let style = ShapeStyle { color: INK.mix(0.45), filled: false, stroke_width: 1 };
@@ -160,22 +168,7 @@ pub fn bars(labels: &[String], values: &[u64], unit: &'static str, accent: RGBCo
             .y_label_area_size(46)
             .build_cartesian_2d(-1i32..n, 0f64..top)
             .map_err(chart_error)?;
-        let every = (labels.len() / 7).max(1);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(GRID)
-            .max_light_lines(1)
-            .light_line_style(TRANSPARENT)
-            .axis_style(GRID)
-            .x_labels((n + 2) as usize)
-            .x_label_formatter(&|x| label_at(labels, every, *x))
-            .y_labels(5)
-            .y_label_formatter(&|y| number(*y))
-            .y_desc(unit)
-            .label_style(("sans-serif", 11).into_font().color(&INK))
-            .draw()
-            .map_err(chart_error)?;
+        draw_axes(&mut chart, labels, 7, unit)?;
         chart
             .draw_series(values.iter().enumerate().map(|(i, v)| {
                 let x = i as i32;
