@@ -10,7 +10,8 @@
 -- Lead time runs from the first commit (the opening time when no commit time is known) to that
 -- deployment. Stages: coding = first commit -> opened; pickup = opened -> first response by someone
 -- other than the author; review = first response (or opening) -> merged; deploy = merged -> live.
--- Without a recorded first commit, lead time starts at the opening and the coding stage is unknown.
+-- Without a recorded first commit, lead time starts at the opening and the coding stage is unknown;
+-- without an opening time (git cannot tell one), coding, pickup and review are unknown.
 WITH change_shas AS (
     SELECT id AS change_id, merge_commit_sha AS sha FROM changes WHERE merge_commit_sha IS NOT NULL
     UNION
@@ -101,11 +102,15 @@ SELECT
     deployed_ts - first_commit_ts AS lead_time_s,
     -- Stages are clamped at zero (a draft opened before its first commit has no coding time) and
     -- stay empty when an end is unknown: GREATEST alone would turn an empty value into zero.
-    CASE WHEN recorded_first_commit_ts IS NOT NULL THEN GREATEST(created_ts - recorded_first_commit_ts, 0) END AS coding_s,
-    CASE WHEN first_response_ts IS NOT NULL THEN GREATEST(first_response_ts - created_ts, 0) END AS pickup_s,
-    CASE WHEN merged_ts IS NOT NULL THEN GREATEST(merged_ts - COALESCE(first_response_ts, created_ts), 0) END AS review_s,
+    CASE WHEN recorded_first_commit_ts IS NOT NULL AND created_ts IS NOT NULL
+        THEN GREATEST(created_ts - recorded_first_commit_ts, 0) END AS coding_s,
+    CASE WHEN first_response_ts IS NOT NULL AND created_ts IS NOT NULL
+        THEN GREATEST(first_response_ts - created_ts, 0) END AS pickup_s,
+    CASE WHEN merged_ts IS NOT NULL AND COALESCE(first_response_ts, created_ts) IS NOT NULL
+        THEN GREATEST(merged_ts - COALESCE(first_response_ts, created_ts), 0) END AS review_s,
     CASE WHEN merged_ts IS NOT NULL AND deployed_ts IS NOT NULL THEN GREATEST(deployed_ts - merged_ts, 0) END AS deploy_s,
     CASE
+        WHEN first_commit_ts IS NULL THEN 'no start time (neither first commit nor opening known)'
         WHEN merged_ts IS NULL AND deployment_id IS NULL THEN 'not merged'
         WHEN deployment_id IS NULL AND non_production > 0 THEN 'deployed only outside production'
         WHEN deployment_id IS NULL AND failed_production > 0 THEN 'only in production deployments that did not succeed'

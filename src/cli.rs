@@ -409,9 +409,11 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
 }
 
 fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Result<()> {
-    let mut workspace = ctx.workspace()?;
     let started = Instant::now();
-    let (report, _) = collect::collect_git(&mut workspace, &ctx.config, path, name)?;
+    // Read first: a path that is not a repository must not leave an empty workspace behind.
+    let history = flowgauge::collect::git::read(path, name, &ctx.config.git.bots)?;
+    let mut workspace = ctx.workspace()?;
+    let report = collect::store_git(&mut workspace, &ctx.config, &history)?;
     print_git(ctx, &report);
     ctx.detail(format!("read {} in {:.2?}", path.display(), started.elapsed()));
     Ok(())
@@ -433,7 +435,7 @@ fn print_git(ctx: &Session, r: &collect::GitReport) {
         }
     ));
     for w in &r.warnings {
-        eprintln!("warning: {w}");
+        ctx.note(format!("warning: {w}"));
     }
 }
 
@@ -453,7 +455,17 @@ fn ownership(
         services.push(&fallback);
     }
     let window = (ctx.config.analysis.window.since, ctx.config.analysis.window.until);
-    let lines = flowgauge::collect::git::lines_changed(&history, window.0, window.1)?;
+    // Line counts read blobs; only worth it when a CODEOWNERS file will be measured with them.
+    let has_codeowners = flowgauge::ownership::codeowners::locate(
+        &history.path,
+        dialect.unwrap_or_else(|| flowgauge::ownership::detect_dialect(&history.path)),
+    )
+    .is_some();
+    let lines = if has_codeowners {
+        flowgauge::collect::git::lines_changed(&history, window.0, window.1)?
+    } else {
+        Default::default()
+    };
     let analysis = flowgauge::ownership::analyse_with(
         &history,
         &services,
@@ -464,7 +476,7 @@ fn ownership(
         &lines,
     );
     for w in &analysis.warnings {
-        eprintln!("warning: {w}");
+        ctx.note(format!("warning: {w}"));
     }
     ctx.detail(format!("analysed {} commits in {:.2?}", history.commits.len(), started.elapsed()));
     let text = match format {

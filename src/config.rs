@@ -260,6 +260,15 @@ pub struct Overrides {
 
 const DEFAULT_PRODUCTION: &[&str] = &["production", "prod", "prd", "live"];
 
+/// A matcher for a service's path pattern. A pattern without wildcards names a file or a directory
+/// (`services/api` owns everything below it), the way people write paths; others are globs.
+pub fn path_matcher(pattern: &str) -> std::result::Result<GlobMatcher, globset::Error> {
+    let plain = !pattern.contains(['*', '?', '[', '{']);
+    let trimmed = pattern.trim_end_matches('/');
+    let glob = if plain { Glob::new(&format!("{{{trimmed},{trimmed}/**}}"))? } else { Glob::new(pattern)? };
+    Ok(glob.compile_matcher())
+}
+
 /// Whether an environment counts as production for a service that configures no patterns.
 pub fn is_default_production(environment: &str) -> bool {
     DEFAULT_PRODUCTION.contains(&environment.to_ascii_lowercase().as_str())
@@ -507,6 +516,16 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 }));
             }
             "git" => {
+                for (field, given) in [
+                    ("kind", s.kind.is_some()),
+                    ("service", s.service.is_some()),
+                    ("format", s.format.is_some()),
+                    ("namespace", s.namespace.is_some()),
+                ] {
+                    if given {
+                        return Err(bad(format!("{key}.{field}"), "applies to import sources, not git"));
+                    }
+                }
                 let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "a git source needs a path"))?;
                 sources.push(Source::Git(GitSource { path: base.join(path), repo: s.repo }));
             }

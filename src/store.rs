@@ -168,6 +168,24 @@ impl Workspace {
         self.write_table(schema, &mut df)
     }
 
+    /// Replaces the rows whose `column` equals `value` with `rows`, keeping every other row: for
+    /// snapshots of one repository (the configuration scan) in a table shared by several.
+    pub fn replace_where(
+        &mut self,
+        schema: &TableSchema,
+        column: &str,
+        value: &str,
+        rows: &[Row],
+    ) -> Result<UpsertStats> {
+        let existing = self.load(schema)?;
+        let before = existing.height();
+        let kept =
+            existing.lazy().filter(col(column).neq(lit(value.to_string())).or(col(column).is_null())).collect()?;
+        let mut df = merge_by_key(schema, kept, rows_to_frame(schema, rows)?)?;
+        self.write_table(schema, &mut df)?;
+        Ok(UpsertStats { table: schema.name, incoming: rows.len(), before, after: df.height() })
+    }
+
     fn write_table(&self, schema: &TableSchema, df: &mut DataFrame) -> Result<()> {
         let path = self.table_path(schema);
         let tmp = self.root.join(format!(".{}.parquet.tmp", schema.name));

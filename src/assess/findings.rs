@@ -177,6 +177,8 @@ struct Facts {
     detection_delays: Vec<f64>,
     assignees: BTreeMap<String, u64>,
     changes: u64,
+    /// Changes whose source records reviews (they have an opening time).
+    reviewable: u64,
     unreviewed: u64,
     /// Whether the repository's files were scanned at all (a git source).
     scanned: bool,
@@ -230,6 +232,7 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
         flags(&d, "is_production")?,
         numbers(&d, "finished_ts")?,
     );
+    let sources = texts(&d, "source")?;
     let (manual, wait, trigger, ids) =
         (flags(&d, "is_manual")?, numbers(&d, "approval_wait_seconds")?, texts(&d, "triggered_by")?, texts(&d, "id")?);
     let mut deployment_service: HashMap<String, String> = HashMap::new();
@@ -256,6 +259,8 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
         match &trigger[i] {
             Some(who) if is_automation(who) => f.automated += 1,
             Some(who) => *f.triggered_by.entry(who.clone()).or_default() += 1,
+            // A release tag records no trigger by nature; only sources that could have are gaps.
+            None if sources[i].as_deref() == Some("git") => {}
             None => f.untriggered += 1,
         }
     }
@@ -407,16 +412,20 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
 
     // Changes that reached production: were they reviewed by someone else?
     let c = &computation.records["change_lead_times"];
-    let (c_service, c_reason, responded) =
-        (texts(c, "service")?, texts(c, "reason")?, numbers(c, "first_response_ts")?);
+    let (c_service, c_reason, responded, opened) =
+        (texts(c, "service")?, texts(c, "reason")?, numbers(c, "first_response_ts")?, numbers(c, "created_ts")?);
     for i in 0..c.height() {
         let (Some(s), Some("counted")) = (&c_service[i], c_reason[i].as_deref()) else {
             continue;
         };
         let f = facts.entry(s.clone()).or_default();
         f.changes += 1;
-        if responded[i].is_none() {
-            f.unreviewed += 1;
+        // A change with no opening time comes from git, which knows nothing of reviews: not a gap.
+        if opened[i].is_some() {
+            f.reviewable += 1;
+            if responded[i].is_none() {
+                f.unreviewed += 1;
+            }
         }
     }
 
@@ -558,6 +567,14 @@ fn manual_finding(f: &Facts, steps: &[ManualStep], m: &PeriodMetrics) -> Finding
             f.manual,
             f.deployments,
             pct(f.manual, f.deployments)
+        ));
+    }
+    if f.automated > 0 {
+        evidence.push(format!(
+            "{} of {} production deployments ({}) were started by automation (CI/CD or a deployment tool)",
+            f.automated,
+            f.deployments,
+            pct(f.automated, f.deployments)
         ));
     }
     let mut waits = f.approval_waits.clone();
@@ -738,7 +755,7 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
             area: "changes".into(),
             detail: "changes deployed without a review or comment from someone other than the author".into(),
             count: f.unreviewed,
-            share: Some(f.unreviewed as f64 / f.changes.max(1) as f64),
+            share: Some(f.unreviewed as f64 / f.reviewable.max(1) as f64),
         });
     }
     if f.untriggered > 0 && f.deployments > 0 {

@@ -71,6 +71,8 @@ pub struct History {
     pub repo: String,
     /// Commits, oldest first (parents before children).
     pub commits: Vec<GitCommit>,
+    /// The commit HEAD points at; `None` in an empty repository.
+    pub head: Option<String>,
     /// The first-parent chain from HEAD: the mainline.
     pub mainline: HashSet<String>,
     pub tags: Vec<GitTag>,
@@ -127,6 +129,7 @@ pub fn read(path: &Path, repo: Option<&str>, bots: &[String]) -> Result<History>
                 path: path.to_path_buf(),
                 repo: name,
                 commits: Vec::new(),
+                head: None,
                 mainline: HashSet::new(),
                 tags: Vec::new(),
                 head_files: Vec::new(),
@@ -181,7 +184,17 @@ pub fn read(path: &Path, repo: Option<&str>, bots: &[String]) -> Result<History>
         cursor = parents.get(sha.as_str()).and_then(|p| p.first().cloned());
         mainline.insert(sha);
     }
-    Ok(History { path: path.to_path_buf(), repo: name, commits: all, mainline, tags, head_files, shallow, warnings })
+    Ok(History {
+        path: path.to_path_buf(),
+        repo: name,
+        commits: all,
+        head: Some(head.to_string()),
+        mainline,
+        tags,
+        head_files,
+        shallow,
+        warnings,
+    })
 }
 
 /// Caches that make one pass over history cheap: trees are read again and again (a commit's tree is
@@ -328,7 +341,8 @@ fn head_files(repository: &gix::Repository, path: &Path) -> Result<Vec<String>> 
 /// Lines added plus lines removed by each file change of the commits committed in `[since, until)`,
 /// keyed by (commit index, file index) in `history`. Counted by comparing the two versions' lines as
 /// multisets: the same totals as `git diff --numstat` except where a line moved within the file
-/// (git counts a move as one removal and one addition; this counts nothing). Binary files count 0.
+/// (git counts a move as one removal and one addition; this counts nothing) and for empty lines,
+/// which are not counted. Binary files count 0.
 pub fn lines_changed(
     history: &History,
     since: DateTime<Utc>,
@@ -394,8 +408,7 @@ impl RepoService<'_> {
 }
 
 fn glob(pattern: &str) -> Result<GlobMatcher> {
-    Glob::new(pattern)
-        .map(|g| g.compile_matcher())
+    crate::config::path_matcher(pattern)
         .map_err(|e| Error::ConfigValue { key: "services.paths".into(), message: e.to_string() })
 }
 
@@ -409,7 +422,16 @@ fn services_of<'a>(config: &'a Config, repo: &str, fallback: &'a Service) -> Res
         .map(|service| {
             Ok(RepoService {
                 paths: service.paths.iter().map(|p| glob(p)).collect::<Result<_>>()?,
-                deploy_tags: service.deploy_tags.as_deref().map(glob).transpose()?,
+                deploy_tags: service
+                    .deploy_tags
+                    .as_deref()
+                    .map(|t| {
+                        Glob::new(t).map(|g| g.compile_matcher()).map_err(|e| Error::ConfigValue {
+                            key: "services.deploy_tags".into(),
+                            message: e.to_string(),
+                        })
+                    })
+                    .transpose()?,
                 service,
             })
         })

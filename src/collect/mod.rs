@@ -73,27 +73,35 @@ pub fn collect_git(
     repo: Option<&str>,
 ) -> Result<(GitReport, git::History)> {
     let history = git::read(path, repo, &config.git.bots)?;
+    let report = store_git(workspace, config, &history)?;
+    Ok((report, history))
+}
+
+/// Writes a history already read (see [`git::read`]) and the scan of its working tree.
+pub fn store_git(workspace: &mut Workspace, config: &Config, history: &git::History) -> Result<GitReport> {
+    let path = history.path.as_path();
     let fallback = default_service(&history.repo);
-    let rows = git::rows(&history, config, &fallback)?;
-    let mut tables = rows.tables;
+    let rows = git::rows(history, config, &fallback)?;
+    let tables = rows.tables;
     let mut warnings = history.warnings.clone();
     // The delivery configuration is read from the working tree (the files at HEAD); a bare
     // repository has none to read.
     let mut evidence = 0;
+    let mut stats = workspace.upsert(&tables)?;
     if path.join(".git").exists() {
         let found = scan::scan(path, &history.repo, config)?;
         evidence = found.rows.len();
         warnings.extend(found.warnings.into_iter().map(|w| format!("configuration scan: {w}")));
-        tables.push((&model::EVIDENCE, found.rows));
+        // The scan is a snapshot of HEAD: what was found before and is gone now must go too.
+        stats.push(workspace.replace_where(&model::EVIDENCE, "repo", &history.repo, &found.rows)?);
     }
-    let stats = workspace.upsert(&tables)?;
     workspace.replace(&model::SERVICES, &service_rows(config))?;
-    let head = history.commits.last().map(|c| c.sha.clone()).unwrap_or_default();
+    let head = history.head.clone().unwrap_or_default();
     workspace.record_source(
         &format!("git:{}:{}", history.repo, path.display()),
         SourceState { last_run: Utc::now(), cursor: format!("head={head}") },
     )?;
-    let report = GitReport {
+    Ok(GitReport {
         path: path.to_path_buf(),
         repo: history.repo.clone(),
         commits: history.commits.len(),
@@ -103,8 +111,7 @@ pub fn collect_git(
         evidence,
         warnings,
         tables: stats,
-    };
-    Ok((report, history))
+    })
 }
 
 /// What one configured source did.

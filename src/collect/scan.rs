@@ -1001,7 +1001,9 @@ impl<'a> Scanner<'a> {
                     "workflow \"{workflow}\", {label} deploys to environment \"{environment}\"; required reviewers \
                      configured on the forge make it a manual approval"
                 );
-                self.manual(path, line, "deployment environment", GITHUB, detail);
+                // Whether the environment waits for a reviewer is configured on the forge, not in the
+                // file: record the environment as a practice; the forge source tells if it is manual.
+                self.practice_at(path, line, "deployment environment", Some(GITHUB), detail);
             }
         }
     }
@@ -1122,7 +1124,7 @@ impl<'a> Scanner<'a> {
                 "job \"{name}\" deploys to environment \"{environment}\"; protected environments with required \
                  approvals on the forge make it a manual approval"
             );
-            self.manual(path, line, "deployment environment", GITLAB, detail);
+            self.practice_at(path, line, "deployment environment", Some(GITLAB), detail);
         }
     }
 
@@ -1893,6 +1895,7 @@ jobs:
 
         let env = rows(&scan, "deployment environment");
         assert_eq!(env.len(), 1);
+        assert_eq!(col(env[0], "kind"), Some("practice"), "an environment alone is not a manual step");
         assert_eq!(line(env[0]), Some(line_of(DEPLOY_WORKFLOW, "environment:")));
         let detail = col(env[0], "detail").unwrap();
         assert!(detail.contains("job \"deploy\"") && detail.contains("environment \"production\""), "{detail}");

@@ -458,7 +458,7 @@ pub fn limitations(tables: &prepare::Frames) -> Vec<String> {
         notes.push("Deployments are taken from git tags: a release that leaves no tag is not seen.".to_string());
     }
     if height("changes") > 0 && height("reviews") == 0 && column_empty("changes", "created_at") {
-        notes.push("Pickup and review times need a forge (GitHub, GitLab): git alone cannot tell when a pull request was opened or first reviewed.".to_string());
+        notes.push("Pickup and review times need pull-request data from a forge (GitHub, GitLab) or an import with `created_at` and reviews: git alone cannot tell when a pull request was opened or first reviewed.".to_string());
     }
     if height("incidents") == 0 {
         notes.push("No incidents were collected: change failure rate counts only rollbacks, hotfixes and reverts, and time to restore service is unknown. Import incidents or connect a tracker.".to_string());

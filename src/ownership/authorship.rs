@@ -45,12 +45,17 @@ pub fn authorship(history: &History) -> Authorship {
     let mut files: HashMap<usize, FileHistory> = HashMap::new();
     let mut last_active: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
     for commit in &history.commits {
-        if commit.is_bot || commit.parents.len() > 1 {
+        if commit.parents.len() > 1 {
             continue;
         }
+        // A bot's renames and deletions still move and remove files (so history stays attached to
+        // the right path), but a bot creates nothing and delivers nothing to anyone's authorship.
+        let human = !commit.is_bot;
         let who = commit.author.clone();
-        let seen = last_active.entry(who.clone()).or_insert(commit.committed_at);
-        *seen = (*seen).max(commit.committed_at);
+        if human {
+            let seen = last_active.entry(who.clone()).or_insert(commit.committed_at);
+            *seen = (*seen).max(commit.committed_at);
+        }
         for change in &commit.files {
             let key = match change.kind {
                 "deleted" => {
@@ -71,6 +76,9 @@ pub fn authorship(history: &History) -> Authorship {
                 }),
             };
             let file = files.entry(key).or_default();
+            if !human {
+                continue;
+            }
             if change.kind == "added" && file.creator.is_none() {
                 file.creator = Some(who.clone());
             }
@@ -82,6 +90,8 @@ pub fn authorship(history: &History) -> Authorship {
         .into_iter()
         .filter(|(path, _)| head.contains(path.as_str()))
         .filter_map(|(path, key)| files.remove(&key).map(|f| (path, f)))
+        // Files only bots ever touched have no human history to weigh.
+        .filter(|(_, f)| !f.deliveries.is_empty())
         .collect();
     Authorship { files, last_active }
 }

@@ -7,7 +7,6 @@ pub mod codeowners;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use globset::Glob;
 use serde::Serialize;
 
 use crate::collect::git::History;
@@ -249,8 +248,7 @@ pub fn analyse_with(
     let repository = scope(&history.repo, &authors, history.head_files.len(), &facts.last_active, now, inactive_days);
     let mut scopes = Vec::new();
     for service in services.iter().filter(|s| !s.paths.is_empty()) {
-        let matchers: Vec<_> =
-            service.paths.iter().filter_map(|p| Glob::new(p).ok()).map(|g| g.compile_matcher()).collect();
+        let matchers: Vec<_> = service.paths.iter().filter_map(|p| crate::config::path_matcher(p).ok()).collect();
         let owns = |path: &str| matchers.iter().any(|m| m.is_match(path));
         let subset: BTreeMap<String, Vec<String>> =
             authors.iter().filter(|(p, _)| owns(p)).map(|(p, a)| (p.clone(), a.clone())).collect();

@@ -245,7 +245,7 @@ fn metrics_and_ownership_work_on_a_bare_checkout_without_configuration() {
     assert!(service["window"]["lead_time"]["pickup"]["median_hours"].is_null());
     let notes: Vec<String> =
         json["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
-    assert!(notes.iter().any(|n| n.contains("need a forge")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("from a forge")), "{notes:?}");
     assert!(notes.iter().any(|n| n.contains("No incidents")), "{notes:?}");
     let table = flowgauge(dir.path(), &["ownership", "--repo", "shop"]);
     assert!(table.status.success(), "{}", text(&table.stderr));
@@ -309,4 +309,47 @@ fn codeowners_coverage_stale_rules_and_broken_lines_are_reported() {
     let categories: Vec<&str> = evidence.column("category").unwrap().str().unwrap().iter().flatten().collect();
     assert!(categories.contains(&"manual trigger"), "{categories:?}");
     assert!(categories.contains(&"rollback"), "{categories:?}");
+}
+
+#[test]
+fn git_changes_have_no_invented_stages_and_plain_paths_name_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    // `services/shop` without wildcards owns the directory, like `services/shop/**`.
+    let config = Config::from_toml(
+        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-04-01\"\n\
+         [[services]]\nname = \"shop\"\nrepos = [\"fixture\"]\npaths = [\"services/shop\"]\ndeploy_tags = \"v*\"\n\
+         [[services]]\nname = \"pay\"\nrepos = [\"fixture\"]\npaths = [\"services/pay/\"]\ndeploy_tags = \"v*\"\n",
+        now(),
+    )
+    .unwrap();
+    let history = git::read(dir.path(), Some("fixture"), &[]).unwrap();
+    let rows = git::rows(&history, &config, &flowgauge::collect::default_service("fixture")).unwrap();
+    let mut frames = std::collections::HashMap::new();
+    for schema in model::TABLES {
+        let found = rows.tables.iter().find(|(s, _)| s.name == schema.name).map(|(_, r)| r.clone()).unwrap_or_default();
+        frames.insert(schema.name, flowgauge::store::rows_to_frame(schema, &found).unwrap());
+    }
+    let queries = flowgauge::metrics::queries::load(None).unwrap();
+    let computation = flowgauge::metrics::compute(&frames, &config, &queries).unwrap();
+    let report = flowgauge::metrics::report(&computation, &config).unwrap();
+    let shop = report.services.iter().find(|s| s.service == "shop").unwrap();
+    // #1 (Bob's first commit 2 Jan 09:00) shipped with v1.0 (5 Jan 09:00): 72 h. The initial commit
+    // (1 Jan 09:00) too: 96 h. The rename (7 Jan) shipped with v1.1 (9 Jan 09:00): 48 h.
+    assert_eq!(shop.window.lead_time.changes, 3);
+    assert_eq!(shop.window.lead_time.median_hours, Some(72.0));
+    // Git cannot tell when a pull request opened: no coding, pickup or review time is made up.
+    assert_eq!(shop.window.lead_time.coding.median_hours, None);
+    assert_eq!(shop.window.lead_time.pickup.median_hours, None);
+    assert_eq!(shop.window.lead_time.review.median_hours, None);
+    assert!(shop.window.lead_time.deploy.median_hours.is_some());
+}
+
+#[test]
+fn a_path_that_is_not_a_repository_leaves_no_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plain")).unwrap();
+    let out = flowgauge(dir.path(), &["--workspace", "ws", "collect", "git", "plain"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(!dir.path().join("ws").exists());
 }
