@@ -130,8 +130,13 @@ struct RawSource {
     service: Option<String>,
     format: Option<String>,
     namespace: Option<String>,
-    /// For git sources: the repository's name as services list it (`owner/name`).
+    /// For git sources: the repository's name as services list it (`owner/name`); for GitHub
+    /// sources: the repository to collect.
     repo: Option<String>,
+    /// For GitHub sources: the REST API root (GitHub Enterprise: `https://HOST/api/v3`).
+    api_url: Option<String>,
+    /// For GitHub sources: the longest single wait for a rate limit or backoff, in seconds.
+    max_wait_seconds: Option<u64>,
 }
 
 /// The analysis window `[since, until)` in UTC.
@@ -215,6 +220,18 @@ impl Service {
 pub enum Source {
     Import(ImportSource),
     Git(GitSource),
+    Github(GithubSource),
+}
+
+/// A GitHub repository collected through the API on every `flowgauge collect`.
+#[derive(Debug, Clone)]
+pub struct GithubSource {
+    /// `owner/name`.
+    pub repo: String,
+    /// REST API root; `https://api.github.com` when absent.
+    pub api_url: Option<String>,
+    /// Longest single wait for a rate limit or a retry; one hour when absent.
+    pub max_wait_seconds: Option<u64>,
 }
 
 /// A local repository read on every `flowgauge collect`.
@@ -510,8 +527,29 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "a git source needs a path"))?;
                 sources.push(Source::Git(GitSource { path: base.join(path), repo: s.repo }));
             }
+            "github" => {
+                let repo =
+                    s.repo.ok_or_else(|| bad(format!("{key}.repo"), "a github source needs repo = \"owner/name\""))?;
+                let parts: Vec<&str> = repo.split('/').collect();
+                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                    return Err(bad(format!("{key}.repo"), format!("`{repo}` is not written as owner/name")));
+                }
+                if let Some(url) = &s.api_url
+                    && !(url.starts_with("https://") || url.starts_with("http://"))
+                {
+                    return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
+                }
+                sources.push(Source::Github(GithubSource {
+                    repo,
+                    api_url: s.api_url,
+                    max_wait_seconds: s.max_wait_seconds,
+                }));
+            }
             other => {
-                return Err(bad(format!("{key}.type"), format!("`{other}` is not a known source type (import, git)")));
+                return Err(bad(
+                    format!("{key}.type"),
+                    format!("`{other}` is not a known source type (import, git, github)"),
+                ));
             }
         }
     }

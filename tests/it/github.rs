@@ -1,0 +1,411 @@
+//! The GitHub source against a local server speaking GitHub's documented GraphQL shapes: the real
+//! octocrab client, real cursor pagination, injected faults, interrupted runs and offline
+//! re-extraction, each compared table for table with a fault-free run.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use flowgauge::collect::github::{self, GithubRequest, Pacing};
+use flowgauge::config::Config;
+use flowgauge::model::{self, TableSchema};
+use flowgauge::store::Workspace;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::helpers::{config, text};
+
+const TOKEN: &str = "ghp_TESTtoken0123456789abcdefSECRET";
+const REPO: &str = "acme/shop";
+const TABLES: [&TableSchema; 3] = [&model::CHANGES, &model::CHANGE_COMMITS, &model::REVIEWS];
+
+/// A fault served instead of the normal answer on one call.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    TooManyRequests,
+    SecondaryLimit,
+    BadGateway,
+    Truncated,
+    /// The page is served as if an item had moved up between calls: it overlaps the previous page.
+    Shifted,
+    BadCredentials,
+    NoSuchRepo,
+    GraphqlRateLimited,
+}
+
+/// A fake GitHub holding `n` pull requests; faults are keyed by the 1-based call number.
+struct FakeGithub {
+    prs: Mutex<Vec<Value>>,
+    faults: Mutex<HashMap<usize, Fault>>,
+    calls: AtomicUsize,
+}
+
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap()
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn pull_request(n: i64, updated: DateTime<Utc>) -> Value {
+    let created = base() + chrono::Duration::hours(n);
+    let first_commit = created - chrono::Duration::hours(5);
+    let merged = n % 4 != 0;
+    let title = if n % 10 == 0 { format!("Revert \"change {}\"", n - 1) } else { format!("change {n}") };
+    json!({
+        "number": n, "title": title, "state": if merged { "MERGED" } else { "OPEN" },
+        "createdAt": iso(created), "updatedAt": iso(updated),
+        "mergedAt": if merged { Value::String(iso(created + chrono::Duration::hours(3))) } else { Value::Null },
+        "closedAt": if merged { Value::String(iso(created + chrono::Duration::hours(3))) } else { Value::Null },
+        "author": { "__typename": "User", "login": format!("dev{}", n % 3) },
+        "baseRefName": "main", "headRefName": format!("feature/{n}"),
+        "mergeCommit": if merged { json!({ "oid": format!("{n:040x}") }) } else { Value::Null },
+        "additions": n * 3, "deletions": n, "changedFiles": 1 + n % 5,
+        "labels": { "nodes": if n % 7 == 0 { json!([{ "name": "bug" }, { "name": "hotfix" }]) } else { json!([]) } },
+        "commits": { "totalCount": 2, "nodes": [
+            { "commit": { "oid": format!("{:040x}", n * 1000 + 1), "authoredDate": iso(first_commit + chrono::Duration::hours(1)) } },
+            { "commit": { "oid": format!("{:040x}", n * 1000 + 2), "authoredDate": iso(first_commit) } }
+        ] },
+        "reviews": { "totalCount": 2, "nodes": [
+            { "databaseId": n * 10 + 1, "author": { "__typename": "User", "login": format!("dev{}", n % 3) }, "state": "COMMENTED", "submittedAt": iso(created + chrono::Duration::minutes(5)) },
+            { "databaseId": n * 10 + 2, "author": { "__typename": "User", "login": "reviewer" }, "state": "APPROVED", "submittedAt": iso(created + chrono::Duration::hours(2)) }
+        ] },
+        "comments": { "nodes": [
+            { "databaseId": n * 10 + 3, "author": { "__typename": "Bot", "login": "github-actions" }, "createdAt": iso(created + chrono::Duration::minutes(1)) },
+            { "databaseId": n * 10 + 4, "author": { "__typename": "User", "login": "ops" }, "createdAt": iso(created + chrono::Duration::minutes(30)) }
+        ] }
+    })
+}
+
+impl FakeGithub {
+    fn new(n: i64) -> FakeGithub {
+        let prs = (1..=n)
+            .map(|i| pull_request(i, base() + chrono::Duration::hours(i) + chrono::Duration::hours(4)))
+            .collect();
+        FakeGithub { prs: Mutex::new(prs), faults: Mutex::new(HashMap::new()), calls: AtomicUsize::new(0) }
+    }
+
+    fn with_faults(self, faults: &[(usize, Fault)]) -> FakeGithub {
+        *self.faults.lock().unwrap() = faults.iter().copied().collect();
+        self
+    }
+
+    fn sorted(&self) -> Vec<Value> {
+        let mut prs = self.prs.lock().unwrap().clone();
+        prs.sort_by(|a, b| b["updatedAt"].as_str().cmp(&a["updatedAt"].as_str()));
+        prs
+    }
+
+    fn page(&self, offset: usize) -> Value {
+        let prs = self.sorted();
+        let nodes: Vec<Value> = prs.iter().skip(offset).take(100).cloned().collect();
+        let end = offset + nodes.len();
+        json!({ "data": {
+            "rateLimit": { "cost": 1, "remaining": 4990, "resetAt": "2025-03-01T10:00:00Z" },
+            "repository": { "pullRequests": {
+                "pageInfo": { "hasNextPage": end < prs.len(), "endCursor": format!("c{end}") },
+                "nodes": nodes
+            } }
+        } })
+    }
+}
+
+impl Respond for &'static FakeGithub {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if auth != format!("Bearer {TOKEN}") {
+            return ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" }));
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let offset: usize =
+            body["variables"]["after"].as_str().and_then(|c| c.trim_start_matches('c').parse().ok()).unwrap_or(0);
+        let fault = self.faults.lock().unwrap().get(&call).copied();
+        match fault {
+            None => ResponseTemplate::new(200).set_body_json(self.page(offset)),
+            Some(Fault::TooManyRequests) => ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({ "message": "API rate limit exceeded" })),
+            Some(Fault::SecondaryLimit) => ResponseTemplate::new(403)
+                .insert_header("retry-after", "60")
+                .set_body_json(json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." })),
+            Some(Fault::BadGateway) => ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
+            Some(Fault::Truncated) => {
+                let full = self.page(offset).to_string();
+                ResponseTemplate::new(200).set_body_raw(full[..full.len() / 2].to_string(), "application/json")
+            }
+            Some(Fault::Shifted) => ResponseTemplate::new(200).set_body_json(self.page(offset.saturating_sub(1))),
+            Some(Fault::BadCredentials) => ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" })),
+            Some(Fault::NoSuchRepo) => ResponseTemplate::new(200).set_body_json(json!({
+                "data": { "repository": null },
+                "errors": [{ "type": "NOT_FOUND", "path": ["repository"], "message": "Could not resolve to a Repository with the name 'acme/shop'." }]
+            })),
+            Some(Fault::GraphqlRateLimited) => ResponseTemplate::new(200)
+                .insert_header("x-ratelimit-reset", "0")
+                .set_body_json(json!({ "errors": [{ "type": "RATE_LIMITED", "message": "API rate limit exceeded" }] })),
+        }
+    }
+}
+
+/// A running fake server; the runtime keeps it alive while the (blocking) collector talks to it.
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    server: MockServer,
+    fake: &'static FakeGithub,
+}
+
+impl Server {
+    fn start(fake: FakeGithub) -> Server {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let fake: &'static FakeGithub = Box::leak(Box::new(fake));
+        let server = runtime.block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(method("POST")).and(path("/graphql")).respond_with(fake).mount(&server).await;
+            server
+        });
+        Server { runtime, server, fake }
+    }
+
+    fn request(&self) -> GithubRequest {
+        let mut r = GithubRequest::new(REPO, Some(&self.server.uri()), Some(TOKEN.to_string()));
+        r.pacing = Pacing { backoff: Duration::from_millis(1), max_wait: Duration::from_millis(20), attempts: 4 };
+        r
+    }
+
+    fn requests(&self) -> usize {
+        self.runtime.block_on(self.server.received_requests()).map_or(0, |r| r.len())
+    }
+}
+
+fn cfg() -> Config {
+    config("2025-01-01", "2026-01-01", "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\n")
+}
+
+fn collect(dir: &Path, server: &Server) -> flowgauge::Result<github::GithubReport> {
+    let mut ws = Workspace::open(dir).unwrap();
+    github::collect_github(&mut ws, &cfg(), &server.request())
+}
+
+fn assert_same_tables(a: &Path, b: &Path) {
+    let (wa, wb) = (Workspace::open(a).unwrap(), Workspace::open(b).unwrap());
+    for table in TABLES {
+        let (x, y) = (wa.load(table).unwrap(), wb.load(table).unwrap());
+        assert!(x.height() > 0, "{} is empty", table.name);
+        assert!(x.equals_missing(&y), "{} differs:\n{x}\n{y}", table.name);
+    }
+}
+
+/// The fault-free run of `n` pull requests, into a fresh workspace.
+fn reference(n: i64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(n));
+    collect(dir.path(), &server).unwrap();
+    dir
+}
+
+#[test]
+fn pull_requests_come_in_pages_of_100_with_commits_reviews_and_first_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(250));
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!(server.requests(), 3, "250 pull requests with commits and reviews cost three requests");
+    assert_eq!((report.pages, report.changes, report.change_commits), (3, 250, 500));
+    assert_eq!(report.rate_remaining, Some(4990));
+
+    let ws = Workspace::open(dir.path()).unwrap();
+    let changes = ws.load(&model::CHANGES).unwrap();
+    assert_eq!(changes.height(), 250);
+    let ids = changes.column("id").unwrap().str().unwrap();
+    let i = (0..changes.height()).find(|&i| ids.get(i) == Some("github:pr:acme/shop#70")).unwrap();
+    let row = changes.get_row(i).unwrap().0;
+    let col = |name: &str| row[model::CHANGES.position(name).unwrap()].to_string();
+    let created = base() + chrono::Duration::hours(70);
+    let micros = |t: DateTime<Utc>| t.timestamp_micros();
+    assert!(col("service").contains("shop"));
+    assert!(
+        col("first_commit_at").contains(&(created - chrono::Duration::hours(5)).format("%Y-%m-%d %H:%M").to_string())
+    );
+    // The author's own review and the bot's comment are not responses; the comment by `ops` 30
+    // minutes in is.
+    assert!(
+        col("first_review_at")
+            .contains(&(created + chrono::Duration::minutes(30)).format("%Y-%m-%d %H:%M").to_string())
+    );
+    assert!(col("approved_at").contains(&(created + chrono::Duration::hours(2)).format("%Y-%m-%d %H:%M").to_string()));
+    assert_eq!(col("is_revert"), "true");
+    assert!(col("labels").contains("bug,hotfix"));
+    assert!(col("merge_commit_sha").contains(&format!("{:040x}", 70)));
+    let _ = micros;
+
+    // Reviews: two per pull request plus the first human comment by someone else.
+    assert_eq!(ws.load(&model::REVIEWS).unwrap().height(), 750);
+    // Every page is kept in the raw layer.
+    let raw = dir.path().join("raw/github/acme/shop/pull_requests");
+    assert_eq!(std::fs::read_dir(raw).unwrap().count(), 3);
+}
+
+#[test]
+fn every_fault_ends_with_the_tables_of_the_fault_free_run() {
+    let expected = reference(250);
+    let cases: &[(&str, &[(usize, Fault)])] = &[
+        ("429 with Retry-After", &[(2, Fault::TooManyRequests)]),
+        ("secondary rate limit 403", &[(1, Fault::SecondaryLimit)]),
+        ("502 twice", &[(2, Fault::BadGateway), (3, Fault::BadGateway)]),
+        ("truncated JSON", &[(3, Fault::Truncated)]),
+        ("page changed between calls", &[(2, Fault::Truncated), (3, Fault::Shifted)]),
+        ("GraphQL RATE_LIMITED", &[(1, Fault::GraphqlRateLimited)]),
+    ];
+    for (name, faults) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(FakeGithub::new(250).with_faults(faults));
+        let report = collect(dir.path(), &server).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(report.retries >= 1, "{name}: no retry");
+        assert_same_tables(dir.path(), expected.path());
+    }
+}
+
+#[test]
+fn permanent_errors_say_what_to_fix_and_never_show_the_token() {
+    let cases: &[(Fault, &str)] = &[(Fault::BadCredentials, "GITHUB_TOKEN"), (Fault::NoSuchRepo, "owner/name")];
+    for (fault, hint) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(FakeGithub::new(10).with_faults(&[(1, *fault)]));
+        let message = collect(dir.path(), &server).unwrap_err().to_string();
+        assert!(message.contains(hint), "{fault:?}: {message}");
+        assert!(!message.contains(TOKEN));
+        assert_eq!(server.requests(), 1, "{fault:?} is not retried");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(10));
+    let mut request = server.request();
+    request.token = Some("wrong-token-value".into());
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let message = github::collect_github(&mut ws, &cfg(), &request).unwrap_err().to_string();
+    assert!(message.contains("401") && message.contains("GITHUB_TOKEN"), "{message}");
+    assert!(!message.contains("wrong-token-value"));
+}
+
+#[test]
+fn an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one() {
+    let expected = reference(350);
+    // Stopped after two of four pages, then a normal run: it continues from the third page.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(350));
+    let mut request = server.request();
+    request.stop_after_pages = Some(2);
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    assert!(github::collect_github(&mut ws, &cfg(), &request).is_err());
+    drop(ws);
+    let report = collect(dir.path(), &server).unwrap();
+    assert!(report.resumed);
+    assert_eq!(server.requests(), 4, "the resumed run does not fetch the first two pages again");
+    assert_same_tables(dir.path(), expected.path());
+
+    // A run that dies on a page that keeps failing resumes the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let faults: Vec<(usize, Fault)> = (2..=5).map(|c| (c, Fault::BadGateway)).collect();
+    let server = Server::start(FakeGithub::new(350).with_faults(&faults));
+    let message = collect(dir.path(), &server).unwrap_err().to_string();
+    assert!(message.contains("resumes"), "{message}");
+    collect(dir.path(), &server).unwrap();
+    assert_same_tables(dir.path(), expected.path());
+}
+
+#[test]
+fn a_second_run_reads_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(250));
+    collect(dir.path(), &server).unwrap();
+    {
+        let mut prs = server.fake.prs.lock().unwrap();
+        let later = base() + chrono::Duration::days(60);
+        prs[4] = pull_request(5, later);
+        prs[4]["title"] = json!("change 5, edited");
+        prs.push(pull_request(251, later + chrono::Duration::hours(1)));
+    }
+    let before = server.requests();
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!(server.requests() - before, 1, "one page holds everything updated since the last run");
+    assert!(!report.resumed);
+    let ws = Workspace::open(dir.path()).unwrap();
+    let changes = ws.load(&model::CHANGES).unwrap();
+    assert_eq!(changes.height(), 251);
+    let titles = changes.column("title").unwrap().str().unwrap();
+    assert!((0..titles.len()).any(|i| titles.get(i) == Some("change 5, edited")));
+}
+
+#[test]
+fn offline_re_extraction_from_the_raw_pages_equals_the_online_result() {
+    let online = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(250).with_faults(&[(2, Fault::Shifted)]));
+    collect(online.path(), &server).unwrap();
+
+    let offline = tempfile::tempdir().unwrap();
+    let raw = online.path().join("raw/github/acme/shop/pull_requests");
+    let copy = offline.path().join("raw/github/acme/shop/pull_requests");
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(&raw).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let mut ws = Workspace::open(offline.path()).unwrap();
+    let report = github::reextract(&mut ws, &cfg(), REPO).unwrap();
+    assert_eq!(report.pages, 3);
+    drop(ws);
+    assert_same_tables(offline.path(), online.path());
+}
+
+#[test]
+fn the_token_appears_nowhere_in_output_or_workspace() {
+    let server = Server::start(FakeGithub::new(120).with_faults(&[(2, Fault::SecondaryLimit)]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flowgauge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\n\n[[sources]]\ntype = \"github\"\nrepo = \"acme/shop\"\napi_url = \"{}\"\nmax_wait_seconds = 0\n",
+            server.server.uri()
+        ),
+    )
+    .unwrap();
+    let run = |token: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flowgauge"))
+            .args(["--verbose", "--workspace", "ws", "collect", "github"])
+            .current_dir(dir.path())
+            .env_remove("FLOWGAUGE_CONFIG")
+            .env_remove("FLOWGAUGE_WORKSPACE")
+            .env_remove("GH_TOKEN")
+            .env("GITHUB_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let ok = run(TOKEN);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stderr).contains("120 pull requests"), "{}", text(&ok.stderr));
+    let bad = run(&format!("{TOKEN}-revoked"));
+    assert_eq!(bad.status.code(), Some(4));
+    assert!(text(&bad.stderr).contains("GITHUB_TOKEN"), "{}", text(&bad.stderr));
+    for out in [&ok.stdout, &ok.stderr, &bad.stdout, &bad.stderr] {
+        assert!(!text(out).contains(TOKEN), "token in output: {}", text(out));
+    }
+    let mut stack = vec![dir.path().join("ws")];
+    let mut files = 0;
+    while let Some(p) = stack.pop() {
+        for entry in std::fs::read_dir(&p).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "token in {}", path.display());
+            }
+        }
+    }
+    assert!(files >= 5);
+}
