@@ -436,21 +436,24 @@ fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Resul
 
 fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
     use flowgauge::config::Source;
-    let configured: Vec<(String, Option<String>, Option<u64>)> = ctx
+    let configured: Vec<flowgauge::config::GithubSource> = ctx
         .config
         .sources
         .iter()
         .filter_map(|s| match s {
-            Source::Github(g) => Some((g.repo.clone(), g.api_url.clone(), g.max_wait_seconds)),
+            Source::Github(g) => Some(g.clone()),
             _ => None,
         })
         .collect();
-    let targets: Vec<(String, Option<String>, Option<u64>)> = match repo {
-        Some(repo) => {
-            let found = configured.iter().find(|(r, _, _)| r == repo);
-            let from_config = found.and_then(|(_, u, _)| u.clone());
-            vec![(repo.to_string(), api_url.map(str::to_string).or(from_config), found.and_then(|(_, _, w)| *w))]
-        }
+    let targets: Vec<flowgauge::config::GithubSource> = match repo {
+        Some(repo) => vec![configured.iter().find(|g| g.repo == repo).cloned().unwrap_or_else(|| {
+            flowgauge::config::GithubSource {
+                repo: repo.to_string(),
+                api_url: None,
+                max_wait_seconds: None,
+                incident_labels: vec!["incident".to_string()],
+            }
+        })],
         None if configured.is_empty() => {
             return Err(Error::NotFound(
                 "no GitHub repository to collect: pass --repo owner/name or add [[sources]] type = \"github\" to flowgauge.toml"
@@ -458,20 +461,23 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
             )
             .into());
         }
-        None => configured.into_iter().map(|(r, u, w)| (r, api_url.map(str::to_string).or(u), w)).collect(),
+        None => configured,
     };
     let mut workspace = ctx.workspace()?;
     let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
     if token.is_none() && !offline {
         ctx.note("warning: neither GITHUB_TOKEN nor GH_TOKEN is set: unauthenticated requests are limited to 60 an hour and see public repositories only");
     }
-    for (repo, api_url, max_wait) in targets {
+    for source in targets {
+        let repo = source.repo.clone();
+        let api_url = api_url.map(str::to_string).or(source.api_url.clone());
         let started = Instant::now();
         let report = if offline {
             collect::github::reextract(&mut workspace, &ctx.config, &repo)?
         } else {
             let mut request = collect::github::GithubRequest::new(&repo, api_url.as_deref(), token.clone());
-            if let Some(seconds) = max_wait {
+            request.incident_labels = source.incident_labels.clone();
+            if let Some(seconds) = source.max_wait_seconds {
                 request.pacing.max_wait = std::time::Duration::from_secs(seconds);
             }
             collect::github::collect_github(&mut workspace, &ctx.config, &request)?

@@ -137,6 +137,8 @@ struct RawSource {
     api_url: Option<String>,
     /// For GitHub sources: the longest single wait for a rate limit or backoff, in seconds.
     max_wait_seconds: Option<u64>,
+    /// For GitHub sources: issues with any of these labels are incidents.
+    incident_labels: Option<Vec<String>>,
 }
 
 /// The analysis window `[since, until)` in UTC.
@@ -232,6 +234,8 @@ pub struct GithubSource {
     pub api_url: Option<String>,
     /// Longest single wait for a rate limit or a retry; one hour when absent.
     pub max_wait_seconds: Option<u64>,
+    /// Issues with any of these labels are incidents (`["incident"]` when absent).
+    pub incident_labels: Vec<String>,
 }
 
 /// A local repository read on every `flowgauge collect`.
@@ -539,10 +543,15 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 {
                     return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
                 }
+                let incident_labels = s.incident_labels.unwrap_or_else(|| vec!["incident".to_string()]);
+                if incident_labels.is_empty() || incident_labels.iter().any(|l| l.trim().is_empty()) {
+                    return Err(bad(format!("{key}.incident_labels"), "needs at least one non-empty label"));
+                }
                 sources.push(Source::Github(GithubSource {
                     repo,
                     api_url: s.api_url,
                     max_wait_seconds: s.max_wait_seconds,
+                    incident_labels,
                 }));
             }
             other => {

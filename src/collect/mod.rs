@@ -147,6 +147,7 @@ pub fn collect_configured_with(
             }
             Source::Github(s) => {
                 let mut request = github::GithubRequest::new(&s.repo, s.api_url.as_deref(), token.clone());
+                request.incident_labels = s.incident_labels.clone();
                 if let Some(seconds) = s.max_wait_seconds {
                     request.pacing.max_wait = std::time::Duration::from_secs(seconds);
                 }

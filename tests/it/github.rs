@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use flowgauge::collect::github::{self, GithubRequest, Pacing};
+use flowgauge::collect::github::{self, GithubRequest, Pacing, Resource};
 use flowgauge::config::Config;
 use flowgauge::model::{self, TableSchema};
 use flowgauge::store::Workspace;
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{config, text};
@@ -122,7 +122,18 @@ impl Respond for &'static FakeGithub {
         if auth != format!("Bearer {TOKEN}") {
             return ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" }));
         }
+        if request.method.as_str() == "GET" {
+            return rest(request);
+        }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let query = body["query"].as_str().unwrap_or("");
+        if query.contains("deployments(") {
+            return ResponseTemplate::new(200).set_body_json(deployments());
+        }
+        if query.contains("issues(") {
+            assert_eq!(body["variables"]["labels"], json!(["incident"]));
+            return ResponseTemplate::new(200).set_body_json(incidents());
+        }
         let offset: usize =
             body["variables"]["after"].as_str().and_then(|c| c.trim_start_matches('c').parse().ok()).unwrap_or(0);
         let fault = self.faults.lock().unwrap().get(&call).copied();
@@ -152,6 +163,86 @@ impl Respond for &'static FakeGithub {
     }
 }
 
+/// Deployments as GraphQL documents them: two to production, one failed to staging, one still
+/// pending (left for the next run).
+fn deployments() -> Value {
+    let node = |id: i64, env: &str, states: &[(&str, i64)]| {
+        let created = base() + chrono::Duration::days(id);
+        json!({
+            "databaseId": id, "environment": env, "createdAt": iso(created), "commitOid": format!("{id:040x}"),
+            "creator": { "login": "deployer" },
+            "statuses": { "nodes": states.iter().map(|(s, m)| json!({ "state": s, "createdAt": iso(created + chrono::Duration::minutes(*m)) })).collect::<Vec<_>>() }
+        })
+    };
+    json!({ "data": { "rateLimit": { "cost": 1, "remaining": 4980, "resetAt": "2025-03-01T10:00:00Z" },
+        "repository": { "deployments": {
+            "pageInfo": { "hasNextPage": false, "endCursor": "d4" },
+            "nodes": [
+                node(4, "production", &[("PENDING", 1)]),
+                node(3, "staging", &[("IN_PROGRESS", 1), ("ERROR", 4)]),
+                node(2, "Production", &[("SUCCESS", 7), ("IN_PROGRESS", 2), ("INACTIVE", 900)]),
+                node(1, "production", &[("IN_PROGRESS", 1), ("SUCCESS", 5)]),
+            ]
+        } } } })
+}
+
+fn incidents() -> Value {
+    json!({ "data": { "repository": { "issues": {
+        "pageInfo": { "hasNextPage": false, "endCursor": "i2" },
+        "nodes": [
+            { "number": 900, "title": "Checkout down", "createdAt": "2025-03-05T10:00:00Z", "updatedAt": "2025-03-05T12:00:00Z",
+              "closedAt": "2025-03-05T11:30:00Z", "labels": { "nodes": [{ "name": "incident" }, { "name": "sev1" }] },
+              "assignees": { "nodes": [{ "login": "oncall" }] } },
+            { "number": 901, "title": "Slow search", "createdAt": "2025-03-06T10:00:00Z", "updatedAt": "2025-03-06T10:00:00Z",
+              "closedAt": null, "labels": { "nodes": [{ "name": "incident" }] }, "assignees": { "nodes": [] } }
+        ]
+    } } } })
+}
+
+const RUNS: i64 = 120;
+
+/// The REST side: workflow runs in pages of 100 with `Link` headers, and each run's jobs.
+fn rest(request: &Request) -> ResponseTemplate {
+    let url = &request.url;
+    let path = url.path();
+    if let Some(rest) = path.strip_prefix("/repos/acme/shop/actions/runs/") {
+        let id: i64 = rest.trim_end_matches("/jobs").parse().unwrap();
+        let created = base() + chrono::Duration::hours(id);
+        let jobs: Vec<Value> = (1..=2)
+            .map(|j| json!({ "id": id * 10 + j, "run_id": id, "name": format!("job {j}"), "status": "completed",
+                "conclusion": "success", "created_at": iso(created), "started_at": iso(created + chrono::Duration::minutes(j)),
+                "completed_at": iso(created + chrono::Duration::minutes(5 * j)), "run_attempt": 1 }))
+            .collect();
+        return ResponseTemplate::new(200).set_body_json(json!({ "total_count": 2, "jobs": jobs }));
+    }
+    assert_eq!(path, "/repos/acme/shop/actions/runs", "unexpected GET {url}");
+    let page: i64 = url.query_pairs().find(|(k, _)| k == "page").map_or(1, |(_, v)| v.parse().unwrap());
+    let ids: Vec<i64> = (1..=RUNS).rev().skip(((page - 1) * 100) as usize).take(100).collect();
+    let runs: Vec<Value> = ids
+        .iter()
+        .map(|&id| {
+            let created = base() + chrono::Duration::hours(id);
+            let running = id == RUNS;
+            json!({ "id": id, "name": "deploy", "head_sha": format!("{id:040x}"), "head_branch": "main",
+                "event": if id % 5 == 0 { "workflow_dispatch" } else { "push" },
+                "status": if running { "in_progress" } else { "completed" },
+                "conclusion": if running { Value::Null } else if id % 9 == 0 { json!("failure") } else { json!("success") },
+                "actor": { "login": "dev" }, "triggering_actor": { "login": if id % 5 == 0 { "releaser" } else { "dev" } },
+                "run_attempt": 1 + id % 2, "created_at": iso(created), "run_started_at": iso(created + chrono::Duration::minutes(1)),
+                "updated_at": iso(created + chrono::Duration::minutes(12)) })
+        })
+        .collect();
+    let mut response = ResponseTemplate::new(200).set_body_json(json!({ "total_count": RUNS, "workflow_runs": runs }));
+    if page * 100 < RUNS {
+        let base_url = format!("{}://{}", url.scheme(), url.authority());
+        response = response.insert_header(
+            "link",
+            format!("<{base_url}/repos/acme/shop/actions/runs?per_page=100&page={}>; rel=\"next\", <{base_url}/repos/acme/shop/actions/runs?per_page=100&page=2>; rel=\"last\"", page + 1).as_str(),
+        );
+    }
+    response
+}
+
 /// A running fake server; the runtime keeps it alive while the (blocking) collector talks to it.
 struct Server {
     runtime: tokio::runtime::Runtime,
@@ -165,7 +256,7 @@ impl Server {
         let fake: &'static FakeGithub = Box::leak(Box::new(fake));
         let server = runtime.block_on(async {
             let server = MockServer::start().await;
-            Mock::given(method("POST")).and(path("/graphql")).respond_with(fake).mount(&server).await;
+            Mock::given(any()).respond_with(fake).mount(&server).await;
             server
         });
         Server { runtime, server, fake }
@@ -173,6 +264,7 @@ impl Server {
 
     fn request(&self) -> GithubRequest {
         let mut r = GithubRequest::new(REPO, Some(&self.server.uri()), Some(TOKEN.to_string()));
+        r.resources = vec![Resource::PullRequests];
         r.pacing = Pacing { backoff: Duration::from_millis(1), max_wait: Duration::from_millis(20), attempts: 4 };
         r
     }
@@ -346,13 +438,7 @@ fn offline_re_extraction_from_the_raw_pages_equals_the_online_result() {
     collect(online.path(), &server).unwrap();
 
     let offline = tempfile::tempdir().unwrap();
-    let raw = online.path().join("raw/github/acme/shop/pull_requests");
-    let copy = offline.path().join("raw/github/acme/shop/pull_requests");
-    std::fs::create_dir_all(&copy).unwrap();
-    for entry in std::fs::read_dir(&raw).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
-    }
+    copy_dir(&online.path().join("raw"), &offline.path().join("raw"));
     let mut ws = Workspace::open(offline.path()).unwrap();
     let report = github::reextract(&mut ws, &cfg(), REPO).unwrap();
     assert_eq!(report.pages, 3);
@@ -408,4 +494,83 @@ fn the_token_appears_nowhere_in_output_or_workspace() {
         }
     }
     assert!(files >= 5);
+}
+
+#[test]
+fn workflow_runs_jobs_deployments_and_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(30));
+    let mut request = server.request();
+    request.resources = Resource::ALL.to_vec();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    // 1 page of pull requests, 2 pages of runs (Link header), one jobs page per completed run,
+    // 1 page of deployments, 1 of incidents.
+    assert_eq!(report.requests as i64, 1 + 2 + (RUNS - 1) + 1 + 1);
+
+    let pipelines = ws.load(&model::PIPELINES).unwrap();
+    assert_eq!(pipelines.height() as i64, RUNS);
+    let col = |df: &polars::prelude::DataFrame, name: &str| {
+        df.column(name).unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone()
+    };
+    let (ids, trigger, by, status) =
+        (col(&pipelines, "id"), col(&pipelines, "trigger"), col(&pipelines, "triggered_by"), col(&pipelines, "status"));
+    let find = |id: &str| (0..ids.len()).find(|&i| ids.get(i) == Some(id)).unwrap();
+    let manual = find("github:run:acme/shop:115");
+    assert_eq!((trigger.get(manual), by.get(manual)), (Some("manual"), Some("releaser")));
+    assert_eq!(status.get(find("github:run:acme/shop:120")), Some("running"));
+    assert_eq!(status.get(find("github:run:acme/shop:117")), Some("failure"));
+    assert_eq!(ws.load(&model::JOBS).unwrap().height() as i64, 2 * (RUNS - 1));
+
+    let deployments = ws.load(&model::DEPLOYMENTS).unwrap();
+    assert_eq!(deployments.height(), 3, "the pending deployment waits for the next run");
+    let (env, prod, st) =
+        (col(&deployments, "environment"), col(&deployments, "is_production"), col(&deployments, "status"));
+    let rows: Vec<(Option<&str>, Option<&str>, Option<&str>)> =
+        (0..3).map(|i| (env.get(i), prod.get(i), st.get(i))).collect();
+    assert_eq!(
+        rows,
+        vec![
+            (Some("production"), Some("true"), Some("success")),
+            (Some("Production"), Some("true"), Some("success")),
+            (Some("staging"), Some("false"), Some("failure"))
+        ]
+    );
+    let incidents = ws.load(&model::INCIDENTS).unwrap();
+    assert_eq!(incidents.height(), 2);
+    assert_eq!(col(&incidents, "severity").get(0), Some("sev1"));
+    assert_eq!(col(&incidents, "assignee").get(0), Some("oncall"));
+    drop(ws);
+
+    // The next run asks for runs created since the running one, and reads the pending deployment again.
+    let before = server.requests();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    let urls = server.runtime.block_on(server.server.received_requests()).unwrap();
+    let runs_call = urls[before..].iter().find(|r| r.url.path() == "/repos/acme/shop/actions/runs").unwrap();
+    assert!(runs_call.url.query().unwrap_or("").contains("created=%3E%3D"), "{}", runs_call.url);
+    drop(ws);
+
+    // Offline re-extraction of every resource equals the online tables.
+    let offline = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("raw"), &offline.path().join("raw"));
+    let mut ws = Workspace::open(offline.path()).unwrap();
+    github::reextract(&mut ws, &cfg(), REPO).unwrap();
+    drop(ws);
+    let (a, b) = (Workspace::open(dir.path()).unwrap(), Workspace::open(offline.path()).unwrap());
+    for table in [&model::PIPELINES, &model::JOBS, &model::DEPLOYMENTS, &model::INCIDENTS, &model::CHANGES] {
+        assert!(a.load(table).unwrap().equals_missing(&b.load(table).unwrap()), "{}", table.name);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
 }

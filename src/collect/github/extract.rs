@@ -304,3 +304,230 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
         );
     }
 }
+
+/// The facts about a page that drive paging and the incremental cursor.
+#[derive(Debug, Clone, Default)]
+pub struct PageMeta {
+    pub has_next: bool,
+    pub end_cursor: Option<String>,
+    /// Newest and oldest value of the field the list is ordered by (`updatedAt` or `createdAt`).
+    pub newest: Option<DateTime<Utc>>,
+    pub oldest: Option<DateTime<Utc>>,
+    /// Ordering value of the oldest item still unfinished (a running deployment or workflow run),
+    /// which the next run must read again.
+    pub oldest_unfinished: Option<DateTime<Utc>>,
+}
+
+fn jtime(v: &serde_json::Value) -> Option<DateTime<Utc>> {
+    super::client::time(v)
+}
+
+fn jtext(v: &serde_json::Value) -> Value {
+    v.as_str().map_or(Value::Null, |s| Value::Text(s.to_string()))
+}
+
+fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Paging facts of a GraphQL connection at `pointer`, ordered by `field`.
+pub fn graphql_meta(page: &serde_json::Value, pointer: &str, field: &str) -> Option<PageMeta> {
+    let connection = page.pointer(pointer)?;
+    let nodes = connection.get("nodes")?.as_array()?;
+    let times: Vec<DateTime<Utc>> = nodes.iter().filter_map(|n| jtime(&n[field])).collect();
+    Some(PageMeta {
+        has_next: connection.pointer("/pageInfo/hasNextPage").and_then(|v| v.as_bool()).unwrap_or(false),
+        end_cursor: connection.pointer("/pageInfo/endCursor").and_then(|v| v.as_str()).map(str::to_string),
+        newest: times.iter().max().copied(),
+        oldest: times.iter().min().copied(),
+        oldest_unfinished: None,
+    })
+}
+
+/// The final state of a deployment from its statuses: the first success, failure or error.
+fn deployment_outcome(node: &serde_json::Value) -> Option<(&'static str, DateTime<Utc>)> {
+    let mut statuses: Vec<(&str, DateTime<Utc>)> = node
+        .pointer("/statuses/nodes")?
+        .as_array()?
+        .iter()
+        .filter_map(|s| Some((s["state"].as_str()?, jtime(&s["createdAt"])?)))
+        .collect();
+    statuses.sort_by_key(|(_, at)| *at);
+    statuses.into_iter().find_map(|(state, at)| match state {
+        "SUCCESS" => Some(("success", at)),
+        "FAILURE" | "ERROR" => Some(("failure", at)),
+        _ => None,
+    })
+}
+
+/// Rows of a page of deployments (GraphQL, with statuses); unfinished deployments are left for a
+/// later run and reported in the page's facts.
+pub fn deployment_rows(page: &serde_json::Value, repo: &str, service: &Service, out: &mut Extracted) -> PageMeta {
+    let pointer = "/data/repository/deployments";
+    let mut meta = graphql_meta(page, pointer, "createdAt").unwrap_or_default();
+    let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
+    for node in &nodes {
+        let (Some(id), Some(environment), Some(created)) =
+            (node["databaseId"].as_i64(), node["environment"].as_str(), jtime(&node["createdAt"]))
+        else {
+            continue;
+        };
+        let Some((status, finished)) = deployment_outcome(node) else {
+            meta.oldest_unfinished = min_opt(meta.oldest_unfinished, Some(created));
+            continue;
+        };
+        out.push(
+            &model::DEPLOYMENTS,
+            vec![
+                Value::Text(format!("github:deployment:{repo}:{id}")),
+                Value::Text("github".into()),
+                Value::Text(service.name.clone()),
+                Value::Text(environment.to_string()),
+                Value::Bool(service.is_production(environment)),
+                Value::Text(repo.to_string()),
+                jtext(&node["commitOid"]),
+                Value::Time(created),
+                Value::Time(finished),
+                Value::Text(status.into()),
+                jtext(&node["creator"]["login"]),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        );
+    }
+    meta
+}
+
+/// Rows of a page of issues carrying an incident label (GraphQL).
+pub fn incident_rows(page: &serde_json::Value, repo: &str, service: &Service, out: &mut Extracted) -> PageMeta {
+    let pointer = "/data/repository/issues";
+    let meta = graphql_meta(page, pointer, "updatedAt").unwrap_or_default();
+    let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
+    for node in &nodes {
+        let (Some(number), Some(opened)) = (node["number"].as_i64(), jtime(&node["createdAt"])) else { continue };
+        let labels: Vec<&str> = node
+            .pointer("/labels/nodes")
+            .and_then(|l| l.as_array())
+            .map(|l| l.iter().filter_map(|l| l["name"].as_str()).collect())
+            .unwrap_or_default();
+        let severity = labels.iter().find(|l| {
+            let l = l.to_ascii_lowercase();
+            l.starts_with("sev") || l.starts_with("severity") || (l.len() == 2 && l.starts_with('p'))
+        });
+        out.push(
+            &model::INCIDENTS,
+            vec![
+                Value::Text(format!("github:issue:{repo}#{number}")),
+                Value::Text("github".into()),
+                Value::Text(service.name.clone()),
+                jtext(&node["title"]),
+                severity.map_or(Value::Null, |s| Value::Text(s.to_string())),
+                Value::Time(opened),
+                Value::Null,
+                jtime(&node["closedAt"]).map_or(Value::Null, Value::Time),
+                jtext(&node["assignees"]["nodes"][0]["login"]),
+                Value::Null,
+            ],
+        );
+    }
+    meta
+}
+
+fn run_status(status: Option<&str>, conclusion: Option<&str>) -> &'static str {
+    match (status, conclusion) {
+        (Some("completed"), Some("success")) => "success",
+        (Some("completed"), Some("cancelled")) => "cancelled",
+        (Some("completed"), Some("skipped" | "neutral")) => "skipped",
+        (Some("completed"), _) => "failure",
+        _ => "running",
+    }
+}
+
+/// Rows of a REST page of workflow runs; the facts list the completed runs whose jobs to read.
+pub fn workflow_run_rows(
+    page: &serde_json::Value,
+    repo: &str,
+    service: &Service,
+    out: &mut Extracted,
+) -> (PageMeta, Vec<i64>) {
+    let runs = page["workflow_runs"].as_array().cloned().unwrap_or_default();
+    let mut meta = PageMeta::default();
+    let mut completed = Vec::new();
+    for run in &runs {
+        let Some(id) = run["id"].as_i64() else { continue };
+        let created = jtime(&run["created_at"]);
+        meta.newest = meta.newest.max(created);
+        meta.oldest = min_opt(meta.oldest, created);
+        let status = run_status(run["status"].as_str(), run["conclusion"].as_str());
+        if status == "running" {
+            meta.oldest_unfinished = min_opt(meta.oldest_unfinished, created);
+        } else {
+            completed.push(id);
+        }
+        let trigger = match run["event"].as_str().unwrap_or("") {
+            "push" => "push",
+            "pull_request" | "pull_request_target" => "pull_request",
+            "schedule" => "schedule",
+            "workflow_dispatch" => "manual",
+            "repository_dispatch" => "api",
+            _ => "other",
+        };
+        let by = if run["triggering_actor"]["login"].is_string() {
+            &run["triggering_actor"]["login"]
+        } else {
+            &run["actor"]["login"]
+        };
+        out.push(
+            &model::PIPELINES,
+            vec![
+                Value::Text(format!("github:run:{repo}:{id}")),
+                Value::Text("github".into()),
+                Value::Text(repo.to_string()),
+                Value::Text(service.name.clone()),
+                jtext(&run["name"]),
+                jtext(&run["head_sha"]),
+                jtext(&run["head_branch"]),
+                Value::Text(trigger.into()),
+                jtext(by),
+                created.map_or(Value::Null, Value::Time),
+                jtime(&run["run_started_at"]).map_or(Value::Null, Value::Time),
+                if status == "running" {
+                    Value::Null
+                } else {
+                    jtime(&run["updated_at"]).map_or(Value::Null, Value::Time)
+                },
+                Value::Text(status.into()),
+                run["run_attempt"].as_i64().map_or(Value::Null, Value::Int),
+            ],
+        );
+    }
+    (meta, completed)
+}
+
+/// Rows of a REST page of one run's jobs.
+pub fn job_rows(page: &serde_json::Value, repo: &str, out: &mut Extracted) {
+    for job in page["jobs"].as_array().cloned().unwrap_or_default() {
+        let (Some(id), Some(run)) = (job["id"].as_i64(), job["run_id"].as_i64()) else { continue };
+        out.push(
+            &model::JOBS,
+            vec![
+                Value::Text(format!("github:job:{repo}:{id}")),
+                Value::Text(format!("github:run:{repo}:{run}")),
+                jtext(&job["name"]),
+                Value::Null,
+                Value::Text(run_status(job["status"].as_str(), job["conclusion"].as_str()).into()),
+                Value::Bool(false),
+                Value::Null,
+                jtime(&job["created_at"]).map_or(Value::Null, Value::Time),
+                jtime(&job["started_at"]).map_or(Value::Null, Value::Time),
+                jtime(&job["completed_at"]).map_or(Value::Null, Value::Time),
+                job["run_attempt"].as_i64().map_or(Value::Null, Value::Int),
+            ],
+        );
+    }
+}

@@ -55,6 +55,80 @@ pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, 
   }
 }"#;
 
+/// Directory of the raw pages of workflow runs' jobs.
+const JOBS: &str = "jobs";
+
+/// Deployments (with their statuses), oldest created last.
+pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String) {
+  rateLimit { cost remaining resetAt }
+  repository(owner: $owner, name: $name) {
+    deployments(first: 100, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        databaseId environment createdAt commitOid
+        creator { login }
+        statuses(first: 20) { nodes { state createdAt } }
+      }
+    }
+  }
+}"#;
+
+/// Issues carrying one of the incident labels, most recently updated first.
+pub const INCIDENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $labels: [String!]) {
+  rateLimit { cost remaining resetAt }
+  repository(owner: $owner, name: $name) {
+    issues(first: 100, after: $after, labels: $labels, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        number title createdAt updatedAt closedAt
+        labels(first: 20) { nodes { name } }
+        assignees(first: 1) { nodes { login } }
+      }
+    }
+  }
+}"#;
+
+/// What the GitHub source reads; each has its own cursor and raw directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    PullRequests,
+    WorkflowRuns,
+    Deployments,
+    Incidents,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 4] =
+        [Resource::PullRequests, Resource::WorkflowRuns, Resource::Deployments, Resource::Incidents];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::PullRequests => "pull_requests",
+            Resource::WorkflowRuns => "workflow_runs",
+            Resource::Deployments => "deployments",
+            Resource::Incidents => "incidents",
+        }
+    }
+
+    fn query(self) -> &'static str {
+        match self {
+            Resource::PullRequests => PULL_REQUESTS_QUERY,
+            Resource::Deployments => DEPLOYMENTS_QUERY,
+            Resource::Incidents => INCIDENTS_QUERY,
+            Resource::WorkflowRuns => "",
+        }
+    }
+
+    fn pointer(self) -> &'static str {
+        match self {
+            Resource::PullRequests => "/data/repository/pullRequests",
+            Resource::Deployments => "/data/repository/deployments",
+            Resource::Incidents => "/data/repository/issues",
+            Resource::WorkflowRuns => "/workflow_runs",
+        }
+    }
+}
+
 /// What to collect from one repository.
 #[derive(Debug, Clone)]
 pub struct GithubRequest {
@@ -67,6 +141,10 @@ pub struct GithubRequest {
     pub pacing: Pacing,
     /// Stop (with an error) after this many pages in this run; for tests of interrupted runs.
     pub stop_after_pages: Option<usize>,
+    /// What to read, in order.
+    pub resources: Vec<Resource>,
+    /// Issues with any of these labels are incidents.
+    pub incident_labels: Vec<String>,
 }
 
 impl GithubRequest {
@@ -77,6 +155,8 @@ impl GithubRequest {
             token,
             pacing: Pacing::default(),
             stop_after_pages: None,
+            resources: Resource::ALL.to_vec(),
+            incident_labels: vec!["incident".to_string()],
         }
     }
 }
@@ -124,6 +204,9 @@ struct Run {
     stop_at: Option<DateTime<Utc>>,
     /// The newest `updatedAt` of the run's first page, the next high-water mark.
     next_high_water: Option<DateTime<Utc>>,
+    /// The oldest unfinished item seen, read again by the next run.
+    #[serde(default)]
+    oldest_unfinished: Option<DateTime<Utc>>,
     pages: usize,
 }
 
@@ -228,7 +311,26 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
         Client::new(&request.api_url, request.token.clone(), request.pacing, &request.repo)?
     };
     let mut report = GithubReport { repo: request.repo.clone(), ..Default::default() };
-    let result = pull_requests(workspace, config, request, &runtime, &client, &mut report);
+    let mut pages_left = request.stop_after_pages;
+    let mut result = Ok(());
+    for resource in &request.resources {
+        let mut fetch = Fetch {
+            workspace: &mut *workspace,
+            config,
+            request,
+            runtime: &runtime,
+            client: &client,
+            report: &mut report,
+            pages_left: &mut pages_left,
+        };
+        result = match resource {
+            Resource::WorkflowRuns => fetch.workflow_runs(),
+            other => fetch.graphql(*other),
+        };
+        if result.is_err() {
+            break;
+        }
+    }
     report.requests = client.requests();
     report.retries = client.retries();
     let remaining = client.remaining.load(std::sync::atomic::Ordering::Relaxed);
@@ -238,100 +340,233 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     Ok(report)
 }
 
-fn pull_requests(
-    workspace: &mut Workspace,
-    config: &Config,
-    request: &GithubRequest,
-    runtime: &tokio::runtime::Runtime,
-    client: &Client,
-    report: &mut GithubReport,
-) -> Result<()> {
-    let repo = request.repo.as_str();
-    let (owner, name) = split_repo(repo)?;
-    let service = service_for(config, repo);
-    let dir = raw_dir(workspace.root(), repo, "pull_requests")?;
-    let cursor_name = source_name(repo, "pull_requests");
-    let mut cursor = load_cursor(workspace, &cursor_name);
-    let mut run = match cursor.run.take() {
-        Some(run) => {
-            report.resumed = true;
-            run
-        }
-        None => Run { stop_at: cursor.high_water, ..Default::default() },
-    };
-    let mut pages_this_run = 0;
-    loop {
-        if request.stop_after_pages.is_some_and(|n| pages_this_run >= n) {
-            return Err(Error::Github {
-                repo: repo.to_string(),
-                message: format!("stopped after {pages_this_run} pages as asked; the next run resumes"),
-            });
-        }
-        let variables = serde_json::json!({ "owner": owner, "name": name, "after": run.after });
-        let page = runtime.block_on(client.graphql(PULL_REQUESTS_QUERY, variables))?;
-        // Shape first, so that a page kept in the raw layer is always one extraction can read.
-        let parsed = extract::parse_pull_requests(&page.body, repo)?;
-        let Some(connection) = parsed.connection() else {
-            return Err(Error::Github {
-                repo: repo.to_string(),
-                message: "GitHub answered without the repository: check `repo` and that the token can read it".into(),
-            });
-        };
-        write_raw(&dir, &page.body)?;
-        let mut rows = Extracted::default();
-        extract::pull_request_rows(&parsed, repo, &service, &mut rows);
-        count(report, &rows);
-        let newest = connection.nodes.iter().flatten().filter_map(|p| p.updated_at).max();
-        let oldest = connection.nodes.iter().flatten().filter_map(|p| p.updated_at).min();
-        if run.next_high_water.is_none() {
-            run.next_high_water = newest.or(run.stop_at);
-        }
-        let info = connection.page_info.as_ref();
-        let more =
-            info.is_some_and(|i| i.has_next_page) && !matches!((oldest, run.stop_at), (Some(o), Some(s)) if o < s);
-        run.after = info.and_then(|i| i.end_cursor.clone());
-        run.pages += 1;
-        pages_this_run += 1;
-        report.pages += 1;
-        let stats = workspace.upsert(&rows.batches())?;
-        merge_stats(&mut report.tables, stats);
-        if !more {
-            break;
-        }
-        cursor.run = Some(run.clone());
-        save_cursor(workspace, &cursor_name, &cursor)?;
-        cursor.run = None;
-    }
-    cursor.high_water = match (cursor.high_water, run.next_high_water) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
-    cursor.run = None;
-    save_cursor(workspace, &cursor_name, &cursor)
+/// One resource being fetched, page by page.
+struct Fetch<'a> {
+    workspace: &'a mut Workspace,
+    config: &'a Config,
+    request: &'a GithubRequest,
+    runtime: &'a tokio::runtime::Runtime,
+    client: &'a Client,
+    report: &'a mut GithubReport,
+    pages_left: &'a mut Option<usize>,
 }
 
-/// Rebuilds the rows of one repository from its raw pages alone (no network), upserting the pages
-/// in the order they were fetched.
+impl Fetch<'_> {
+    fn repo(&self) -> &str {
+        &self.request.repo
+    }
+
+    /// Counts a page against `stop_after_pages`.
+    fn page_budget(&mut self) -> Result<()> {
+        match self.pages_left {
+            Some(0) => Err(Error::Github {
+                repo: self.repo().to_string(),
+                message: "stopped after the pages asked for; the next run resumes".into(),
+            }),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Starts or resumes a run of `resource`.
+    fn begin(&mut self, resource: Resource) -> (String, Cursor, Run) {
+        let name = source_name(self.repo(), resource.name());
+        let mut cursor = load_cursor(self.workspace, &name);
+        let run = match cursor.run.take() {
+            Some(run) => {
+                self.report.resumed = true;
+                run
+            }
+            None => Run { stop_at: cursor.high_water, ..Default::default() },
+        };
+        (name, cursor, run)
+    }
+
+    fn store(&mut self, rows: Extracted) -> Result<()> {
+        count(self.report, &rows);
+        let stats = self.workspace.upsert(&rows.batches())?;
+        merge_stats(&mut self.report.tables, stats);
+        Ok(())
+    }
+
+    fn finish(&mut self, name: &str, mut cursor: Cursor, run: Run) -> Result<()> {
+        let high = match (cursor.high_water, run.next_high_water) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        // Unfinished items (running deployments and workflow runs) are read again next time.
+        cursor.high_water = match (high, run.oldest_unfinished) {
+            (Some(h), Some(u)) => Some(h.min(u)),
+            (h, u) => h.or(u),
+        };
+        cursor.run = None;
+        save_cursor(self.workspace, name, &cursor)
+    }
+
+    fn graphql(&mut self, resource: Resource) -> Result<()> {
+        let (owner, name) = split_repo(&self.request.repo)?;
+        let (owner, name) = (owner.to_string(), name.to_string());
+        let service = service_for(self.config, self.repo());
+        let dir = raw_dir(self.workspace.root(), self.repo(), resource.name())?;
+        let (cursor_name, cursor, mut run) = self.begin(resource);
+        loop {
+            self.page_budget()?;
+            let mut variables = serde_json::json!({ "owner": owner, "name": name, "after": run.after });
+            if resource == Resource::Incidents {
+                variables["labels"] = serde_json::json!(self.request.incident_labels);
+            }
+            let page = self.runtime.block_on(self.client.graphql(resource.query(), variables))?;
+            if page.json.pointer(resource.pointer()).is_none_or(|c| c.is_null()) {
+                return Err(Error::Github {
+                    repo: self.repo().to_string(),
+                    message: "GitHub answered without the repository: check `repo` and that the token can read it"
+                        .into(),
+                });
+            }
+            // Shape first, so that a page kept in the raw layer is always one extraction can read.
+            let mut rows = Extracted::default();
+            let (meta, _) = extract_page(resource, &page.body, &page.json, self.repo(), &service, &mut rows)?;
+            write_raw(&dir, &page.body)?;
+            if run.next_high_water.is_none() {
+                run.next_high_water = meta.newest.or(run.stop_at);
+            }
+            run.oldest_unfinished = min_time(run.oldest_unfinished, meta.oldest_unfinished);
+            let older = matches!((meta.oldest, run.stop_at), (Some(o), Some(s)) if o < s);
+            let more = meta.has_next && !older;
+            run.after = meta.end_cursor;
+            run.pages += 1;
+            self.report.pages += 1;
+            self.store(rows)?;
+            if !more {
+                break;
+            }
+            let mut state = cursor.clone();
+            state.run = Some(run.clone());
+            save_cursor(self.workspace, &cursor_name, &state)?;
+        }
+        self.finish(&cursor_name, cursor, run)
+    }
+
+    fn workflow_runs(&mut self) -> Result<()> {
+        let repo = self.repo().to_string();
+        let service = service_for(self.config, &repo);
+        let runs_dir = raw_dir(self.workspace.root(), &repo, Resource::WorkflowRuns.name())?;
+        let jobs_dir = raw_dir(self.workspace.root(), &repo, JOBS)?;
+        let (cursor_name, cursor, mut run) = self.begin(Resource::WorkflowRuns);
+        let mut next = match run.after.clone() {
+            Some(path) => path,
+            None => {
+                let mut path = format!("/repos/{repo}/actions/runs?per_page=100");
+                if let Some(since) = run.stop_at {
+                    path.push_str(&format!("&created=%3E%3D{}", since.format("%Y-%m-%dT%H:%M:%SZ")));
+                }
+                path
+            }
+        };
+        loop {
+            self.page_budget()?;
+            let page = self.runtime.block_on(self.client.get(&next))?;
+            let mut rows = Extracted::default();
+            let (meta, completed) =
+                extract_page(Resource::WorkflowRuns, &page.body, &page.json, &repo, &service, &mut rows)?;
+            write_raw(&runs_dir, &page.body)?;
+            for id in completed {
+                let mut jobs_next = Some(format!("/repos/{repo}/actions/runs/{id}/jobs?per_page=100"));
+                while let Some(path) = jobs_next {
+                    let jobs = self.runtime.block_on(self.client.get(&path))?;
+                    write_raw(&jobs_dir, &jobs.body)?;
+                    extract::job_rows(&jobs.json, &repo, &mut rows);
+                    jobs_next = client::next_link(&jobs.headers, &self.request.api_url);
+                }
+            }
+            if run.next_high_water.is_none() {
+                run.next_high_water = meta.newest.or(run.stop_at);
+            }
+            run.oldest_unfinished = min_time(run.oldest_unfinished, meta.oldest_unfinished);
+            run.pages += 1;
+            self.report.pages += 1;
+            self.store(rows)?;
+            match client::next_link(&page.headers, &self.request.api_url) {
+                Some(path) => {
+                    next = path;
+                    run.after = Some(next.clone());
+                    let mut state = cursor.clone();
+                    state.run = Some(run.clone());
+                    save_cursor(self.workspace, &cursor_name, &state)?;
+                }
+                None => break,
+            }
+        }
+        self.finish(&cursor_name, cursor, run)
+    }
+}
+
+fn min_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Extracts one raw page of `resource` (the same function online and offline).
+fn extract_page(
+    resource: Resource,
+    body: &str,
+    json: &serde_json::Value,
+    repo: &str,
+    service: &Service,
+    out: &mut Extracted,
+) -> Result<(extract::PageMeta, Vec<i64>)> {
+    Ok(match resource {
+        Resource::PullRequests => {
+            let parsed = extract::parse_pull_requests(body, repo)?;
+            extract::pull_request_rows(&parsed, repo, service, out);
+            (extract::graphql_meta(json, resource.pointer(), "updatedAt").unwrap_or_default(), Vec::new())
+        }
+        Resource::Deployments => (extract::deployment_rows(json, repo, service, out), Vec::new()),
+        Resource::Incidents => (extract::incident_rows(json, repo, service, out), Vec::new()),
+        Resource::WorkflowRuns => extract::workflow_run_rows(json, repo, service, out),
+    })
+}
+
+/// Rebuilds the rows of one repository from its raw pages alone (no network), upserting each
+/// resource's pages in the order they were fetched.
 pub fn reextract(workspace: &mut Workspace, config: &Config, repo: &str) -> Result<GithubReport> {
     let service = service_for(config, repo);
-    let dir = raw_dir(workspace.root(), repo, "pull_requests")?;
-    let pages = raw_pages(&dir)?;
-    if pages.is_empty() {
-        return Err(Error::NotFound(format!(
-            "no raw GitHub pages for {repo} under {}: run `flowgauge collect github --repo {repo}` first",
-            dir.display()
-        )));
-    }
     let mut report = GithubReport { repo: repo.to_string(), ..Default::default() };
-    for path in pages {
-        let body = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let parsed = extract::parse_pull_requests(&body, &path.display().to_string())?;
-        let mut rows = Extracted::default();
-        extract::pull_request_rows(&parsed, repo, &service, &mut rows);
-        count(&mut report, &rows);
-        report.pages += 1;
-        let stats = workspace.upsert(&rows.batches())?;
-        merge_stats(&mut report.tables, stats);
+    let mut dirs: Vec<(Option<Resource>, PathBuf)> = Vec::new();
+    for resource in Resource::ALL {
+        dirs.push((Some(resource), raw_dir(workspace.root(), repo, resource.name())?));
+    }
+    dirs.push((None, raw_dir(workspace.root(), repo, JOBS)?));
+    for (resource, dir) in dirs {
+        for path in raw_pages(&dir)? {
+            let body = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| Error::Github {
+                repo: repo.to_string(),
+                message: format!("raw page {} is not JSON: {e}", path.display()),
+            })?;
+            let mut rows = Extracted::default();
+            match resource {
+                Some(resource) => {
+                    extract_page(resource, &body, &json, repo, &service, &mut rows)?;
+                }
+                None => extract::job_rows(&json, repo, &mut rows),
+            }
+            count(&mut report, &rows);
+            report.pages += 1;
+            let stats = workspace.upsert(&rows.batches())?;
+            merge_stats(&mut report.tables, stats);
+        }
+    }
+    if report.pages == 0 {
+        return Err(Error::NotFound(format!(
+            "no raw GitHub pages for {repo} in {}: run `flowgauge collect github --repo {repo}` first",
+            workspace.root().display()
+        )));
     }
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
