@@ -34,6 +34,7 @@ enum Fault {
     Shifted,
     BadCredentials,
     NoSuchRepo,
+    NoPermission,
     GraphqlRateLimited,
 }
 
@@ -156,6 +157,8 @@ impl Respond for &'static FakeGithub {
                 "data": { "repository": null },
                 "errors": [{ "type": "NOT_FOUND", "path": ["repository"], "message": "Could not resolve to a Repository with the name 'acme/shop'." }]
             })),
+            Some(Fault::NoPermission) => ResponseTemplate::new(403)
+                .set_body_json(json!({ "message": "Resource not accessible by personal access token" })),
             Some(Fault::GraphqlRateLimited) => ResponseTemplate::new(200)
                 .insert_header("x-ratelimit-reset", "0")
                 .set_body_json(json!({ "errors": [{ "type": "RATE_LIMITED", "message": "API rate limit exceeded" }] })),
@@ -363,7 +366,11 @@ fn every_fault_ends_with_the_tables_of_the_fault_free_run() {
 
 #[test]
 fn permanent_errors_say_what_to_fix_and_never_show_the_token() {
-    let cases: &[(Fault, &str)] = &[(Fault::BadCredentials, "GITHUB_TOKEN"), (Fault::NoSuchRepo, "owner/name")];
+    let cases: &[(Fault, &str)] = &[
+        (Fault::BadCredentials, "GITHUB_TOKEN"),
+        (Fault::NoSuchRepo, "owner/name"),
+        (Fault::NoPermission, "grant it read access"),
+    ];
     for (fault, hint) in cases {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start(FakeGithub::new(10).with_faults(&[(1, *fault)]));

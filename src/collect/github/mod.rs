@@ -406,6 +406,18 @@ impl Fetch<'_> {
         save_cursor(self.workspace, name, &cursor)
     }
 
+    /// A REST page must hold its list, so the raw layer only keeps pages extraction can read.
+    fn expect_array(&self, json: &serde_json::Value, field: &str, path: &str) -> Result<()> {
+        if json.get(field).is_some_and(|v| v.is_array()) {
+            Ok(())
+        } else {
+            Err(Error::Github {
+                repo: self.repo().to_string(),
+                message: format!("{path}: the answer has no `{field}` list; is `api_url` the REST API root?"),
+            })
+        }
+    }
+
     fn graphql(&mut self, resource: Resource) -> Result<()> {
         let (owner, name) = split_repo(&self.request.repo)?;
         let (owner, name) = (owner.to_string(), name.to_string());
@@ -469,6 +481,7 @@ impl Fetch<'_> {
         loop {
             self.page_budget()?;
             let page = self.runtime.block_on(self.client.get(&next))?;
+            self.expect_array(&page.json, "workflow_runs", &next)?;
             let mut rows = Extracted::default();
             let (meta, completed) =
                 extract_page(Resource::WorkflowRuns, &page.body, &page.json, &repo, &service, &mut rows)?;
@@ -477,6 +490,7 @@ impl Fetch<'_> {
                 let mut jobs_next = Some(format!("/repos/{repo}/actions/runs/{id}/jobs?per_page=100"));
                 while let Some(path) = jobs_next {
                     let jobs = self.runtime.block_on(self.client.get(&path))?;
+                    self.expect_array(&jobs.json, "jobs", &path)?;
                     write_raw(&jobs_dir, &jobs.body)?;
                     extract::job_rows(&jobs.json, &repo, &mut rows);
                     jobs_next = client::next_link(&jobs.headers, &self.request.api_url);
