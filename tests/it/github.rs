@@ -581,3 +581,59 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A TCP proxy in front of the fake server that cuts the first `drop` connections after reading
+/// the request and writing half a status line (a connection reset mid-response).
+fn flaky_proxy(target: &str, drop: usize) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let target = target.trim_start_matches("http://").to_string();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut client) = stream else { continue };
+            if i < drop {
+                let mut buffer = [0u8; 1024];
+                let _ = client.read(&mut buffer);
+                let _ = client.write_all(b"HTTP/1.1 200 O");
+                continue; // dropped: the connection closes mid-response
+            }
+            let Ok(server) = TcpStream::connect(&target) else { continue };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut client, mut server) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+                let _ = s2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn a_connection_reset_is_retried_and_ends_with_the_same_tables() {
+    let expected = reference(250);
+    let server = Server::start(FakeGithub::new(250));
+    let proxy = flaky_proxy(&server.server.uri(), 1);
+    let mut request = server.request();
+    request.api_url = proxy;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    drop(ws);
+    assert!(report.retries >= 1);
+    assert_same_tables(dir.path(), expected.path());
+}
+
+#[test]
+fn a_thousand_pull_requests_cost_ten_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(1000));
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!((server.requests(), report.changes, report.change_commits), (10, 1000, 2000));
+}
