@@ -214,7 +214,7 @@ fn rest(request: &Request) -> ResponseTemplate {
         let jobs: Vec<Value> = (1..=2)
             .map(|j| json!({ "id": id * 10 + j, "run_id": id, "name": format!("job {j}"), "status": "completed",
                 "conclusion": "success", "created_at": iso(created), "started_at": iso(created + chrono::Duration::minutes(j)),
-                "completed_at": iso(created + chrono::Duration::minutes(5 * j)), "run_attempt": 1 }))
+                "completed_at": iso(created + chrono::Duration::minutes(5 * j)), "run_attempt": 1 + id % 2 }))
             .collect();
         return ResponseTemplate::new(200).set_body_json(json!({ "total_count": 2, "jobs": jobs }));
     }
@@ -556,6 +556,10 @@ fn workflow_runs_jobs_deployments_and_incidents() {
     let urls = server.runtime.block_on(server.server.received_requests()).unwrap();
     let runs_call = urls[before..].iter().find(|r| r.url.path() == "/repos/acme/shop/actions/runs").unwrap();
     assert!(runs_call.url.query().unwrap_or("").contains("created=%3E%3D"), "{}", runs_call.url);
+    assert!(
+        !urls[before..].iter().any(|r| r.url.path().ends_with("/jobs")),
+        "jobs already read are not asked for again"
+    );
     drop(ws);
 
     // Offline re-extraction of every resource equals the online tables.

@@ -55,6 +55,10 @@ pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, 
   }
 }"#;
 
+/// Unfinished items older than this (relative to the newest item read) no longer hold the
+/// high-water mark back.
+const MAX_REWIND_DAYS: i64 = 7;
+
 /// Directory of the raw pages of workflow runs' jobs.
 const JOBS: &str = "jobs";
 
@@ -397,13 +401,27 @@ impl Fetch<'_> {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        // Unfinished items (running deployments and workflow runs) are read again next time.
+        // Unfinished items (running deployments and workflow runs) are read again next time —
+        // unless they have been unfinished for more than a week: a run stuck in a queue must not
+        // make every later collection read a week of history again.
         cursor.high_water = match (high, run.oldest_unfinished) {
-            (Some(h), Some(u)) => Some(h.min(u)),
-            (h, u) => h.or(u),
+            (Some(h), Some(u)) if h - u <= chrono::Duration::days(MAX_REWIND_DAYS) => Some(h.min(u)),
+            (Some(h), _) => Some(h),
+            (None, u) => u,
         };
         cursor.run = None;
         save_cursor(self.workspace, name, &cursor)
+    }
+
+    /// The (run, attempt) pairs whose jobs the workspace already holds.
+    fn jobs_read(&self) -> Result<std::collections::HashSet<(String, i64)>> {
+        let jobs = self.workspace.load(&model::JOBS)?;
+        let runs = jobs.column("pipeline_id")?.str()?.clone();
+        let attempts = jobs.column("attempt")?.i64()?.clone();
+        Ok((0..jobs.height())
+            .filter_map(|i| Some((runs.get(i)?.to_string(), attempts.get(i).unwrap_or(1))))
+            .filter(|(run, _)| run.starts_with(&format!("github:run:{}:", self.repo())))
+            .collect())
     }
 
     /// A REST page must hold its list, so the raw layer only keeps pages extraction can read.
@@ -468,6 +486,7 @@ impl Fetch<'_> {
         let runs_dir = raw_dir(self.workspace.root(), &repo, Resource::WorkflowRuns.name())?;
         let jobs_dir = raw_dir(self.workspace.root(), &repo, JOBS)?;
         let (cursor_name, cursor, mut run) = self.begin(Resource::WorkflowRuns);
+        let known = self.jobs_read()?;
         let mut next = match run.after.clone() {
             Some(path) => path,
             None => {
@@ -486,7 +505,10 @@ impl Fetch<'_> {
             let (meta, completed) =
                 extract_page(Resource::WorkflowRuns, &page.body, &page.json, &repo, &service, &mut rows)?;
             write_raw(&runs_dir, &page.body)?;
-            for id in completed {
+            for (id, attempt) in completed {
+                if known.contains(&(format!("github:run:{repo}:{id}"), attempt)) {
+                    continue; // this attempt's jobs were read by an earlier run
+                }
                 let mut jobs_next = Some(format!("/repos/{repo}/actions/runs/{id}/jobs?per_page=100"));
                 while let Some(path) = jobs_next {
                     let jobs = self.runtime.block_on(self.client.get(&path))?;
@@ -533,7 +555,7 @@ fn extract_page(
     repo: &str,
     service: &Service,
     out: &mut Extracted,
-) -> Result<(extract::PageMeta, Vec<i64>)> {
+) -> Result<(extract::PageMeta, Vec<(i64, i64)>)> {
     Ok(match resource {
         Resource::PullRequests => {
             let parsed = extract::parse_pull_requests(body, repo)?;
