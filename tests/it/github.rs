@@ -36,6 +36,8 @@ enum Fault {
     NoSuchRepo,
     NoPermission,
     GraphqlRateLimited,
+    /// The normal answer, three seconds late.
+    Slow,
 }
 
 /// A fake GitHub holding `n` pull requests; faults are keyed by the 1-based call number.
@@ -157,6 +159,9 @@ impl Respond for &'static FakeGithub {
                 "data": { "repository": null },
                 "errors": [{ "type": "NOT_FOUND", "path": ["repository"], "message": "Could not resolve to a Repository with the name 'acme/shop'." }]
             })),
+            Some(Fault::Slow) => {
+                ResponseTemplate::new(200).set_body_json(self.page(offset)).set_delay(Duration::from_secs(3))
+            }
             Some(Fault::NoPermission) => ResponseTemplate::new(403)
                 .set_body_json(json!({ "message": "Resource not accessible by personal access token" })),
             Some(Fault::GraphqlRateLimited) => ResponseTemplate::new(200)
@@ -640,4 +645,54 @@ fn a_thousand_pull_requests_cost_ten_requests() {
     let server = Server::start(FakeGithub::new(1000));
     let report = collect(dir.path(), &server).unwrap();
     assert_eq!((server.requests(), report.changes, report.change_commits), (10, 1000, 2000));
+}
+
+#[test]
+fn a_run_killed_mid_way_resumes_with_the_same_tables() {
+    let expected = reference(250);
+    let server = Server::start(FakeGithub::new(250).with_faults(&[(2, Fault::Slow)]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flowgauge.toml"),
+        format!(
+            "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\n\n[[sources]]\ntype = \"github\"\nrepo = \"acme/shop\"\napi_url = \"{}\"\nmax_wait_seconds = 0\n",
+            server.server.uri()
+        ),
+    )
+    .unwrap();
+    let command = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_flowgauge"));
+        c.args(["--workspace", "ws", "collect", "github"])
+            .current_dir(dir.path())
+            .env_remove("FLOWGAUGE_CONFIG")
+            .env_remove("FLOWGAUGE_WORKSPACE")
+            .env_remove("GH_TOKEN")
+            .env("GITHUB_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let mut child = command().spawn().unwrap();
+    let manifest = dir.path().join("ws/manifest.json");
+    let started = std::time::Instant::now();
+    // Wait until the first page is stored and the run's cursor recorded, then kill -9 while the
+    // second page is on its way.
+    while !std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains("github:acme/shop:pull_requests")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the first page never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed = command().status().unwrap();
+    assert!(resumed.success());
+    assert_same_tables(&dir.path().join("ws"), expected.path());
+    // Page 1 from the killed run, pages 2 and 3 from the resumed one: nothing was read twice.
+    let raw = dir.path().join("ws/raw/github/acme/shop/pull_requests");
+    assert_eq!(
+        std::fs::read_dir(raw)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .count(),
+        3
+    );
 }
