@@ -212,7 +212,11 @@ const RUNS: i64 = 120;
 /// The REST side: workflow runs in pages of 100 with `Link` headers, and each run's jobs.
 fn rest(request: &Request) -> ResponseTemplate {
     let url = &request.url;
-    let path = url.path();
+    // GitHub Enterprise serves REST under /api/v3.
+    let (prefix, path) = match url.path().strip_prefix("/api/v3") {
+        Some(rest) => ("/api/v3", rest),
+        None => ("", url.path()),
+    };
     if let Some(rest) = path.strip_prefix("/repos/acme/shop/actions/runs/") {
         let id: i64 = rest.trim_end_matches("/jobs").parse().unwrap();
         let created = base() + chrono::Duration::hours(id);
@@ -242,7 +246,7 @@ fn rest(request: &Request) -> ResponseTemplate {
         .collect();
     let mut response = ResponseTemplate::new(200).set_body_json(json!({ "total_count": RUNS, "workflow_runs": runs }));
     if page * 100 < RUNS {
-        let base_url = format!("{}://{}", url.scheme(), url.authority());
+        let base_url = format!("{}://{}{prefix}", url.scheme(), url.authority());
         response = response.insert_header(
             "link",
             format!("<{base_url}/repos/acme/shop/actions/runs?per_page=100&page={}>; rel=\"next\", <{base_url}/repos/acme/shop/actions/runs?per_page=100&page=2>; rel=\"last\"", page + 1).as_str(),
@@ -695,4 +699,54 @@ fn a_run_killed_mid_way_resumes_with_the_same_tables() {
             .count(),
         3
     );
+}
+
+#[test]
+fn github_enterprise_serves_rest_under_api_v3_and_graphql_at_api_graphql() {
+    let server = Server::start(FakeGithub::new(30));
+    let mut request = server.request();
+    request.api_url = format!("{}/api/v3", server.server.uri());
+    request.resources = Resource::ALL.to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    assert_eq!(ws.load(&model::PIPELINES).unwrap().height() as i64, RUNS);
+    let requests = server.runtime.block_on(server.server.received_requests()).unwrap();
+    for r in &requests {
+        let path = r.url.path();
+        match r.method.as_str() {
+            "POST" => assert_eq!(path, "/api/graphql"),
+            _ => assert!(path.starts_with("/api/v3/repos/acme/shop/actions/runs"), "{path}"),
+        }
+    }
+    // Both pages of runs were read through the Link header, under /api/v3.
+    assert!(requests.iter().any(|r| r.url.query().unwrap_or("").contains("page=2")));
+}
+
+#[test]
+fn github_sources_are_validated() {
+    let base = "[[services]]\nname = \"shop\"\n\n[[sources]]\ntype = \"github\"\n";
+    for (extra, key) in [
+        ("", "sources[0].repo"),
+        ("repo = \"shop\"\n", "sources[0].repo"),
+        ("repo = \"acme/shop\"\napi_url = \"ftp://x\"\n", "sources[0].api_url"),
+        ("repo = \"acme/shop\"\nincident_labels = []\n", "sources[0].incident_labels"),
+    ] {
+        let text = format!("[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n{base}{extra}");
+        let error = Config::from_toml(&text, crate::helpers::now()).unwrap_err().to_string();
+        assert!(error.contains(key), "{extra:?}: {error}");
+    }
+    let text = format!(
+        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n{base}repo = \"acme/shop\"\nincident_labels = [\"outage\"]\n"
+    );
+    let config = Config::from_toml(&text, crate::helpers::now()).unwrap();
+    match &config.sources[0] {
+        flowgauge::config::Source::Github(g) => {
+            assert_eq!(
+                (g.repo.as_str(), g.incident_labels.clone(), g.api_url.clone()),
+                ("acme/shop", vec!["outage".to_string()], None)
+            );
+        }
+        _ => panic!("not a github source"),
+    }
 }
