@@ -38,6 +38,8 @@ enum Fault {
     GraphqlRateLimited,
     /// The normal answer, three seconds late.
     Slow,
+    /// GitHub's GraphQL answer to a query that timed out.
+    GraphqlTimeout,
 }
 
 /// A fake GitHub holding `n` pull requests; faults are keyed by the 1-based call number.
@@ -158,6 +160,10 @@ impl Respond for &'static FakeGithub {
             Some(Fault::NoSuchRepo) => ResponseTemplate::new(200).set_body_json(json!({
                 "data": { "repository": null },
                 "errors": [{ "type": "NOT_FOUND", "path": ["repository"], "message": "Could not resolve to a Repository with the name 'acme/shop'." }]
+            })),
+            Some(Fault::GraphqlTimeout) => ResponseTemplate::new(200).set_body_json(json!({
+                "data": null,
+                "errors": [{ "message": "Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug." }]
             })),
             Some(Fault::Slow) => {
                 ResponseTemplate::new(200).set_body_json(self.page(offset)).set_delay(Duration::from_secs(3))
@@ -363,6 +369,7 @@ fn every_fault_ends_with_the_tables_of_the_fault_free_run() {
         ("truncated JSON", &[(3, Fault::Truncated)]),
         ("page changed between calls", &[(2, Fault::Truncated), (3, Fault::Shifted)]),
         ("GraphQL RATE_LIMITED", &[(1, Fault::GraphqlRateLimited)]),
+        ("GraphQL timeout", &[(3, Fault::GraphqlTimeout)]),
     ];
     for (name, faults) in cases {
         let dir = tempfile::tempdir().unwrap();

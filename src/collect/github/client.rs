@@ -236,6 +236,10 @@ impl Client {
             "FORBIDDEN" | "INSUFFICIENT_SCOPES" => {
                 Err(self.error(format!("{message}: the token lacks access; grant it read access to the repository")))
             }
+            // GitHub's answer to a query that ran out of time: transient.
+            _ if message.contains("Something went wrong") || message.to_ascii_lowercase().contains("timeout") => {
+                Ok(Outcome::Retry { wait: None, why: format!("GraphQL: {message}") })
+            }
             _ => Err(self.error(format!("GraphQL error: {message}"))),
         }
     }
