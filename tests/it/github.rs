@@ -106,9 +106,9 @@ impl FakeGithub {
         prs
     }
 
-    fn page(&self, offset: usize) -> Value {
+    fn page(&self, offset: usize, first: usize) -> Value {
         let prs = self.sorted();
-        let nodes: Vec<Value> = prs.iter().skip(offset).take(100).cloned().collect();
+        let nodes: Vec<Value> = prs.iter().skip(offset).take(first).cloned().collect();
         let end = offset + nodes.len();
         json!({ "data": {
             "rateLimit": { "cost": 1, "remaining": 4990, "resetAt": "2025-03-01T10:00:00Z" },
@@ -141,9 +141,11 @@ impl Respond for &'static FakeGithub {
         }
         let offset: usize =
             body["variables"]["after"].as_str().and_then(|c| c.trim_start_matches('c').parse().ok()).unwrap_or(0);
+        let first = body["variables"]["first"].as_u64().expect("the page size is a variable") as usize;
+        assert!((10..=100).contains(&first), "first: {first}");
         let fault = self.faults.lock().unwrap().get(&call).copied();
         match fault {
-            None => ResponseTemplate::new(200).set_body_json(self.page(offset)),
+            None => ResponseTemplate::new(200).set_body_json(self.page(offset, first)),
             Some(Fault::TooManyRequests) => ResponseTemplate::new(429)
                 .insert_header("retry-after", "1")
                 .set_body_json(json!({ "message": "API rate limit exceeded" })),
@@ -152,10 +154,10 @@ impl Respond for &'static FakeGithub {
                 .set_body_json(json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." })),
             Some(Fault::BadGateway) => ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
             Some(Fault::Truncated) => {
-                let full = self.page(offset).to_string();
+                let full = self.page(offset, first).to_string();
                 ResponseTemplate::new(200).set_body_raw(full[..full.len() / 2].to_string(), "application/json")
             }
-            Some(Fault::Shifted) => ResponseTemplate::new(200).set_body_json(self.page(offset.saturating_sub(1))),
+            Some(Fault::Shifted) => ResponseTemplate::new(200).set_body_json(self.page(offset.saturating_sub(1), first)),
             Some(Fault::BadCredentials) => ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" })),
             Some(Fault::NoSuchRepo) => ResponseTemplate::new(200).set_body_json(json!({
                 "data": { "repository": null },
@@ -166,7 +168,7 @@ impl Respond for &'static FakeGithub {
                 "errors": [{ "message": "Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug." }]
             })),
             Some(Fault::Slow) => {
-                ResponseTemplate::new(200).set_body_json(self.page(offset)).set_delay(Duration::from_secs(3))
+                ResponseTemplate::new(200).set_body_json(self.page(offset, first)).set_delay(Duration::from_secs(3))
             }
             Some(Fault::NoPermission) => ResponseTemplate::new(403)
                 .set_body_json(json!({ "message": "Resource not accessible by personal access token" })),
@@ -370,6 +372,10 @@ fn every_fault_ends_with_the_tables_of_the_fault_free_run() {
         ("page changed between calls", &[(2, Fault::Truncated), (3, Fault::Shifted)]),
         ("GraphQL RATE_LIMITED", &[(1, Fault::GraphqlRateLimited)]),
         ("GraphQL timeout", &[(3, Fault::GraphqlTimeout)]),
+        (
+            "query too heavy: pages halved",
+            &[(2, Fault::BadGateway), (3, Fault::GraphqlTimeout), (5, Fault::BadGateway), (6, Fault::BadGateway)],
+        ),
     ];
     for (name, faults) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -756,4 +762,22 @@ fn github_sources_are_validated() {
         }
         _ => panic!("not a github source"),
     }
+}
+
+#[test]
+fn a_query_too_heavy_for_github_is_asked_in_smaller_pages() {
+    let server = Server::start(FakeGithub::new(250).with_faults(&[(1, Fault::BadGateway), (2, Fault::BadGateway)]));
+    let dir = tempfile::tempdir().unwrap();
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!(report.changes, 250);
+    let sizes: Vec<u64> = server
+        .runtime
+        .block_on(server.server.received_requests())
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["variables"]["first"].as_u64().unwrap())
+        .collect();
+    // Two 502s in a row: the third attempt and every later page ask for 50.
+    assert_eq!(sizes, vec![100, 100, 50, 50, 50, 50, 50]);
+    assert_same_tables(dir.path(), reference(250).path());
 }

@@ -52,17 +52,28 @@ pub struct Client {
     retries: AtomicU64,
     /// Last GraphQL `rateLimit.remaining`, for the report.
     pub remaining: AtomicU64,
+    page_size: AtomicU64,
 }
 
 enum Method<'a> {
     Get,
-    Post(&'a serde_json::Value),
+    /// A GraphQL query and its variables; `first` (the page size) is added per attempt.
+    Graphql(&'a str, &'a serde_json::Value),
 }
 
 enum Outcome {
     Done(Page),
-    Retry { wait: Option<Duration>, why: String },
+    /// `heavy`: the failure suggests the query is too expensive (502/504, a GraphQL timeout).
+    Retry {
+        wait: Option<Duration>,
+        why: String,
+        heavy: bool,
+    },
 }
+
+/// The largest and smallest GraphQL page sizes; two heavy failures in a row halve the size.
+pub const MAX_PAGE: u64 = 100;
+const MIN_PAGE: u64 = 10;
 
 impl Client {
     /// Builds the client. `api_url` is the REST root (`https://api.github.com`, or
@@ -97,6 +108,7 @@ impl Client {
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             remaining: AtomicU64::new(u64::MAX),
+            page_size: AtomicU64::new(MAX_PAGE),
         })
     }
 
@@ -110,9 +122,16 @@ impl Client {
     }
 
     /// Runs a GraphQL query; GraphQL-level errors are classified like HTTP ones.
+    /// Runs a GraphQL query; GraphQL-level errors are classified like HTTP ones. The query takes
+    /// its page size as `$first`: it starts at 100 and is halved (down to 10, for the rest of the
+    /// run) when GitHub fails twice in a row in a way that says the query is too heavy.
     pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> Result<Page> {
-        let body = serde_json::json!({ "query": query, "variables": variables });
-        self.request(Method::Post(&body), "/graphql", true).await
+        self.request(Method::Graphql(query, &variables), "/graphql", true).await
+    }
+
+    /// The GraphQL page size now in use.
+    pub fn page_size(&self) -> u64 {
+        self.page_size.load(Ordering::Relaxed)
     }
 
     /// GETs a REST path (relative to the API root, with its query string).
@@ -122,13 +141,20 @@ impl Client {
 
     async fn request(&self, method: Method<'_>, path: &str, graphql: bool) -> Result<Page> {
         let mut attempt = 0;
+        let mut heavy_in_a_row = 0;
         loop {
             attempt += 1;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let outcome = self.attempt(&method, path, graphql).await?;
             match outcome {
                 Outcome::Done(page) => return Ok(page),
-                Outcome::Retry { wait, why } => {
+                Outcome::Retry { wait, why, heavy } => {
+                    heavy_in_a_row = if heavy { heavy_in_a_row + 1 } else { 0 };
+                    let size = self.page_size();
+                    if graphql && heavy_in_a_row >= 2 && size > MIN_PAGE {
+                        self.page_size.store((size / 2).max(MIN_PAGE), Ordering::Relaxed);
+                        heavy_in_a_row = 0;
+                    }
                     if attempt >= self.pacing.attempts {
                         return Err(self.error(format!(
                             "{path}: gave up after {attempt} attempts, last: {why}; try again later (the next run resumes where this one stopped)"
@@ -147,11 +173,22 @@ impl Client {
         let client = if graphql { &self.graphql } else { &self.rest };
         let sent = match method {
             Method::Get => client._get(path).await,
-            Method::Post(body) => client._post(path, Some(*body)).await,
+            Method::Graphql(query, variables) => {
+                let mut variables = (*variables).clone();
+                variables["first"] = serde_json::json!(self.page_size());
+                let body = serde_json::json!({ "query": query, "variables": variables });
+                client._post(path, Some(&body)).await
+            }
         };
         let response = match sent {
             Ok(r) => r,
-            Err(e) => return Ok(Outcome::Retry { wait: None, why: self.redact(&format!("connection failed: {e}")) }),
+            Err(e) => {
+                return Ok(Outcome::Retry {
+                    wait: None,
+                    why: self.redact(&format!("connection failed: {e}")),
+                    heavy: false,
+                });
+            }
         };
         let status = response.status();
         let headers = response.headers().clone();
@@ -161,6 +198,7 @@ impl Client {
                 return Ok(Outcome::Retry {
                     wait: None,
                     why: self.redact(&format!("reading the response failed: {e}")),
+                    heavy: false,
                 });
             }
         };
@@ -170,7 +208,13 @@ impl Client {
         let json: serde_json::Value = match serde_json::from_str(&body) {
             Ok(j) => j,
             // A body cut short by a dropped connection or a proxy: ask again.
-            Err(e) => return Ok(Outcome::Retry { wait: None, why: format!("response is not complete JSON ({e})") }),
+            Err(e) => {
+                return Ok(Outcome::Retry {
+                    wait: None,
+                    why: format!("response is not complete JSON ({e})"),
+                    heavy: false,
+                });
+            }
         };
         if graphql {
             if let Some(remaining) = json.pointer("/data/rateLimit/remaining").and_then(|v| v.as_u64()) {
@@ -200,10 +244,15 @@ impl Client {
             return Ok(Outcome::Retry {
                 wait: Some(self.rate_limit_wait(headers)),
                 why: format!("rate limited ({status}): {}", self.redact(&message)),
+                heavy: false,
             });
         }
         if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-            return Ok(Outcome::Retry { wait: None, why: format!("server error {status}") });
+            return Ok(Outcome::Retry {
+                wait: None,
+                why: format!("server error {status}"),
+                heavy: matches!(status, StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT),
+            });
         }
         let what = match status {
             StatusCode::UNAUTHORIZED => {
@@ -227,9 +276,11 @@ impl Client {
         let kind = first.get("type").and_then(|t| t.as_str()).unwrap_or("");
         let message = first.get("message").and_then(|m| m.as_str()).unwrap_or("unknown GraphQL error");
         match kind {
-            "RATE_LIMITED" => {
-                Ok(Outcome::Retry { wait: Some(self.rate_limit_wait(headers)), why: "GraphQL rate limit".into() })
-            }
+            "RATE_LIMITED" => Ok(Outcome::Retry {
+                wait: Some(self.rate_limit_wait(headers)),
+                why: "GraphQL rate limit".into(),
+                heavy: false,
+            }),
             "NOT_FOUND" => {
                 Err(self.error(format!("{message}: check `repo` is spelled owner/name and that the token can read it")))
             }
@@ -238,7 +289,7 @@ impl Client {
             }
             // GitHub's answer to a query that ran out of time: transient.
             _ if message.contains("Something went wrong") || message.to_ascii_lowercase().contains("timeout") => {
-                Ok(Outcome::Retry { wait: None, why: format!("GraphQL: {message}") })
+                Ok(Outcome::Retry { wait: None, why: format!("GraphQL: {message}"), heavy: true })
             }
             _ => Err(self.error(format!("GraphQL error: {message}"))),
         }

@@ -35,10 +35,10 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 /// The pull-request query: 100 pull requests per page, most recently updated first, each with its
 /// first 100 commits and reviews and first 20 conversation comments (enough to find the first
 /// response), and the query's rate-limit cost.
-pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String) {
+pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $first: Int!) {
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
-    pullRequests(first: 100, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
+    pullRequests(first: $first, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
       pageInfo { hasNextPage endCursor }
       nodes {
         number title state createdAt updatedAt mergedAt closedAt
@@ -63,10 +63,10 @@ const MAX_REWIND_DAYS: i64 = 7;
 const JOBS: &str = "jobs";
 
 /// Deployments (with their statuses), oldest created last.
-pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String) {
+pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $first: Int!) {
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
-    deployments(first: 100, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+    deployments(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
       pageInfo { hasNextPage endCursor }
       nodes {
         databaseId environment createdAt commitOid
@@ -78,10 +78,10 @@ pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $a
 }"#;
 
 /// Issues carrying one of the incident labels, most recently updated first.
-pub const INCIDENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $labels: [String!]) {
+pub const INCIDENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $first: Int!, $labels: [String!]) {
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
-    issues(first: 100, after: $after, labels: $labels, orderBy: {field: UPDATED_AT, direction: DESC}) {
+    issues(first: $first, after: $after, labels: $labels, orderBy: {field: UPDATED_AT, direction: DESC}) {
       pageInfo { hasNextPage endCursor }
       nodes {
         number title createdAt updatedAt closedAt
