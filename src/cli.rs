@@ -152,6 +152,18 @@ enum CollectSource {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Collect pull requests (commits, reviews, first responses) from GitHub; token from GITHUB_TOKEN or GH_TOKEN
+    Github {
+        /// The repository, owner/name [default: every `type = "github"` source in flowgauge.toml]
+        #[arg(long)]
+        repo: Option<String>,
+        /// REST API root, for GitHub Enterprise: https://HOST/api/v3 [default: the source's api_url, else https://api.github.com]
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Rebuild the rows from the raw pages already in the workspace, without the network
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 #[derive(Args)]
@@ -240,7 +252,7 @@ pub fn run() -> i32 {
 fn exit_code(e: &anyhow::Error) -> i32 {
     match e.downcast_ref::<Error>() {
         Some(Error::ConfigSyntax { .. } | Error::ConfigValue { .. }) => 3,
-        Some(Error::ImportRow { .. } | Error::ImportFile { .. } | Error::Git { .. }) => 4,
+        Some(Error::ImportRow { .. } | Error::ImportFile { .. } | Error::Git { .. } | Error::Github { .. }) => 4,
         Some(Error::WorkspaceLocked { .. } | Error::Workspace { .. }) => 5,
         Some(Error::Query { .. } | Error::Template { .. }) => 6,
         Some(Error::NotFound(_)) => 7,
@@ -320,6 +332,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             match source {
                 None => collect_all(&ctx),
                 Some(CollectSource::Git { path, name }) => collect_repo(&ctx, path, name.as_deref()),
+                Some(CollectSource::Github { repo, api_url, offline }) => {
+                    collect_github(&ctx, repo.as_deref(), api_url.as_deref(), *offline)
+                }
             }
         }
         Command::Ownership { repo, name, format, forge } => {
@@ -398,10 +413,12 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
     }
     let mut workspace = ctx.workspace()?;
     let started = Instant::now();
-    for report in collect::collect_configured(&mut workspace, &ctx.config)? {
+    let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
+    for report in collect::collect_configured_with(&mut workspace, &ctx.config, token)? {
         match report {
             collect::SourceReport::Import(r) => print_import(ctx, &r),
             collect::SourceReport::Git(r) => print_git(ctx, &r),
+            collect::SourceReport::Github(r) => print_github(ctx, &r),
         }
     }
     ctx.detail(format!("collected in {:.2?}", started.elapsed()));
@@ -417,6 +434,78 @@ fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Resul
     print_git(ctx, &report);
     ctx.detail(format!("read {} in {:.2?}", path.display(), started.elapsed()));
     Ok(())
+}
+
+fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
+    use flowgauge::config::Source;
+    let configured: Vec<flowgauge::config::GithubSource> = ctx
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Github(g) => Some(g.clone()),
+            _ => None,
+        })
+        .collect();
+    let targets: Vec<flowgauge::config::GithubSource> = match repo {
+        Some(repo) => vec![configured.iter().find(|g| g.repo == repo).cloned().unwrap_or_else(|| {
+            flowgauge::config::GithubSource {
+                repo: repo.to_string(),
+                api_url: None,
+                max_wait_seconds: None,
+                incident_labels: vec!["incident".to_string()],
+            }
+        })],
+        None if configured.is_empty() => {
+            return Err(Error::NotFound(
+                "no GitHub repository to collect: pass --repo owner/name or add [[sources]] type = \"github\" to flowgauge.toml"
+                    .into(),
+            )
+            .into());
+        }
+        None => configured,
+    };
+    let mut workspace = ctx.workspace()?;
+    let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
+    if token.is_none() && !offline {
+        ctx.note("warning: neither GITHUB_TOKEN nor GH_TOKEN is set: unauthenticated requests are limited to 60 an hour and see public repositories only");
+    }
+    for source in targets {
+        let repo = source.repo.clone();
+        let api_url = api_url.map(str::to_string).or(source.api_url.clone());
+        let started = Instant::now();
+        let report = if offline {
+            collect::github::reextract(&mut workspace, &ctx.config, &repo)?
+        } else {
+            let mut request = collect::github::GithubRequest::new(&repo, api_url.as_deref(), token.clone());
+            request.incident_labels = source.incident_labels.clone();
+            if let Some(seconds) = source.max_wait_seconds {
+                request.pacing.max_wait = std::time::Duration::from_secs(seconds);
+            }
+            collect::github::collect_github(&mut workspace, &ctx.config, &request)?
+        };
+        print_github(ctx, &report);
+        ctx.detail(format!("collected {repo} in {:.2?}", started.elapsed()));
+    }
+    Ok(())
+}
+
+fn print_github(ctx: &Session, r: &collect::github::GithubReport) {
+    ctx.note(format!(
+        "GitHub {}: {} pages, {} requests ({} retried){}{}; {} pull requests, {} reviews, {} commits of pull requests",
+        r.repo,
+        r.pages,
+        r.requests,
+        r.retries,
+        if r.resumed { ", resumed an interrupted run" } else { "" },
+        r.rate_remaining.map(|n| format!(", {n} GraphQL points left this hour")).unwrap_or_default(),
+        r.changes,
+        r.reviews,
+        r.change_commits,
+    ));
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 fn print_git(ctx: &Session, r: &collect::GitReport) {

@@ -130,8 +130,15 @@ struct RawSource {
     service: Option<String>,
     format: Option<String>,
     namespace: Option<String>,
-    /// For git sources: the repository's name as services list it (`owner/name`).
+    /// For git sources: the repository's name as services list it (`owner/name`); for GitHub
+    /// sources: the repository to collect.
     repo: Option<String>,
+    /// For GitHub sources: the REST API root (GitHub Enterprise: `https://HOST/api/v3`).
+    api_url: Option<String>,
+    /// For GitHub sources: the longest single wait for a rate limit or backoff, in seconds.
+    max_wait_seconds: Option<u64>,
+    /// For GitHub sources: issues with any of these labels are incidents.
+    incident_labels: Option<Vec<String>>,
 }
 
 /// The analysis window `[since, until)` in UTC.
@@ -215,6 +222,20 @@ impl Service {
 pub enum Source {
     Import(ImportSource),
     Git(GitSource),
+    Github(GithubSource),
+}
+
+/// A GitHub repository collected through the API on every `flowgauge collect`.
+#[derive(Debug, Clone)]
+pub struct GithubSource {
+    /// `owner/name`.
+    pub repo: String,
+    /// REST API root; `https://api.github.com` when absent.
+    pub api_url: Option<String>,
+    /// Longest single wait for a rate limit or a retry; one hour when absent.
+    pub max_wait_seconds: Option<u64>,
+    /// Issues with any of these labels are incidents (`["incident"]` when absent).
+    pub incident_labels: Vec<String>,
 }
 
 /// A local repository read on every `flowgauge collect`.
@@ -529,8 +550,34 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "a git source needs a path"))?;
                 sources.push(Source::Git(GitSource { path: base.join(path), repo: s.repo }));
             }
+            "github" => {
+                let repo =
+                    s.repo.ok_or_else(|| bad(format!("{key}.repo"), "a github source needs repo = \"owner/name\""))?;
+                let parts: Vec<&str> = repo.split('/').collect();
+                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                    return Err(bad(format!("{key}.repo"), format!("`{repo}` is not written as owner/name")));
+                }
+                if let Some(url) = &s.api_url
+                    && !(url.starts_with("https://") || url.starts_with("http://"))
+                {
+                    return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
+                }
+                let incident_labels = s.incident_labels.unwrap_or_else(|| vec!["incident".to_string()]);
+                if incident_labels.is_empty() || incident_labels.iter().any(|l| l.trim().is_empty()) {
+                    return Err(bad(format!("{key}.incident_labels"), "needs at least one non-empty label"));
+                }
+                sources.push(Source::Github(GithubSource {
+                    repo,
+                    api_url: s.api_url,
+                    max_wait_seconds: s.max_wait_seconds,
+                    incident_labels,
+                }));
+            }
             other => {
-                return Err(bad(format!("{key}.type"), format!("`{other}` is not a known source type (import, git)")));
+                return Err(bad(
+                    format!("{key}.type"),
+                    format!("`{other}` is not a known source type (import, git, github)"),
+                ));
             }
         }
     }

@@ -51,6 +51,10 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Git { path: PathBuf, message: String },
 
+    /// GitHub refused or failed a request; the message says what to fix (token, repository, access).
+    #[error("GitHub {repo}: {message}")]
+    Github { repo: String, message: String },
+
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]
     Template { name: String, message: String },

@@ -7,6 +7,7 @@
 //! configuration disappears.
 
 pub mod git;
+pub mod github;
 pub mod import;
 pub mod scan;
 
@@ -119,10 +120,21 @@ pub fn store_git(workspace: &mut Workspace, config: &Config, history: &git::Hist
 pub enum SourceReport {
     Import(ImportReport),
     Git(GitReport),
+    Github(github::GithubReport),
 }
 
-/// Runs every source in the configuration, in order.
+/// Runs every source in the configuration, in order (GitHub sources unauthenticated: see
+/// [`collect_configured_with`]).
 pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<Vec<SourceReport>> {
+    collect_configured_with(workspace, config, None)
+}
+
+/// Runs every source in the configuration, in order; `token` authenticates GitHub sources.
+pub fn collect_configured_with(
+    workspace: &mut Workspace,
+    config: &Config,
+    token: Option<String>,
+) -> Result<Vec<SourceReport>> {
     let mut reports = Vec::new();
     for source in &config.sources {
         match source {
@@ -139,6 +151,14 @@ pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<
             Source::Git(s) => {
                 let (report, _) = collect_git(workspace, config, &s.path, s.repo.as_deref())?;
                 reports.push(SourceReport::Git(report));
+            }
+            Source::Github(s) => {
+                let mut request = github::GithubRequest::new(&s.repo, s.api_url.as_deref(), token.clone());
+                request.incident_labels = s.incident_labels.clone();
+                if let Some(seconds) = s.max_wait_seconds {
+                    request.pacing.max_wait = std::time::Duration::from_secs(seconds);
+                }
+                reports.push(SourceReport::Github(github::collect_github(workspace, config, &request)?));
             }
         }
     }

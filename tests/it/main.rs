@@ -4,6 +4,7 @@ mod cli;
 mod config;
 mod docs;
 mod git;
+mod github;
 mod helpers;
 mod import;
 mod metrics;

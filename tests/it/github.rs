@@ -1,0 +1,783 @@
+//! The GitHub source against a local server speaking GitHub's documented GraphQL shapes: the real
+//! octocrab client, real cursor pagination, injected faults, interrupted runs and offline
+//! re-extraction, each compared table for table with a fault-free run.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use flowgauge::collect::github::{self, GithubRequest, Pacing, Resource};
+use flowgauge::config::Config;
+use flowgauge::model::{self, TableSchema};
+use flowgauge::store::Workspace;
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::helpers::{config, text};
+
+const TOKEN: &str = "ghp_TESTtoken0123456789abcdefSECRET";
+const REPO: &str = "acme/shop";
+const TABLES: [&TableSchema; 3] = [&model::CHANGES, &model::CHANGE_COMMITS, &model::REVIEWS];
+
+/// A fault served instead of the normal answer on one call.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    TooManyRequests,
+    SecondaryLimit,
+    BadGateway,
+    Truncated,
+    /// The page is served as if an item had moved up between calls: it overlaps the previous page.
+    Shifted,
+    BadCredentials,
+    NoSuchRepo,
+    NoPermission,
+    GraphqlRateLimited,
+    /// The normal answer, three seconds late.
+    Slow,
+    /// GitHub's GraphQL answer to a query that timed out.
+    GraphqlTimeout,
+}
+
+/// A fake GitHub holding `n` pull requests; faults are keyed by the 1-based call number.
+struct FakeGithub {
+    prs: Mutex<Vec<Value>>,
+    faults: Mutex<HashMap<usize, Fault>>,
+    calls: AtomicUsize,
+}
+
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap()
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn pull_request(n: i64, updated: DateTime<Utc>) -> Value {
+    let created = base() + chrono::Duration::hours(n);
+    let first_commit = created - chrono::Duration::hours(5);
+    let merged = n % 4 != 0;
+    let title = if n % 10 == 0 { format!("Revert \"change {}\"", n - 1) } else { format!("change {n}") };
+    json!({
+        "number": n, "title": title, "state": if merged { "MERGED" } else { "OPEN" },
+        "createdAt": iso(created), "updatedAt": iso(updated),
+        "mergedAt": if merged { Value::String(iso(created + chrono::Duration::hours(3))) } else { Value::Null },
+        "closedAt": if merged { Value::String(iso(created + chrono::Duration::hours(3))) } else { Value::Null },
+        "author": { "__typename": "User", "login": format!("dev{}", n % 3) },
+        "baseRefName": "main", "headRefName": format!("feature/{n}"),
+        "mergeCommit": if merged { json!({ "oid": format!("{n:040x}") }) } else { Value::Null },
+        "additions": n * 3, "deletions": n, "changedFiles": 1 + n % 5,
+        "labels": { "nodes": if n % 7 == 0 { json!([{ "name": "bug" }, { "name": "hotfix" }]) } else { json!([]) } },
+        "commits": { "totalCount": 2, "nodes": [
+            { "commit": { "oid": format!("{:040x}", n * 1000 + 1), "authoredDate": iso(first_commit + chrono::Duration::hours(1)) } },
+            { "commit": { "oid": format!("{:040x}", n * 1000 + 2), "authoredDate": iso(first_commit) } }
+        ] },
+        "reviews": { "totalCount": 2, "nodes": [
+            { "databaseId": n * 10 + 1, "author": { "__typename": "User", "login": format!("dev{}", n % 3) }, "state": "COMMENTED", "submittedAt": iso(created + chrono::Duration::minutes(5)) },
+            { "databaseId": n * 10 + 2, "author": { "__typename": "User", "login": "reviewer" }, "state": "APPROVED", "submittedAt": iso(created + chrono::Duration::hours(2)) }
+        ] },
+        "comments": { "nodes": [
+            { "databaseId": n * 10 + 3, "author": { "__typename": "Bot", "login": "github-actions" }, "createdAt": iso(created + chrono::Duration::minutes(1)) },
+            { "databaseId": n * 10 + 4, "author": { "__typename": "User", "login": "ops" }, "createdAt": iso(created + chrono::Duration::minutes(30)) }
+        ] }
+    })
+}
+
+impl FakeGithub {
+    fn new(n: i64) -> FakeGithub {
+        let prs = (1..=n)
+            .map(|i| pull_request(i, base() + chrono::Duration::hours(i) + chrono::Duration::hours(4)))
+            .collect();
+        FakeGithub { prs: Mutex::new(prs), faults: Mutex::new(HashMap::new()), calls: AtomicUsize::new(0) }
+    }
+
+    fn with_faults(self, faults: &[(usize, Fault)]) -> FakeGithub {
+        *self.faults.lock().unwrap() = faults.iter().copied().collect();
+        self
+    }
+
+    fn sorted(&self) -> Vec<Value> {
+        let mut prs = self.prs.lock().unwrap().clone();
+        prs.sort_by(|a, b| b["updatedAt"].as_str().cmp(&a["updatedAt"].as_str()));
+        prs
+    }
+
+    fn page(&self, offset: usize, first: usize) -> Value {
+        let prs = self.sorted();
+        let nodes: Vec<Value> = prs.iter().skip(offset).take(first).cloned().collect();
+        let end = offset + nodes.len();
+        json!({ "data": {
+            "rateLimit": { "cost": 1, "remaining": 4990, "resetAt": "2025-03-01T10:00:00Z" },
+            "repository": { "pullRequests": {
+                "pageInfo": { "hasNextPage": end < prs.len(), "endCursor": format!("c{end}") },
+                "nodes": nodes
+            } }
+        } })
+    }
+}
+
+impl Respond for &'static FakeGithub {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        if auth != format!("Bearer {TOKEN}") {
+            return ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" }));
+        }
+        if request.method.as_str() == "GET" {
+            return rest(request);
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let query = body["query"].as_str().unwrap_or("");
+        if query.contains("deployments(") {
+            return ResponseTemplate::new(200).set_body_json(deployments());
+        }
+        if query.contains("issues(") {
+            assert_eq!(body["variables"]["labels"], json!(["incident"]));
+            return ResponseTemplate::new(200).set_body_json(incidents());
+        }
+        let offset: usize =
+            body["variables"]["after"].as_str().and_then(|c| c.trim_start_matches('c').parse().ok()).unwrap_or(0);
+        let first = body["variables"]["first"].as_u64().expect("the page size is a variable") as usize;
+        assert!((10..=100).contains(&first), "first: {first}");
+        let fault = self.faults.lock().unwrap().get(&call).copied();
+        match fault {
+            None => ResponseTemplate::new(200).set_body_json(self.page(offset, first)),
+            Some(Fault::TooManyRequests) => ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({ "message": "API rate limit exceeded" })),
+            Some(Fault::SecondaryLimit) => ResponseTemplate::new(403)
+                .insert_header("retry-after", "60")
+                .set_body_json(json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." })),
+            Some(Fault::BadGateway) => ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>"),
+            Some(Fault::Truncated) => {
+                let full = self.page(offset, first).to_string();
+                ResponseTemplate::new(200).set_body_raw(full[..full.len() / 2].to_string(), "application/json")
+            }
+            Some(Fault::Shifted) => ResponseTemplate::new(200).set_body_json(self.page(offset.saturating_sub(1), first)),
+            Some(Fault::BadCredentials) => ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" })),
+            Some(Fault::NoSuchRepo) => ResponseTemplate::new(200).set_body_json(json!({
+                "data": { "repository": null },
+                "errors": [{ "type": "NOT_FOUND", "path": ["repository"], "message": "Could not resolve to a Repository with the name 'acme/shop'." }]
+            })),
+            Some(Fault::GraphqlTimeout) => ResponseTemplate::new(200).set_body_json(json!({
+                "data": null,
+                "errors": [{ "message": "Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug." }]
+            })),
+            Some(Fault::Slow) => {
+                ResponseTemplate::new(200).set_body_json(self.page(offset, first)).set_delay(Duration::from_secs(3))
+            }
+            Some(Fault::NoPermission) => ResponseTemplate::new(403)
+                .set_body_json(json!({ "message": "Resource not accessible by personal access token" })),
+            Some(Fault::GraphqlRateLimited) => ResponseTemplate::new(200)
+                .insert_header("x-ratelimit-reset", "0")
+                .set_body_json(json!({ "errors": [{ "type": "RATE_LIMITED", "message": "API rate limit exceeded" }] })),
+        }
+    }
+}
+
+/// Deployments as GraphQL documents them: two to production, one failed to staging, one still
+/// pending (left for the next run).
+fn deployments() -> Value {
+    let node = |id: i64, env: &str, states: &[(&str, i64)]| {
+        let created = base() + chrono::Duration::days(id);
+        json!({
+            "databaseId": id, "environment": env, "createdAt": iso(created), "commitOid": format!("{id:040x}"),
+            "creator": { "login": "deployer" },
+            "statuses": { "nodes": states.iter().map(|(s, m)| json!({ "state": s, "createdAt": iso(created + chrono::Duration::minutes(*m)) })).collect::<Vec<_>>() }
+        })
+    };
+    json!({ "data": { "rateLimit": { "cost": 1, "remaining": 4980, "resetAt": "2025-03-01T10:00:00Z" },
+        "repository": { "deployments": {
+            "pageInfo": { "hasNextPage": false, "endCursor": "d4" },
+            "nodes": [
+                node(4, "production", &[("PENDING", 1)]),
+                node(3, "staging", &[("IN_PROGRESS", 1), ("ERROR", 4)]),
+                node(2, "Production", &[("SUCCESS", 7), ("IN_PROGRESS", 2), ("INACTIVE", 900)]),
+                node(1, "production", &[("IN_PROGRESS", 1), ("SUCCESS", 5)]),
+            ]
+        } } } })
+}
+
+fn incidents() -> Value {
+    json!({ "data": { "repository": { "issues": {
+        "pageInfo": { "hasNextPage": false, "endCursor": "i2" },
+        "nodes": [
+            { "number": 900, "title": "Checkout down", "createdAt": "2025-03-05T10:00:00Z", "updatedAt": "2025-03-05T12:00:00Z",
+              "closedAt": "2025-03-05T11:30:00Z", "labels": { "nodes": [{ "name": "incident" }, { "name": "sev1" }] },
+              "assignees": { "nodes": [{ "login": "oncall" }] } },
+            { "number": 901, "title": "Slow search", "createdAt": "2025-03-06T10:00:00Z", "updatedAt": "2025-03-06T10:00:00Z",
+              "closedAt": null, "labels": { "nodes": [{ "name": "incident" }] }, "assignees": { "nodes": [] } }
+        ]
+    } } } })
+}
+
+const RUNS: i64 = 120;
+
+/// The REST side: workflow runs in pages of 100 with `Link` headers, and each run's jobs.
+fn rest(request: &Request) -> ResponseTemplate {
+    let url = &request.url;
+    // GitHub Enterprise serves REST under /api/v3.
+    let (prefix, path) = match url.path().strip_prefix("/api/v3") {
+        Some(rest) => ("/api/v3", rest),
+        None => ("", url.path()),
+    };
+    if let Some(rest) = path.strip_prefix("/repos/acme/shop/actions/runs/") {
+        let id: i64 = rest.trim_end_matches("/jobs").parse().unwrap();
+        let created = base() + chrono::Duration::hours(id);
+        let jobs: Vec<Value> = (1..=2)
+            .map(|j| json!({ "id": id * 10 + j, "run_id": id, "name": format!("job {j}"), "status": "completed",
+                "conclusion": "success", "created_at": iso(created), "started_at": iso(created + chrono::Duration::minutes(j)),
+                "completed_at": iso(created + chrono::Duration::minutes(5 * j)), "run_attempt": 1 + id % 2 }))
+            .collect();
+        return ResponseTemplate::new(200).set_body_json(json!({ "total_count": 2, "jobs": jobs }));
+    }
+    assert_eq!(path, "/repos/acme/shop/actions/runs", "unexpected GET {url}");
+    let page: i64 = url.query_pairs().find(|(k, _)| k == "page").map_or(1, |(_, v)| v.parse().unwrap());
+    let ids: Vec<i64> = (1..=RUNS).rev().skip(((page - 1) * 100) as usize).take(100).collect();
+    let runs: Vec<Value> = ids
+        .iter()
+        .map(|&id| {
+            let created = base() + chrono::Duration::hours(id);
+            let running = id == RUNS;
+            json!({ "id": id, "name": "deploy", "head_sha": format!("{id:040x}"), "head_branch": "main",
+                "event": if id % 5 == 0 { "workflow_dispatch" } else { "push" },
+                "status": if running { "in_progress" } else { "completed" },
+                "conclusion": if running { Value::Null } else if id % 9 == 0 { json!("failure") } else { json!("success") },
+                "actor": { "login": "dev" }, "triggering_actor": { "login": if id % 5 == 0 { "releaser" } else { "dev" } },
+                "run_attempt": 1 + id % 2, "created_at": iso(created), "run_started_at": iso(created + chrono::Duration::minutes(1)),
+                "updated_at": iso(created + chrono::Duration::minutes(12)) })
+        })
+        .collect();
+    let mut response = ResponseTemplate::new(200).set_body_json(json!({ "total_count": RUNS, "workflow_runs": runs }));
+    if page * 100 < RUNS {
+        let base_url = format!("{}://{}{prefix}", url.scheme(), url.authority());
+        response = response.insert_header(
+            "link",
+            format!("<{base_url}/repos/acme/shop/actions/runs?per_page=100&page={}>; rel=\"next\", <{base_url}/repos/acme/shop/actions/runs?per_page=100&page=2>; rel=\"last\"", page + 1).as_str(),
+        );
+    }
+    response
+}
+
+/// A running fake server; the runtime keeps it alive while the (blocking) collector talks to it.
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    server: MockServer,
+    fake: &'static FakeGithub,
+}
+
+impl Server {
+    fn start(fake: FakeGithub) -> Server {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let fake: &'static FakeGithub = Box::leak(Box::new(fake));
+        let server = runtime.block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(any()).respond_with(fake).mount(&server).await;
+            server
+        });
+        Server { runtime, server, fake }
+    }
+
+    fn request(&self) -> GithubRequest {
+        let mut r = GithubRequest::new(REPO, Some(&self.server.uri()), Some(TOKEN.to_string()));
+        r.resources = vec![Resource::PullRequests];
+        r.pacing = Pacing { backoff: Duration::from_millis(1), max_wait: Duration::from_millis(20), attempts: 4 };
+        r
+    }
+
+    fn requests(&self) -> usize {
+        self.runtime.block_on(self.server.received_requests()).map_or(0, |r| r.len())
+    }
+}
+
+fn cfg() -> Config {
+    config("2025-01-01", "2026-01-01", "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\n")
+}
+
+fn collect(dir: &Path, server: &Server) -> flowgauge::Result<github::GithubReport> {
+    let mut ws = Workspace::open(dir).unwrap();
+    github::collect_github(&mut ws, &cfg(), &server.request())
+}
+
+fn assert_same_tables(a: &Path, b: &Path) {
+    let (wa, wb) = (Workspace::open(a).unwrap(), Workspace::open(b).unwrap());
+    for table in TABLES {
+        let (x, y) = (wa.load(table).unwrap(), wb.load(table).unwrap());
+        assert!(x.height() > 0, "{} is empty", table.name);
+        assert!(x.equals_missing(&y), "{} differs:\n{x}\n{y}", table.name);
+    }
+}
+
+/// The fault-free run of `n` pull requests, into a fresh workspace.
+fn reference(n: i64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(n));
+    collect(dir.path(), &server).unwrap();
+    dir
+}
+
+#[test]
+fn pull_requests_come_in_pages_of_100_with_commits_reviews_and_first_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(250));
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!(server.requests(), 3, "250 pull requests with commits and reviews cost three requests");
+    assert_eq!((report.pages, report.changes, report.change_commits), (3, 250, 500));
+    assert_eq!(report.rate_remaining, Some(4990));
+
+    let ws = Workspace::open(dir.path()).unwrap();
+    let changes = ws.load(&model::CHANGES).unwrap();
+    assert_eq!(changes.height(), 250);
+    let ids = changes.column("id").unwrap().str().unwrap();
+    let i = (0..changes.height()).find(|&i| ids.get(i) == Some("github:pr:acme/shop#70")).unwrap();
+    let row = changes.get_row(i).unwrap().0;
+    let col = |name: &str| row[model::CHANGES.position(name).unwrap()].to_string();
+    let created = base() + chrono::Duration::hours(70);
+    let micros = |t: DateTime<Utc>| t.timestamp_micros();
+    assert!(col("service").contains("shop"));
+    assert!(
+        col("first_commit_at").contains(&(created - chrono::Duration::hours(5)).format("%Y-%m-%d %H:%M").to_string())
+    );
+    // The author's own review and the bot's comment are not responses; the comment by `ops` 30
+    // minutes in is.
+    assert!(
+        col("first_review_at")
+            .contains(&(created + chrono::Duration::minutes(30)).format("%Y-%m-%d %H:%M").to_string())
+    );
+    assert!(col("approved_at").contains(&(created + chrono::Duration::hours(2)).format("%Y-%m-%d %H:%M").to_string()));
+    assert_eq!(col("is_revert"), "true");
+    assert!(col("labels").contains("bug,hotfix"));
+    assert!(col("merge_commit_sha").contains(&format!("{:040x}", 70)));
+    let _ = micros;
+
+    // Reviews: two per pull request plus the first human comment by someone else.
+    assert_eq!(ws.load(&model::REVIEWS).unwrap().height(), 750);
+    // Every page is kept in the raw layer.
+    let raw = dir.path().join("raw/github/acme/shop/pull_requests");
+    assert_eq!(std::fs::read_dir(raw).unwrap().count(), 3);
+}
+
+#[test]
+fn every_fault_ends_with_the_tables_of_the_fault_free_run() {
+    let expected = reference(250);
+    let cases: &[(&str, &[(usize, Fault)])] = &[
+        ("429 with Retry-After", &[(2, Fault::TooManyRequests)]),
+        ("secondary rate limit 403", &[(1, Fault::SecondaryLimit)]),
+        ("502 twice", &[(2, Fault::BadGateway), (3, Fault::BadGateway)]),
+        ("truncated JSON", &[(3, Fault::Truncated)]),
+        ("page changed between calls", &[(2, Fault::Truncated), (3, Fault::Shifted)]),
+        ("GraphQL RATE_LIMITED", &[(1, Fault::GraphqlRateLimited)]),
+        ("GraphQL timeout", &[(3, Fault::GraphqlTimeout)]),
+        (
+            "query too heavy: pages halved",
+            &[(2, Fault::BadGateway), (3, Fault::GraphqlTimeout), (5, Fault::BadGateway), (6, Fault::BadGateway)],
+        ),
+    ];
+    for (name, faults) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(FakeGithub::new(250).with_faults(faults));
+        let report = collect(dir.path(), &server).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(report.retries >= 1, "{name}: no retry");
+        assert_same_tables(dir.path(), expected.path());
+    }
+}
+
+#[test]
+fn permanent_errors_say_what_to_fix_and_never_show_the_token() {
+    let cases: &[(Fault, &str)] = &[
+        (Fault::BadCredentials, "GITHUB_TOKEN"),
+        (Fault::NoSuchRepo, "owner/name"),
+        (Fault::NoPermission, "grant it read access"),
+    ];
+    for (fault, hint) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(FakeGithub::new(10).with_faults(&[(1, *fault)]));
+        let message = collect(dir.path(), &server).unwrap_err().to_string();
+        assert!(message.contains(hint), "{fault:?}: {message}");
+        assert!(!message.contains(TOKEN));
+        assert_eq!(server.requests(), 1, "{fault:?} is not retried");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(10));
+    let mut request = server.request();
+    request.token = Some("wrong-token-value".into());
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let message = github::collect_github(&mut ws, &cfg(), &request).unwrap_err().to_string();
+    assert!(message.contains("401") && message.contains("GITHUB_TOKEN"), "{message}");
+    assert!(!message.contains("wrong-token-value"));
+}
+
+#[test]
+fn an_interrupted_run_resumes_and_ends_like_an_uninterrupted_one() {
+    let expected = reference(350);
+    // Stopped after two of four pages, then a normal run: it continues from the third page.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(350));
+    let mut request = server.request();
+    request.stop_after_pages = Some(2);
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    assert!(github::collect_github(&mut ws, &cfg(), &request).is_err());
+    drop(ws);
+    let report = collect(dir.path(), &server).unwrap();
+    assert!(report.resumed);
+    assert_eq!(server.requests(), 4, "the resumed run does not fetch the first two pages again");
+    assert_same_tables(dir.path(), expected.path());
+
+    // A run that dies on a page that keeps failing resumes the same way.
+    let dir = tempfile::tempdir().unwrap();
+    let faults: Vec<(usize, Fault)> = (2..=5).map(|c| (c, Fault::BadGateway)).collect();
+    let server = Server::start(FakeGithub::new(350).with_faults(&faults));
+    let message = collect(dir.path(), &server).unwrap_err().to_string();
+    assert!(message.contains("resumes"), "{message}");
+    collect(dir.path(), &server).unwrap();
+    assert_same_tables(dir.path(), expected.path());
+}
+
+#[test]
+fn a_second_run_reads_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(250));
+    collect(dir.path(), &server).unwrap();
+    {
+        let mut prs = server.fake.prs.lock().unwrap();
+        let later = base() + chrono::Duration::days(60);
+        prs[4] = pull_request(5, later);
+        prs[4]["title"] = json!("change 5, edited");
+        prs.push(pull_request(251, later + chrono::Duration::hours(1)));
+    }
+    let before = server.requests();
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!(server.requests() - before, 1, "one page holds everything updated since the last run");
+    assert!(!report.resumed);
+    let ws = Workspace::open(dir.path()).unwrap();
+    let changes = ws.load(&model::CHANGES).unwrap();
+    assert_eq!(changes.height(), 251);
+    let titles = changes.column("title").unwrap().str().unwrap();
+    assert!((0..titles.len()).any(|i| titles.get(i) == Some("change 5, edited")));
+}
+
+#[test]
+fn offline_re_extraction_from_the_raw_pages_equals_the_online_result() {
+    let online = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(250).with_faults(&[(2, Fault::Shifted)]));
+    collect(online.path(), &server).unwrap();
+
+    let offline = tempfile::tempdir().unwrap();
+    copy_dir(&online.path().join("raw"), &offline.path().join("raw"));
+    let mut ws = Workspace::open(offline.path()).unwrap();
+    let report = github::reextract(&mut ws, &cfg(), REPO).unwrap();
+    assert_eq!(report.pages, 3);
+    drop(ws);
+    assert_same_tables(offline.path(), online.path());
+}
+
+#[test]
+fn the_token_appears_nowhere_in_output_or_workspace() {
+    let server = Server::start(FakeGithub::new(120).with_faults(&[(2, Fault::SecondaryLimit)]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("flowgauge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\n\n[[sources]]\ntype = \"github\"\nrepo = \"acme/shop\"\napi_url = \"{}\"\nmax_wait_seconds = 0\n",
+            server.server.uri()
+        ),
+    )
+    .unwrap();
+    let run = |token: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flowgauge"))
+            .args(["--verbose", "--workspace", "ws", "collect", "github"])
+            .current_dir(dir.path())
+            .env_remove("FLOWGAUGE_CONFIG")
+            .env_remove("FLOWGAUGE_WORKSPACE")
+            .env_remove("GH_TOKEN")
+            .env("GITHUB_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let ok = run(TOKEN);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stderr).contains("120 pull requests"), "{}", text(&ok.stderr));
+    let bad = run(&format!("{TOKEN}-revoked"));
+    assert_eq!(bad.status.code(), Some(4));
+    assert!(text(&bad.stderr).contains("GITHUB_TOKEN"), "{}", text(&bad.stderr));
+    for out in [&ok.stdout, &ok.stderr, &bad.stdout, &bad.stderr] {
+        assert!(!text(out).contains(TOKEN), "token in output: {}", text(out));
+    }
+    let mut stack = vec![dir.path().join("ws")];
+    let mut files = 0;
+    while let Some(p) = stack.pop() {
+        for entry in std::fs::read_dir(&p).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "token in {}", path.display());
+            }
+        }
+    }
+    assert!(files >= 5);
+}
+
+#[test]
+fn workflow_runs_jobs_deployments_and_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(30));
+    let mut request = server.request();
+    request.resources = Resource::ALL.to_vec();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    // 1 page of pull requests, 2 pages of runs (Link header), one jobs page per completed run,
+    // 1 page of deployments, 1 of incidents.
+    assert_eq!(report.requests as i64, 1 + 2 + (RUNS - 1) + 1 + 1);
+
+    let pipelines = ws.load(&model::PIPELINES).unwrap();
+    assert_eq!(pipelines.height() as i64, RUNS);
+    let col = |df: &polars::prelude::DataFrame, name: &str| {
+        df.column(name).unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone()
+    };
+    let (ids, trigger, by, status) =
+        (col(&pipelines, "id"), col(&pipelines, "trigger"), col(&pipelines, "triggered_by"), col(&pipelines, "status"));
+    let find = |id: &str| (0..ids.len()).find(|&i| ids.get(i) == Some(id)).unwrap();
+    let manual = find("github:run:acme/shop:115");
+    assert_eq!((trigger.get(manual), by.get(manual)), (Some("manual"), Some("releaser")));
+    assert_eq!(status.get(find("github:run:acme/shop:120")), Some("running"));
+    assert_eq!(status.get(find("github:run:acme/shop:117")), Some("failure"));
+    assert_eq!(ws.load(&model::JOBS).unwrap().height() as i64, 2 * (RUNS - 1));
+
+    let deployments = ws.load(&model::DEPLOYMENTS).unwrap();
+    assert_eq!(deployments.height(), 3, "the pending deployment waits for the next run");
+    let (env, prod, st) =
+        (col(&deployments, "environment"), col(&deployments, "is_production"), col(&deployments, "status"));
+    let rows: Vec<(Option<&str>, Option<&str>, Option<&str>)> =
+        (0..3).map(|i| (env.get(i), prod.get(i), st.get(i))).collect();
+    assert_eq!(
+        rows,
+        vec![
+            (Some("production"), Some("true"), Some("success")),
+            (Some("Production"), Some("true"), Some("success")),
+            (Some("staging"), Some("false"), Some("failure"))
+        ]
+    );
+    let incidents = ws.load(&model::INCIDENTS).unwrap();
+    assert_eq!(incidents.height(), 2);
+    assert_eq!(col(&incidents, "severity").get(0), Some("sev1"));
+    assert_eq!(col(&incidents, "assignee").get(0), Some("oncall"));
+    drop(ws);
+
+    // The next run asks for runs created since the running one, and reads the pending deployment again.
+    let before = server.requests();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    let urls = server.runtime.block_on(server.server.received_requests()).unwrap();
+    let runs_call = urls[before..].iter().find(|r| r.url.path() == "/repos/acme/shop/actions/runs").unwrap();
+    assert!(runs_call.url.query().unwrap_or("").contains("created=%3E%3D"), "{}", runs_call.url);
+    assert!(
+        !urls[before..].iter().any(|r| r.url.path().ends_with("/jobs")),
+        "jobs already read are not asked for again"
+    );
+    drop(ws);
+
+    // Offline re-extraction of every resource equals the online tables.
+    let offline = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("raw"), &offline.path().join("raw"));
+    let mut ws = Workspace::open(offline.path()).unwrap();
+    github::reextract(&mut ws, &cfg(), REPO).unwrap();
+    drop(ws);
+    let (a, b) = (Workspace::open(dir.path()).unwrap(), Workspace::open(offline.path()).unwrap());
+    for table in [&model::PIPELINES, &model::JOBS, &model::DEPLOYMENTS, &model::INCIDENTS, &model::CHANGES] {
+        assert!(a.load(table).unwrap().equals_missing(&b.load(table).unwrap()), "{}", table.name);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// A TCP proxy in front of the fake server that cuts the first `drop` connections after reading
+/// the request and writing half a status line (a connection reset mid-response).
+fn flaky_proxy(target: &str, drop: usize) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let target = target.trim_start_matches("http://").to_string();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut client) = stream else { continue };
+            if i < drop {
+                let mut buffer = [0u8; 1024];
+                let _ = client.read(&mut buffer);
+                let _ = client.write_all(b"HTTP/1.1 200 O");
+                continue; // dropped: the connection closes mid-response
+            }
+            let Ok(server) = TcpStream::connect(&target) else { continue };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut client, mut server) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+                let _ = s2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn a_connection_reset_is_retried_and_ends_with_the_same_tables() {
+    let expected = reference(250);
+    let server = Server::start(FakeGithub::new(250));
+    let proxy = flaky_proxy(&server.server.uri(), 1);
+    let mut request = server.request();
+    request.api_url = proxy;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    drop(ws);
+    assert!(report.retries >= 1);
+    assert_same_tables(dir.path(), expected.path());
+}
+
+#[test]
+fn a_thousand_pull_requests_cost_ten_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(1000));
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!((server.requests(), report.changes, report.change_commits), (10, 1000, 2000));
+}
+
+#[test]
+fn a_run_killed_mid_way_resumes_with_the_same_tables() {
+    let expected = reference(250);
+    let server = Server::start(FakeGithub::new(250).with_faults(&[(2, Fault::Slow)]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flowgauge.toml"),
+        format!(
+            "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\n\n[[sources]]\ntype = \"github\"\nrepo = \"acme/shop\"\napi_url = \"{}\"\nmax_wait_seconds = 0\n",
+            server.server.uri()
+        ),
+    )
+    .unwrap();
+    let command = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_flowgauge"));
+        c.args(["--workspace", "ws", "collect", "github"])
+            .current_dir(dir.path())
+            .env_remove("FLOWGAUGE_CONFIG")
+            .env_remove("FLOWGAUGE_WORKSPACE")
+            .env_remove("GH_TOKEN")
+            .env("GITHUB_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let mut child = command().spawn().unwrap();
+    let manifest = dir.path().join("ws/manifest.json");
+    let started = std::time::Instant::now();
+    // Wait until the first page is stored and the run's cursor recorded, then kill -9 while the
+    // second page is on its way.
+    while !std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains("github:acme/shop:pull_requests")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the first page never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed = command().status().unwrap();
+    assert!(resumed.success());
+    assert_same_tables(&dir.path().join("ws"), expected.path());
+    // Page 1 from the killed run, pages 2 and 3 from the resumed one: nothing was read twice.
+    let raw = dir.path().join("ws/raw/github/acme/shop/pull_requests");
+    assert_eq!(
+        std::fs::read_dir(raw)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn github_enterprise_serves_rest_under_api_v3_and_graphql_at_api_graphql() {
+    let server = Server::start(FakeGithub::new(30));
+    let mut request = server.request();
+    request.api_url = format!("{}/api/v3", server.server.uri());
+    request.resources = Resource::ALL.to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    assert_eq!(ws.load(&model::PIPELINES).unwrap().height() as i64, RUNS);
+    let requests = server.runtime.block_on(server.server.received_requests()).unwrap();
+    for r in &requests {
+        let path = r.url.path();
+        match r.method.as_str() {
+            "POST" => assert_eq!(path, "/api/graphql"),
+            _ => assert!(path.starts_with("/api/v3/repos/acme/shop/actions/runs"), "{path}"),
+        }
+    }
+    // Both pages of runs were read through the Link header, under /api/v3.
+    assert!(requests.iter().any(|r| r.url.query().unwrap_or("").contains("page=2")));
+}
+
+#[test]
+fn github_sources_are_validated() {
+    let base = "[[services]]\nname = \"shop\"\n\n[[sources]]\ntype = \"github\"\n";
+    for (extra, key) in [
+        ("", "sources[0].repo"),
+        ("repo = \"shop\"\n", "sources[0].repo"),
+        ("repo = \"acme/shop\"\napi_url = \"ftp://x\"\n", "sources[0].api_url"),
+        ("repo = \"acme/shop\"\nincident_labels = []\n", "sources[0].incident_labels"),
+    ] {
+        let text = format!("[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n{base}{extra}");
+        let error = Config::from_toml(&text, crate::helpers::now()).unwrap_err().to_string();
+        assert!(error.contains(key), "{extra:?}: {error}");
+    }
+    let text = format!(
+        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n{base}repo = \"acme/shop\"\nincident_labels = [\"outage\"]\n"
+    );
+    let config = Config::from_toml(&text, crate::helpers::now()).unwrap();
+    match &config.sources[0] {
+        flowgauge::config::Source::Github(g) => {
+            assert_eq!(
+                (g.repo.as_str(), g.incident_labels.clone(), g.api_url.clone()),
+                ("acme/shop", vec!["outage".to_string()], None)
+            );
+        }
+        _ => panic!("not a github source"),
+    }
+}
+
+#[test]
+fn a_query_too_heavy_for_github_is_asked_in_smaller_pages() {
+    let server = Server::start(FakeGithub::new(250).with_faults(&[(1, Fault::BadGateway), (2, Fault::BadGateway)]));
+    let dir = tempfile::tempdir().unwrap();
+    let report = collect(dir.path(), &server).unwrap();
+    assert_eq!(report.changes, 250);
+    let sizes: Vec<u64> = server
+        .runtime
+        .block_on(server.server.received_requests())
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["variables"]["first"].as_u64().unwrap())
+        .collect();
+    // Two 502s in a row: the third attempt and every later page ask for 50.
+    assert_eq!(sizes, vec![100, 100, 50, 50, 50, 50, 50]);
+    assert_same_tables(dir.path(), reference(250).path());
+}
