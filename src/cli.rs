@@ -482,6 +482,7 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
             if let Some(seconds) = source.max_wait_seconds {
                 request.pacing.max_wait = std::time::Duration::from_secs(seconds);
             }
+            request.progress = (!ctx.quiet).then(progress_line);
             collect::github::collect_github(&mut workspace, &ctx.config, &request)?
         };
         print_github(ctx, &report);
@@ -490,18 +491,49 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
     Ok(())
 }
 
+/// Draws GitHub collection progress on stderr: one line redrawn in place on a terminal (items,
+/// ETA, requests and GraphQL points spent, points left), one line per finished resource otherwise.
+fn progress_line() -> collect::github::ProgressSink {
+    use std::io::{IsTerminal, Write};
+    let terminal = std::io::stderr().is_terminal();
+    collect::github::ProgressSink(std::sync::Arc::new(move |p: &collect::github::Progress| {
+        if !terminal && !p.done {
+            return;
+        }
+        let of = p.total.map(|t| format!("/{t}")).unwrap_or_default();
+        let eta = p.eta().map(|d| format!(", ETA {}:{:02}", d.as_secs() / 60, d.as_secs() % 60)).unwrap_or_default();
+        let left = p.remaining.map(|r| format!(", {r} left this hour")).unwrap_or_default();
+        let line = format!(
+            "{} {}: {}{} items, {} pages{} · {} requests, {} GraphQL points{} · {:.1?}",
+            p.repo, p.resource, p.items, of, p.pages, eta, p.requests, p.points, left, p.elapsed
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if terminal {
+            write!(err, "\r\x1b[2K{line}{}", if p.done { "\n" } else { "" })
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+    }))
+}
+
 fn print_github(ctx: &Session, r: &collect::github::GithubReport) {
     ctx.note(format!(
-        "GitHub {}: {} pages, {} requests ({} retried){}{}; {} pull requests, {} reviews, {} commits of pull requests",
+        "GitHub {}: {} pages, {} requests ({} retried, {} unchanged), {} GraphQL points{}{}; {} pull requests, {} reviews, {} commits of pull requests, {} deployments, {} commits shipped, {} settings findings",
         r.repo,
         r.pages,
         r.requests,
         r.retries,
+        r.not_modified,
+        r.points,
         if r.resumed { ", resumed an interrupted run" } else { "" },
-        r.rate_remaining.map(|n| format!(", {n} GraphQL points left this hour")).unwrap_or_default(),
+        r.rate_remaining.map(|n| format!(", {n} points left this hour")).unwrap_or_default(),
         r.changes,
         r.reviews,
         r.change_commits,
+        r.deployments,
+        r.deployment_commits,
+        r.evidence,
     ));
     for w in &r.warnings {
         eprintln!("warning: {w}");

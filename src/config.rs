@@ -118,6 +118,8 @@ struct RawService {
     production_environments: Option<Vec<String>>,
     incident_link_hours: Option<f64>,
     deploy_tags: Option<String>,
+    deployments_from: Option<String>,
+    deploy_workflows: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,7 +192,53 @@ pub struct Service {
     pub incident_link_hours: f64,
     /// Tags (glob) that mark production deployments in the git source, e.g. `v*`.
     pub deploy_tags: Option<String>,
+    /// Where a forge source finds this service's deployments.
+    pub deployments_from: DeploymentSignal,
+    /// Workflow-name globs whose successful runs are production deployments, when
+    /// `deployments_from = "actions"`.
+    pub deploy_workflows: Vec<String>,
     production_matchers: Vec<GlobMatcher>,
+    workflow_matchers: Vec<GlobMatcher>,
+}
+
+/// Where a forge source finds a service's production deployments. Repositories that do not use
+/// GitHub's Deployments API still deploy — from a workflow or by publishing a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeploymentSignal {
+    /// The forge's deployments and their statuses (GitHub's Deployments API; Actions jobs with an
+    /// `environment:` create them).
+    #[default]
+    Deployments,
+    /// Runs of the workflows named by `deploy_workflows`: a successful run is a deployment.
+    Actions,
+    /// Published releases: each is a production deployment of its tag's commit.
+    Releases,
+}
+
+impl DeploymentSignal {
+    pub fn parse(text: &str) -> Option<DeploymentSignal> {
+        match text {
+            "deployments" => Some(DeploymentSignal::Deployments),
+            "actions" => Some(DeploymentSignal::Actions),
+            "releases" => Some(DeploymentSignal::Releases),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeploymentSignal::Deployments => "deployments",
+            DeploymentSignal::Actions => "actions",
+            DeploymentSignal::Releases => "releases",
+        }
+    }
+}
+
+/// Workflows whose runs count as deployments when none are named.
+pub const DEFAULT_DEPLOY_WORKFLOWS: [&str; 2] = ["*deploy*", "*release*"];
+
+fn matchers(globs: &[String]) -> Vec<GlobMatcher> {
+    globs.iter().filter_map(|g| Glob::new(&g.to_ascii_lowercase()).ok()).map(|g| g.compile_matcher()).collect()
 }
 
 impl Service {
@@ -203,11 +251,21 @@ impl Service {
             production_environments: DEFAULT_PRODUCTION.iter().map(|s| s.to_string()).collect(),
             incident_link_hours: 24.0,
             deploy_tags: deploy_tags.map(str::to_string),
+            deployments_from: DeploymentSignal::default(),
+            deploy_workflows: DEFAULT_DEPLOY_WORKFLOWS.iter().map(|s| s.to_string()).collect(),
             production_matchers: DEFAULT_PRODUCTION
                 .iter()
                 .map(|p| Glob::new(p).expect("default patterns are valid").compile_matcher())
                 .collect(),
+            workflow_matchers: matchers(&DEFAULT_DEPLOY_WORKFLOWS.map(str::to_string)),
         }
+    }
+
+    /// Whether a workflow (by name) deploys this service, for `deployments_from = "actions"`
+    /// (case-insensitive globs).
+    pub fn is_deploy_workflow(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        self.workflow_matchers.iter().any(|m| m.is_match(&name))
     }
 
     /// Whether an environment name counts as production for this service (case-insensitive globs).
@@ -488,6 +546,24 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
         }
         let incident_link_hours = s.incident_link_hours.unwrap_or(a.incident_link_hours);
         check_positive(&format!("{key}.incident_link_hours"), incident_link_hours)?;
+        let deployments_from = match s.deployments_from.as_deref() {
+            None => DeploymentSignal::default(),
+            Some(text) => DeploymentSignal::parse(text).ok_or_else(|| {
+                bad(
+                    format!("{key}.deployments_from"),
+                    format!("`{text}` is not one of \"deployments\", \"actions\", \"releases\""),
+                )
+            })?,
+        };
+        let deploy_workflows =
+            s.deploy_workflows.unwrap_or_else(|| DEFAULT_DEPLOY_WORKFLOWS.iter().map(|s| s.to_string()).collect());
+        for (j, w) in deploy_workflows.iter().enumerate() {
+            if w.trim().is_empty() {
+                return Err(bad(format!("{key}.deploy_workflows[{j}]"), "must not be empty"));
+            }
+            Glob::new(&w.to_ascii_lowercase())
+                .map_err(|e| bad(format!("{key}.deploy_workflows[{j}]"), e.to_string()))?;
+        }
         services.push(Service {
             name: s.name,
             repos: s.repos,
@@ -501,6 +577,9 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 }
                 None => None,
             },
+            deployments_from,
+            workflow_matchers: matchers(&deploy_workflows),
+            deploy_workflows,
             production_matchers,
         });
     }

@@ -270,6 +270,16 @@ pub const INCIDENTS: TableSchema = TableSchema {
         opt("resolved_at", Time, "When service was restored; empty while open."),
         opt("assignee", Text, "Who owned the response."),
         opt("caused_by_deployment_id", Text, "The deployment that caused it, when the source says so."),
+        opt(
+            "caused_by_change_id",
+            Text,
+            "A change the incident names as its cause (e.g. a pull request referenced in its text); linked to the deployment that shipped it.",
+        ),
+        opt(
+            "caused_by_sha",
+            Text,
+            "A commit (full or abbreviated sha) the incident names as its cause; linked to the deployment that shipped it.",
+        ),
     ],
 };
 
@@ -290,10 +300,14 @@ pub const APPROVALS: TableSchema = TableSchema {
 pub const EVIDENCE: TableSchema = TableSchema {
     name: "evidence",
     key: &["id"],
-    doc: "Delivery practices and manual steps found in a repository's files at HEAD (CI/CD configuration, infrastructure as code, monitoring, runbooks).",
+    doc: "Delivery practices, manual steps and ownership gaps found in a repository's files at HEAD (CI/CD configuration, infrastructure as code, monitoring, runbooks) or in its forge settings (environments and their protection rules, CODEOWNERS).",
     columns: &[
-        req("id", Text, "Namespaced id: `scan:<repo>:<path>:<line>:<category>`."),
-        req("source", Text, "Always `scan`."),
+        req(
+            "id",
+            Text,
+            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, or `github:<repo>:environment:…` / `github:<repo>:codeowners:…`.",
+        ),
+        req("source", Text, "`scan` (the repository's files) or `github` (the forge's settings)."),
         opt("repo", Text, "Repository scanned."),
         opt(
             "service",
@@ -303,7 +317,7 @@ pub const EVIDENCE: TableSchema = TableSchema {
         req(
             "kind",
             Text,
-            "`manual_step` (a person must act for a change to reach production) or `practice` (evidence a practice exists).",
+            "`manual_step` (a person must act for a change to reach production), `practice` (evidence a practice exists) or `gap` (an ownership gap, e.g. no CODEOWNERS).",
         ),
         req(
             "category",
@@ -316,7 +330,11 @@ pub const EVIDENCE: TableSchema = TableSchema {
             "The tool the file belongs to, e.g. `github-actions`, `gitlab-ci`, `jenkins`, `circleci`, `terraform`, `helm`, `prometheus`.",
         ),
         opt("detail", Text, "A short description naming the job, workflow or step (untrusted text)."),
-        req("path", Text, "File, relative to the repository root."),
+        req(
+            "path",
+            Text,
+            "File, relative to the repository root; for forge settings, `settings/environments/<name>` or the CODEOWNERS path.",
+        ),
         opt("line", Int, "Line in the file, when the finding is a line."),
     ],
 };

@@ -129,13 +129,32 @@ impl Workspace {
             .map_err(|e| Error::Workspace { path: path.clone(), message: format!("cannot read table: {e}") })?;
         let expected: Vec<&str> = schema.columns.iter().map(|c| c.name).collect();
         let found: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
-        if expected != found {
+        if expected == found {
+            return Ok(df);
+        }
+        // A workspace written by an earlier version lacks optional columns added since: they read
+        // as empty. Anything else (a missing required column, a column this version does not know)
+        // is not a workspace this version can trust.
+        let upgradable = found.iter().all(|f| expected.contains(f))
+            && schema.columns.iter().all(|c| !c.required || found.contains(&c.name));
+        if !upgradable {
             return Err(Error::Workspace {
                 path,
                 message: format!("columns {found:?} do not match this version's {expected:?}"),
             });
         }
-        Ok(df)
+        let empty = rows_to_frame(schema, &[])?;
+        let columns: Vec<Column> = expected
+            .iter()
+            .map(|name| match df.column(name) {
+                Ok(c) => c.clone(),
+                Err(_) => {
+                    let dtype = empty.column(name).expect("schema column").dtype().clone();
+                    Column::full_null((*name).into(), df.height(), &dtype)
+                }
+            })
+            .collect();
+        Ok(DataFrame::new(df.height(), columns)?)
     }
 
     /// Upserts several tables' rows by key. Every frame is built before anything is written, so a
@@ -168,19 +187,22 @@ impl Workspace {
         self.write_table(schema, &mut df)
     }
 
-    /// Replaces the rows whose `column` equals `value` with `rows`, keeping every other row: for
-    /// snapshots of one repository (the configuration scan) in a table shared by several.
-    pub fn replace_where(
+    /// Replaces the rows whose `column` starts with `prefix` with `rows`, keeping every other row:
+    /// for snapshots (a repository's configuration scan, a forge's settings) in a table shared by
+    /// several sources, where something removed upstream must disappear rather than linger.
+    pub fn replace_prefixed(
         &mut self,
         schema: &TableSchema,
         column: &str,
-        value: &str,
+        prefix: &str,
         rows: &[Row],
     ) -> Result<UpsertStats> {
         let existing = self.load(schema)?;
         let before = existing.height();
-        let kept =
-            existing.lazy().filter(col(column).neq(lit(value.to_string())).or(col(column).is_null())).collect()?;
+        let kept = existing
+            .lazy()
+            .filter(col(column).str().starts_with(lit(prefix.to_string())).not().or(col(column).is_null()))
+            .collect()?;
         let mut df = merge_by_key(schema, kept, rows_to_frame(schema, rows)?)?;
         self.write_table(schema, &mut df)?;
         Ok(UpsertStats { table: schema.name, incoming: rows.len(), before, after: df.height() })

@@ -183,6 +183,8 @@ struct Facts {
     /// Whether the repository's files were scanned at all (a git source).
     scanned: bool,
     config_manual_steps: Vec<Evidence>,
+    /// Ownership gaps the forge reports (no CODEOWNERS, errors in it).
+    ownership_evidence: Vec<Evidence>,
     practices: Vec<Evidence>,
 }
 
@@ -432,7 +434,8 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
     // Evidence from the repository's files: manual steps in CI/CD configuration and practices.
     // A row without a service serves the whole repository, so it counts for the repository's services.
     let e = &tables["evidence"];
-    let (e_service, e_repo, kind, category, tool, detail, path, line) = (
+    let (e_source, e_service, e_repo, kind, category, tool, detail, path, line) = (
+        texts(e, "source")?,
         texts(e, "service")?,
         texts(e, "repo")?,
         texts(e, "kind")?,
@@ -468,11 +471,14 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
         };
         for service in targets {
             let f = facts.entry(service).or_default();
-            f.scanned = true;
-            if kind[i].as_deref() == Some("manual_step") {
-                f.config_manual_steps.push(found.clone());
-            } else {
-                f.practices.push(found.clone());
+            // Only a scan of the files says what is absent; a forge's settings say what is there.
+            if e_source[i].as_deref() == Some("scan") {
+                f.scanned = true;
+            }
+            match kind[i].as_deref() {
+                Some("manual_step") => f.config_manual_steps.push(found.clone()),
+                Some("gap") => f.ownership_evidence.push(found.clone()),
+                _ => f.practices.push(found.clone()),
             }
         }
     }
@@ -764,6 +770,14 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
             detail: "production deployments with no record of who started them".into(),
             count: f.untriggered,
             share: Some(f.untriggered as f64 / f.deployments as f64),
+        });
+    }
+    for e in &f.ownership_evidence {
+        gaps.push(OwnershipGap {
+            area: e.category.clone(),
+            detail: format!("{} ({})", e.detail, e.location),
+            count: 1,
+            share: None,
         });
     }
     let people: u64 = f.triggered_by.values().sum();

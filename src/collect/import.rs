@@ -94,6 +94,7 @@ impl ImportKind {
 const REFERENCES: &[(&str, &str)] = &[
     ("caused_by_deployment_id", "deployment"),
     ("reverts_change_id", "change"),
+    ("caused_by_change_id", "change"),
     ("change_id", "change"),
     ("deployment_id", "deployment"),
     ("pipeline_id", "pipeline"),

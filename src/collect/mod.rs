@@ -94,7 +94,12 @@ pub fn store_git(workspace: &mut Workspace, config: &Config, history: &git::Hist
         evidence = found.rows.len();
         warnings.extend(found.warnings.into_iter().map(|w| format!("configuration scan: {w}")));
         // The scan is a snapshot of HEAD: what was found before and is gone now must go too.
-        stats.push(workspace.replace_where(&model::EVIDENCE, "repo", &history.repo, &found.rows)?);
+        stats.push(workspace.replace_prefixed(
+            &model::EVIDENCE,
+            "id",
+            &format!("scan:{}:", history.repo),
+            &found.rows,
+        )?);
     }
     workspace.replace(&model::SERVICES, &service_rows(config))?;
     let head = history.head.clone().unwrap_or_default();

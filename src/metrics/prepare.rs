@@ -127,7 +127,8 @@ pub fn prepare(tables: &Frames, config: &Config) -> Result<Prepared> {
 
     let (deploys, prod_by_service) = build_deploys(&deployments, config)?;
     let shipped = build_shipped(tables, &changes, &prod_by_service, config)?;
-    let incident_links = build_incident_links(&incidents, &prod_by_service, config)?;
+    let culprits = Culprits::new(tables, &changes, &deployments, &shipped, &prod_by_service)?;
+    let incident_links = build_incident_links(&incidents, &prod_by_service, &culprits, config)?;
     let incidents = with_labels(&incidents, "opened_ts", window)?;
     let services = service_names(tables, config)?;
 
@@ -314,11 +315,94 @@ fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config:
     )?)
 }
 
-fn build_incident_links(incidents: &DataFrame, prod: &ProdIndex, config: &Config) -> Result<DataFrame> {
+/// Which successful production deployment first shipped each commit and change, for incidents that
+/// name their cause (`caused_by_change_id`, `caused_by_sha`).
+struct Culprits {
+    /// Commit → (deployed_ts, deployment id) of the earliest production deployment that shipped it.
+    by_sha: HashMap<String, (i64, String)>,
+    /// Change → its merge commit and its own commits.
+    change_shas: HashMap<String, Vec<String>>,
+}
+
+impl Culprits {
+    fn new(
+        tables: &Frames,
+        changes: &DataFrame,
+        deployments: &DataFrame,
+        shipped: &DataFrame,
+        prod: &ProdIndex,
+    ) -> Result<Culprits> {
+        let deployed: HashMap<&str, i64> = prod.values().flatten().map(|d| (d.id.as_str(), d.deployed_ts)).collect();
+        let mut by_sha: HashMap<String, (i64, String)> = HashMap::new();
+        let mut note = |sha: &str, deployment: &str| {
+            if let Some(&ts) = deployed.get(deployment) {
+                let candidate = (ts, deployment.to_string());
+                by_sha
+                    .entry(sha.to_ascii_lowercase())
+                    .and_modify(|best| {
+                        if candidate < *best {
+                            *best = candidate.clone();
+                        }
+                    })
+                    .or_insert(candidate);
+            }
+        };
+        for (deployment, sha) in strs(shipped, "deployment_id")?.iter().zip(strs(shipped, "sha")?.iter()) {
+            if let (Some(d), Some(sha)) = (deployment, sha) {
+                note(sha, d);
+            }
+        }
+        // The deployed commit itself, for incidents that name it.
+        for (deployment, sha) in strs(deployments, "id")?.iter().zip(strs(deployments, "sha")?.iter()) {
+            if let (Some(d), Some(sha)) = (deployment, sha) {
+                note(sha, d);
+            }
+        }
+        let mut change_shas: HashMap<String, Vec<String>> = HashMap::new();
+        for (id, sha) in strs(changes, "id")?.iter().zip(strs(changes, "merge_commit_sha")?.iter()) {
+            if let (Some(id), Some(sha)) = (id, sha) {
+                change_shas.entry(id.to_string()).or_default().push(sha.to_ascii_lowercase());
+            }
+        }
+        let commits = &tables["change_commits"];
+        for (id, sha) in strs(commits, "change_id")?.iter().zip(strs(commits, "sha")?.iter()) {
+            if let (Some(id), Some(sha)) = (id, sha) {
+                change_shas.entry(id.to_string()).or_default().push(sha.to_ascii_lowercase());
+            }
+        }
+        Ok(Culprits { by_sha, change_shas })
+    }
+
+    /// The deployment that first shipped `sha` (an abbreviated sha of 7+ digits matches by prefix).
+    fn for_sha(&self, sha: &str) -> Option<&(i64, String)> {
+        let sha = sha.trim().to_ascii_lowercase();
+        if let Some(hit) = self.by_sha.get(&sha) {
+            return Some(hit);
+        }
+        if sha.len() < 7 || sha.len() >= 40 {
+            return None;
+        }
+        self.by_sha.iter().filter(|(full, _)| full.starts_with(&sha)).map(|(_, hit)| hit).min()
+    }
+
+    /// The deployment that first shipped any commit of the change.
+    fn for_change(&self, change: &str) -> Option<&(i64, String)> {
+        self.change_shas.get(change)?.iter().filter_map(|sha| self.for_sha(sha)).min()
+    }
+}
+
+fn build_incident_links(
+    incidents: &DataFrame,
+    prod: &ProdIndex,
+    culprits: &Culprits,
+    config: &Config,
+) -> Result<DataFrame> {
     let ids = strs(incidents, "id")?;
     let services = strs(incidents, "service")?;
     let opened = ints(incidents, "opened_ts")?;
     let caused_by = strs(incidents, "caused_by_deployment_id")?;
+    let by_change = strs(incidents, "caused_by_change_id")?;
+    let by_sha = strs(incidents, "caused_by_sha")?;
     let (mut incident_ids, mut deployment_ids, mut links) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..incidents.height() {
         let Some(id) = ids.get(i) else { continue };
@@ -326,6 +410,20 @@ fn build_incident_links(incidents: &DataFrame, prod: &ProdIndex, config: &Config
             incident_ids.push(id.to_string());
             deployment_ids.push(deployment.to_string());
             links.push("explicit");
+            continue;
+        }
+        // A cause is shipped before the failure it causes: a reference to something deployed only
+        // later (an incident titled "Incident #3" is not about pull request #3) is not a link.
+        let shipped_before = |hit: &&(i64, String)| opened.get(i).is_some_and(|o| hit.0 <= o);
+        let named = by_change
+            .get(i)
+            .and_then(|c| culprits.for_change(c))
+            .filter(shipped_before)
+            .or_else(|| by_sha.get(i).and_then(|s| culprits.for_sha(s)).filter(shipped_before));
+        if let Some((_, deployment)) = named {
+            incident_ids.push(id.to_string());
+            deployment_ids.push(deployment.clone());
+            links.push("reference");
             continue;
         }
         let (Some(service), Some(opened_ts)) = (services.get(i), opened.get(i)) else {

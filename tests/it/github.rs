@@ -135,6 +135,14 @@ impl Respond for &'static FakeGithub {
         if query.contains("deployments(") {
             return ResponseTemplate::new(200).set_body_json(deployments());
         }
+        if query.contains("releases(") {
+            return ResponseTemplate::new(200).set_body_json(releases());
+        }
+        if query.contains("HEAD:.github/CODEOWNERS") {
+            return ResponseTemplate::new(200).set_body_json(json!({ "data": {
+                "rateLimit": { "cost": 1, "remaining": 4970, "resetAt": "2025-03-01T10:00:00Z" },
+                "repository": { "dotgithub": null, "root": { "text": CODEOWNERS }, "docs": null } } }));
+        }
         if query.contains("issues(") {
             assert_eq!(body["variables"]["labels"], json!(["incident"]));
             return ResponseTemplate::new(200).set_body_json(incidents());
@@ -179,15 +187,19 @@ impl Respond for &'static FakeGithub {
     }
 }
 
-/// Deployments as GraphQL documents them: two to production, one failed to staging, one still
-/// pending (left for the next run).
+const CODEOWNERS: &str = "# owners\n* @acme/devs\n/docs/ docs@acme.test\n/ops/\n";
+
+/// Deployments as GraphQL documents them: two to production (the second created by an Actions job
+/// of run 2 that waited for a reviewer), one failed to staging, one still pending (left for the
+/// next run).
 fn deployments() -> Value {
     let node = |id: i64, env: &str, states: &[(&str, i64)]| {
         let created = base() + chrono::Duration::days(id);
+        let log = (id == 2).then(|| "https://github.com/acme/shop/actions/runs/2/job/21");
         json!({
             "databaseId": id, "environment": env, "createdAt": iso(created), "commitOid": format!("{id:040x}"),
-            "creator": { "login": "deployer" },
-            "statuses": { "nodes": states.iter().map(|(s, m)| json!({ "state": s, "createdAt": iso(created + chrono::Duration::minutes(*m)) })).collect::<Vec<_>>() }
+            "creator": { "login": if id == 2 { "github-actions" } else { "deployer" } },
+            "statuses": { "nodes": states.iter().map(|(s, m)| json!({ "state": s, "createdAt": iso(created + chrono::Duration::minutes(*m)), "logUrl": log })).collect::<Vec<_>>() }
         })
     };
     json!({ "data": { "rateLimit": { "cost": 1, "remaining": 4980, "resetAt": "2025-03-01T10:00:00Z" },
@@ -196,7 +208,7 @@ fn deployments() -> Value {
             "nodes": [
                 node(4, "production", &[("PENDING", 1)]),
                 node(3, "staging", &[("IN_PROGRESS", 1), ("ERROR", 4)]),
-                node(2, "Production", &[("SUCCESS", 7), ("IN_PROGRESS", 2), ("INACTIVE", 900)]),
+                node(2, "Production", &[("SUCCESS", 7), ("WAITING", 1), ("IN_PROGRESS", 4), ("INACTIVE", 900)]),
                 node(1, "production", &[("IN_PROGRESS", 1), ("SUCCESS", 5)]),
             ]
         } } } })
@@ -206,13 +218,46 @@ fn incidents() -> Value {
     json!({ "data": { "repository": { "issues": {
         "pageInfo": { "hasNextPage": false, "endCursor": "i2" },
         "nodes": [
-            { "number": 900, "title": "Checkout down", "createdAt": "2025-03-05T10:00:00Z", "updatedAt": "2025-03-05T12:00:00Z",
+            { "number": 900, "title": "Checkout down", "body": "Started right after #2 went out.", "createdAt": "2025-03-05T10:00:00Z", "updatedAt": "2025-03-05T12:00:00Z",
               "closedAt": "2025-03-05T11:30:00Z", "labels": { "nodes": [{ "name": "incident" }, { "name": "sev1" }] },
               "assignees": { "nodes": [{ "login": "oncall" }] } },
-            { "number": 901, "title": "Slow search", "createdAt": "2025-03-06T10:00:00Z", "updatedAt": "2025-03-06T10:00:00Z",
+            { "number": 901, "title": "Slow search", "body": "Suspect 00000000000000000000000000000000000007d1 (see run 12).", "createdAt": "2025-03-06T10:00:00Z", "updatedAt": "2025-03-06T10:00:00Z",
               "closedAt": null, "labels": { "nodes": [{ "name": "incident" }] }, "assignees": { "nodes": [] } }
         ]
     } } } })
+}
+
+/// Releases: one published, one pre-release, one draft.
+fn releases() -> Value {
+    let node = |id: i64, draft: bool, pre: bool| {
+        let created = base() + chrono::Duration::days(id);
+        json!({ "databaseId": id, "tagName": format!("v1.{id}"), "name": null, "createdAt": iso(created),
+            "publishedAt": if draft { Value::Null } else { json!(iso(created + chrono::Duration::hours(1))) },
+            "isDraft": draft, "isPrerelease": pre, "author": { "login": "releaser" }, "tagCommit": { "oid": format!("{id:040x}") } })
+    };
+    json!({ "data": { "rateLimit": { "cost": 1, "remaining": 4960, "resetAt": "2025-03-01T10:00:00Z" },
+        "repository": { "releases": { "totalCount": 3, "pageInfo": { "hasNextPage": false, "endCursor": "r3" },
+            "nodes": [node(3, true, false), node(2, false, true), node(1, false, false)] } } } })
+}
+
+/// Environments with protection rules as the REST API documents them.
+fn environments() -> Value {
+    json!({ "total_count": 2, "environments": [
+        { "id": 1, "name": "production", "protection_rules": [
+            { "id": 10, "type": "wait_timer", "wait_timer": 30 },
+            { "id": 11, "type": "required_reviewers", "prevent_self_review": false, "reviewers": [
+                { "type": "User", "reviewer": { "login": "octocat" } },
+                { "type": "Team", "reviewer": { "name": "Release Managers", "slug": "release-managers" } } ] } ] },
+        { "id": 2, "name": "staging", "protection_rules": [{ "id": 12, "type": "branch_policy" }] }
+    ] })
+}
+
+/// A REST answer with an ETag; 304 when the request carries the same ETag.
+fn conditional(request: &Request, etag: &str, body: Value) -> ResponseTemplate {
+    if request.headers.get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag) {
+        return ResponseTemplate::new(304).insert_header("etag", etag);
+    }
+    ResponseTemplate::new(200).insert_header("etag", etag).set_body_json(body)
 }
 
 const RUNS: i64 = 120;
@@ -225,6 +270,23 @@ fn rest(request: &Request) -> ResponseTemplate {
         Some(rest) => ("/api/v3", rest),
         None => ("", url.path()),
     };
+    if path == "/repos/acme/shop/environments" {
+        return conditional(request, "\"env-v1\"", environments());
+    }
+    if path == "/repos/acme/shop/codeowners/errors" {
+        return conditional(
+            request,
+            "\"owners-v1\"",
+            json!({ "errors": [{ "line": 4, "column": 1, "kind": "Unknown owner",
+            "source": "/ops/", "suggestion": null, "message": "Unknown owner on line 4", "path": "CODEOWNERS" }] }),
+        );
+    }
+    if let Some(spec) = path.strip_prefix("/repos/acme/shop/compare/") {
+        let url = format!("{}://{}{prefix}/repos/acme/shop/compare/{spec}", url.scheme(), url.authority());
+        assert_eq!(spec, format!("{:040x}...{:040x}", 1, 2), "only production deployments 1 → 2 are compared");
+        return ResponseTemplate::new(200).set_body_json(json!({ "url": url, "status": "ahead", "ahead_by": 2,
+            "commits": [{ "sha": format!("{:040x}", 2001) }, { "sha": format!("{:040x}", 2) }], "files": [] }));
+    }
     if let Some(rest) = path.strip_prefix("/repos/acme/shop/actions/runs/") {
         let id: i64 = rest.trim_end_matches("/jobs").parse().unwrap();
         let created = base() + chrono::Duration::hours(id);
@@ -534,8 +596,11 @@ fn workflow_runs_jobs_deployments_and_incidents() {
     let mut ws = Workspace::open(dir.path()).unwrap();
     let report = github::collect_github(&mut ws, &cfg(), &request).unwrap();
     // 1 page of pull requests, 2 pages of runs (Link header), one jobs page per completed run,
-    // 1 page of deployments, 1 of incidents.
-    assert_eq!(report.requests as i64, 1 + 2 + (RUNS - 1) + 1 + 1);
+    // 1 page of deployments, 1 of incidents, environments, CODEOWNERS and its errors, and one
+    // compare of the two production deployments. Releases are not asked for: the service's
+    // deployments come from the Deployments API.
+    assert_eq!(report.requests as i64, 1 + 2 + (RUNS - 1) + 1 + 1 + 1 + 2 + 1);
+    assert_eq!((report.not_modified, report.deployment_commits), (0, 2));
 
     let pipelines = ws.load(&model::PIPELINES).unwrap();
     assert_eq!(pipelines.height() as i64, RUNS);
@@ -565,10 +630,55 @@ fn workflow_runs_jobs_deployments_and_incidents() {
             (Some("staging"), Some("false"), Some("failure"))
         ]
     );
+    // Deployment 2 was created by run 2's job 21, which waited for a reviewer: manual, started by
+    // the run's actor, and its approval wait is the job's created → started time (60 s), not the
+    // WAITING → IN_PROGRESS statuses (180 s).
+    let (manual, wait, by) =
+        (col(&deployments, "is_manual"), col(&deployments, "approval_wait_seconds"), col(&deployments, "triggered_by"));
+    let ids = col(&deployments, "id");
+    let d2 = (0..3).find(|&i| ids.get(i) == Some("github:deployment:acme/shop:2")).unwrap();
+    let d1 = (0..3).find(|&i| ids.get(i) == Some("github:deployment:acme/shop:1")).unwrap();
+    assert_eq!((manual.get(d2), wait.get(d2), by.get(d2)), (Some("true"), Some("60.0"), Some("dev")));
+    assert_eq!((manual.get(d1), wait.get(d1), by.get(d1)), (None, None, Some("deployer")), "no run, no claim");
+    let approvals = ws.load(&model::APPROVALS).unwrap();
+    assert_eq!(approvals.height(), 1);
+    assert_eq!(col(&approvals, "subject_id").get(0), Some("github:deployment:acme/shop:2"));
+    assert_eq!(col(&approvals, "state").get(0), Some("approved"));
+    // What deployment 2 shipped, from the compare of deployment 1's commit and its own.
+    let shipped = ws.load(&model::DEPLOYMENT_COMMITS).unwrap();
+    let pairs: Vec<(String, String)> = (0..shipped.height())
+        .map(|i| (col(&shipped, "deployment_id").get(i).unwrap().into(), col(&shipped, "sha").get(i).unwrap().into()))
+        .collect();
+    let d2_id = "github:deployment:acme/shop:2".to_string();
+    assert_eq!(pairs, vec![(d2_id.clone(), format!("{:040x}", 2)), (d2_id, format!("{:040x}", 2001))]);
+
     let incidents = ws.load(&model::INCIDENTS).unwrap();
     assert_eq!(incidents.height(), 2);
     assert_eq!(col(&incidents, "severity").get(0), Some("sev1"));
     assert_eq!(col(&incidents, "assignee").get(0), Some("oncall"));
+    assert_eq!(col(&incidents, "caused_by_change_id").get(0), Some("github:pr:acme/shop#2"));
+    assert_eq!(col(&incidents, "caused_by_sha").get(1), Some(format!("{:040x}", 2001).as_str()));
+
+    // Settings: the production environment's reviewers are a manual step, its wait timer and
+    // staging's branch policy practices; CODEOWNERS is a practice and GitHub's error a gap.
+    let evidence = ws.load(&model::EVIDENCE).unwrap();
+    let (kinds, categories, details) = (col(&evidence, "kind"), col(&evidence, "category"), col(&evidence, "detail"));
+    let found: Vec<(String, String)> = (0..evidence.height())
+        .map(|i| (kinds.get(i).unwrap().to_string(), categories.get(i).unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("gap", "code owners error"),
+            ("practice", "code owners"),
+            ("manual_step", "approval"),
+            ("practice", "wait timer"),
+            ("practice", "deployment branch policy"),
+        ]
+        .map(|(k, c)| (k.to_string(), c.to_string()))
+    );
+    assert!(details.get(2).unwrap().contains("@octocat, team release-managers"), "{:?}", details.get(2));
+    assert_eq!(details.get(1), Some("CODEOWNERS: 2 rules naming 2 owners"));
     drop(ws);
 
     // The next run asks for runs created since the running one, and reads the pending deployment again.
@@ -582,6 +692,9 @@ fn workflow_runs_jobs_deployments_and_incidents() {
         !urls[before..].iter().any(|r| r.url.path().ends_with("/jobs")),
         "jobs already read are not asked for again"
     );
+    assert!(!urls[before..].iter().any(|r| r.url.path().contains("/compare/")), "a pair is compared once");
+    let conditional = urls[before..].iter().filter(|r| r.headers.contains_key("if-none-match")).count();
+    assert_eq!(conditional, 2, "environments and CODEOWNERS errors are asked for conditionally");
     drop(ws);
 
     // Offline re-extraction of every resource equals the online tables.
@@ -591,7 +704,16 @@ fn workflow_runs_jobs_deployments_and_incidents() {
     github::reextract(&mut ws, &cfg(), REPO).unwrap();
     drop(ws);
     let (a, b) = (Workspace::open(dir.path()).unwrap(), Workspace::open(offline.path()).unwrap());
-    for table in [&model::PIPELINES, &model::JOBS, &model::DEPLOYMENTS, &model::INCIDENTS, &model::CHANGES] {
+    for table in [
+        &model::PIPELINES,
+        &model::JOBS,
+        &model::DEPLOYMENTS,
+        &model::INCIDENTS,
+        &model::CHANGES,
+        &model::APPROVALS,
+        &model::DEPLOYMENT_COMMITS,
+        &model::EVIDENCE,
+    ] {
         assert!(a.load(table).unwrap().equals_missing(&b.load(table).unwrap()), "{}", table.name);
     }
 }
@@ -729,7 +851,7 @@ fn github_enterprise_serves_rest_under_api_v3_and_graphql_at_api_graphql() {
         let path = r.url.path();
         match r.method.as_str() {
             "POST" => assert_eq!(path, "/api/graphql"),
-            _ => assert!(path.starts_with("/api/v3/repos/acme/shop/actions/runs"), "{path}"),
+            _ => assert!(path.starts_with("/api/v3/repos/acme/shop/"), "{path}"),
         }
     }
     // Both pages of runs were read through the Link header, under /api/v3.
@@ -780,4 +902,85 @@ fn a_query_too_heavy_for_github_is_asked_in_smaller_pages() {
     // Two 502s in a row: the third attempt and every later page ask for 50.
     assert_eq!(sizes, vec![100, 100, 50, 50, 50, 50, 50]);
     assert_same_tables(dir.path(), reference(250).path());
+}
+
+fn cfg_deploying_by(signal: &str) -> Config {
+    config(
+        "2025-01-01",
+        "2026-01-01",
+        &format!(
+            "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\ndeployments_from = \"{signal}\"\ndeploy_workflows = [\"Deploy*\"]\n"
+        ),
+    )
+}
+
+#[test]
+fn releases_stand_in_for_deployments_when_the_service_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(3));
+    let mut request = server.request();
+    request.resources = vec![Resource::Deployments, Resource::Releases, Resource::DeploymentCommits];
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &cfg_deploying_by("releases"), &request).unwrap();
+    let bodies = server.runtime.block_on(server.server.received_requests()).unwrap();
+    assert!(
+        !bodies.iter().any(|r| String::from_utf8_lossy(&r.body).contains("deployments(")),
+        "the Deployments API is not read for a service deploying by releases"
+    );
+    assert_eq!(report.requests, 1, "one page of releases; a single production release has nothing to compare");
+    let d = ws.load(&model::DEPLOYMENTS).unwrap();
+    let col =
+        |name: &str| d.column(name).unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone();
+    let ids = col("id");
+    let envs = col("environment");
+    let prod = col("is_production");
+    let got: Vec<(String, String, String)> = (0..d.height())
+        .map(|i| (ids.get(i).unwrap().into(), envs.get(i).unwrap().into(), prod.get(i).unwrap().into()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("github:release:acme/shop:1".into(), "production".into(), "true".into()),
+            ("github:release:acme/shop:2".into(), "prerelease".into(), "false".into()),
+        ],
+        "the draft is not a deployment"
+    );
+    assert_eq!(col("sha").get(0), Some(format!("{:040x}", 1).as_str()));
+    assert_eq!(col("is_manual").get(0), Some("true"), "published by a person");
+}
+
+#[test]
+fn deploy_workflow_runs_stand_in_for_deployments_when_the_service_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(3));
+    let mut request = server.request();
+    request.resources = vec![Resource::WorkflowRuns, Resource::Deployments];
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    github::collect_github(&mut ws, &cfg_deploying_by("actions"), &request).unwrap();
+    let d = ws.load(&model::DEPLOYMENTS).unwrap();
+    // Every finished run of the "deploy" workflow (matched by `Deploy*`, case-insensitively); the
+    // running one is not a deployment yet.
+    assert_eq!(d.height() as i64, RUNS - 1);
+    let col =
+        |name: &str| d.column(name).unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone();
+    let ids = col("id");
+    let at = |id: &str| (0..d.height()).find(|&i| ids.get(i) == Some(id)).unwrap();
+    let manual = at("github:actions-deployment:acme/shop:115");
+    assert_eq!((col("is_manual").get(manual), col("triggered_by").get(manual)), (Some("true"), Some("releaser")));
+    assert_eq!(col("status").get(at("github:actions-deployment:acme/shop:117")), Some("failure"));
+    assert_eq!(col("environment").get(manual), Some("production"));
+}
+
+#[test]
+fn unchanged_settings_cost_nothing_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(3));
+    let mut request = server.request();
+    request.resources = vec![Resource::Environments, Resource::Codeowners];
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let first = github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    assert_eq!((first.requests, first.not_modified, first.evidence), (3, 0, 5));
+    let second = github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    assert_eq!((second.requests, second.not_modified), (3, 2), "both REST answers are 304");
+    assert_eq!(ws.load(&model::EVIDENCE).unwrap().height(), 5, "the rows stay as they were");
 }

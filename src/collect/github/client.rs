@@ -52,17 +52,33 @@ pub struct Client {
     retries: AtomicU64,
     /// Last GraphQL `rateLimit.remaining`, for the report.
     pub remaining: AtomicU64,
+    /// GraphQL points spent (the sum of `rateLimit.cost`).
+    pub points: AtomicU64,
     page_size: AtomicU64,
 }
 
 enum Method<'a> {
-    Get,
+    /// A REST GET, conditional on the ETag of an earlier answer when one is given.
+    Get {
+        etag: Option<&'a str>,
+        /// A 404 means "there is none" (a repository without CODEOWNERS), not a wrong repository.
+        missing_ok: bool,
+    },
     /// A GraphQL query and its variables; `first` (the page size) is added per attempt.
     Graphql(&'a str, &'a serde_json::Value),
 }
 
+/// What a conditional GET found.
+pub enum Fetched {
+    Page(Page),
+    /// 304: unchanged since the ETag given (GitHub does not count it against the rate limit).
+    NotModified,
+    /// 404 where that is an answer.
+    Missing,
+}
+
 enum Outcome {
-    Done(Page),
+    Done(Fetched),
     /// `heavy`: the failure suggests the query is too expensive (502/504, a GraphQL timeout).
     Retry {
         wait: Option<Duration>,
@@ -108,6 +124,7 @@ impl Client {
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             remaining: AtomicU64::new(u64::MAX),
+            points: AtomicU64::new(0),
             page_size: AtomicU64::new(MAX_PAGE),
         })
     }
@@ -121,12 +138,14 @@ impl Client {
         self.retries.load(Ordering::Relaxed)
     }
 
-    /// Runs a GraphQL query; GraphQL-level errors are classified like HTTP ones.
     /// Runs a GraphQL query; GraphQL-level errors are classified like HTTP ones. The query takes
     /// its page size as `$first`: it starts at 100 and is halved (down to 10, for the rest of the
     /// run) when GitHub fails twice in a row in a way that says the query is too heavy.
     pub async fn graphql(&self, query: &str, variables: serde_json::Value) -> Result<Page> {
-        self.request(Method::Graphql(query, &variables), "/graphql", true).await
+        match self.request(Method::Graphql(query, &variables), "/graphql", true).await? {
+            Fetched::Page(page) => Ok(page),
+            Fetched::NotModified | Fetched::Missing => Err(self.error("/graphql: unexpected empty answer".into())),
+        }
     }
 
     /// The GraphQL page size now in use.
@@ -136,10 +155,21 @@ impl Client {
 
     /// GETs a REST path (relative to the API root, with its query string).
     pub async fn get(&self, path_and_query: &str) -> Result<Page> {
-        self.request(Method::Get, path_and_query, false).await
+        match self.request(Method::Get { etag: None, missing_ok: false }, path_and_query, false).await? {
+            Fetched::Page(page) => Ok(page),
+            Fetched::NotModified | Fetched::Missing => {
+                Err(self.error(format!("{path_and_query}: unexpected empty answer")))
+            }
+        }
     }
 
-    async fn request(&self, method: Method<'_>, path: &str, graphql: bool) -> Result<Page> {
+    /// GETs a REST path conditionally: with the ETag of the last answer, an unchanged resource costs
+    /// no rate limit and is reported as [`Fetched::NotModified`]; a 404 is [`Fetched::Missing`].
+    pub async fn get_conditional(&self, path_and_query: &str, etag: Option<&str>) -> Result<Fetched> {
+        self.request(Method::Get { etag, missing_ok: true }, path_and_query, false).await
+    }
+
+    async fn request(&self, method: Method<'_>, path: &str, graphql: bool) -> Result<Fetched> {
         let mut attempt = 0;
         let mut heavy_in_a_row = 0;
         loop {
@@ -172,7 +202,13 @@ impl Client {
     async fn attempt(&self, method: &Method<'_>, path: &str, graphql: bool) -> Result<Outcome> {
         let client = if graphql { &self.graphql } else { &self.rest };
         let sent = match method {
-            Method::Get => client._get(path).await,
+            Method::Get { etag, .. } => {
+                let mut headers = HeaderMap::new();
+                if let Some(value) = etag.and_then(|e| http::HeaderValue::from_str(e).ok()) {
+                    headers.insert(http::header::IF_NONE_MATCH, value);
+                }
+                client._get_with_headers(path, Some(headers)).await
+            }
             Method::Graphql(query, variables) => {
                 let mut variables = (*variables).clone();
                 variables["first"] = serde_json::json!(self.page_size());
@@ -202,6 +238,12 @@ impl Client {
                 });
             }
         };
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Outcome::Done(Fetched::NotModified));
+        }
+        if status == StatusCode::NOT_FOUND && matches!(method, Method::Get { missing_ok: true, .. }) {
+            return Ok(Outcome::Done(Fetched::Missing));
+        }
         if !status.is_success() {
             return self.classify_status(status, &headers, &body, path);
         }
@@ -220,13 +262,16 @@ impl Client {
             if let Some(remaining) = json.pointer("/data/rateLimit/remaining").and_then(|v| v.as_u64()) {
                 self.remaining.store(remaining, Ordering::Relaxed);
             }
+            if let Some(cost) = json.pointer("/data/rateLimit/cost").and_then(|v| v.as_u64()) {
+                self.points.fetch_add(cost, Ordering::Relaxed);
+            }
             if let Some(errors) = json.get("errors").and_then(|e| e.as_array()).filter(|e| !e.is_empty()) {
                 return self.classify_graphql(errors, &headers);
             }
         } else if let Some(remaining) = header_u64(&headers, "x-ratelimit-remaining") {
             self.remaining.store(remaining, Ordering::Relaxed);
         }
-        Ok(Outcome::Done(Page { body, json, headers }))
+        Ok(Outcome::Done(Fetched::Page(Page { body, json, headers })))
     }
 
     fn classify_status(&self, status: StatusCode, headers: &HeaderMap, body: &str, path: &str) -> Result<Outcome> {

@@ -85,6 +85,8 @@ pub struct Actor {
 pub struct PullRequest {
     pub number: i64,
     pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     pub merged_at: Option<DateTime<Utc>>,
@@ -169,7 +171,12 @@ fn int(v: Option<i64>) -> Value {
 }
 
 fn is_bot(actor: &Actor) -> bool {
-    actor.typename.as_deref() == Some("Bot") || actor.login.as_deref().is_some_and(|l| l.ends_with("[bot]"))
+    actor.typename.as_deref() == Some("Bot") || actor.login.as_deref().is_some_and(is_bot_login)
+}
+
+/// A GitHub App or Actions login (`dependabot[bot]`, `github-actions`).
+fn is_bot_login(login: &str) -> bool {
+    login.ends_with("[bot]") || login == "github-actions"
 }
 
 /// The change id of a pull request.
@@ -274,7 +281,8 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
         let labels: Vec<&str> =
             pr.labels.as_ref().map(|l| l.nodes.iter().flatten().map(|l| l.name.as_str()).collect()).unwrap_or_default();
         let title = pr.title.clone().unwrap_or_default();
-        let is_revert = title.starts_with("Revert \"");
+        let reverted = pr.body.as_deref().and_then(|b| super::references::reverted_pull_request(b, repo));
+        let is_revert = title.starts_with("Revert \"") || reverted.is_some();
         out.push(
             &model::CHANGES,
             vec![
@@ -298,7 +306,7 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 int(pr.deletions),
                 int(pr.changed_files),
                 Value::Bool(is_revert),
-                Value::Null,
+                reverted.map_or(Value::Null, |n| Value::Text(change_id(repo, n))),
                 if labels.is_empty() { Value::Null } else { Value::Text(labels.join(",")) },
             ],
         );
@@ -347,27 +355,87 @@ pub fn graphql_meta(page: &serde_json::Value, pointer: &str, field: &str) -> Opt
     })
 }
 
-/// The final state of a deployment from its statuses: the first success, failure or error.
-fn deployment_outcome(node: &serde_json::Value) -> Option<(&'static str, DateTime<Utc>)> {
-    let mut statuses: Vec<(&str, DateTime<Utc>)> = node
-        .pointer("/statuses/nodes")?
-        .as_array()?
-        .iter()
-        .filter_map(|s| Some((s["state"].as_str()?, jtime(&s["createdAt"])?)))
-        .collect();
-    statuses.sort_by_key(|(_, at)| *at);
-    statuses.into_iter().find_map(|(state, at)| match state {
-        "SUCCESS" => Some(("success", at)),
-        "FAILURE" | "ERROR" => Some(("failure", at)),
+/// The id of a GitHub deployment.
+pub fn deployment_id(repo: &str, id: i64) -> String {
+    format!("github:deployment:{repo}:{id}")
+}
+
+/// What the workspace already knows about workflow runs and jobs, so a deployment created by an
+/// Actions job can say how it was started and how long it waited for approval.
+#[derive(Debug, Clone, Default)]
+pub struct RunIndex {
+    /// Run id → (trigger, who started it).
+    pub runs: std::collections::HashMap<i64, (Option<String>, Option<String>)>,
+    /// Job id → (created, started): a job bound to a protected environment is created when its run
+    /// reaches it and starts once approved.
+    pub jobs: std::collections::HashMap<i64, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+}
+
+/// A deployment's statuses read in time order.
+struct Statuses {
+    /// The first success, failure or error.
+    outcome: Option<(&'static str, DateTime<Utc>)>,
+    /// When it started waiting for a reviewer (`WAITING`), and the next status after that wait.
+    waiting: Option<DateTime<Utc>>,
+    decided: Option<(String, DateTime<Utc>)>,
+    /// `…/actions/runs/<run>/job/<job>` from a status's log URL.
+    run: Option<i64>,
+    job: Option<i64>,
+}
+
+fn read_statuses(node: &serde_json::Value) -> Statuses {
+    let mut statuses: Vec<(&str, DateTime<Utc>, Option<&str>)> = node
+        .pointer("/statuses/nodes")
+        .and_then(|n| n.as_array())
+        .map(|n| {
+            n.iter()
+                .filter_map(|s| Some((s["state"].as_str()?, jtime(&s["createdAt"])?, s["logUrl"].as_str())))
+                .collect()
+        })
+        .unwrap_or_default();
+    statuses.sort_by_key(|(_, at, _)| *at);
+    let outcome = statuses.iter().find_map(|(state, at, _)| match *state {
+        "SUCCESS" => Some(("success", *at)),
+        "FAILURE" | "ERROR" => Some(("failure", *at)),
         _ => None,
-    })
+    });
+    let waiting = statuses.iter().find(|(state, _, _)| *state == "WAITING").map(|(_, at, _)| *at);
+    let decided = waiting.and_then(|w| {
+        statuses.iter().find(|(state, at, _)| *state != "WAITING" && *at >= w).map(|(s, at, _)| (s.to_string(), *at))
+    });
+    let (mut run, mut job) = (None, None);
+    for url in statuses.iter().filter_map(|(_, _, url)| *url) {
+        if let Some(rest) = url.split("/actions/runs/").nth(1) {
+            let mut parts = rest.split(['/', '?', '#']);
+            run = run.or(parts.next().and_then(|r| r.parse().ok()));
+            if parts.next() == Some("job") {
+                job = job.or(parts.next().and_then(|j| j.parse().ok()));
+            }
+        }
+    }
+    Statuses { outcome, waiting, decided, run, job }
 }
 
 /// Rows of a page of deployments (GraphQL, with statuses); unfinished deployments are left for a
-/// later run and reported in the page's facts.
-pub fn deployment_rows(page: &serde_json::Value, repo: &str, service: &Service, out: &mut Extracted) -> PageMeta {
+/// later run and reported in the page's facts. Rows are written only for a service whose
+/// deployments come from the Deployments API (`deployments_from = "deployments"`).
+///
+/// A deployment whose statuses went through `WAITING` was held by an environment's required
+/// reviewers: it is manual, and its approval wait is the bound job's created → started time when
+/// the job is known (GitHub's approvals endpoint carries no timestamps), else `WAITING` → the next
+/// status. An `approvals` row records the wait and whether it was approved or rejected.
+pub fn deployment_rows(
+    page: &serde_json::Value,
+    repo: &str,
+    service: &Service,
+    known: &RunIndex,
+    out: &mut Extracted,
+) -> PageMeta {
     let pointer = "/data/repository/deployments";
     let mut meta = graphql_meta(page, pointer, "createdAt").unwrap_or_default();
+    if service.deployments_from != crate::config::DeploymentSignal::Deployments {
+        return meta;
+    }
     let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
     for node in &nodes {
         let (Some(id), Some(environment), Some(created)) =
@@ -375,14 +443,49 @@ pub fn deployment_rows(page: &serde_json::Value, repo: &str, service: &Service, 
         else {
             continue;
         };
-        let Some((status, finished)) = deployment_outcome(node) else {
+        let statuses = read_statuses(node);
+        let Some((status, finished)) = statuses.outcome else {
             meta.oldest_unfinished = min_opt(meta.oldest_unfinished, Some(created));
             continue;
         };
+        let run = statuses.run.and_then(|r| known.runs.get(&r));
+        let job_wait = statuses
+            .job
+            .and_then(|j| known.jobs.get(&j))
+            .and_then(|(created, started)| Some((created.as_ref()?, started.as_ref()?)));
+        let wait = match (statuses.waiting, job_wait) {
+            (Some(_), Some((queued, started))) => Some((*started - *queued).num_seconds().max(0) as f64),
+            (Some(w), None) => statuses.decided.as_ref().map(|(_, at)| (*at - w).num_seconds().max(0) as f64),
+            (None, _) => None,
+        };
+        let is_manual = match (statuses.waiting, run) {
+            (Some(_), _) => Value::Bool(true),
+            (None, Some((Some(trigger), _))) => Value::Bool(trigger == "manual"),
+            _ => Value::Null,
+        };
+        let triggered_by = match run {
+            Some((_, Some(by))) => Value::Text(by.clone()),
+            _ => jtext(&node["creator"]["login"]),
+        };
+        let this = deployment_id(repo, id);
+        if let (Some(waiting), Some((next, at))) = (statuses.waiting, &statuses.decided) {
+            let rejected = matches!(next.as_str(), "FAILURE" | "ERROR" | "INACTIVE");
+            out.push(
+                &model::APPROVALS,
+                vec![
+                    Value::Text(format!("github:approval:{repo}:{id}")),
+                    Value::Text(this.clone()),
+                    Value::Null,
+                    Value::Time(waiting),
+                    Value::Time(*at),
+                    Value::Text(if rejected { "rejected" } else { "approved" }.into()),
+                ],
+            );
+        }
         out.push(
             &model::DEPLOYMENTS,
             vec![
-                Value::Text(format!("github:deployment:{repo}:{id}")),
+                Value::Text(this),
                 Value::Text("github".into()),
                 Value::Text(service.name.clone()),
                 Value::Text(environment.to_string()),
@@ -392,8 +495,48 @@ pub fn deployment_rows(page: &serde_json::Value, repo: &str, service: &Service, 
                 Value::Time(created),
                 Value::Time(finished),
                 Value::Text(status.into()),
-                jtext(&node["creator"]["login"]),
+                triggered_by,
+                is_manual,
+                wait.map_or(Value::Null, Value::Float),
                 Value::Null,
+                Value::Null,
+            ],
+        );
+    }
+    meta
+}
+
+/// Rows of a page of releases (GraphQL), for a service with `deployments_from = "releases"`: a
+/// published release is a successful deployment of its tag's commit — to production, or to
+/// `prerelease` (not production) when marked as a pre-release. Drafts are not deployments.
+pub fn release_rows(page: &serde_json::Value, repo: &str, service: &Service, out: &mut Extracted) -> PageMeta {
+    let pointer = "/data/repository/releases";
+    let meta = graphql_meta(page, pointer, "createdAt").unwrap_or_default();
+    if service.deployments_from != crate::config::DeploymentSignal::Releases {
+        return meta;
+    }
+    let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
+    for node in &nodes {
+        let (Some(id), Some(published)) = (node["databaseId"].as_i64(), jtime(&node["publishedAt"])) else { continue };
+        if node["isDraft"].as_bool() == Some(true) {
+            continue;
+        }
+        let prerelease = node["isPrerelease"].as_bool() == Some(true);
+        out.push(
+            &model::DEPLOYMENTS,
+            vec![
+                Value::Text(format!("github:release:{repo}:{id}")),
+                Value::Text("github".into()),
+                Value::Text(service.name.clone()),
+                Value::Text(if prerelease { "prerelease" } else { "production" }.into()),
+                Value::Bool(!prerelease),
+                Value::Text(repo.to_string()),
+                jtext(&node["tagCommit"]["oid"]),
+                jtime(&node["createdAt"]).map_or(Value::Null, Value::Time),
+                Value::Time(published),
+                Value::Text("success".into()),
+                jtext(&node["author"]["login"]),
+                Value::Bool(!node["author"]["login"].as_str().is_some_and(is_bot_login)),
                 Value::Null,
                 Value::Null,
                 Value::Null,
@@ -419,6 +562,8 @@ pub fn incident_rows(page: &serde_json::Value, repo: &str, service: &Service, ou
             let l = l.to_ascii_lowercase();
             l.starts_with("sev") || l.starts_with("severity") || (l.len() == 2 && l.starts_with('p'))
         });
+        let text = format!("{}\n{}", node["title"].as_str().unwrap_or(""), node["body"].as_str().unwrap_or(""));
+        let cause = super::references::incident_cause(&text, repo);
         out.push(
             &model::INCIDENTS,
             vec![
@@ -431,7 +576,9 @@ pub fn incident_rows(page: &serde_json::Value, repo: &str, service: &Service, ou
                 Value::Null,
                 jtime(&node["closedAt"]).map_or(Value::Null, Value::Time),
                 jtext(&node["assignees"]["nodes"][0]["login"]),
-                Value::Null,
+                cause.deployment.map_or(Value::Null, |d| Value::Text(deployment_id(repo, d))),
+                cause.pull_request.map_or(Value::Null, |n| Value::Text(change_id(repo, n))),
+                cause.sha.map_or(Value::Null, Value::Text),
             ],
         );
     }
@@ -505,6 +652,35 @@ pub fn workflow_run_rows(
                 run["run_attempt"].as_i64().map_or(Value::Null, Value::Int),
             ],
         );
+        let name = run["name"].as_str().unwrap_or("");
+        if service.deployments_from == crate::config::DeploymentSignal::Actions
+            && service.is_deploy_workflow(name)
+            && trigger != "pull_request"
+            && matches!(status, "success" | "failure" | "cancelled")
+            && let Some(finished) = jtime(&run["updated_at"])
+        {
+            // A finished run of a deploy workflow is a production deployment of the commit it built.
+            out.push(
+                &model::DEPLOYMENTS,
+                vec![
+                    Value::Text(format!("github:actions-deployment:{repo}:{id}")),
+                    Value::Text("github".into()),
+                    Value::Text(service.name.clone()),
+                    Value::Text("production".into()),
+                    Value::Bool(true),
+                    Value::Text(repo.to_string()),
+                    jtext(&run["head_sha"]),
+                    jtime(&run["run_started_at"]).or(created).map_or(Value::Null, Value::Time),
+                    Value::Time(finished),
+                    Value::Text(status.into()),
+                    jtext(by),
+                    Value::Bool(trigger == "manual"),
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                ],
+            );
+        }
     }
     (meta, completed)
 }
@@ -529,5 +705,235 @@ pub fn job_rows(page: &serde_json::Value, repo: &str, out: &mut Extracted) {
                 job["run_attempt"].as_i64().map_or(Value::Null, Value::Int),
             ],
         );
+    }
+}
+
+fn evidence_row(
+    id: String,
+    repo: &str,
+    kind: &str,
+    category: &str,
+    tool: &str,
+    detail: String,
+    path: &str,
+    line: Option<i64>,
+) -> Row {
+    vec![
+        Value::Text(id),
+        Value::Text("github".into()),
+        Value::Text(repo.to_string()),
+        Value::Null,
+        Value::Text(kind.into()),
+        Value::Text(category.into()),
+        Value::Text(tool.into()),
+        Value::Text(detail),
+        Value::Text(path.to_string()),
+        line.map_or(Value::Null, Value::Int),
+    ]
+}
+
+/// The id prefix of the evidence rows read from a repository's environments; the rows are a
+/// snapshot, replaced as a whole on every read.
+pub fn environments_prefix(repo: &str) -> String {
+    format!("github:{repo}:environment:")
+}
+
+/// The id prefix of the evidence rows read from a repository's CODEOWNERS.
+pub fn codeowners_prefix(repo: &str) -> String {
+    format!("github:{repo}:codeowners:")
+}
+
+/// Evidence rows from the REST list of a repository's environments and their protection rules:
+/// required reviewers on a production environment are a manual step (someone must approve every
+/// deployment); on another environment, and wait timers and branch policies, they are practices.
+pub fn environment_rows(page: &serde_json::Value, repo: &str, service: &Service, out: &mut Extracted) {
+    let prefix = environments_prefix(repo);
+    for env in page["environments"].as_array().cloned().unwrap_or_default() {
+        let Some(name) = env["name"].as_str() else { continue };
+        let production = service.is_production(name);
+        let path = format!("settings/environments/{name}");
+        let mut protected = false;
+        for rule in env["protection_rules"].as_array().cloned().unwrap_or_default() {
+            let kind = rule["type"].as_str().unwrap_or("");
+            let id = format!("{prefix}{name}:{kind}");
+            let row = match kind {
+                "required_reviewers" => {
+                    let reviewers: Vec<String> = rule["reviewers"]
+                        .as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|r| {
+                                    r["reviewer"]["login"]
+                                        .as_str()
+                                        .map(|l| format!("@{l}"))
+                                        .or_else(|| r["reviewer"]["slug"].as_str().map(|t| format!("team {t}")))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let who = if reviewers.is_empty() { "a reviewer".to_string() } else { reviewers.join(", ") };
+                    let detail = format!("deployments to `{name}` wait for approval by {who}");
+                    if production {
+                        evidence_row(id, repo, "manual_step", "approval", "github-environments", detail, &path, None)
+                    } else {
+                        evidence_row(id, repo, "practice", "approval", "github-environments", detail, &path, None)
+                    }
+                }
+                "wait_timer" => {
+                    let minutes = rule["wait_timer"].as_i64().unwrap_or(0);
+                    let detail = format!("deployments to `{name}` wait {minutes} minutes before they start");
+                    evidence_row(id, repo, "practice", "wait timer", "github-environments", detail, &path, None)
+                }
+                "branch_policy" => {
+                    let detail = format!("only allowed branches may deploy to `{name}`");
+                    evidence_row(
+                        id,
+                        repo,
+                        "practice",
+                        "deployment branch policy",
+                        "github-environments",
+                        detail,
+                        &path,
+                        None,
+                    )
+                }
+                _ => continue,
+            };
+            protected = true;
+            out.push(&model::EVIDENCE, row);
+        }
+        if production && !protected {
+            let detail = format!("deployments go through the `{name}` environment, with no protection rules");
+            out.push(
+                &model::EVIDENCE,
+                evidence_row(
+                    format!("{prefix}{name}:environment"),
+                    repo,
+                    "practice",
+                    "environment",
+                    "github-environments",
+                    detail,
+                    &path,
+                    None,
+                ),
+            );
+        }
+    }
+}
+
+/// Where GitHub looks for CODEOWNERS, in its order of precedence, and the GraphQL alias of each.
+pub const CODEOWNERS_LOCATIONS: [(&str, &str); 3] =
+    [("dotgithub", ".github/CODEOWNERS"), ("root", "CODEOWNERS"), ("docs", "docs/CODEOWNERS")];
+
+/// The CODEOWNERS file GitHub uses (the first location holding one) and its text, from the
+/// GraphQL answer of [`super::CODEOWNERS_QUERY`].
+pub fn codeowners_file(page: &serde_json::Value) -> Option<(&'static str, String)> {
+    CODEOWNERS_LOCATIONS.iter().find_map(|(alias, path)| {
+        let text = page.pointer(&format!("/data/repository/{alias}/text"))?.as_str()?;
+        Some((*path, text.to_string()))
+    })
+}
+
+/// Evidence rows from a repository's CODEOWNERS (GraphQL) and the errors GitHub reports in it
+/// (REST `codeowners/errors`, absent when there is no file): a file with rules is a practice; no
+/// file, a file that names nobody, and each reported error are ownership gaps.
+pub fn codeowners_rows(file: &serde_json::Value, errors: Option<&serde_json::Value>, repo: &str, out: &mut Extracted) {
+    let prefix = codeowners_prefix(repo);
+    let tool = "github-codeowners";
+    let Some((path, text)) = codeowners_file(file) else {
+        let detail = "no CODEOWNERS file: no one is asked to review a change by the paths it touches".to_string();
+        out.push(
+            &model::EVIDENCE,
+            evidence_row(
+                format!("{prefix}missing"),
+                repo,
+                "gap",
+                "code owners",
+                tool,
+                detail,
+                ".github/CODEOWNERS",
+                None,
+            ),
+        );
+        return;
+    };
+    let (rules, owners) = codeowners_summary(&text);
+    let (kind, detail) = if rules == 0 {
+        ("gap", format!("{path} assigns no owners"))
+    } else {
+        ("practice", format!("{path}: {rules} rules naming {owners} owners"))
+    };
+    out.push(
+        &model::EVIDENCE,
+        evidence_row(format!("{prefix}file"), repo, kind, "code owners", tool, detail, path, None),
+    );
+    for e in errors.and_then(|e| e["errors"].as_array()).cloned().unwrap_or_default() {
+        let line = e["line"].as_i64();
+        let what = e["kind"].as_str().unwrap_or("error");
+        let source = e["source"].as_str().unwrap_or("").trim();
+        let detail = if source.is_empty() {
+            format!("GitHub reports: {what}")
+        } else {
+            format!("GitHub reports: {what} in `{source}`")
+        };
+        let file = e["path"].as_str().unwrap_or(path);
+        out.push(
+            &model::EVIDENCE,
+            evidence_row(
+                format!("{prefix}error:{}:{}", line.unwrap_or(0), e["column"].as_i64().unwrap_or(0)),
+                repo,
+                "gap",
+                "code owners error",
+                tool,
+                detail,
+                file,
+                line,
+            ),
+        );
+    }
+}
+
+/// Rules with at least one owner, and distinct owners, of a CODEOWNERS text.
+fn codeowners_summary(text: &str) -> (usize, usize) {
+    let mut owners = std::collections::BTreeSet::new();
+    let mut rules = 0;
+    for line in text.lines() {
+        let line = line.split(" #").next().unwrap_or("").trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('[') || line.starts_with("^[") {
+            continue;
+        }
+        let named: Vec<&str> =
+            line.split_whitespace().skip(1).filter(|w| w.starts_with('@') || w.contains('@')).collect();
+        if !named.is_empty() {
+            rules += 1;
+            owners.extend(named.into_iter().map(str::to_ascii_lowercase));
+        }
+    }
+    (rules, owners.len())
+}
+
+/// The deployment pairs a compare page answers, recovered from its `url`
+/// (`…/compare/<base>...<head>`), so pages can be re-extracted without knowing why they were fetched.
+pub fn compare_pair(page: &serde_json::Value) -> Option<(String, String)> {
+    let url = page["url"].as_str()?;
+    let spec = url.rsplit("/compare/").next()?;
+    let (base, head) = spec.split_once("...")?;
+    Some((base.to_string(), head.split(['?', '#']).next()?.to_string()))
+}
+
+/// `deployment_commits` rows from a compare page: the commits reachable from the deployed commit
+/// and not from the previous production deployment's, shipped by every deployment of `head`
+/// after a deployment of `base` (`deployments` maps the pair to those deployment ids).
+pub fn compare_rows(page: &serde_json::Value, deployments: &[String], out: &mut Extracted) {
+    let commits = page["commits"].as_array().cloned().unwrap_or_default();
+    for deployment in deployments {
+        for c in &commits {
+            if let Some(sha) = c["sha"].as_str() {
+                out.push(
+                    &model::DEPLOYMENT_COMMITS,
+                    vec![Value::Text(deployment.clone()), Value::Text(sha.to_string())],
+                );
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod extract;
+pub mod references;
 
 use std::fs;
 use std::io::Write;
@@ -20,14 +21,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Service};
+use crate::config::{Config, DeploymentSignal, Service};
 use crate::error::{Error, Result};
 use crate::model;
 use crate::store::{SourceState, UpsertStats, Workspace};
 
 use client::Client;
 pub use client::Pacing;
-use extract::Extracted;
+use extract::{Extracted, RunIndex};
 
 /// GitHub's public API root.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
@@ -39,9 +40,10 @@ pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, 
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
     pullRequests(first: $first, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
-        number title state createdAt updatedAt mergedAt closedAt
+        number title body state createdAt updatedAt mergedAt closedAt
         author { __typename login }
         baseRefName headRefName
         mergeCommit { oid }
@@ -67,11 +69,12 @@ pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $a
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
     deployments(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+      totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
         databaseId environment createdAt commitOid
         creator { login }
-        statuses(first: 20) { nodes { state createdAt } }
+        statuses(first: 20) { nodes { state createdAt logUrl } }
       }
     }
   }
@@ -82,13 +85,40 @@ pub const INCIDENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $aft
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
     issues(first: $first, after: $after, labels: $labels, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
-        number title createdAt updatedAt closedAt
+        number title body createdAt updatedAt closedAt
         labels(first: 20) { nodes { name } }
         assignees(first: 1) { nodes { login } }
       }
     }
+  }
+}"#;
+
+/// Published releases with their tag's commit, newest first (for `deployments_from = "releases"`).
+pub const RELEASES_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $first: Int!) {
+  rateLimit { cost remaining resetAt }
+  repository(owner: $owner, name: $name) {
+    releases(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        databaseId tagName name createdAt publishedAt isDraft isPrerelease
+        author { login }
+        tagCommit { oid }
+      }
+    }
+  }
+}"#;
+
+/// The CODEOWNERS file at each place GitHub looks for one, in one request.
+pub const CODEOWNERS_QUERY: &str = r#"query($owner: String!, $name: String!) {
+  rateLimit { cost remaining resetAt }
+  repository(owner: $owner, name: $name) {
+    dotgithub: object(expression: "HEAD:.github/CODEOWNERS") { ... on Blob { text } }
+    root: object(expression: "HEAD:CODEOWNERS") { ... on Blob { text } }
+    docs: object(expression: "HEAD:docs/CODEOWNERS") { ... on Blob { text } }
   }
 }"#;
 
@@ -98,19 +128,39 @@ pub enum Resource {
     PullRequests,
     WorkflowRuns,
     Deployments,
+    Releases,
     Incidents,
+    /// Environments and their protection rules (a snapshot).
+    Environments,
+    /// CODEOWNERS and the errors GitHub reports in it (a snapshot).
+    Codeowners,
+    /// What each production deployment shipped: the commits between it and the previous one.
+    DeploymentCommits,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 4] =
-        [Resource::PullRequests, Resource::WorkflowRuns, Resource::Deployments, Resource::Incidents];
+    /// Every resource, in the order they are read: deployments before what they ship.
+    pub const ALL: [Resource; 8] = [
+        Resource::PullRequests,
+        Resource::WorkflowRuns,
+        Resource::Deployments,
+        Resource::Releases,
+        Resource::Incidents,
+        Resource::Environments,
+        Resource::Codeowners,
+        Resource::DeploymentCommits,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Resource::PullRequests => "pull_requests",
             Resource::WorkflowRuns => "workflow_runs",
             Resource::Deployments => "deployments",
+            Resource::Releases => "releases",
             Resource::Incidents => "incidents",
+            Resource::Environments => "environments",
+            Resource::Codeowners => "codeowners",
+            Resource::DeploymentCommits => "compare",
         }
     }
 
@@ -118,8 +168,10 @@ impl Resource {
         match self {
             Resource::PullRequests => PULL_REQUESTS_QUERY,
             Resource::Deployments => DEPLOYMENTS_QUERY,
+            Resource::Releases => RELEASES_QUERY,
             Resource::Incidents => INCIDENTS_QUERY,
-            Resource::WorkflowRuns => "",
+            Resource::Codeowners => CODEOWNERS_QUERY,
+            Resource::WorkflowRuns | Resource::Environments | Resource::DeploymentCommits => "",
         }
     }
 
@@ -127,8 +179,22 @@ impl Resource {
         match self {
             Resource::PullRequests => "/data/repository/pullRequests",
             Resource::Deployments => "/data/repository/deployments",
+            Resource::Releases => "/data/repository/releases",
             Resource::Incidents => "/data/repository/issues",
+            Resource::Codeowners => "/data/repository",
             Resource::WorkflowRuns => "/workflow_runs",
+            Resource::Environments => "/environments",
+            Resource::DeploymentCommits => "/commits",
+        }
+    }
+
+    /// Whether `service` needs this resource: a repository reads the deployments of the kind its
+    /// service is configured to deploy by, and no other.
+    pub fn wanted_for(self, service: &Service) -> bool {
+        match self {
+            Resource::Deployments => service.deployments_from == DeploymentSignal::Deployments,
+            Resource::Releases => service.deployments_from == DeploymentSignal::Releases,
+            _ => true,
         }
     }
 }
@@ -149,6 +215,50 @@ pub struct GithubRequest {
     pub resources: Vec<Resource>,
     /// Issues with any of these labels are incidents.
     pub incident_labels: Vec<String>,
+    /// Told after every page, so a front end can show progress.
+    pub progress: Option<ProgressSink>,
+}
+
+/// Where a collection reports its progress (the CLI draws a progress line from it).
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
+/// The state of one resource being read, after a page.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub repo: String,
+    pub resource: &'static str,
+    pub pages: usize,
+    /// Items read so far in this run.
+    pub items: u64,
+    /// How many the repository holds, when GitHub says (`totalCount`); an incremental run stops
+    /// early, so this is an upper bound.
+    pub total: Option<u64>,
+    /// Requests made and GraphQL points spent by this run so far, and what GitHub says is left.
+    pub requests: u64,
+    pub points: u64,
+    pub remaining: Option<u64>,
+    pub elapsed: std::time::Duration,
+    /// The resource is finished.
+    pub done: bool,
+}
+
+impl Progress {
+    /// Time left at the pace so far, when the total is known.
+    pub fn eta(&self) -> Option<std::time::Duration> {
+        let total = self.total?;
+        if self.items == 0 || self.done {
+            return None;
+        }
+        let left = total.saturating_sub(self.items);
+        Some(self.elapsed.mul_f64(left as f64 / self.items as f64))
+    }
 }
 
 impl GithubRequest {
@@ -161,6 +271,7 @@ impl GithubRequest {
             stop_after_pages: None,
             resources: Resource::ALL.to_vec(),
             incident_labels: vec!["incident".to_string()],
+            progress: None,
         }
     }
 }
@@ -186,6 +297,13 @@ pub struct GithubReport {
     pub resumed: bool,
     /// GraphQL points left in the hour, when GitHub said.
     pub rate_remaining: Option<u64>,
+    /// GraphQL points this run spent.
+    pub points: u64,
+    /// Conditional requests GitHub answered "not modified" (free of rate limit).
+    pub not_modified: u64,
+    pub deployments: usize,
+    pub deployment_commits: usize,
+    pub evidence: usize,
     pub warnings: Vec<String>,
     pub tables: Vec<UpsertStats>,
 }
@@ -195,6 +313,9 @@ pub struct GithubReport {
 struct Cursor {
     /// Every item updated at or before this instant has been read.
     high_water: Option<DateTime<Utc>>,
+    /// ETag of the last answer of a snapshot resource, for a conditional request next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
     /// A run in progress (present only while a run is unfinished).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run: Option<Run>,
@@ -286,6 +407,9 @@ fn count(report: &mut GithubReport, rows: &Extracted) {
     report.changes += rows.rows(&model::CHANGES);
     report.reviews += rows.rows(&model::REVIEWS);
     report.change_commits += rows.rows(&model::CHANGE_COMMITS);
+    report.deployments += rows.rows(&model::DEPLOYMENTS);
+    report.deployment_commits += rows.rows(&model::DEPLOYMENT_COMMITS);
+    report.evidence += rows.rows(&model::EVIDENCE);
     report.warnings.extend(rows.truncated.iter().map(|t| format!("only one page of a nested list was read: {t}")));
 }
 
@@ -314,21 +438,28 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
         let _entered = runtime.enter();
         Client::new(&request.api_url, request.token.clone(), request.pacing, &request.repo)?
     };
+    let service = service_for(config, &request.repo);
     let mut report = GithubReport { repo: request.repo.clone(), ..Default::default() };
     let mut pages_left = request.stop_after_pages;
     let mut result = Ok(());
-    for resource in &request.resources {
+    let started = std::time::Instant::now();
+    for resource in request.resources.iter().filter(|r| r.wanted_for(&service)) {
         let mut fetch = Fetch {
             workspace: &mut *workspace,
-            config,
             request,
+            service: &service,
             runtime: &runtime,
             client: &client,
             report: &mut report,
             pages_left: &mut pages_left,
+            started,
+            items: 0,
         };
         result = match resource {
             Resource::WorkflowRuns => fetch.workflow_runs(),
+            Resource::Environments => fetch.environments(),
+            Resource::Codeowners => fetch.codeowners(),
+            Resource::DeploymentCommits => fetch.deployment_commits(),
             other => fetch.graphql(*other),
         };
         if result.is_err() {
@@ -337,6 +468,7 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     }
     report.requests = client.requests();
     report.retries = client.retries();
+    report.points = client.points.load(std::sync::atomic::Ordering::Relaxed);
     let remaining = client.remaining.load(std::sync::atomic::Ordering::Relaxed);
     report.rate_remaining = (remaining != u64::MAX).then_some(remaining);
     result?;
@@ -347,12 +479,15 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
 /// One resource being fetched, page by page.
 struct Fetch<'a> {
     workspace: &'a mut Workspace,
-    config: &'a Config,
     request: &'a GithubRequest,
+    service: &'a Service,
     runtime: &'a tokio::runtime::Runtime,
     client: &'a Client,
     report: &'a mut GithubReport,
     pages_left: &'a mut Option<usize>,
+    started: std::time::Instant,
+    /// Items read so far of the current resource.
+    items: u64,
 }
 
 impl Fetch<'_> {
@@ -373,6 +508,25 @@ impl Fetch<'_> {
             }
             None => Ok(()),
         }
+    }
+
+    /// Tells the progress sink where `resource` stands.
+    fn progress(&mut self, resource: Resource, items: u64, total: Option<u64>, done: bool) {
+        self.items += items;
+        let Some(sink) = &self.request.progress else { return };
+        let remaining = self.client.remaining.load(std::sync::atomic::Ordering::Relaxed);
+        (sink.0)(&Progress {
+            repo: self.repo().to_string(),
+            resource: resource.name(),
+            pages: self.report.pages,
+            items: self.items,
+            total,
+            requests: self.client.requests(),
+            points: self.client.points.load(std::sync::atomic::Ordering::Relaxed),
+            remaining: (remaining != u64::MAX).then_some(remaining),
+            elapsed: self.started.elapsed(),
+            done,
+        });
     }
 
     /// Starts or resumes a run of `resource`.
@@ -439,8 +593,12 @@ impl Fetch<'_> {
     fn graphql(&mut self, resource: Resource) -> Result<()> {
         let (owner, name) = split_repo(&self.request.repo)?;
         let (owner, name) = (owner.to_string(), name.to_string());
-        let service = service_for(self.config, self.repo());
         let dir = raw_dir(self.workspace.root(), self.repo(), resource.name())?;
+        let known = if resource == Resource::Deployments {
+            run_index(self.workspace, self.repo())?
+        } else {
+            RunIndex::default()
+        };
         let (cursor_name, cursor, mut run) = self.begin(resource);
         loop {
             self.page_budget()?;
@@ -458,7 +616,7 @@ impl Fetch<'_> {
             }
             // Shape first, so that a page kept in the raw layer is always one extraction can read.
             let mut rows = Extracted::default();
-            let (meta, _) = extract_page(resource, &page.body, &page.json, self.repo(), &service, &mut rows)?;
+            let meta = extract_page(resource, &page.body, &page.json, self.repo(), self.service, &known, &mut rows)?;
             write_raw(&dir, &page.body)?;
             if run.next_high_water.is_none() {
                 run.next_high_water = meta.newest.or(run.stop_at);
@@ -470,6 +628,13 @@ impl Fetch<'_> {
             run.pages += 1;
             self.report.pages += 1;
             self.store(rows)?;
+            let total = page.json.pointer(&format!("{}/totalCount", resource.pointer())).and_then(|t| t.as_u64());
+            let items = page
+                .json
+                .pointer(&format!("{}/nodes", resource.pointer()))
+                .and_then(|n| n.as_array())
+                .map_or(0, Vec::len);
+            self.progress(resource, items as u64, total, !more);
             if !more {
                 break;
             }
@@ -482,7 +647,6 @@ impl Fetch<'_> {
 
     fn workflow_runs(&mut self) -> Result<()> {
         let repo = self.repo().to_string();
-        let service = service_for(self.config, &repo);
         let runs_dir = raw_dir(self.workspace.root(), &repo, Resource::WorkflowRuns.name())?;
         let jobs_dir = raw_dir(self.workspace.root(), &repo, JOBS)?;
         let (cursor_name, cursor, mut run) = self.begin(Resource::WorkflowRuns);
@@ -502,8 +666,7 @@ impl Fetch<'_> {
             let page = self.runtime.block_on(self.client.get(&next))?;
             self.expect_array(&page.json, "workflow_runs", &next)?;
             let mut rows = Extracted::default();
-            let (meta, completed) =
-                extract_page(Resource::WorkflowRuns, &page.body, &page.json, &repo, &service, &mut rows)?;
+            let (meta, completed) = extract::workflow_run_rows(&page.json, &repo, self.service, &mut rows);
             write_raw(&runs_dir, &page.body)?;
             for (id, attempt) in completed {
                 if known.contains(&(format!("github:run:{repo}:{id}"), attempt)) {
@@ -525,7 +688,11 @@ impl Fetch<'_> {
             run.pages += 1;
             self.report.pages += 1;
             self.store(rows)?;
-            match client::next_link(&page.headers, &self.request.api_url) {
+            let items = page.json["workflow_runs"].as_array().map_or(0, Vec::len) as u64;
+            let total = page.json["total_count"].as_u64();
+            let next_page = client::next_link(&page.headers, &self.request.api_url);
+            self.progress(Resource::WorkflowRuns, items, total, next_page.is_none());
+            match next_page {
                 Some(path) => {
                     next = path;
                     run.after = Some(next.clone());
@@ -538,6 +705,248 @@ impl Fetch<'_> {
         }
         self.finish(&cursor_name, cursor, run)
     }
+
+    /// A conditional GET of a snapshot resource: `None` when GitHub says it has not changed since
+    /// the ETag kept in the cursor (nothing to do), else the page (an empty `empty` document for 404).
+    fn snapshot_get(&mut self, resource: &str, path: &str, empty: &str) -> Result<Option<client::Page>> {
+        self.page_budget()?;
+        let name = source_name(self.repo(), resource);
+        let mut cursor = load_cursor(self.workspace, &name);
+        let fetched = self.runtime.block_on(self.client.get_conditional(path, cursor.etag.as_deref()))?;
+        let page = match fetched {
+            client::Fetched::NotModified => {
+                self.report.not_modified += 1;
+                return Ok(None);
+            }
+            client::Fetched::Missing => client::Page {
+                body: empty.to_string(),
+                json: serde_json::from_str(empty).expect("valid empty document"),
+                headers: http::HeaderMap::new(),
+            },
+            client::Fetched::Page(page) => page,
+        };
+        cursor.etag = page.headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        cursor.high_water = Some(Utc::now());
+        save_cursor(self.workspace, &name, &cursor)?;
+        self.report.pages += 1;
+        Ok(Some(page))
+    }
+
+    /// Environments and their protection rules: a snapshot, replaced whole when it changed.
+    fn environments(&mut self) -> Result<()> {
+        let repo = self.repo().to_string();
+        let path = format!("/repos/{repo}/environments?per_page=100");
+        let Some(page) =
+            self.snapshot_get(Resource::Environments.name(), &path, r#"{"total_count":0,"environments":[]}"#)?
+        else {
+            self.progress(Resource::Environments, 0, None, true);
+            return Ok(());
+        };
+        self.expect_array(&page.json, "environments", &path)?;
+        if client::next_link(&page.headers, &self.request.api_url).is_some() {
+            self.report.warnings.push(format!("{repo}: more than 100 environments; only the first 100 were read"));
+        }
+        let dir = raw_dir(self.workspace.root(), &repo, Resource::Environments.name())?;
+        write_raw(&dir, &page.body)?;
+        let mut rows = Extracted::default();
+        extract::environment_rows(&page.json, &repo, self.service, &mut rows);
+        let items = page.json["environments"].as_array().map_or(0, Vec::len) as u64;
+        self.replace_evidence(&extract::environments_prefix(&repo), rows)?;
+        self.progress(Resource::Environments, items, Some(items), true);
+        Ok(())
+    }
+
+    /// Replaces the evidence rows under `prefix` (a snapshot) with `rows`.
+    fn replace_evidence(&mut self, prefix: &str, rows: Extracted) -> Result<()> {
+        count(self.report, &rows);
+        let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
+        let stats = self.workspace.replace_prefixed(&model::EVIDENCE, "id", prefix, &rows)?;
+        merge_stats(&mut self.report.tables, vec![stats]);
+        Ok(())
+    }
+
+    /// CODEOWNERS (one GraphQL request for the three places GitHub looks) and the errors GitHub
+    /// reports in it (conditional REST; unchanged errors are read from the raw layer).
+    fn codeowners(&mut self) -> Result<()> {
+        let repo = self.repo().to_string();
+        let (owner, name) = split_repo(&repo)?;
+        self.page_budget()?;
+        let variables = serde_json::json!({ "owner": owner, "name": name });
+        let file = self.runtime.block_on(self.client.graphql(CODEOWNERS_QUERY, variables))?;
+        if file.json.pointer("/data/repository").is_none_or(|r| r.is_null()) {
+            return Err(Error::Github {
+                repo,
+                message: "GitHub answered without the repository: check `repo` and that the token can read it".into(),
+            });
+        }
+        self.report.pages += 1;
+        write_raw(&raw_dir(self.workspace.root(), &repo, Resource::Codeowners.name())?, &file.body)?;
+        let errors_dir = raw_dir(self.workspace.root(), &repo, CODEOWNERS_ERRORS)?;
+        let errors = match extract::codeowners_file(&file.json) {
+            None => None,
+            Some(_) => {
+                let path = format!("/repos/{repo}/codeowners/errors");
+                match self.snapshot_get(CODEOWNERS_ERRORS, &path, r#"{"errors":[]}"#)? {
+                    Some(page) => {
+                        write_raw(&errors_dir, &page.body)?;
+                        Some(page.json)
+                    }
+                    None => last_raw_json(&errors_dir, &repo)?,
+                }
+            }
+        };
+        let mut rows = Extracted::default();
+        extract::codeowners_rows(&file.json, errors.as_ref(), &repo, &mut rows);
+        self.replace_evidence(&extract::codeowners_prefix(&repo), rows)?;
+        self.progress(Resource::Codeowners, 1, Some(1), true);
+        Ok(())
+    }
+
+    /// What each production deployment shipped, from GitHub's compare of the previous production
+    /// deployment's commit and its own. A pair of commits compares the same forever, so each pair is
+    /// asked once: its pages are kept under a name made of the pair.
+    fn deployment_commits(&mut self) -> Result<()> {
+        let repo = self.repo().to_string();
+        let dir = raw_dir(self.workspace.root(), &repo, Resource::DeploymentCommits.name())?;
+        let targets = compare_targets(self.workspace, &repo)?;
+        let total = targets.len() as u64;
+        for ((base, head), deployments) in targets {
+            if dir.join(compare_page_name(&base, &head, 1)).exists() {
+                self.progress(Resource::DeploymentCommits, 1, Some(total), false);
+                continue;
+            }
+            let mut rows = Extracted::default();
+            let mut next = Some(format!("/repos/{repo}/compare/{base}...{head}?per_page=100"));
+            let mut pages = Vec::new();
+            while let Some(path) = next {
+                self.page_budget()?;
+                let page = self.runtime.block_on(self.client.get(&path))?;
+                self.expect_array(&page.json, "commits", &path)?;
+                extract::compare_rows(&page.json, &deployments, &mut rows);
+                next = client::next_link(&page.headers, &self.request.api_url);
+                pages.push(page.body);
+                self.report.pages += 1;
+            }
+            // Rows first, then the pages: a run stopped in between asks again rather than
+            // believing a pair done whose rows were never stored.
+            self.store(rows)?;
+            for (n, body) in pages.iter().enumerate() {
+                write_raw_named(&dir, &compare_page_name(&base, &head, n + 1), body)?;
+            }
+            self.progress(Resource::DeploymentCommits, 1, Some(total), false);
+        }
+        self.progress(Resource::DeploymentCommits, 0, Some(total), true);
+        Ok(())
+    }
+}
+
+/// Directory of the raw pages of CODEOWNERS errors.
+const CODEOWNERS_ERRORS: &str = "codeowners_errors";
+
+fn compare_page_name(base: &str, head: &str, page: usize) -> String {
+    format!("{base}...{head}-{page:03}.json")
+}
+
+/// Writes a page atomically under a given name.
+fn write_raw_named(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(body.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
+}
+
+fn read_raw_json(path: &Path, repo: &str) -> Result<(String, serde_json::Value)> {
+    let body = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let json = serde_json::from_str(&body).map_err(|e| Error::Github {
+        repo: repo.to_string(),
+        message: format!("raw page {} is not JSON: {e}", path.display()),
+    })?;
+    Ok((body, json))
+}
+
+/// The newest raw page of a snapshot resource.
+fn last_raw_json(dir: &Path, repo: &str) -> Result<Option<serde_json::Value>> {
+    match raw_pages(dir)?.last() {
+        Some(path) => Ok(Some(read_raw_json(path, repo)?.1)),
+        None => Ok(None),
+    }
+}
+
+/// What the workspace knows about this repository's workflow runs and jobs.
+fn run_index(workspace: &Workspace, repo: &str) -> Result<RunIndex> {
+    let mut index = RunIndex::default();
+    let run_prefix = format!("github:run:{repo}:");
+    let pipelines = workspace.load(&model::PIPELINES)?;
+    let (ids, triggers, by) =
+        (pipelines.column("id")?.str()?, pipelines.column("trigger")?.str()?, pipelines.column("triggered_by")?.str()?);
+    for i in 0..pipelines.height() {
+        if let Some(run) = ids.get(i).and_then(|id| id.strip_prefix(&run_prefix)).and_then(|r| r.parse().ok()) {
+            index.runs.insert(run, (triggers.get(i).map(str::to_string), by.get(i).map(str::to_string)));
+        }
+    }
+    let job_prefix = format!("github:job:{repo}:");
+    let jobs = workspace.load(&model::JOBS)?;
+    let ids = jobs.column("id")?.str()?;
+    let queued = jobs.column("queued_at")?.datetime()?.physical().clone();
+    let started = jobs.column("started_at")?.datetime()?.physical().clone();
+    let at = |v: Option<i64>| v.and_then(DateTime::<Utc>::from_timestamp_micros);
+    for i in 0..jobs.height() {
+        if let Some(job) = ids.get(i).and_then(|id| id.strip_prefix(&job_prefix)).and_then(|j| j.parse().ok()) {
+            index.jobs.insert(job, (at(queued.get(i)), at(started.get(i))));
+        }
+    }
+    Ok(index)
+}
+
+/// Each (previous, this) pair of deployed commits among the repository's successful production
+/// deployments from this source, per environment in time order, with the deployments of `this`
+/// that follow one of `previous`. The first deployment of an environment has no pair: what it
+/// shipped is left to the metrics' first-deployment rule.
+fn compare_targets(
+    workspace: &Workspace,
+    repo: &str,
+) -> Result<std::collections::BTreeMap<(String, String), Vec<String>>> {
+    let d = workspace.load(&model::DEPLOYMENTS)?;
+    let prefixes = [
+        format!("github:deployment:{repo}:"),
+        format!("github:release:{repo}:"),
+        format!("github:actions-deployment:{repo}:"),
+    ];
+    let (ids, envs, shas, status, production) = (
+        d.column("id")?.str()?,
+        d.column("environment")?.str()?,
+        d.column("sha")?.str()?,
+        d.column("status")?.str()?,
+        d.column("is_production")?.bool()?,
+    );
+    let finished = d.column("finished_at")?.datetime()?.physical().clone();
+    let mut by_env: std::collections::BTreeMap<String, Vec<(i64, String, String)>> = Default::default();
+    for i in 0..d.height() {
+        let (Some(id), Some(env), Some(sha), Some(at)) = (ids.get(i), envs.get(i), shas.get(i), finished.get(i)) else {
+            continue;
+        };
+        if status.get(i) == Some("success")
+            && production.get(i) == Some(true)
+            && prefixes.iter().any(|p| id.starts_with(p.as_str()))
+        {
+            by_env.entry(env.to_ascii_lowercase()).or_default().push((at, id.to_string(), sha.to_ascii_lowercase()));
+        }
+    }
+    let mut targets: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for list in by_env.values_mut() {
+        list.sort();
+        for pair in list.windows(2) {
+            let ((_, _, base), (_, id, head)) = (&pair[0], &pair[1]);
+            if base != head {
+                targets.entry((base.clone(), head.clone())).or_default().push(id.clone());
+            }
+        }
+    }
+    Ok(targets)
 }
 
 fn min_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
@@ -547,61 +956,106 @@ fn min_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
     }
 }
 
-/// Extracts one raw page of `resource` (the same function online and offline).
+/// Extracts one raw page of a paged GraphQL `resource` (the same function online and offline).
 fn extract_page(
     resource: Resource,
     body: &str,
     json: &serde_json::Value,
     repo: &str,
     service: &Service,
+    known: &RunIndex,
     out: &mut Extracted,
-) -> Result<(extract::PageMeta, Vec<(i64, i64)>)> {
+) -> Result<extract::PageMeta> {
     Ok(match resource {
         Resource::PullRequests => {
             let parsed = extract::parse_pull_requests(body, repo)?;
             extract::pull_request_rows(&parsed, repo, service, out);
-            (extract::graphql_meta(json, resource.pointer(), "updatedAt").unwrap_or_default(), Vec::new())
+            extract::graphql_meta(json, resource.pointer(), "updatedAt").unwrap_or_default()
         }
-        Resource::Deployments => (extract::deployment_rows(json, repo, service, out), Vec::new()),
-        Resource::Incidents => (extract::incident_rows(json, repo, service, out), Vec::new()),
-        Resource::WorkflowRuns => extract::workflow_run_rows(json, repo, service, out),
+        Resource::Deployments => extract::deployment_rows(json, repo, service, known, out),
+        Resource::Releases => extract::release_rows(json, repo, service, out),
+        Resource::Incidents => extract::incident_rows(json, repo, service, out),
+        Resource::WorkflowRuns => extract::workflow_run_rows(json, repo, service, out).0,
+        Resource::Environments | Resource::Codeowners | Resource::DeploymentCommits => extract::PageMeta::default(),
     })
 }
 
 /// Rebuilds the rows of one repository from its raw pages alone (no network), upserting each
 /// resource's pages in the order they were fetched.
 pub fn reextract(workspace: &mut Workspace, config: &Config, repo: &str) -> Result<GithubReport> {
+    let root = workspace.root().join("raw");
+    reextract_from(workspace, config, repo, &root)
+}
+
+/// [`reextract`] from raw pages kept under `raw_root` (laid out as `github/<owner>/<name>/<resource>/`),
+/// for example pages recorded elsewhere.
+pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, raw_root: &Path) -> Result<GithubReport> {
     let service = service_for(config, repo);
     let mut report = GithubReport { repo: repo.to_string(), ..Default::default() };
-    let mut dirs: Vec<(Option<Resource>, PathBuf)> = Vec::new();
-    for resource in Resource::ALL {
-        dirs.push((Some(resource), raw_dir(workspace.root(), repo, resource.name())?));
+    let dir_of = |name: &str| -> Result<PathBuf> {
+        Ok(raw_root.join(raw_dir(Path::new(""), repo, name)?.strip_prefix("raw").expect("raw_dir starts with raw")))
+    };
+    let upsert = |workspace: &mut Workspace, report: &mut GithubReport, rows: Extracted| -> Result<()> {
+        count(report, &rows);
+        report.pages += 1;
+        let stats = workspace.upsert(&rows.batches())?;
+        merge_stats(&mut report.tables, stats);
+        Ok(())
+    };
+    // Runs and their jobs first: deployments read them.
+    for path in raw_pages(&dir_of(Resource::WorkflowRuns.name())?)? {
+        let (_, json) = read_raw_json(&path, repo)?;
+        let mut rows = Extracted::default();
+        extract::workflow_run_rows(&json, repo, &service, &mut rows);
+        upsert(workspace, &mut report, rows)?;
     }
-    dirs.push((None, raw_dir(workspace.root(), repo, JOBS)?));
-    for (resource, dir) in dirs {
-        for path in raw_pages(&dir)? {
-            let body = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let json: serde_json::Value = serde_json::from_str(&body).map_err(|e| Error::Github {
-                repo: repo.to_string(),
-                message: format!("raw page {} is not JSON: {e}", path.display()),
-            })?;
+    for path in raw_pages(&dir_of(JOBS)?)? {
+        let (_, json) = read_raw_json(&path, repo)?;
+        let mut rows = Extracted::default();
+        extract::job_rows(&json, repo, &mut rows);
+        upsert(workspace, &mut report, rows)?;
+    }
+    let known = run_index(workspace, repo)?;
+    for resource in [Resource::PullRequests, Resource::Deployments, Resource::Releases, Resource::Incidents] {
+        for path in raw_pages(&dir_of(resource.name())?)? {
+            let (body, json) = read_raw_json(&path, repo)?;
             let mut rows = Extracted::default();
-            match resource {
-                Some(resource) => {
-                    extract_page(resource, &body, &json, repo, &service, &mut rows)?;
-                }
-                None => extract::job_rows(&json, repo, &mut rows),
-            }
-            count(&mut report, &rows);
-            report.pages += 1;
-            let stats = workspace.upsert(&rows.batches())?;
-            merge_stats(&mut report.tables, stats);
+            extract_page(resource, &body, &json, repo, &service, &known, &mut rows)?;
+            upsert(workspace, &mut report, rows)?;
         }
+    }
+    // Snapshots: the newest page is the state.
+    if let Some(json) = last_raw_json(&dir_of(Resource::Environments.name())?, repo)? {
+        let mut rows = Extracted::default();
+        extract::environment_rows(&json, repo, &service, &mut rows);
+        count(&mut report, &rows);
+        report.pages += 1;
+        let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
+        workspace.replace_prefixed(&model::EVIDENCE, "id", &extract::environments_prefix(repo), &rows)?;
+    }
+    if let Some(json) = last_raw_json(&dir_of(Resource::Codeowners.name())?, repo)? {
+        let errors = last_raw_json(&dir_of(CODEOWNERS_ERRORS)?, repo)?;
+        let mut rows = Extracted::default();
+        extract::codeowners_rows(&json, errors.as_ref(), repo, &mut rows);
+        count(&mut report, &rows);
+        report.pages += 1;
+        let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
+        workspace.replace_prefixed(&model::EVIDENCE, "id", &extract::codeowners_prefix(repo), &rows)?;
+    }
+    // Compares last: which deployments a pair belongs to comes from the deployments just read.
+    let targets = compare_targets(workspace, repo)?;
+    for path in raw_pages(&dir_of(Resource::DeploymentCommits.name())?)? {
+        let (_, json) = read_raw_json(&path, repo)?;
+        let Some(pair) = extract::compare_pair(&json) else { continue };
+        let pair = (pair.0.to_ascii_lowercase(), pair.1.to_ascii_lowercase());
+        let mut rows = Extracted::default();
+        extract::compare_rows(&json, targets.get(&pair).map_or(&[][..], Vec::as_slice), &mut rows);
+        upsert(workspace, &mut report, rows)?;
     }
     if report.pages == 0 {
         return Err(Error::NotFound(format!(
             "no raw GitHub pages for {repo} in {}: run `flowgauge collect github --repo {repo}` first",
-            workspace.root().display()
+            raw_root.display()
         )));
     }
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
