@@ -195,7 +195,7 @@ const CODEOWNERS: &str = "# owners\n* @acme/devs\n/docs/ docs@acme.test\n/ops/\n
 fn deployments() -> Value {
     let node = |id: i64, env: &str, states: &[(&str, i64)]| {
         let created = base() + chrono::Duration::days(id);
-        let log = (id == 2).then(|| "https://github.com/acme/shop/actions/runs/2/job/21");
+        let log = (id == 2).then_some("https://github.com/acme/shop/actions/runs/2/job/21");
         json!({
             "databaseId": id, "environment": env, "createdAt": iso(created), "commitOid": format!("{id:040x}"),
             "creator": { "login": if id == 2 { "github-actions" } else { "deployer" } },

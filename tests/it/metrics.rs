@@ -148,6 +148,67 @@ fn incidents_link_to_deployments_and_count_once() {
 }
 
 #[test]
+fn incidents_that_name_their_cause_link_to_the_deployment_that_shipped_it() {
+    let mut f = Fixture::default();
+    // c1 (merge m1, own commits a1) ships with p1 on 3 Feb; c2 (squash s2) with p2 on 5 Feb.
+    f.deploy("p1", "api", "production", "success", "2025-02-03T10:00:00Z").ships("p1", &["m1", "a1"]);
+    f.change("c1", "api", "2025-02-02T00:00:00Z", "2025-02-02T01:00:00Z", Some("2025-02-02T02:00:00Z"), "m1");
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c1")), ("sha", s("a1"))]);
+    f.deploy("p2", "api", "production", "success", "2025-02-05T10:00:00Z").ships("p2", &["s2abcdef0123"]);
+    f.change("c2", "api", "2025-02-04T00:00:00Z", "2025-02-04T01:00:00Z", Some("2025-02-04T02:00:00Z"), "s2abcdef0123");
+    // A later redeploy of the same commit does not take the blame: the first deployment shipped it.
+    f.deploy("p3", "api", "production", "success", "2025-02-06T10:00:00Z").ships("p3", &["s2abcdef0123"]);
+    let incident = |f: &mut Fixture, id: &str, opened: &str, column: &str, value: &str| {
+        f.add(
+            &model::INCIDENTS,
+            &[
+                ("id", s(id)),
+                ("source", s("test")),
+                ("service", s("api")),
+                ("opened_at", t(opened)),
+                ("resolved_at", t("2025-02-07T12:00:00Z")),
+                (column, s(value)),
+            ],
+        );
+    };
+    // Opened on 6 Feb, two days after p2 ... the window would pick p3 (2 h before); the text names c1.
+    incident(&mut f, "i1", "2025-02-06T12:00:00Z", "caused_by_change_id", "c1");
+    // One of c1's own commits (before it was merged) names p1 too.
+    incident(&mut f, "i2", "2025-02-06T12:00:00Z", "caused_by_sha", "a1");
+    // An abbreviated sha matches by prefix: c2's squash commit, first shipped by p2.
+    incident(&mut f, "i3", "2025-02-06T12:00:00Z", "caused_by_sha", "s2abcde");
+    // A change never deployed before the incident (or at all) falls back to the window: p3.
+    incident(&mut f, "i4", "2025-02-06T12:00:00Z", "caused_by_change_id", "c9");
+    // Opened before p2 shipped c2: "#2" in a title is not a cause that came later. Window: p1 is
+    // more than 24 h earlier, so no link.
+    incident(&mut f, "i5", "2025-02-04T12:00:00Z", "caused_by_change_id", "c2");
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    let links = &computation.records["incident_restores"];
+    let (ids, linked, how) = (
+        links.column("incident_id").unwrap().str().unwrap(),
+        links.column("caused_by_deployment_id").unwrap().str().unwrap(),
+        links.column("link").unwrap().str().unwrap(),
+    );
+    let mut got: Vec<(String, Option<String>, Option<String>)> = (0..links.height())
+        .map(|i| (ids.get(i).unwrap().into(), linked.get(i).map(String::from), how.get(i).map(String::from)))
+        .collect();
+    got.sort();
+    let want = |i: &str, d: Option<&str>, l: Option<&str>| (i.to_string(), d.map(String::from), l.map(String::from));
+    assert_eq!(
+        got,
+        vec![
+            want("i1", Some("p1"), Some("reference")),
+            want("i2", Some("p1"), Some("reference")),
+            want("i3", Some("p2"), Some("reference")),
+            want("i4", Some("p3"), Some("window")),
+            want("i5", None, None),
+        ]
+    );
+    // p1, p2 and p3 each caused a failure: 3 of 3.
+    assert_eq!(window(&report, "api").change_failure_rate.failed, 3);
+}
+
+#[test]
 fn a_service_can_narrow_the_incident_link_window() {
     let extra = "[[services]]\nname = \"api\"\nincident_link_hours = 12.0\n";
     let (_, report) = incident_fixture().compute(&config(Q1.0, Q1.1, extra));

@@ -360,6 +360,9 @@ pub fn deployment_id(repo: &str, id: i64) -> String {
     format!("github:deployment:{repo}:{id}")
 }
 
+/// A job's (created, started) times.
+pub type JobTimes = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// What the workspace already knows about workflow runs and jobs, so a deployment created by an
 /// Actions job can say how it was started and how long it waited for approval.
 #[derive(Debug, Clone, Default)]
@@ -368,7 +371,7 @@ pub struct RunIndex {
     pub runs: std::collections::HashMap<i64, (Option<String>, Option<String>)>,
     /// Job id → (created, started): a job bound to a protected environment is created when its run
     /// reaches it and starts once approved.
-    pub jobs: std::collections::HashMap<i64, (Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
+    pub jobs: std::collections::HashMap<i64, JobTimes>,
 }
 
 /// A deployment's statuses read in time order.
@@ -715,8 +718,7 @@ fn evidence_row(
     category: &str,
     tool: &str,
     detail: String,
-    path: &str,
-    line: Option<i64>,
+    (path, line): (&str, Option<i64>),
 ) -> Row {
     vec![
         Value::Text(id),
@@ -774,15 +776,15 @@ pub fn environment_rows(page: &serde_json::Value, repo: &str, service: &Service,
                     let who = if reviewers.is_empty() { "a reviewer".to_string() } else { reviewers.join(", ") };
                     let detail = format!("deployments to `{name}` wait for approval by {who}");
                     if production {
-                        evidence_row(id, repo, "manual_step", "approval", "github-environments", detail, &path, None)
+                        evidence_row(id, repo, "manual_step", "approval", "github-environments", detail, (&path, None))
                     } else {
-                        evidence_row(id, repo, "practice", "approval", "github-environments", detail, &path, None)
+                        evidence_row(id, repo, "practice", "approval", "github-environments", detail, (&path, None))
                     }
                 }
                 "wait_timer" => {
                     let minutes = rule["wait_timer"].as_i64().unwrap_or(0);
                     let detail = format!("deployments to `{name}` wait {minutes} minutes before they start");
-                    evidence_row(id, repo, "practice", "wait timer", "github-environments", detail, &path, None)
+                    evidence_row(id, repo, "practice", "wait timer", "github-environments", detail, (&path, None))
                 }
                 "branch_policy" => {
                     let detail = format!("only allowed branches may deploy to `{name}`");
@@ -793,8 +795,7 @@ pub fn environment_rows(page: &serde_json::Value, repo: &str, service: &Service,
                         "deployment branch policy",
                         "github-environments",
                         detail,
-                        &path,
-                        None,
+                        (&path, None),
                     )
                 }
                 _ => continue,
@@ -813,8 +814,7 @@ pub fn environment_rows(page: &serde_json::Value, repo: &str, service: &Service,
                     "environment",
                     "github-environments",
                     detail,
-                    &path,
-                    None,
+                    (&path, None),
                 ),
             );
         }
@@ -851,8 +851,7 @@ pub fn codeowners_rows(file: &serde_json::Value, errors: Option<&serde_json::Val
                 "code owners",
                 tool,
                 detail,
-                ".github/CODEOWNERS",
-                None,
+                (".github/CODEOWNERS", None),
             ),
         );
         return;
@@ -865,7 +864,7 @@ pub fn codeowners_rows(file: &serde_json::Value, errors: Option<&serde_json::Val
     };
     out.push(
         &model::EVIDENCE,
-        evidence_row(format!("{prefix}file"), repo, kind, "code owners", tool, detail, path, None),
+        evidence_row(format!("{prefix}file"), repo, kind, "code owners", tool, detail, (path, None)),
     );
     for e in errors.and_then(|e| e["errors"].as_array()).cloned().unwrap_or_default() {
         let line = e["line"].as_i64();
@@ -886,8 +885,7 @@ pub fn codeowners_rows(file: &serde_json::Value, errors: Option<&serde_json::Val
                 "code owners error",
                 tool,
                 detail,
-                file,
-                line,
+                (file, line),
             ),
         );
     }
