@@ -113,6 +113,7 @@ impl FakeGithub {
         json!({ "data": {
             "rateLimit": { "cost": 1, "remaining": 4990, "resetAt": "2025-03-01T10:00:00Z" },
             "repository": { "pullRequests": {
+                "totalCount": prs.len(),
                 "pageInfo": { "hasNextPage": end < prs.len(), "endCursor": format!("c{end}") },
                 "nodes": nodes
             } }
@@ -564,6 +565,9 @@ fn the_token_appears_nowhere_in_output_or_workspace() {
     let ok = run(TOKEN);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     assert!(text(&ok.stderr).contains("120 pull requests"), "{}", text(&ok.stderr));
+    // Progress: one line per finished resource when standard error is not a terminal.
+    assert!(text(&ok.stderr).contains("acme/shop pull_requests: 120/120 items, 2 pages"), "{}", text(&ok.stderr));
+    assert!(text(&ok.stderr).contains("acme/shop environments: 2/2 items"), "{}", text(&ok.stderr));
     let bad = run(&format!("{TOKEN}-revoked"));
     assert_eq!(bad.status.code(), Some(4));
     assert!(text(&bad.stderr).contains("GITHUB_TOKEN"), "{}", text(&bad.stderr));
