@@ -128,6 +128,24 @@ impl Respond for &'static FakeGithub {
         if auth != format!("Bearer {TOKEN}") {
             return ResponseTemplate::new(401).set_body_json(json!({ "message": "Bad credentials" }));
         }
+        // Faults that need no body are served on any call, REST or GraphQL, of any resource.
+        let early = self.faults.lock().unwrap().get(&call).copied();
+        match early {
+            Some(Fault::TooManyRequests) => {
+                return ResponseTemplate::new(429)
+                    .insert_header("retry-after", "1")
+                    .set_body_json(json!({ "message": "API rate limit exceeded" }));
+            }
+            Some(Fault::SecondaryLimit) => {
+                return ResponseTemplate::new(403)
+                    .insert_header("retry-after", "60")
+                    .set_body_json(json!({ "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." }));
+            }
+            Some(Fault::BadGateway) => {
+                return ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>");
+            }
+            _ => {}
+        }
         if request.method.as_str() == "GET" {
             return rest(request);
         }
@@ -987,4 +1005,70 @@ fn unchanged_settings_cost_nothing_on_the_next_run() {
     let second = github::collect_github(&mut ws, &cfg(), &request).unwrap();
     assert_eq!((second.requests, second.not_modified), (3, 2), "both REST answers are 304");
     assert_eq!(ws.load(&model::EVIDENCE).unwrap().height(), 5, "the rows stay as they were");
+}
+
+/// Every table the GitHub source writes.
+const ALL_TABLES: [&TableSchema; 10] = [
+    &model::CHANGES,
+    &model::CHANGE_COMMITS,
+    &model::REVIEWS,
+    &model::PIPELINES,
+    &model::JOBS,
+    &model::DEPLOYMENTS,
+    &model::DEPLOYMENT_COMMITS,
+    &model::INCIDENTS,
+    &model::APPROVALS,
+    &model::EVIDENCE,
+];
+
+fn collect_everything(
+    dir: &Path,
+    server: &Server,
+    stop_after_pages: Option<usize>,
+) -> flowgauge::Result<github::GithubReport> {
+    let mut request = server.request();
+    request.resources = Resource::ALL.to_vec();
+    request.stop_after_pages = stop_after_pages;
+    let mut ws = Workspace::open(dir).unwrap();
+    github::collect_github(&mut ws, &cfg(), &request)
+}
+
+fn assert_same_everything(a: &Path, b: &Path, what: &str) {
+    let (wa, wb) = (Workspace::open(a).unwrap(), Workspace::open(b).unwrap());
+    for table in ALL_TABLES {
+        let (x, y) = (wa.load(table).unwrap(), wb.load(table).unwrap());
+        assert!(x.height() > 0, "{what}: {} is empty", table.name);
+        assert!(x.equals_missing(&y), "{what}: {} differs:\n{x}\n{y}", table.name);
+    }
+}
+
+#[test]
+fn every_resource_survives_faults_and_interruptions_with_the_same_tables() {
+    let expected = tempfile::tempdir().unwrap();
+    collect_everything(expected.path(), &Server::start(FakeGithub::new(30)), None).unwrap();
+
+    // Faults on REST and GraphQL calls of every kind: the runs list (2), a jobs page (50), and the
+    // calls after the jobs (deployments, incidents, settings, compare, shifted by the retries).
+    let faults = [
+        (2, Fault::BadGateway),
+        (50, Fault::TooManyRequests),
+        (125, Fault::SecondaryLimit),
+        (127, Fault::BadGateway),
+        (129, Fault::TooManyRequests),
+        (131, Fault::BadGateway),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let report =
+        collect_everything(dir.path(), &Server::start(FakeGithub::new(30).with_faults(&faults)), None).unwrap();
+    assert_eq!(report.retries, 6);
+    assert_same_everything(dir.path(), expected.path(), "faults");
+
+    // A run stopped after any number of pages, then a run to the end.
+    for stop in 0..=10 {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start(FakeGithub::new(30));
+        let _ = collect_everything(dir.path(), &server, Some(stop));
+        collect_everything(dir.path(), &server, None).unwrap_or_else(|e| panic!("after {stop} pages: {e}"));
+        assert_same_everything(dir.path(), expected.path(), &format!("stopped after {stop} pages"));
+    }
 }
