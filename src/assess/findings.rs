@@ -241,7 +241,11 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
     for i in 0..d.height() {
         let Some(s) = &service[i] else { continue };
         if let Some(id) = &ids[i] {
-            deployment_service.insert(id.clone(), s.clone());
+            // A deployment that carries its own approval wait is counted by it, not again by its
+            // `approvals` row (the GitHub source writes both for one wait).
+            if wait[i].is_none() {
+                deployment_service.insert(id.clone(), s.clone());
+            }
         }
         if status[i].as_deref() != Some("success") || prod[i] != Some(true) || !in_window(finished[i], config) {
             continue;

@@ -1072,3 +1072,25 @@ fn every_resource_survives_faults_and_interruptions_with_the_same_tables() {
         assert_same_everything(dir.path(), expected.path(), &format!("stopped after {stop} pages"));
     }
 }
+
+#[test]
+fn the_report_shows_what_github_settings_and_deployments_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(FakeGithub::new(30));
+    collect_everything(&dir.path().join("ws"), &server, None).unwrap();
+    std::fs::write(
+        dir.path().join("flowgauge.toml"),
+        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n\n[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\n",
+    )
+    .unwrap();
+    let out =
+        crate::helpers::flowgauge(dir.path(), &["--workspace", "ws", "report", "--format", "json", "--out", "r.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    for expected in [
+        "deployments to `production` wait for approval by @octocat, team release-managers",
+        "GitHub reports: Unknown owner in `/ops/`",
+    ] {
+        assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
+    }
+}
