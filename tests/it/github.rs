@@ -906,6 +906,18 @@ fn github_sources_are_validated() {
         }
         _ => panic!("not a github source"),
     }
+    // How a service deploys is validated with the service.
+    for (service, key, says) in [
+        ("deployments_from = \"tags\"\n", "services[0].deployments_from", "\"releases\""),
+        ("deploy_workflows = [\"\"]\n", "services[0].deploy_workflows[0]", "must not be empty"),
+        ("deploy_workflows = [\"deploy[\"]\n", "services[0].deploy_workflows[0]", ""),
+    ] {
+        let text = format!(
+            "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n[[services]]\nname = \"shop\"\n{service}"
+        );
+        let error = Config::from_toml(&text, crate::helpers::now()).unwrap_err().to_string();
+        assert!(error.contains(key) && error.contains(says), "{service:?}: {error}");
+    }
 }
 
 #[test]
