@@ -208,6 +208,39 @@ impl Workspace {
         Ok(UpsertStats { table: schema.name, incoming: rows.len(), before, after: df.height() })
     }
 
+    /// Sets the boolean `flag` to true on the rows whose key (a one-column key) is in `keys`,
+    /// leaving every other cell as it is: for facts a source learns only after the rows were
+    /// written (a deployment is a rollback once a later one is seen). Returns the rows changed.
+    pub fn mark(
+        &mut self,
+        schema: &TableSchema,
+        flag: &str,
+        keys: &std::collections::HashSet<String>,
+    ) -> Result<usize> {
+        let mut df = self.load(schema)?;
+        let ids = df.column(schema.key[0])?.str()?.clone();
+        let current = df.column(flag)?.bool()?.clone();
+        let mut changed = 0;
+        let values: BooleanChunked = ids
+            .iter()
+            .zip(current.iter())
+            .map(|(id, value)| match id {
+                Some(id) if keys.contains(id) => {
+                    if value != Some(true) {
+                        changed += 1;
+                    }
+                    Some(true)
+                }
+                _ => value,
+            })
+            .collect();
+        if changed > 0 {
+            df.with_column(Column::from(values.into_series().with_name(flag.into())))?;
+            self.write_table(schema, &mut df)?;
+        }
+        Ok(changed)
+    }
+
     fn write_table(&self, schema: &TableSchema, df: &mut DataFrame) -> Result<()> {
         let path = self.table_path(schema);
         let tmp = self.root.join(format!(".{}.parquet.tmp", schema.name));

@@ -246,17 +246,19 @@ fn incidents() -> Value {
     } } } })
 }
 
-/// Releases: one published, one pre-release, one draft.
+/// Releases: three published (the last one puts back the first one's commit: a rollback), one
+/// pre-release, one draft.
 fn releases() -> Value {
     let node = |id: i64, draft: bool, pre: bool| {
+        let commit = if id == 5 { 1 } else { id };
         let created = base() + chrono::Duration::days(id);
         json!({ "databaseId": id, "tagName": format!("v1.{id}"), "name": null, "createdAt": iso(created),
             "publishedAt": if draft { Value::Null } else { json!(iso(created + chrono::Duration::hours(1))) },
-            "isDraft": draft, "isPrerelease": pre, "author": { "login": "releaser" }, "tagCommit": { "oid": format!("{id:040x}") } })
+            "isDraft": draft, "isPrerelease": pre, "author": { "login": "releaser" }, "tagCommit": { "oid": format!("{commit:040x}") } })
     };
     json!({ "data": { "rateLimit": { "cost": 1, "remaining": 4960, "resetAt": "2025-03-01T10:00:00Z" },
-        "repository": { "releases": { "totalCount": 3, "pageInfo": { "hasNextPage": false, "endCursor": "r3" },
-            "nodes": [node(3, true, false), node(2, false, true), node(1, false, false)] } } } })
+        "repository": { "releases": { "totalCount": 5, "pageInfo": { "hasNextPage": false, "endCursor": "r5" },
+            "nodes": [node(5, false, false), node(4, false, false), node(3, true, false), node(2, false, true), node(1, false, false)] } } } })
 }
 
 /// Environments with protection rules as the REST API documents them.
@@ -302,9 +304,18 @@ fn rest(request: &Request) -> ResponseTemplate {
     }
     if let Some(spec) = path.strip_prefix("/repos/acme/shop/compare/") {
         let url = format!("{}://{}{prefix}/repos/acme/shop/compare/{spec}", url.scheme(), url.authority());
-        assert_eq!(spec, format!("{:040x}...{:040x}", 1, 2), "only production deployments 1 → 2 are compared");
-        return ResponseTemplate::new(200).set_body_json(json!({ "url": url, "status": "ahead", "ahead_by": 2,
-            "commits": [{ "sha": format!("{:040x}", 2001) }, { "sha": format!("{:040x}", 2) }], "files": [] }));
+        // Commits are numbered: a later one is ahead (shipping itself and its pull request's commit
+        // n × 1000 + 1), an earlier one behind (a rollback ships nothing).
+        let (base, head) = spec.split_once("...").unwrap();
+        let (base, head) = (i64::from_str_radix(base, 16).unwrap(), i64::from_str_radix(head, 16).unwrap());
+        let commits = if head > base {
+            json!([{ "sha": format!("{:040x}", head * 1000 + 1) }, { "sha": format!("{head:040x}") }])
+        } else {
+            json!([])
+        };
+        let status = if head > base { "ahead" } else { "behind" };
+        return ResponseTemplate::new(200).set_body_json(json!({ "url": url, "status": status,
+            "ahead_by": commits.as_array().unwrap().len(), "commits": commits, "files": [] }));
     }
     if let Some(rest) = path.strip_prefix("/repos/acme/shop/actions/runs/") {
         let id: i64 = rest.trim_end_matches("/jobs").parse().unwrap();
@@ -961,7 +972,8 @@ fn releases_stand_in_for_deployments_when_the_service_says_so() {
         !bodies.iter().any(|r| String::from_utf8_lossy(&r.body).contains("deployments(")),
         "the Deployments API is not read for a service deploying by releases"
     );
-    assert_eq!(report.requests, 1, "one page of releases; a single production release has nothing to compare");
+    // One page of releases, and two compares: v1.1 → v1.4, v1.4 → v1.5 (which is v1.1 again).
+    assert_eq!(report.requests, 3);
     let d = ws.load(&model::DEPLOYMENTS).unwrap();
     let col =
         |name: &str| d.column(name).unwrap().cast(&polars::prelude::DataType::String).unwrap().str().unwrap().clone();
@@ -976,11 +988,18 @@ fn releases_stand_in_for_deployments_when_the_service_says_so() {
         vec![
             ("github:release:acme/shop:1".into(), "production".into(), "true".into()),
             ("github:release:acme/shop:2".into(), "prerelease".into(), "false".into()),
+            ("github:release:acme/shop:4".into(), "production".into(), "true".into()),
+            ("github:release:acme/shop:5".into(), "production".into(), "true".into()),
         ],
         "the draft is not a deployment"
     );
     assert_eq!(col("sha").get(0), Some(format!("{:040x}", 1).as_str()));
     assert_eq!(col("is_manual").get(0), Some("true"), "published by a person");
+    let rollback = col("is_rollback");
+    assert_eq!((rollback.get(2), rollback.get(3)), (None, Some("true")), "v1.5 puts v1.1's commit back");
+    let shipped = ws.load(&model::DEPLOYMENT_COMMITS).unwrap();
+    let owners: Vec<&str> = shipped.column("deployment_id").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(owners, vec!["github:release:acme/shop:4"; 2], "v1.4 shipped two commits; the rollback none");
 }
 
 #[test]

@@ -462,6 +462,9 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
             Resource::DeploymentCommits => fetch.deployment_commits(),
             other => fetch.graphql(*other),
         };
+        if result.is_ok() && matches!(resource, Resource::Deployments | Resource::Releases | Resource::WorkflowRuns) {
+            result = mark_rollbacks(workspace, &request.repo).map(|_| ());
+        }
         if result.is_err() {
             break;
         }
@@ -902,14 +905,12 @@ fn run_index(workspace: &Workspace, repo: &str) -> Result<RunIndex> {
     Ok(index)
 }
 
-/// Each (previous, this) pair of deployed commits among the repository's successful production
-/// deployments from this source, per environment in time order, with the deployments of `this`
-/// that follow one of `previous`. The first deployment of an environment has no pair: what it
-/// shipped is left to the metrics' first-deployment rule.
-fn compare_targets(
+/// The repository's successful production deployments from this source, per environment
+/// (lower-cased) in time order: (finished, id, sha).
+fn production_deployments(
     workspace: &Workspace,
     repo: &str,
-) -> Result<std::collections::BTreeMap<(String, String), Vec<String>>> {
+) -> Result<std::collections::BTreeMap<String, Vec<(i64, String, String)>>> {
     let d = workspace.load(&model::DEPLOYMENTS)?;
     let prefixes = [
         format!("github:deployment:{repo}:"),
@@ -936,9 +937,42 @@ fn compare_targets(
             by_env.entry(env.to_ascii_lowercase()).or_default().push((at, id.to_string(), sha.to_ascii_lowercase()));
         }
     }
-    let mut targets: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
     for list in by_env.values_mut() {
         list.sort();
+    }
+    Ok(by_env)
+}
+
+/// Marks as rollbacks the production deployments that put back a commit the environment already
+/// ran before the one it replaced (A, B, A: the second A restores an earlier version). GitHub
+/// records no such flag; without it the metrics would credit a rollback with shipping the changes
+/// merged before it.
+fn mark_rollbacks(workspace: &mut Workspace, repo: &str) -> Result<usize> {
+    let mut rollbacks = std::collections::HashSet::new();
+    for list in production_deployments(workspace, repo)?.values() {
+        let mut seen = std::collections::HashSet::new();
+        let mut previous: Option<&str> = None;
+        for (_, id, sha) in list {
+            if previous.is_some_and(|p| p != sha) && seen.contains(sha.as_str()) {
+                rollbacks.insert(id.clone());
+            }
+            seen.insert(sha.as_str());
+            previous = Some(sha);
+        }
+    }
+    workspace.mark(&model::DEPLOYMENTS, "is_rollback", &rollbacks)
+}
+
+/// Each (previous, this) pair of deployed commits among the repository's successful production
+/// deployments from this source, per environment in time order, with the deployments of `this`
+/// that follow one of `previous`. The first deployment of an environment has no pair: what it
+/// shipped is left to the metrics' first-deployment rule.
+fn compare_targets(
+    workspace: &Workspace,
+    repo: &str,
+) -> Result<std::collections::BTreeMap<(String, String), Vec<String>>> {
+    let mut targets: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for list in production_deployments(workspace, repo)?.values() {
         for pair in list.windows(2) {
             let ((_, _, base), (_, id, head)) = (&pair[0], &pair[1]);
             if base != head {
@@ -1042,6 +1076,7 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, ra
         let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
         workspace.replace_prefixed(&model::EVIDENCE, "id", &extract::codeowners_prefix(repo), &rows)?;
     }
+    mark_rollbacks(workspace, repo)?;
     // Compares last: which deployments a pair belongs to comes from the deployments just read.
     let targets = compare_targets(workspace, repo)?;
     for path in raw_pages(&dir_of(Resource::DeploymentCommits.name())?)? {
