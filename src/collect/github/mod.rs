@@ -905,12 +905,12 @@ fn run_index(workspace: &Workspace, repo: &str) -> Result<RunIndex> {
     Ok(index)
 }
 
-/// The repository's successful production deployments from this source, per environment
-/// (lower-cased) in time order: (finished, id, sha).
-fn production_deployments(
-    workspace: &Workspace,
-    repo: &str,
-) -> Result<std::collections::BTreeMap<String, Vec<(i64, String, String)>>> {
+/// Successful production deployments per environment (lower-cased), in time order:
+/// (finished, id, sha).
+type DeploymentsByEnvironment = std::collections::BTreeMap<String, Vec<(i64, String, String)>>;
+
+/// The repository's successful production deployments from this source.
+fn production_deployments(workspace: &Workspace, repo: &str) -> Result<DeploymentsByEnvironment> {
     let d = workspace.load(&model::DEPLOYMENTS)?;
     let prefixes = [
         format!("github:deployment:{repo}:"),
@@ -925,7 +925,7 @@ fn production_deployments(
         d.column("is_production")?.bool()?,
     );
     let finished = d.column("finished_at")?.datetime()?.physical().clone();
-    let mut by_env: std::collections::BTreeMap<String, Vec<(i64, String, String)>> = Default::default();
+    let mut by_env = DeploymentsByEnvironment::new();
     for i in 0..d.height() {
         let (Some(id), Some(env), Some(sha), Some(at)) = (ids.get(i), envs.get(i), shas.get(i), finished.get(i)) else {
             continue;
