@@ -317,6 +317,10 @@ fn rest(request: &Request) -> ResponseTemplate {
         return ResponseTemplate::new(200).set_body_json(json!({ "url": url, "status": status,
             "ahead_by": commits.as_array().unwrap().len(), "commits": commits, "files": [] }));
     }
+    if path == "/repos/acme/shop/actions/runs/2/approvals" {
+        return ResponseTemplate::new(200).set_body_json(json!([{ "state": "approved", "comment": "ship it",
+            "environments": [{ "id": 1, "name": "production" }], "user": { "login": "octocat" } }]));
+    }
     if let Some(rest) = path.strip_prefix("/repos/acme/shop/actions/runs/") {
         let id: i64 = rest.trim_end_matches("/jobs").parse().unwrap();
         let created = base() + chrono::Duration::hours(id);
@@ -630,9 +634,9 @@ fn workflow_runs_jobs_deployments_and_incidents() {
     let report = github::collect_github(&mut ws, &cfg(), &request).unwrap();
     // 1 page of pull requests, 2 pages of runs (Link header), one jobs page per completed run,
     // 1 page of deployments, 1 of incidents, environments, CODEOWNERS and its errors, and one
-    // compare of the two production deployments. Releases are not asked for: the service's
-    // deployments come from the Deployments API.
-    assert_eq!(report.requests as i64, 1 + 2 + (RUNS - 1) + 1 + 1 + 1 + 2 + 1);
+    // compare of the two production deployments, and who approved the one that waited. Releases
+    // are not asked for: the service's deployments come from the Deployments API.
+    assert_eq!(report.requests as i64, 1 + 2 + (RUNS - 1) + 1 + 1 + 1 + 2 + 1 + 1);
     assert_eq!((report.not_modified, report.deployment_commits), (0, 2));
 
     let pipelines = ws.load(&model::PIPELINES).unwrap();
@@ -677,6 +681,7 @@ fn workflow_runs_jobs_deployments_and_incidents() {
     assert_eq!(approvals.height(), 1);
     assert_eq!(col(&approvals, "subject_id").get(0), Some("github:deployment:acme/shop:2"));
     assert_eq!(col(&approvals, "state").get(0), Some("approved"));
+    assert_eq!(col(&approvals, "approver").get(0), Some("octocat"), "from the run's approvals");
     // What deployment 2 shipped, from the compare of deployment 1's commit and its own.
     let shipped = ws.load(&model::DEPLOYMENT_COMMITS).unwrap();
     let pairs: Vec<(String, String)> = (0..shipped.height())
@@ -726,6 +731,7 @@ fn workflow_runs_jobs_deployments_and_incidents() {
         "jobs already read are not asked for again"
     );
     assert!(!urls[before..].iter().any(|r| r.url.path().contains("/compare/")), "a pair is compared once");
+    assert!(!urls[before..].iter().any(|r| r.url.path().ends_with("/approvals")), "a decision is asked for once");
     let conditional = urls[before..].iter().filter(|r| r.headers.contains_key("if-none-match")).count();
     assert_eq!(conditional, 2, "environments and CODEOWNERS errors are asked for conditionally");
     drop(ws);

@@ -372,6 +372,39 @@ pub struct RunIndex {
     /// Job id → (created, started): a job bound to a protected environment is created when its run
     /// reaches it and starts once approved.
     pub jobs: std::collections::HashMap<i64, JobTimes>,
+    /// (run id, environment lower-cased) → (approver, `approved`/`rejected`), from each waiting
+    /// run's approvals (REST `actions/runs/{id}/approvals`, which names who decided but not when).
+    pub approvers: std::collections::HashMap<(i64, String), (String, String)>,
+}
+
+/// Adds the approvals of one run (a REST page: an array of decisions, each naming the environments
+/// it covered) to `known`.
+pub fn approval_decisions(page: &serde_json::Value, run: i64, known: &mut RunIndex) {
+    for decision in page.as_array().cloned().unwrap_or_default() {
+        let (Some(login), Some(state)) = (decision["user"]["login"].as_str(), decision["state"].as_str()) else {
+            continue;
+        };
+        for env in decision["environments"].as_array().cloned().unwrap_or_default() {
+            if let Some(name) = env["name"].as_str() {
+                known.approvers.insert((run, name.to_ascii_lowercase()), (login.to_string(), state.to_string()));
+            }
+        }
+    }
+}
+
+/// The runs whose deployments on this page waited for a reviewer: their approvals say who decided.
+pub fn waiting_runs(page: &serde_json::Value) -> Vec<i64> {
+    let nodes = page.pointer("/data/repository/deployments/nodes").and_then(|n| n.as_array()).cloned();
+    let mut runs: Vec<i64> = nodes
+        .unwrap_or_default()
+        .iter()
+        .map(read_statuses)
+        .filter(|s| s.waiting.is_some())
+        .filter_map(|s| s.run)
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    runs
 }
 
 /// A deployment's statuses read in time order.
@@ -472,13 +505,17 @@ pub fn deployment_rows(
         };
         let this = deployment_id(repo, id);
         if let (Some(waiting), Some((next, at))) = (statuses.waiting, &statuses.decided) {
-            let rejected = matches!(next.as_str(), "FAILURE" | "ERROR" | "INACTIVE");
+            let decision = statuses.run.and_then(|r| known.approvers.get(&(r, environment.to_ascii_lowercase())));
+            let rejected = match decision {
+                Some((_, state)) => state == "rejected",
+                None => matches!(next.as_str(), "FAILURE" | "ERROR" | "INACTIVE"),
+            };
             out.push(
                 &model::APPROVALS,
                 vec![
                     Value::Text(format!("github:approval:{repo}:{id}")),
                     Value::Text(this.clone()),
-                    Value::Null,
+                    decision.map_or(Value::Null, |(login, _)| Value::Text(login.clone())),
                     Value::Time(waiting),
                     Value::Time(*at),
                     Value::Text(if rejected { "rejected" } else { "approved" }.into()),

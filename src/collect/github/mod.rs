@@ -597,7 +597,7 @@ impl Fetch<'_> {
         let (owner, name) = split_repo(&self.request.repo)?;
         let (owner, name) = (owner.to_string(), name.to_string());
         let dir = raw_dir(self.workspace.root(), self.repo(), resource.name())?;
-        let known = if resource == Resource::Deployments {
+        let mut known = if resource == Resource::Deployments {
             run_index(self.workspace, self.repo())?
         } else {
             RunIndex::default()
@@ -616,6 +616,9 @@ impl Fetch<'_> {
                     message: "GitHub answered without the repository: check `repo` and that the token can read it"
                         .into(),
                 });
+            }
+            if resource == Resource::Deployments {
+                self.approvals(&page.json, &mut known)?;
             }
             // Shape first, so that a page kept in the raw layer is always one extraction can read.
             let mut rows = Extracted::default();
@@ -707,6 +710,32 @@ impl Fetch<'_> {
             }
         }
         self.finish(&cursor_name, cursor, run)
+    }
+
+    /// Who approved the waiting deployments of a page: one request per run that waited, asked once
+    /// (kept as `approvals/<run>.json`; a decision never changes).
+    fn approvals(&mut self, page: &serde_json::Value, known: &mut RunIndex) -> Result<()> {
+        let repo = self.repo().to_string();
+        let dir = raw_dir(self.workspace.root(), &repo, APPROVALS)?;
+        for run in extract::waiting_runs(page) {
+            let path = dir.join(format!("{run}.json"));
+            let json = if path.exists() {
+                read_raw_json(&path, &repo)?.1
+            } else {
+                let url = format!("/repos/{repo}/actions/runs/{run}/approvals");
+                let answer = self.runtime.block_on(self.client.get(&url))?;
+                if !answer.json.is_array() {
+                    return Err(Error::Github {
+                        repo,
+                        message: format!("{url}: the answer is not a list of approvals"),
+                    });
+                }
+                write_raw_named(&dir, &format!("{run}.json"), &answer.body)?;
+                answer.json
+            };
+            extract::approval_decisions(&json, run, known);
+        }
+        Ok(())
     }
 
     /// A conditional GET of a snapshot resource: `None` when GitHub says it has not changed since
@@ -842,6 +871,9 @@ impl Fetch<'_> {
         Ok(())
     }
 }
+
+/// Directory of the approvals of waiting runs, one file per run.
+const APPROVALS: &str = "approvals";
 
 /// Directory of the raw pages of CODEOWNERS errors.
 const CODEOWNERS_ERRORS: &str = "codeowners_errors";
@@ -1049,7 +1081,13 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, ra
         extract::job_rows(&json, repo, &mut rows);
         upsert(workspace, &mut report, rows)?;
     }
-    let known = run_index(workspace, repo)?;
+    let mut known = run_index(workspace, repo)?;
+    for path in raw_pages(&dir_of(APPROVALS)?)? {
+        let run = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse().ok());
+        if let Some(run) = run {
+            extract::approval_decisions(&read_raw_json(&path, repo)?.1, run, &mut known);
+        }
+    }
     for resource in [Resource::PullRequests, Resource::Deployments, Resource::Releases, Resource::Incidents] {
         for path in raw_pages(&dir_of(resource.name())?)? {
             let (body, json) = read_raw_json(&path, repo)?;
