@@ -127,7 +127,14 @@ pub fn prepare(tables: &Frames, config: &Config) -> Result<Prepared> {
 
     let (deploys, prod_by_service) = build_deploys(&deployments, config)?;
     let shipped = build_shipped(tables, &changes, &prod_by_service, config)?;
-    let culprits = Culprits::new(tables, &changes, &deployments, &shipped, &prod_by_service)?;
+    // Only incidents that name a cause need the commit → deployment index; most data has none.
+    let named = incidents.column("caused_by_change_id")?.null_count() < incidents.height()
+        || incidents.column("caused_by_sha")?.null_count() < incidents.height();
+    let culprits = if named {
+        Culprits::new(tables, &changes, &deployments, &shipped, &prod_by_service)?
+    } else {
+        Culprits::default()
+    };
     let incident_links = build_incident_links(&incidents, &prod_by_service, &culprits, config)?;
     let incidents = with_labels(&incidents, "opened_ts", window)?;
     let services = service_names(tables, config)?;
@@ -317,6 +324,7 @@ fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config:
 
 /// Which successful production deployment first shipped each commit and change, for incidents that
 /// name their cause (`caused_by_change_id`, `caused_by_sha`).
+#[derive(Default)]
 struct Culprits {
     /// Commit → (deployed_ts, deployment id) of the earliest production deployment that shipped it.
     by_sha: HashMap<String, (i64, String)>,
