@@ -238,8 +238,14 @@ fn source_name(repo: &str, resource: &str) -> String {
 
 /// Where a repository's raw pages of one resource are kept.
 pub fn raw_dir(workspace: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
+    pages_dir(&workspace.join("raw").join("github"), repo, resource)
+}
+
+/// The pages of one resource of `repo` under `pages`, a directory laid out like a workspace's
+/// `raw/github/` (`<owner>/<name>/<resource>/`).
+fn pages_dir(pages: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
     let (owner, name) = split_repo(repo)?;
-    Ok(workspace.join("raw").join("github").join(owner).join(name).join(resource))
+    Ok(pages.join(owner).join(name).join(resource))
 }
 
 /// The raw pages of a resource, in the order they were fetched.
@@ -571,13 +577,24 @@ fn extract_page(
 /// Rebuilds the rows of one repository from its raw pages alone (no network), upserting each
 /// resource's pages in the order they were fetched.
 pub fn reextract(workspace: &mut Workspace, config: &Config, repo: &str) -> Result<GithubReport> {
+    let pages = workspace.root().join("raw").join("github");
+    reextract_from(workspace, config, repo, &pages).map_err(|e| match e {
+        Error::NotFound(m) => Error::NotFound(format!("{m}: run `flowgauge collect github --repo {repo}` first")),
+        e => e,
+    })
+}
+
+/// [`reextract`] from pages kept elsewhere: `pages` is laid out like a workspace's `raw/github/`
+/// (`<owner>/<name>/<resource>/NNNNNNNN.json`), e.g. pages recorded once and shipped with a
+/// configuration (`recorded` in a github source). No network, no token.
+pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pages: &Path) -> Result<GithubReport> {
     let service = service_for(config, repo);
     let mut report = GithubReport { repo: repo.to_string(), ..Default::default() };
     let mut dirs: Vec<(Option<Resource>, PathBuf)> = Vec::new();
     for resource in Resource::ALL {
-        dirs.push((Some(resource), raw_dir(workspace.root(), repo, resource.name())?));
+        dirs.push((Some(resource), pages_dir(pages, repo, resource.name())?));
     }
-    dirs.push((None, raw_dir(workspace.root(), repo, JOBS)?));
+    dirs.push((None, pages_dir(pages, repo, JOBS)?));
     for (resource, dir) in dirs {
         for path in raw_pages(&dir)? {
             let body = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
@@ -599,10 +616,7 @@ pub fn reextract(workspace: &mut Workspace, config: &Config, repo: &str) -> Resu
         }
     }
     if report.pages == 0 {
-        return Err(Error::NotFound(format!(
-            "no raw GitHub pages for {repo} in {}: run `flowgauge collect github --repo {repo}` first",
-            workspace.root().display()
-        )));
+        return Err(Error::NotFound(format!("no raw GitHub pages for {repo} in {}", pages.join(repo).display())));
     }
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
