@@ -269,6 +269,11 @@ struct Session {
 }
 
 impl Session {
+    /// Where GitHub collection draws its progress line; nothing with `--quiet`.
+    fn progress(&self) -> Option<collect::github::ProgressSink> {
+        (!self.quiet).then(progress_line)
+    }
+
     fn note(&self, message: impl AsRef<str>) {
         if !self.quiet {
             eprintln!("{}", message.as_ref());
@@ -414,7 +419,7 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
     let mut workspace = ctx.workspace()?;
     let started = Instant::now();
     let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
-    for report in collect::collect_configured_with(&mut workspace, &ctx.config, token)? {
+    for report in collect::collect_configured_with(&mut workspace, &ctx.config, token, ctx.progress())? {
         match report {
             collect::SourceReport::Import(r) => print_import(ctx, &r),
             collect::SourceReport::Git(r) => print_git(ctx, &r),
@@ -454,6 +459,7 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
                 api_url: None,
                 max_wait_seconds: None,
                 incident_labels: vec!["incident".to_string()],
+                recorded: None,
             }
         })],
         None if configured.is_empty() => {
@@ -465,25 +471,29 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
         }
         None => configured,
     };
+    if let (Some(_), Some(recorded)) = (api_url, targets.iter().find(|s| s.recorded.is_some())) {
+        return Err(Error::Refused(format!(
+            "--api-url does not apply to {}: the configuration reads it from recorded pages",
+            recorded.repo
+        ))
+        .into());
+    }
     let mut workspace = ctx.workspace()?;
     let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
-    if token.is_none() && !offline {
+    if token.is_none() && !offline && targets.iter().any(|s| s.recorded.is_none()) {
         ctx.note("warning: neither GITHUB_TOKEN nor GH_TOKEN is set: unauthenticated requests are limited to 60 an hour and see public repositories only");
     }
-    for source in targets {
+    for mut source in targets {
         let repo = source.repo.clone();
-        let api_url = api_url.map(str::to_string).or(source.api_url.clone());
+        if let Some(url) = api_url {
+            source.api_url = Some(url.to_string());
+        }
         let started = Instant::now();
-        let report = if offline {
+        // Recorded pages are read as they are, --offline or not.
+        let report = if offline && source.recorded.is_none() {
             collect::github::reextract(&mut workspace, &ctx.config, &repo)?
         } else {
-            let mut request = collect::github::GithubRequest::new(&repo, api_url.as_deref(), token.clone());
-            request.incident_labels = source.incident_labels.clone();
-            if let Some(seconds) = source.max_wait_seconds {
-                request.pacing.max_wait = std::time::Duration::from_secs(seconds);
-            }
-            request.progress = (!ctx.quiet).then(progress_line);
-            collect::github::collect_github(&mut workspace, &ctx.config, &request)?
+            collect::collect_github_source(&mut workspace, &ctx.config, &source, token.clone(), ctx.progress())?
         };
         print_github(ctx, &report);
         ctx.detail(format!("collected {repo} in {:.2?}", started.elapsed()));

@@ -141,6 +141,8 @@ struct RawSource {
     max_wait_seconds: Option<u64>,
     /// For GitHub sources: issues with any of these labels are incidents.
     incident_labels: Option<Vec<String>>,
+    /// For GitHub sources: read these recorded raw pages instead of the network.
+    recorded: Option<PathBuf>,
 }
 
 /// The analysis window `[since, until)` in UTC.
@@ -283,7 +285,8 @@ pub enum Source {
     Github(GithubSource),
 }
 
-/// A GitHub repository collected through the API on every `flowgauge collect`.
+/// A GitHub repository collected through the API on every `flowgauge collect`, or from pages
+/// recorded earlier.
 #[derive(Debug, Clone)]
 pub struct GithubSource {
     /// `owner/name`.
@@ -294,6 +297,9 @@ pub struct GithubSource {
     pub max_wait_seconds: Option<u64>,
     /// Issues with any of these labels are incidents (`["incident"]` when absent).
     pub incident_labels: Vec<String>,
+    /// A directory laid out like a workspace's `raw/github/` (`<owner>/<name>/<resource>/` pages):
+    /// when set, the rows are extracted from these pages, with no network and no token.
+    pub recorded: Option<PathBuf>,
 }
 
 /// A local repository read on every `flowgauge collect`.
@@ -588,6 +594,12 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
     for (i, s) in raw.sources.into_iter().enumerate() {
         let key = format!("sources[{i}]");
         match s.source_type.as_str() {
+            "import" | "git" if s.recorded.is_some() => {
+                return Err(bad(
+                    format!("{key}.recorded"),
+                    format!("applies to github sources, not {}", s.source_type),
+                ));
+            }
             "import" => {
                 let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
                 let kind = s.kind.ok_or_else(|| bad(format!("{key}.kind"), "an import source needs a kind"))?;
@@ -641,6 +653,36 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 {
                     return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
                 }
+                let recorded = match s.recorded {
+                    Some(dir) => {
+                        // Recorded pages are read as they are: settings of the network have nothing to act on.
+                        for (field, given) in [
+                            ("api_url", s.api_url.is_some()),
+                            ("max_wait_seconds", s.max_wait_seconds.is_some()),
+                            ("incident_labels", s.incident_labels.is_some()),
+                        ] {
+                            if given {
+                                return Err(bad(
+                                    format!("{key}.{field}"),
+                                    "applies to github sources read from the network, not to `recorded` pages",
+                                ));
+                            }
+                        }
+                        let dir = base.join(dir);
+                        if !dir.is_dir() {
+                            let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
+                            return Err(bad(
+                                format!("{key}.recorded"),
+                                format!(
+                                    "{} {problem}: it should hold recorded pages as OWNER/NAME/RESOURCE/*.json",
+                                    dir.display()
+                                ),
+                            ));
+                        }
+                        Some(dir)
+                    }
+                    None => None,
+                };
                 let incident_labels = s.incident_labels.unwrap_or_else(|| vec!["incident".to_string()]);
                 if incident_labels.is_empty() || incident_labels.iter().any(|l| l.trim().is_empty()) {
                     return Err(bad(format!("{key}.incident_labels"), "needs at least one non-empty label"));
@@ -650,6 +692,7 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                     api_url: s.api_url,
                     max_wait_seconds: s.max_wait_seconds,
                     incident_labels,
+                    recorded,
                 }));
             }
             other => {

@@ -16,14 +16,22 @@ The story (EXPECTED.md works the metrics out by hand from the patterns below):
   release): three changes ride each release, with lead times of 3, 8 and 10 days. Naive UTC times.
 * ledger (repo acme/ledger) releases on Tuesdays and incidents cluster in the hours after a release;
   some incidents name the release that caused them, the rest are linked by the 24-hour window.
+  Its pull requests and its weekly releases come from GitHub, as recorded pages of the GraphQL API
+  (Argo CD reports its automated syncs to GitHub as deployments); the rollback and the hotfix the
+  on-call synced by hand in Argo CD are not reported to GitHub and come from Argo CD's history.
 
-Files written: deployments.csv (storefront + payments), ledger-deployments.json, changes.csv,
-reviews.csv, incidents.ndjson, pipelines.csv, jobs.csv (payments' release pipelines).
+Files written: deployments.csv (storefront + payments), ledger-deployments.json (ledger's by-hand
+syncs), changes.csv and reviews.csv (storefront + payments), incidents.ndjson, pipelines.csv, jobs.csv
+(payments' release pipelines), and github/acme/ledger/{pull_requests,deployments,incidents}/00000001.json:
+the pages `flowgauge collect github` would have kept in a workspace's raw/github/ (flowgauge.toml reads
+them with `recorded = "github"`).
 """
 
+import base64
 import csv
 import hashlib
 import json
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -171,7 +179,8 @@ class Org:
 
     def __init__(self):
         self.deployments = []  # deployments.csv
-        self.ledger_deployments = []  # ledger-deployments.json
+        self.ledger_deployments = []  # ledger-deployments.json: Argo CD syncs started by hand
+        self.github_deployments = []  # ledger's automated syncs, as GitHub deployments
         self.changes = []  # changes (numbers and ids assigned at the end)
         self.reviews = []
         self.incidents = []
@@ -489,16 +498,27 @@ LEDGER_STRAY_INCIDENT = (at(date(2025, 3, 1), 3), 1)
 
 
 def ledger_change(org, key, first, created, reviewed, merged, title, n, labels="ledger"):
-    """A rebase-merged PR: its commits land on main as they are; the last one is the 'merge' sha."""
+    """A rebase-merged PR: GitHub lists its branch commits (authored 30 minutes apart, the first at
+    `first`); rebasing writes them onto main as new commits, the last of which is GitHub's
+    `mergeCommit`. Returns the rebased commits, which is what a deployment ships."""
+    branch = [sha(f"ledger-branch-{key}-{j}") for j in range(2)]
     rebased = [sha(f"ledger-{key}-{j}") for j in range(2)]
     org.add_change(key, "ledger", "acme/ledger", pick(LEDGER_PEOPLE, n), title, first_commit=first,
                    created=created, reviewed=reviewed, merged=merged, merge_sha=rebased[-1],
-                   branch_shas=rebased, reviewer=pick(LEDGER_PEOPLE, n + 1), labels=labels)
+                   branch_shas=branch, reviewer=pick(LEDGER_PEOPLE, n + 1), labels=labels)
+    org.changes[-1]["authored"] = [first + hours(j / 2) for j in range(len(branch))]
     return rebased
 
 
 def ledger_deployment(org, dep_id, finished, commits, rollback_to=None, hotfix=False, who="argocd"):
+    """Argo CD's automated syncs reach GitHub as deployments (environment `prod`, created when the
+    sync starts, SUCCESS when it finishes). Syncs started by hand — the rollback and the hotfix — are
+    not reported to GitHub: they come from Argo CD's history, flagged."""
     rollback = rollback_to is not None
+    if not (rollback or hotfix):
+        org.github_deployments.append({"key": dep_id, "created": finished - timedelta(minutes=30),
+                                       "finished": finished, "sha": commits[-1], "creator": who})
+        return
     org.ledger_deployments.append({
         "id": dep_id, "service": "ledger", "environment": "prod", "repo": "acme/ledger",
         "sha": rollback_to if rollback else commits[-1],
@@ -553,6 +573,158 @@ def numbered(org):
     return ids
 
 
+# --------------------------------------------------------------------------------------------------
+# ledger on GitHub: the pages `flowgauge collect github --repo acme/ledger` keeps in raw/github/, in
+# the shapes of the GraphQL queries in src/collect/github/mod.rs (plus `body` on pull requests and
+# issues and `logUrl` on deployment statuses, which extraction does not read).
+
+GITHUB_REPO = "acme/ledger"
+RECORDED = HERE / "github"
+RECORDED_AT_RESET = "2026-01-05T10:00:00Z"  # rateLimit.resetAt: recorded on 2026-01-05
+PAGE_SIZE = 100
+ARGOCD_LOG = "https://argocd.acme.example/applications/ledger-prod?operation=true"
+
+# Descriptions of ledger's pull requests. Free of references to other pull requests, commits or
+# deployments ("#12", hex strings), so that nothing in them links records.
+LEDGER_BODIES = {
+    "Double-entry check on journal import":
+        "Rejects a journal import whose debits and credits do not balance, and names the first entry "
+        "that does not.",
+    "Speed up trial balance query":
+        "Sums postings per account in the database instead of in the service.\n\nSame results on last "
+        "quarter's data, in a fraction of the time.",
+    "Add FX revaluation job":
+        "Revalues foreign-currency balances at month end with the closing rates and posts the "
+        "differences to the revaluation account.",
+    "Close period: lock late postings":
+        "Once a period is closed, postings dated inside it are refused with a clear error instead of "
+        "being accepted silently.",
+    "Index postings by account and date": "",
+    "Export VAT report as CSV":
+        "Finance asked for the VAT report as a spreadsheet: adds a CSV export next to the PDF.",
+    "Hotfix: stop double-posting on retried imports":
+        "A retried import posted its entries twice. Imports now remember which entries they have "
+        "posted and skip them when retried.",
+}
+REFERENCE = re.compile(r"#\d|[0-9a-f]{7,}", re.IGNORECASE)
+
+
+def cursor(*key):
+    """An opaque GraphQL cursor, written the way GitHub's look (base64 of a versioned sort key)."""
+    return base64.b64encode(("cursor:v2:" + json.dumps(list(key), separators=(",", ":"))).encode()).decode()
+
+
+def graphql_pages(connection, items, remaining):
+    """`items` (node, cursor) in the connection's order, as pages of PAGE_SIZE answering the query:
+    `{"data": {"rateLimit": …, "repository": {connection: {"pageInfo": …, "nodes": […]}}}}`."""
+    chunks = [items[k:k + PAGE_SIZE] for k in range(0, len(items), PAGE_SIZE)] or [[]]
+    pages = []
+    for k, chunk in enumerate(chunks):
+        pages.append({"data": {
+            "rateLimit": {"cost": 1, "remaining": remaining - len(pages), "resetAt": RECORDED_AT_RESET},
+            "repository": {connection: {
+                "pageInfo": {"hasNextPage": k + 1 < len(chunks), "endCursor": chunk[-1][1] if chunk else None},
+                "nodes": [node for node, _ in chunk],
+            }},
+        }})
+    return pages
+
+
+def user(login):
+    return {"__typename": "User", "login": login}
+
+
+def pull_request_node(c, reviews):
+    """One pull request as the pull-request query asks for it. The author's own note and the
+    reviewer's comment are conversation comments; the approval is a review."""
+    body = LEDGER_BODIES[c["title"]]
+    assert not REFERENCE.search(body), body
+    number = c["number"]
+    state = "MERGED" if c["merged_at"] else "CLOSED" if c["closed_at"] else "OPEN"
+    comments = [r for r in reviews if r[3] == "commented"]
+    submitted = [r for r in reviews if r[3] != "commented"]
+    labels = [name for name in c["labels"].split(",") if name]
+    commits = list(zip(c["commits"].split(), c["authored"]))
+    return {
+        "number": number,
+        "title": c["title"],
+        "body": body,
+        "state": state,
+        "createdAt": zulu(c["created_at"]),
+        "updatedAt": zulu(c["closed_at"] or c["created_at"]),
+        "mergedAt": zulu(c["merged_at"]),
+        "closedAt": zulu(c["closed_at"]),
+        "author": user(c["author"]),
+        "baseRefName": c["base_branch"],
+        "headRefName": c["head_branch"],
+        "mergeCommit": {"oid": c["merge_commit_sha"]} if c["merge_commit_sha"] else None,
+        "additions": c["additions"],
+        "deletions": c["deletions"],
+        "changedFiles": c["files_changed"],
+        "labels": {"nodes": [{"name": name} for name in labels]},
+        "commits": {"totalCount": len(commits),
+                    "nodes": [{"commit": {"oid": oid, "authoredDate": zulu(t)}} for oid, t in commits]},
+        "reviews": {"totalCount": len(submitted), "nodes": [
+            {"databaseId": 2_400_000_000 + number * 10 + k, "author": user(who), "state": verdict.upper(),
+             "submittedAt": zulu(t)}
+            for k, (_, _, who, verdict, t) in enumerate(submitted)]},
+        "comments": {"nodes": [
+            {"databaseId": 2_600_000_000 + number * 10 + k, "author": user(who), "createdAt": zulu(t)}
+            for k, (_, _, who, _, t) in enumerate(comments)]},
+    }
+
+
+def github_deployment_id(d):
+    """GitHub's databaseId of an automated sync: its date, so that EXPECTED.md can name it."""
+    return int(f"{d['finished']:%Y%m%d}")
+
+
+def deployment_node(d):
+    """One deployment as the deployment query asks for it; statuses newest first."""
+    return {
+        "databaseId": github_deployment_id(d),
+        "environment": "prod",
+        "createdAt": zulu(d["created"]),
+        "commitOid": d["sha"],
+        "creator": {"login": d["creator"]},
+        "statuses": {"nodes": [
+            {"state": "SUCCESS", "createdAt": zulu(d["finished"]), "logUrl": ARGOCD_LOG},
+            {"state": "IN_PROGRESS", "createdAt": zulu(d["created"]), "logUrl": None},
+        ]},
+    }
+
+
+def write_recorded(org, reviews_by_key):
+    """Writes ledger's GitHub pages; returns {resource: nodes written}."""
+    pulls = sorted((c for c in org.changes if c["repo"] == GITHUB_REPO),
+                   key=lambda c: (c["closed_at"] or c["created_at"], c["number"]), reverse=True)
+    pull_items = [(pull_request_node(c, reviews_by_key.get(c["key"], [])),
+                   cursor(zulu(c["closed_at"] or c["created_at"]), c["number"])) for c in pulls]
+    deployments = sorted(org.github_deployments, key=lambda d: d["created"], reverse=True)
+    deployment_items = [(deployment_node(d), cursor(zulu(d["created"]), github_deployment_id(d)))
+                        for d in deployments]
+    # Ledger's incidents are in the incident tool (it names the releases that caused them, which an
+    # issue cannot), so GitHub answers the incident-label query with no issues.
+    resources = {
+        "pull_requests": graphql_pages("pullRequests", pull_items, 4999),
+        "deployments": graphql_pages("deployments", deployment_items, 4998),
+        "incidents": graphql_pages("issues", [], 4997),
+    }
+    owner, name = GITHUB_REPO.split("/")
+    written = {}
+    for resource, pages in resources.items():
+        directory = RECORDED / owner / name / resource
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.json"):
+            old.unlink()
+        for k, page in enumerate(pages, 1):
+            with open(directory / f"{k:08}.json", "w", encoding="utf-8") as f:
+                f.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+        written[resource] = sum(len(p["data"]["repository"][next(iter(p["data"]["repository"]))]["nodes"])
+                                for p in pages)
+    return written
+
+
 def cell(v):
     if v is None:
         return ""
@@ -582,6 +754,10 @@ def main():
                           "triggered_by", "is_manual", "approval_wait_seconds", "is_rollback", "is_hotfix", "commits"]
     write_csv("deployments.csv", deployment_columns, org.deployments)
 
+    # ledger's automated syncs are GitHub deployments; incidents name them by their GitHub ids.
+    deployment_ids = {d["key"]: f"github:deployment:{GITHUB_REPO}:{github_deployment_id(d)}"
+                      for d in org.github_deployments}
+
     with open(HERE / "ledger-deployments.json", "w", encoding="utf-8") as f:
         f.write("[\n")
         f.write(",\n".join("  " + json.dumps(d) for d in org.ledger_deployments))
@@ -591,20 +767,29 @@ def main():
                       "first_review_at", "approved_at", "merged_at", "closed_at", "base_branch", "head_branch",
                       "merge_commit_sha", "additions", "deletions", "files_changed", "is_revert",
                       "reverts_change_id", "labels", "commits"]
-    changes = sorted(org.changes, key=lambda c: (c["repo"], c["number"]))
+    on_github = {c["key"] for c in org.changes if c["repo"] == GITHUB_REPO}
+    changes = sorted((c for c in org.changes if c["key"] not in on_github), key=lambda c: (c["repo"], c["number"]))
     for c in changes:
         c["id"] = ids[c["key"]]
         c["reverts_change_id"] = ids[c["reverts"]] if c["reverts"] else None
     write_csv("changes.csv", change_columns, changes)
 
     reviews = [{"id": rid, "change_id": ids[key], "reviewer": who, "state": state, "submitted_at": t}
-               for rid, key, who, state, t in org.reviews]
+               for rid, key, who, state, t in org.reviews if key not in on_github]
     reviews.sort(key=lambda r: (r["submitted_at"], r["id"]))
     write_csv("reviews.csv", ["id", "change_id", "reviewer", "state", "submitted_at"], reviews)
+    reviews_by_key = {}
+    for review in org.reviews:
+        if review[1] in on_github:
+            reviews_by_key.setdefault(review[1], []).append(review)
+    recorded = write_recorded(org, reviews_by_key)
 
     with open(HERE / "incidents.ndjson", "w", encoding="utf-8") as f:
         for n, i in enumerate(sorted(org.incidents, key=lambda i: i["opened_at"]), 1001):
             i["id"] = f"INC-{n}"
+            if i["caused_by_deployment_id"]:
+                i["caused_by_deployment_id"] = deployment_ids.get(i["caused_by_deployment_id"],
+                                                                  i["caused_by_deployment_id"])
             f.write(json.dumps({k: v for k, v in i.items() if v is not None}) + "\n")
 
     write_csv("pipelines.csv", ["id", "repo", "service", "name", "ref", "trigger", "triggered_by", "queued_at",
@@ -615,15 +800,16 @@ def main():
     sizes = {
         "deployments.csv": len(org.deployments),
         "ledger-deployments.json": len(org.ledger_deployments),
-        "changes.csv": len(org.changes),
+        "changes.csv": len(changes),
         "reviews.csv": len(reviews),
         "incidents.ndjson": len(org.incidents),
         "pipelines.csv": len(org.pipelines),
         "jobs.csv": len(org.jobs),
+        **{f"github/{GITHUB_REPO}/{resource}": n for resource, n in recorded.items()},
     }
     for name, n in sizes.items():
-        print(f"{name:26} {n:5} rows")
-    print(f"{'total':26} {sum(sizes.values()):5} rows")
+        print(f"{name:34} {n:5} rows")
+    print(f"{'total':34} {sum(sizes.values()):5} rows")
 
 
 if __name__ == "__main__":

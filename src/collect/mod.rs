@@ -13,7 +13,7 @@ pub mod scan;
 
 use chrono::Utc;
 
-use crate::config::{Config, Service, Source};
+use crate::config::{Config, GithubSource, Service, Source};
 use crate::error::Result;
 use crate::model::{self, Row, Value};
 use crate::store::{SourceState, UpsertStats, Workspace};
@@ -131,14 +131,17 @@ pub enum SourceReport {
 /// Runs every source in the configuration, in order (GitHub sources unauthenticated: see
 /// [`collect_configured_with`]).
 pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<Vec<SourceReport>> {
-    collect_configured_with(workspace, config, None)
+    collect_configured_with(workspace, config, None, None)
 }
 
-/// Runs every source in the configuration, in order; `token` authenticates GitHub sources.
+/// Runs every source in the configuration, in order; `token` authenticates GitHub sources read
+/// from the network (those with `recorded` pages need none); `progress` is told how each
+/// GitHub resource is going.
 pub fn collect_configured_with(
     workspace: &mut Workspace,
     config: &Config,
     token: Option<String>,
+    progress: Option<github::ProgressSink>,
 ) -> Result<Vec<SourceReport>> {
     let mut reports = Vec::new();
     for source in &config.sources {
@@ -158,17 +161,45 @@ pub fn collect_configured_with(
                 reports.push(SourceReport::Git(report));
             }
             Source::Github(s) => {
-                let mut request = github::GithubRequest::new(&s.repo, s.api_url.as_deref(), token.clone());
-                request.incident_labels = s.incident_labels.clone();
-                if let Some(seconds) = s.max_wait_seconds {
-                    request.pacing.max_wait = std::time::Duration::from_secs(seconds);
-                }
-                reports.push(SourceReport::Github(github::collect_github(workspace, config, &request)?));
+                reports.push(SourceReport::Github(collect_github_source(
+                    workspace,
+                    config,
+                    s,
+                    token.clone(),
+                    progress.clone(),
+                )?));
             }
         }
     }
     workspace.replace(&model::SERVICES, &service_rows(config))?;
     Ok(reports)
+}
+
+/// Collects one configured GitHub source: from its recorded pages when it names some (no network,
+/// no token), else from the API, authenticated with `token`.
+pub fn collect_github_source(
+    workspace: &mut Workspace,
+    config: &Config,
+    source: &GithubSource,
+    token: Option<String>,
+    progress: Option<github::ProgressSink>,
+) -> Result<github::GithubReport> {
+    if let Some(pages) = &source.recorded {
+        let report = github::reextract_from(workspace, config, &source.repo, pages)?;
+        // Listed with the other sources (the report's methodology), like an import.
+        workspace.record_source(
+            &format!("github:{}:recorded:{}", source.repo, pages.display()),
+            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages) },
+        )?;
+        return Ok(report);
+    }
+    let mut request = github::GithubRequest::new(&source.repo, source.api_url.as_deref(), token);
+    request.incident_labels = source.incident_labels.clone();
+    if let Some(seconds) = source.max_wait_seconds {
+        request.pacing.max_wait = std::time::Duration::from_secs(seconds);
+    }
+    request.progress = progress;
+    github::collect_github(workspace, config, &request)
 }
 
 /// The `services` table as configured.

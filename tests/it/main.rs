@@ -8,5 +8,6 @@ mod github;
 mod helpers;
 mod import;
 mod metrics;
+mod recorded;
 mod report;
 mod sample;

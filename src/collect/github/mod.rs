@@ -359,8 +359,14 @@ fn source_name(repo: &str, resource: &str) -> String {
 
 /// Where a repository's raw pages of one resource are kept.
 pub fn raw_dir(workspace: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
+    pages_dir(&workspace.join("raw").join("github"), repo, resource)
+}
+
+/// The pages of one resource of `repo` under `pages`, a directory laid out like a workspace's
+/// `raw/github/` (`<owner>/<name>/<resource>/`).
+fn pages_dir(pages: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
     let (owner, name) = split_repo(repo)?;
-    Ok(workspace.join("raw").join("github").join(owner).join(name).join(resource))
+    Ok(pages.join(owner).join(name).join(resource))
 }
 
 /// The raw pages of a resource, in the order they were fetched.
@@ -1049,18 +1055,20 @@ fn extract_page(
 /// Rebuilds the rows of one repository from its raw pages alone (no network), upserting each
 /// resource's pages in the order they were fetched.
 pub fn reextract(workspace: &mut Workspace, config: &Config, repo: &str) -> Result<GithubReport> {
-    let root = workspace.root().join("raw");
-    reextract_from(workspace, config, repo, &root)
+    let pages = workspace.root().join("raw").join("github");
+    reextract_from(workspace, config, repo, &pages).map_err(|e| match e {
+        Error::NotFound(m) => Error::NotFound(format!("{m}: run `flowgauge collect github --repo {repo}` first")),
+        e => e,
+    })
 }
 
-/// [`reextract`] from raw pages kept under `raw_root` (laid out as `github/<owner>/<name>/<resource>/`),
-/// for example pages recorded elsewhere.
-pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, raw_root: &Path) -> Result<GithubReport> {
+/// [`reextract`] from pages kept elsewhere: `pages` is laid out like a workspace's `raw/github/`
+/// (`<owner>/<name>/<resource>/NNNNNNNN.json`), e.g. pages recorded once and shipped with a
+/// configuration (`recorded` in a github source). No network, no token.
+pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pages: &Path) -> Result<GithubReport> {
     let service = service_for(config, repo);
     let mut report = GithubReport { repo: repo.to_string(), ..Default::default() };
-    let dir_of = |name: &str| -> Result<PathBuf> {
-        Ok(raw_root.join(raw_dir(Path::new(""), repo, name)?.strip_prefix("raw").expect("raw_dir starts with raw")))
-    };
+    let dir_of = |name: &str| pages_dir(pages, repo, name);
     let upsert = |workspace: &mut Workspace, report: &mut GithubReport, rows: Extracted| -> Result<()> {
         count(report, &rows);
         report.pages += 1;
@@ -1126,10 +1134,7 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, ra
         upsert(workspace, &mut report, rows)?;
     }
     if report.pages == 0 {
-        return Err(Error::NotFound(format!(
-            "no raw GitHub pages for {repo} in {}: run `flowgauge collect github --repo {repo}` first",
-            raw_root.display()
-        )));
+        return Err(Error::NotFound(format!("no raw GitHub pages for {repo} in {}", pages.join(repo).display())));
     }
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
