@@ -252,8 +252,11 @@ fn workflow_run(n: u64) -> Value {
     let p = pr(n);
     let created = p.merged + minutes(1);
     let conclusion = if n.is_multiple_of(11) { "failure" } else { "success" };
+    // Every merge runs CI; every fifth also runs the deploy workflow's release (as a separate
+    // workflow would), which is where flowgauge reads jobs by default.
+    let name = if n.is_multiple_of(5) { "deploy" } else { "ci" };
     json!({
-        "id": run_id(n), "name": "ci", "head_branch": "main", "head_sha": sha(2, n), "run_number": n,
+        "id": run_id(n), "name": name, "head_branch": "main", "head_sha": sha(2, n), "run_number": n,
         "event": "push", "status": "completed", "conclusion": conclusion, "workflow_id": 42,
         "actor": { "login": p.author }, "triggering_actor": { "login": p.author }, "run_attempt": 1,
         "created_at": iso(created), "updated_at": iso(created + minutes(12)), "run_started_at": iso(created + minutes(1)),

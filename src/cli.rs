@@ -460,6 +460,7 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
                 max_wait_seconds: None,
                 incident_labels: vec!["incident".to_string()],
                 recorded: None,
+                all_jobs: false,
             }
         })],
         None if configured.is_empty() => {

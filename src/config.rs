@@ -143,6 +143,8 @@ struct RawSource {
     incident_labels: Option<Vec<String>>,
     /// For GitHub sources: read these recorded raw pages instead of the network.
     recorded: Option<PathBuf>,
+    /// For GitHub sources: whose workflow runs' jobs to read, `deploy` or `all`.
+    jobs: Option<String>,
 }
 
 /// The analysis window `[since, until)` in UTC.
@@ -300,6 +302,9 @@ pub struct GithubSource {
     /// A directory laid out like a workspace's `raw/github/` (`<owner>/<name>/<resource>/` pages):
     /// when set, the rows are extracted from these pages, with no network and no token.
     pub recorded: Option<PathBuf>,
+    /// Read the jobs of every workflow run (`jobs = "all"`), not only of the runs of the service's
+    /// deploy workflows (`jobs = "deploy"`, the default): the REST API costs one request per run.
+    pub all_jobs: bool,
 }
 
 /// A local repository read on every `flowgauge collect`.
@@ -594,11 +599,9 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
     for (i, s) in raw.sources.into_iter().enumerate() {
         let key = format!("sources[{i}]");
         match s.source_type.as_str() {
-            "import" | "git" if s.recorded.is_some() => {
-                return Err(bad(
-                    format!("{key}.recorded"),
-                    format!("applies to github sources, not {}", s.source_type),
-                ));
+            "import" | "git" if s.recorded.is_some() || s.jobs.is_some() => {
+                let field = if s.recorded.is_some() { "recorded" } else { "jobs" };
+                return Err(bad(format!("{key}.{field}"), format!("applies to github sources, not {}", s.source_type)));
             }
             "import" => {
                 let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
@@ -660,6 +663,7 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                             ("api_url", s.api_url.is_some()),
                             ("max_wait_seconds", s.max_wait_seconds.is_some()),
                             ("incident_labels", s.incident_labels.is_some()),
+                            ("jobs", s.jobs.is_some()),
                         ] {
                             if given {
                                 return Err(bad(
@@ -687,12 +691,20 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 if incident_labels.is_empty() || incident_labels.iter().any(|l| l.trim().is_empty()) {
                     return Err(bad(format!("{key}.incident_labels"), "needs at least one non-empty label"));
                 }
+                let all_jobs = match s.jobs.as_deref() {
+                    None | Some("deploy") => false,
+                    Some("all") => true,
+                    Some(other) => {
+                        return Err(bad(format!("{key}.jobs"), format!("`{other}` is not \"deploy\" or \"all\"")));
+                    }
+                };
                 sources.push(Source::Github(GithubSource {
                     repo,
                     api_url: s.api_url,
                     max_wait_seconds: s.max_wait_seconds,
                     incident_labels,
                     recorded,
+                    all_jobs,
                 }));
             }
             other => {

@@ -199,6 +199,7 @@ pub fn collect_github_source(
         request.pacing.max_wait = std::time::Duration::from_secs(seconds);
     }
     request.progress = progress;
+    request.all_jobs = source.all_jobs;
     github::collect_github(workspace, config, &request)
 }
 

@@ -905,6 +905,7 @@ fn github_sources_are_validated() {
         ("repo = \"shop\"\n", "sources[0].repo"),
         ("repo = \"acme/shop\"\napi_url = \"ftp://x\"\n", "sources[0].api_url"),
         ("repo = \"acme/shop\"\nincident_labels = []\n", "sources[0].incident_labels"),
+        ("repo = \"acme/shop\"\njobs = \"some\"\n", "sources[0].jobs"),
     ] {
         let text = format!("[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n{base}{extra}");
         let error = Config::from_toml(&text, crate::helpers::now()).unwrap_err().to_string();
@@ -1130,4 +1131,27 @@ fn the_report_shows_what_github_settings_and_deployments_say() {
     ] {
         assert!(report.contains(expected), "missing {expected:?} in:\n{report}");
     }
+}
+
+#[test]
+fn jobs_are_read_for_deploy_workflows_unless_all_are_asked_for() {
+    let server = Server::start(FakeGithub::new(3));
+    let only_releases = config(
+        "2025-01-01",
+        "2026-01-01",
+        "[[services]]\nname = \"shop\"\nrepos = [\"acme/shop\"]\ndeploy_workflows = [\"release*\"]\n",
+    );
+    let mut request = server.request();
+    request.resources = vec![Resource::WorkflowRuns];
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &only_releases, &request).unwrap();
+    assert_eq!(report.requests, 2, "two pages of runs; no run is of a deploy workflow, so no jobs");
+    assert_eq!(ws.load(&model::JOBS).unwrap().height(), 0);
+
+    request.all_jobs = true;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &only_releases, &request).unwrap();
+    assert_eq!(report.requests as i64, 2 + RUNS - 1, "every finished run's jobs");
 }

@@ -635,13 +635,14 @@ fn run_status(status: Option<&str>, conclusion: Option<&str>) -> &'static str {
     }
 }
 
-/// Rows of a REST page of workflow runs; also the finished runs (id, attempt) whose jobs to read.
+/// Rows of a REST page of workflow runs; also the finished runs (id, attempt, workflow name) whose
+/// jobs may be read.
 pub fn workflow_run_rows(
     page: &serde_json::Value,
     repo: &str,
     service: &Service,
     out: &mut Extracted,
-) -> (PageMeta, Vec<(i64, i64)>) {
+) -> (PageMeta, Vec<(i64, i64, String)>) {
     let runs = page["workflow_runs"].as_array().cloned().unwrap_or_default();
     let mut meta = PageMeta::default();
     let mut completed = Vec::new();
@@ -654,7 +655,11 @@ pub fn workflow_run_rows(
         if status == "running" {
             meta.oldest_unfinished = min_opt(meta.oldest_unfinished, created);
         } else {
-            completed.push((id, run["run_attempt"].as_i64().unwrap_or(1)));
+            completed.push((
+                id,
+                run["run_attempt"].as_i64().unwrap_or(1),
+                run["name"].as_str().unwrap_or("").to_string(),
+            ));
         }
         let trigger = match run["event"].as_str().unwrap_or("") {
             "push" => "push",

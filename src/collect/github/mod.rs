@@ -217,6 +217,9 @@ pub struct GithubRequest {
     pub incident_labels: Vec<String>,
     /// Told after every page, so a front end can show progress.
     pub progress: Option<ProgressSink>,
+    /// Read the jobs of every finished workflow run; otherwise only of runs of the service's deploy
+    /// workflows (`deploy_workflows`), where approval waits and deployment jobs are.
+    pub all_jobs: bool,
 }
 
 /// Where a collection reports its progress (the CLI draws a progress line from it).
@@ -272,6 +275,7 @@ impl GithubRequest {
             resources: Resource::ALL.to_vec(),
             incident_labels: vec!["incident".to_string()],
             progress: None,
+            all_jobs: false,
         }
     }
 }
@@ -383,10 +387,31 @@ fn raw_pages(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(pages)
 }
 
-/// Writes a page body atomically (temporary file, sync, rename) as the next page of `dir`.
-fn write_raw(dir: &Path, body: &str) -> Result<PathBuf> {
+/// Numbers the raw pages of each directory. A directory is listed once per collection, not once per
+/// page: a repository with thousands of workflow runs keeps thousands of jobs pages.
+#[derive(Default)]
+struct RawPages {
+    next: std::collections::HashMap<PathBuf, u64>,
+}
+
+impl RawPages {
+    /// Writes a page body atomically as the next page of `dir`.
+    fn write(&mut self, dir: &Path, body: &str) -> Result<PathBuf> {
+        let next = match self.next.get(dir) {
+            Some(n) => *n,
+            None => {
+                raw_pages(dir)?.last().and_then(|p| p.file_stem()?.to_str()?.parse::<u64>().ok()).map_or(1, |n| n + 1)
+            }
+        };
+        let path = write_raw(dir, next, body)?;
+        self.next.insert(dir.to_path_buf(), next + 1);
+        Ok(path)
+    }
+}
+
+/// Writes a page body atomically (temporary file, sync, rename) as page `next` of `dir`.
+fn write_raw(dir: &Path, next: u64, body: &str) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let next = raw_pages(dir)?.last().and_then(|p| p.file_stem()?.to_str()?.parse::<u64>().ok()).map_or(1, |n| n + 1);
     let path = dir.join(format!("{next:08}.json"));
     let tmp = dir.join(format!(".{next:08}.json.tmp"));
     let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -449,6 +474,7 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     let mut pages_left = request.stop_after_pages;
     let mut result = Ok(());
     let started = std::time::Instant::now();
+    let mut raw = RawPages::default();
     for resource in request.resources.iter().filter(|r| r.wanted_for(&service)) {
         let mut fetch = Fetch {
             workspace: &mut *workspace,
@@ -458,6 +484,7 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
             client: &client,
             report: &mut report,
             pages_left: &mut pages_left,
+            raw: &mut raw,
             started,
             items: 0,
         };
@@ -494,6 +521,7 @@ struct Fetch<'a> {
     client: &'a Client,
     report: &'a mut GithubReport,
     pages_left: &'a mut Option<usize>,
+    raw: &'a mut RawPages,
     started: std::time::Instant,
     /// Items read so far of the current resource.
     items: u64,
@@ -629,7 +657,7 @@ impl Fetch<'_> {
             // Shape first, so that a page kept in the raw layer is always one extraction can read.
             let mut rows = Extracted::default();
             let meta = extract_page(resource, &page.body, &page.json, self.repo(), self.service, &known, &mut rows)?;
-            write_raw(&dir, &page.body)?;
+            self.raw.write(&dir, &page.body)?;
             if run.next_high_water.is_none() {
                 run.next_high_water = meta.newest.or(run.stop_at);
             }
@@ -679,16 +707,19 @@ impl Fetch<'_> {
             self.expect_array(&page.json, "workflow_runs", &next)?;
             let mut rows = Extracted::default();
             let (meta, completed) = extract::workflow_run_rows(&page.json, &repo, self.service, &mut rows);
-            write_raw(&runs_dir, &page.body)?;
-            for (id, attempt) in completed {
+            self.raw.write(&runs_dir, &page.body)?;
+            for (id, attempt, name) in completed {
                 if known.contains(&(format!("github:run:{repo}:{id}"), attempt)) {
                     continue; // this attempt's jobs were read by an earlier run
+                }
+                if !self.request.all_jobs && !self.service.is_deploy_workflow(&name) {
+                    continue; // one request per run: only the runs that deliver are worth it
                 }
                 let mut jobs_next = Some(format!("/repos/{repo}/actions/runs/{id}/jobs?per_page=100"));
                 while let Some(path) = jobs_next {
                     let jobs = self.runtime.block_on(self.client.get(&path))?;
                     self.expect_array(&jobs.json, "jobs", &path)?;
-                    write_raw(&jobs_dir, &jobs.body)?;
+                    self.raw.write(&jobs_dir, &jobs.body)?;
                     extract::job_rows(&jobs.json, &repo, &mut rows);
                     jobs_next = client::next_link(&jobs.headers, &self.request.api_url);
                 }
@@ -785,7 +816,7 @@ impl Fetch<'_> {
             self.report.warnings.push(format!("{repo}: more than 100 environments; only the first 100 were read"));
         }
         let dir = raw_dir(self.workspace.root(), &repo, Resource::Environments.name())?;
-        write_raw(&dir, &page.body)?;
+        self.raw.write(&dir, &page.body)?;
         let mut rows = Extracted::default();
         extract::environment_rows(&page.json, &repo, self.service, &mut rows);
         let items = page.json["environments"].as_array().map_or(0, Vec::len) as u64;
@@ -818,7 +849,7 @@ impl Fetch<'_> {
             });
         }
         self.report.pages += 1;
-        write_raw(&raw_dir(self.workspace.root(), &repo, Resource::Codeowners.name())?, &file.body)?;
+        self.raw.write(&raw_dir(self.workspace.root(), &repo, Resource::Codeowners.name())?, &file.body)?;
         let errors_dir = raw_dir(self.workspace.root(), &repo, CODEOWNERS_ERRORS)?;
         let errors = match extract::codeowners_file(&file.json) {
             None => None,
@@ -826,7 +857,7 @@ impl Fetch<'_> {
                 let path = format!("/repos/{repo}/codeowners/errors");
                 match self.snapshot_get(CODEOWNERS_ERRORS, &path, r#"{"errors":[]}"#)? {
                     Some(page) => {
-                        write_raw(&errors_dir, &page.body)?;
+                        self.raw.write(&errors_dir, &page.body)?;
                         Some(page.json)
                     }
                     None => last_raw_json(&errors_dir, &repo)?,
