@@ -22,7 +22,7 @@ The story (EXPECTED.md works the metrics out by hand from the patterns below):
 
 Files written: deployments.csv (storefront + payments), ledger-deployments.json (ledger's by-hand
 syncs), changes.csv and reviews.csv (storefront + payments), incidents.ndjson, pipelines.csv, jobs.csv
-(payments' release pipelines), and github/acme/ledger/{pull_requests,deployments,incidents}/00000001.json:
+(payments' release pipelines), and github/acme/ledger/{pull_requests,deployments,incidents,environments,codeowners,codeowners_errors}/00000001.json:
 the pages `flowgauge collect github` would have kept in a workspace's raw/github/ (flowgauge.toml reads
 them with `recorded = "github"`).
 """
@@ -722,7 +722,39 @@ def write_recorded(org, reviews_by_key):
                 f.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
         written[resource] = sum(len(p["data"]["repository"][next(iter(p["data"]["repository"]))]["nodes"])
                                 for p in pages)
+    # Settings, as snapshots: the prod environment (Argo CD deploys on merge, so no reviewers; only
+    # main may deploy), and CODEOWNERS naming a team, the DBAs for migrations, and someone who left —
+    # which GitHub reports as an error (an ownership gap in the report).
+    settings = {
+        "environments": {"total_count": 1, "environments": [
+            {"id": 5101, "name": "prod", "protection_rules": [{"id": 5102, "type": "branch_policy"}],
+             "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False}}]},
+        "codeowners": {"data": {
+            "rateLimit": {"cost": 1, "remaining": 4996, "resetAt": RECORDED_AT_RESET},
+            "repository": {"dotgithub": {"text": LEDGER_CODEOWNERS}, "root": None, "docs": None}}},
+        "codeowners_errors": {"errors": [
+            {"line": 4, "column": 15, "kind": "Unknown owner", "source": "/legacy/      @mvoss",
+             "suggestion": "make sure @mvoss exists and has write access to the repository",
+             "message": "Unknown owner on line 4: make sure @mvoss exists and has write access to the repository\n\n  /legacy/      @mvoss\n                ^",
+             "path": ".github/CODEOWNERS"}]},
+    }
+    for resource, page in settings.items():
+        directory = RECORDED / owner / name / resource
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.json"):
+            old.unlink()
+        with open(directory / "00000001.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+        written[resource] = 1
     return written
+
+
+# ledger's CODEOWNERS at the time of recording.
+LEDGER_CODEOWNERS = """# ledger owners
+*             @acme/ledger-team
+/migrations/  @acme/dba
+/legacy/      @mvoss
+"""
 
 
 def cell(v):

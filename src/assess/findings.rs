@@ -802,8 +802,10 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
 fn ownership_finding(f: &Facts, gaps: &[OwnershipGap]) -> Finding {
     let evidence: Vec<String> = gaps
         .iter()
-        .map(|g| {
-            format!("{}: {} ({})", g.detail, g.count, g.share.map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_default())
+        .map(|g| match g.share {
+            Some(share) => format!("{}: {} ({:.0}%)", g.detail, g.count, share * 100.0),
+            None if g.count == 1 => g.detail.clone(),
+            None => format!("{}: {}", g.detail, g.count),
         })
         .chain((f.incidents > 0).then(|| match f.assignees.len() {
             1 => format!(

@@ -73,8 +73,12 @@ fn the_sample_ledger_is_extracted_from_recorded_pages_without_the_network() {
         [collect::SourceReport::Github(r)] => r,
         _ => panic!("one github report"),
     };
-    // One page each of pull requests, deployments and incident issues (none).
-    assert_eq!((report.pages, report.requests), (3, 0));
+    // One page each of pull requests, deployments, incident issues (none), environments and
+    // CODEOWNERS (with its errors).
+    assert_eq!((report.pages, report.requests), (5, 0));
+    // The prod environment's branch policy, CODEOWNERS, and the owner GitHub does not know.
+    assert_eq!(report.evidence, 3);
+    assert_eq!(count_where(&ws, &model::EVIDENCE, "kind", "gap"), 1);
     assert_eq!((report.changes, report.change_commits), (53, 106));
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 
@@ -145,12 +149,12 @@ fn collect_reads_recorded_pages_without_a_token() {
     let out = run(dir.path(), &["--config", config, "--workspace", ws, "collect", "github"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("GitHub acme/ledger: 3 pages, 0 requests"), "{stderr}");
+    assert!(stderr.contains("GitHub acme/ledger: 5 pages, 0 requests"), "{stderr}");
     assert!(!stderr.contains("GITHUB_TOKEN"), "no token warning for recorded pages: {stderr}");
 
     let out = run(dir.path(), &["--config", config, "--workspace", ws, "collect"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("GitHub acme/ledger: 3 pages, 0 requests"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("GitHub acme/ledger: 5 pages, 0 requests"), "{}", text(&out.stderr));
 
     // --api-url cannot redirect a source that reads recorded pages.
     let out = run(
