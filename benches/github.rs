@@ -12,12 +12,15 @@
 //! `FLOWGAUGE_BENCH_BASELINE_PRS`, `FLOWGAUGE_BENCH_RUNS`, `FLOWGAUGE_BENCH_DEPLOYMENTS`,
 //! `FLOWGAUGE_BENCH_INCIDENTS` (flags win). Defaults: 5,000 merged pull requests, 50 ms added to
 //! every response, a baseline measured on the first 300 pull requests and extrapolated, one workflow
-//! run per pull request, one deployment per five, 12 incidents. The full default run takes about six
-//! minutes: five for the workflow runs' jobs (one request per run), under one for the baseline.
+//! run per pull request (every fifth a run of the `deploy` workflow, whose jobs flowgauge reads), one
+//! deployment per five, 12 incidents. The full default run takes a few minutes: about one for the
+//! deploy runs' jobs (one request per run), one for the compares of consecutive production
+//! deployments (one request each), under one for the baseline.
 //! `--runs 0` leaves the workflow runs out for a quick look at the pull-request figures.
 //!
 //! The fake (a wiremock server) speaks GitHub's documented shapes:
-//! - `POST /graphql`: the `pullRequests`, `deployments` and `issues` connections of the repository,
+//! - `POST /graphql`: the `pullRequests`, `deployments` and `issues` connections of the repository
+//!   and the CODEOWNERS query (a file at `.github/CODEOWNERS`),
 //!   paged by `variables.first` (≤ 100) and `variables.after` with `pageInfo { hasNextPage
 //!   endCursor }` and `rateLimit { cost remaining resetAt }`. Issues are served only for the label
 //!   `incident`. Any other connection under `repository` answers an empty page (`nodes: []`,
@@ -25,10 +28,11 @@
 //! - REST, under `/repos/acme/shop` and `/repositories/{id}` (GitHub's `Link` targets use the
 //!   latter): `actions/runs` and `actions/runs/{id}/jobs` in pages of `per_page` (default 30, at most
 //!   100) with `Link: <…>; rel="next", <…>; rel="last"` as GitHub writes it, and, for the baseline,
-//!   `pulls?state=closed`, `pulls/{n}/reviews`, `pulls/{n}/commits` and `issues/{n}/comments`.
+//!   `pulls?state=closed`, `pulls/{n}/reviews`, `pulls/{n}/commits` and `issues/{n}/comments`;
+//!   `environments` (production with required reviewers, staging), `codeowners/errors` (none) and
+//!   `compare/BASE...HEAD` of two deployed merge commits (the merge commits between them).
 //! - Anything else answers GitHub's empty answer for its kind, so that a resource added to the
-//!   collector later does not break the benchmark: `contents/…` 404 (no such file), `compare/…` an
-//!   identical comparison, `actions/…` `{"total_count": 0, "<last segment>": []}`, any other GET `[]`.
+//!   collector later does not break the benchmark: `contents/…` 404 (no such file), `actions/…` `{"total_count": 0, "<last segment>": []}`, any other GET `[]`.
 //!   The timed run reads only the resources listed in [`TIMED`] so the figures stay comparable; any
 //!   other resource the collector knows is named in the output as not timed, and every request the
 //!   fake answered is printed by endpoint, so an unexpected one shows.
@@ -52,9 +56,17 @@ const REPO_ID: u64 = 123_456_789;
 const TOKEN: &str = "ghp_benchmarkTokenThatIsNotASecret000";
 /// Issue 5: requests per 1,000 pull requests (with reviews and commits).
 const TARGET_PER_1000: f64 = 30.0;
-/// The resources that exist today, in the collector's order; the timed run reads only these.
-const TIMED: [Resource; 4] =
-    [Resource::PullRequests, Resource::WorkflowRuns, Resource::Deployments, Resource::Incidents];
+/// The resources timed, in the collector's order (releases are not: the service deploys through
+/// the Deployments API, so the collector does not ask for them).
+const TIMED: [Resource; 7] = [
+    Resource::PullRequests,
+    Resource::WorkflowRuns,
+    Resource::Deployments,
+    Resource::Incidents,
+    Resource::Environments,
+    Resource::Codeowners,
+    Resource::DeploymentCommits,
+];
 /// Pull requests with this many commits (every 500th): a long nested list, still under one page.
 const LONG_PR_COMMITS: usize = 60;
 
@@ -233,6 +245,20 @@ fn deployment(d: u64, size: Size) -> Value {
     })
 }
 
+/// Whether deployment `d` is a successful production deployment, and the pull request whose merge
+/// commit it deployed.
+fn production_success(d: u64, size: Size) -> Option<u64> {
+    let production = !d.is_multiple_of(4) && !mix(d, 30).is_multiple_of(10);
+    production.then(|| (d * 5).min(size.prs as u64).max(1))
+}
+
+/// The commits each compare of consecutive successful production deployments lists: the merge
+/// commits of the pull requests after the previous one's, up to its own (a squash-merge repository).
+fn compares(size: Size) -> Vec<(u64, u64)> {
+    let deployed: Vec<u64> = (1..=size.deployments as u64).filter_map(|d| production_success(d, size)).collect();
+    deployed.windows(2).filter(|w| w[0] != w[1]).map(|w| (w[0], w[1])).collect()
+}
+
 fn incident(i: u64, size: Size) -> Value {
     let opened = base() + minutes(90 * (mix(i, 40) % size.prs.max(1) as u64) as i64);
     json!({
@@ -294,6 +320,8 @@ struct Fake {
     size: Size,
     latency: Duration,
     tallies: Mutex<Tallies>,
+    /// Merge commit → pull request number, to answer compares.
+    merged: std::collections::HashMap<String, u64>,
 }
 
 struct Handler(Arc<Fake>);
@@ -421,6 +449,11 @@ impl Fake {
         let query = body["query"].as_str().unwrap_or("");
         let variables = &body["variables"];
         let after = variables["after"].as_str();
+        if query.contains("HEAD:.github/CODEOWNERS") {
+            let answer = Answer::ok(json!({ "data": { "rateLimit": {}, "repository": {
+                "dotgithub": { "text": "* @acme/devs\n/deploy/ @acme/sre\n" }, "root": null, "docs": null } } }));
+            return ("POST /graphql CODEOWNERS".to_string(), Answer { cost: 1, ..answer });
+        }
         let Some((field, literal_first)) = repository_field(query) else {
             return ("POST /graphql (no repository)".to_string(), Answer::ok(json!({ "data": {} })));
         };
@@ -507,9 +540,23 @@ impl Fake {
                 404,
                 json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/contents#get-repository-content", "status": "404" }),
             ),
-            ["compare", ..] => Answer::ok(
-                json!({ "status": "identical", "ahead_by": 0, "behind_by": 0, "total_commits": 0, "commits": [], "files": [] }),
-            ),
+            ["environments"] => Answer::ok(json!({ "total_count": 2, "environments": [
+                { "id": 1, "name": "production", "protection_rules": [{ "id": 2, "type": "required_reviewers",
+                    "reviewers": [{ "type": "Team", "reviewer": { "slug": "release-managers" } }] }] },
+                { "id": 3, "name": "staging", "protection_rules": [] } ] })),
+            ["codeowners", "errors"] => Answer::ok(json!({ "errors": [] })),
+            ["compare", spec] => {
+                let pair = spec.split_once("...").and_then(|(b, h)| Some((*self.merged.get(b)?, *self.merged.get(h)?)));
+                let commits: Vec<Value> = match pair {
+                    Some((base, head)) if head > base => (base + 1..=head)
+                        .map(|n| json!({ "sha": sha(2, n), "commit": { "message": "merged" } }))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let url = format!("https://api.github.com/repos/{REPO}/compare/{spec}");
+                Answer::ok(json!({ "url": url, "status": if commits.is_empty() { "identical" } else { "ahead" },
+                    "ahead_by": commits.len(), "behind_by": 0, "total_commits": commits.len(), "commits": commits, "files": [] }))
+            }
             ["actions", rest @ ..] => {
                 let key = rest.iter().rev().find(|s| number(s).is_none()).copied().unwrap_or("items");
                 let mut body = serde_json::Map::new();
@@ -665,13 +712,14 @@ fn main() {
         thousands(reviews as u64),
     );
     println!(
-        "                {} workflow runs × 2 jobs, {} deployments with statuses, {} incident issues",
+        "                {} workflow runs × 2 jobs (a fifth of the deploy workflow), {} deployments with statuses, {} incident issues",
         thousands(size.runs as u64),
         thousands(size.deployments as u64),
         size.incidents
     );
 
-    let fake = Arc::new(Fake { size, latency, tallies: Mutex::new(Tallies::new()) });
+    let merged = (1..=size.prs as u64).map(|n| (sha(2, n), n)).collect();
+    let fake = Arc::new(Fake { size, latency, tallies: Mutex::new(Tallies::new()), merged });
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let server = runtime.block_on(async {
         let server = MockServer::builder().disable_request_recording().start().await;
@@ -778,7 +826,9 @@ fn main() {
         ("change_commits", commits),
         ("reviews", reviews + responses),
         ("pipelines", size.runs),
-        ("jobs", 2 * size.runs),
+        ("jobs", 2 * size.runs.div_ceil(5)),
+        ("deployment_commits", compares(size).iter().map(|(a, b)| (b - a) as usize).sum()),
+        ("evidence", 2),
         ("deployments", size.deployments),
         ("incidents", size.incidents),
         ("services", 1),
