@@ -238,14 +238,11 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
     let (manual, wait, trigger, ids) =
         (flags(&d, "is_manual")?, numbers(&d, "approval_wait_seconds")?, texts(&d, "triggered_by")?, texts(&d, "id")?);
     let mut deployment_service: HashMap<String, String> = HashMap::new();
+    let mut waits_counted: std::collections::HashSet<String> = std::collections::HashSet::new();
     for i in 0..d.height() {
         let Some(s) = &service[i] else { continue };
         if let Some(id) = &ids[i] {
-            // A deployment that carries its own approval wait is counted by it, not again by its
-            // `approvals` row (the GitHub source writes both for one wait).
-            if wait[i].is_none() {
-                deployment_service.insert(id.clone(), s.clone());
-            }
+            deployment_service.insert(id.clone(), s.clone());
         }
         if status[i].as_deref() != Some("success") || prod[i] != Some(true) || !in_window(finished[i], config) {
             continue;
@@ -261,6 +258,11 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
         }
         if let Some(w) = wait[i].filter(|w| *w > 0.0) {
             f.approval_waits.push(w / 3600.0);
+            // Counted here, so not again by the deployment's `approvals` row (the GitHub source
+            // writes both for one wait).
+            if let Some(id) = &ids[i] {
+                waits_counted.insert(id.clone());
+            }
         }
         match &trigger[i] {
             Some(who) if is_automation(who) => f.automated += 1,
@@ -325,6 +327,9 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
     let (subject, requested, decided) =
         (texts(&a, "subject_id")?, numbers(&a, "requested_ts")?, numbers(&a, "decided_ts")?);
     for i in 0..a.height() {
+        if subject[i].as_ref().is_some_and(|id| waits_counted.contains(id)) {
+            continue;
+        }
         let Some(s) = subject[i].as_ref().and_then(|id| deployment_service.get(id)) else {
             continue;
         };

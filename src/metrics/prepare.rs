@@ -326,8 +326,9 @@ fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config:
 /// name their cause (`caused_by_change_id`, `caused_by_sha`).
 #[derive(Default)]
 struct Culprits {
-    /// Commit → (deployed_ts, deployment id) of the earliest production deployment that shipped it.
-    by_sha: HashMap<String, (i64, String)>,
+    /// (service, commit) → (deployed_ts, deployment id) of the service's earliest production
+    /// deployment that shipped it: an incident is caused by its own service's deployment.
+    by_sha: HashMap<(String, String), (i64, String)>,
     /// Change → its merge commit and its own commits.
     change_shas: HashMap<String, Vec<String>>,
 }
@@ -340,13 +341,16 @@ impl Culprits {
         shipped: &DataFrame,
         prod: &ProdIndex,
     ) -> Result<Culprits> {
-        let deployed: HashMap<&str, i64> = prod.values().flatten().map(|d| (d.id.as_str(), d.deployed_ts)).collect();
-        let mut by_sha: HashMap<String, (i64, String)> = HashMap::new();
+        let deployed: HashMap<&str, (i64, &str)> = prod
+            .iter()
+            .flat_map(|(service, list)| list.iter().map(move |d| (d.id.as_str(), (d.deployed_ts, service.as_str()))))
+            .collect();
+        let mut by_sha: HashMap<(String, String), (i64, String)> = HashMap::new();
         let mut note = |sha: &str, deployment: &str| {
-            if let Some(&ts) = deployed.get(deployment) {
+            if let Some(&(ts, service)) = deployed.get(deployment) {
                 let candidate = (ts, deployment.to_string());
                 by_sha
-                    .entry(sha.to_ascii_lowercase())
+                    .entry((service.to_string(), sha.to_ascii_lowercase()))
                     .and_modify(|best| {
                         if candidate < *best {
                             *best = candidate.clone();
@@ -381,21 +385,22 @@ impl Culprits {
         Ok(Culprits { by_sha, change_shas })
     }
 
-    /// The deployment that first shipped `sha` (an abbreviated sha of 7+ digits matches by prefix).
-    fn for_sha(&self, sha: &str) -> Option<&(i64, String)> {
+    /// The service's deployment that first shipped `sha` (an abbreviated sha of 7+ digits matches by
+    /// prefix).
+    fn for_sha(&self, service: &str, sha: &str) -> Option<&(i64, String)> {
         let sha = sha.trim().to_ascii_lowercase();
-        if let Some(hit) = self.by_sha.get(&sha) {
+        if let Some(hit) = self.by_sha.get(&(service.to_string(), sha.clone())) {
             return Some(hit);
         }
         if sha.len() < 7 || sha.len() >= 40 {
             return None;
         }
-        self.by_sha.iter().filter(|(full, _)| full.starts_with(&sha)).map(|(_, hit)| hit).min()
+        self.by_sha.iter().filter(|((s, full), _)| s == service && full.starts_with(&sha)).map(|(_, hit)| hit).min()
     }
 
-    /// The deployment that first shipped any commit of the change.
-    fn for_change(&self, change: &str) -> Option<&(i64, String)> {
-        self.change_shas.get(change)?.iter().filter_map(|sha| self.for_sha(sha)).min()
+    /// The service's deployment that first shipped any commit of the change.
+    fn for_change(&self, service: &str, change: &str) -> Option<&(i64, String)> {
+        self.change_shas.get(change)?.iter().filter_map(|sha| self.for_sha(service, sha)).min()
     }
 }
 
@@ -423,11 +428,12 @@ fn build_incident_links(
         // A cause is shipped before the failure it causes: a reference to something deployed only
         // later (an incident titled "Incident #3" is not about pull request #3) is not a link.
         let shipped_before = |hit: &&(i64, String)| opened.get(i).is_some_and(|o| hit.0 <= o);
+        let service = services.get(i).unwrap_or_default();
         let named = by_change
             .get(i)
-            .and_then(|c| culprits.for_change(c))
+            .and_then(|c| culprits.for_change(service, c))
             .filter(shipped_before)
-            .or_else(|| by_sha.get(i).and_then(|s| culprits.for_sha(s)).filter(shipped_before));
+            .or_else(|| by_sha.get(i).and_then(|s| culprits.for_sha(service, s)).filter(shipped_before));
         if let Some((_, deployment)) = named {
             incident_ids.push(id.to_string());
             deployment_ids.push(deployment.clone());

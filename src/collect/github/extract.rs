@@ -399,7 +399,8 @@ pub fn waiting_runs(page: &serde_json::Value) -> Vec<i64> {
         .unwrap_or_default()
         .iter()
         .map(read_statuses)
-        .filter(|s| s.waiting.is_some())
+        // Only once decided: asked while still waiting, the answer would be kept without the decision.
+        .filter(|s| s.decided.is_some())
         .filter_map(|s| s.run)
         .collect();
     runs.sort_unstable();
@@ -435,9 +436,12 @@ fn read_statuses(node: &serde_json::Value) -> Statuses {
         "FAILURE" | "ERROR" => Some(("failure", *at)),
         _ => None,
     });
-    let waiting = statuses.iter().find(|(state, _, _)| *state == "WAITING").map(|(_, at, _)| *at);
-    let decided = waiting.and_then(|w| {
-        statuses.iter().find(|(state, at, _)| *state != "WAITING" && *at >= w).map(|(s, at, _)| (s.to_string(), *at))
+    // The decision is the first status listed after the first WAITING (in time order; a status in
+    // the same second as the wait but listed before it is not the decision).
+    let first_wait = statuses.iter().position(|(state, _, _)| *state == "WAITING");
+    let waiting = first_wait.map(|i| statuses[i].1);
+    let decided = first_wait.and_then(|i| {
+        statuses[i + 1..].iter().find(|(state, _, _)| *state != "WAITING").map(|(s, at, _)| (s.to_string(), *at))
     });
     let (mut run, mut job) = (None, None);
     for url in statuses.iter().filter_map(|(_, _, url)| *url) {
@@ -551,14 +555,19 @@ pub fn deployment_rows(
 /// `prerelease` (not production) when marked as a pre-release. Drafts are not deployments.
 pub fn release_rows(page: &serde_json::Value, repo: &str, service: &Service, out: &mut Extracted) -> PageMeta {
     let pointer = "/data/repository/releases";
-    let meta = graphql_meta(page, pointer, "createdAt").unwrap_or_default();
+    let mut meta = graphql_meta(page, pointer, "createdAt").unwrap_or_default();
     if service.deployments_from != crate::config::DeploymentSignal::Releases {
         return meta;
     }
     let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
     for node in &nodes {
-        let (Some(id), Some(published)) = (node["databaseId"].as_i64(), jtime(&node["publishedAt"])) else { continue };
+        let (Some(id), Some(published)) = (node["databaseId"].as_i64(), jtime(&node["publishedAt"])) else {
+            meta.oldest_unfinished = min_opt(meta.oldest_unfinished, jtime(&node["createdAt"]));
+            continue;
+        };
         if node["isDraft"].as_bool() == Some(true) {
+            // Read again until published.
+            meta.oldest_unfinished = min_opt(meta.oldest_unfinished, jtime(&node["createdAt"]));
             continue;
         }
         let prerelease = node["isPrerelease"].as_bool() == Some(true);
@@ -576,7 +585,9 @@ pub fn release_rows(page: &serde_json::Value, repo: &str, service: &Service, out
                 Value::Time(published),
                 Value::Text("success".into()),
                 jtext(&node["author"]["login"]),
-                Value::Bool(!node["author"]["login"].as_str().is_some_and(is_bot_login)),
+                // `Release.author` is a User: null for a release published by an App or Actions, so
+                // no author says nothing about whether a person published it.
+                node["author"]["login"].as_str().map_or(Value::Null, |l| Value::Bool(!is_bot_login(l))),
                 Value::Null,
                 Value::Null,
                 Value::Null,

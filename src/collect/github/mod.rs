@@ -662,7 +662,11 @@ impl Fetch<'_> {
                 run.next_high_water = meta.newest.or(run.stop_at);
             }
             run.oldest_unfinished = min_time(run.oldest_unfinished, meta.oldest_unfinished);
-            let older = matches!((meta.oldest, run.stop_at), (Some(o), Some(s)) if o < s);
+            // Releases are few and sorted by their tag commit's date, not by when they were
+            // published, so a new release of an older commit can sort below the high-water mark:
+            // they are read whole every time.
+            let older =
+                resource != Resource::Releases && matches!((meta.oldest, run.stop_at), (Some(o), Some(s)) if o < s);
             let more = meta.has_next && !older;
             run.after = meta.end_cursor;
             run.pages += 1;
@@ -777,37 +781,51 @@ impl Fetch<'_> {
 
     /// A conditional GET of a snapshot resource: `None` when GitHub says it has not changed since
     /// the ETag kept in the cursor (nothing to do), else the page (an empty `empty` document for 404).
-    fn snapshot_get(&mut self, resource: &str, path: &str, empty: &str) -> Result<Option<client::Page>> {
+    /// `empty` is the document a 404 stands for (`None`: a 404 is an error). The ETag is not
+    /// recorded here: [`Fetch::snapshot_done`] records it once the page's rows are stored, so a run
+    /// stopped in between asks again instead of being told "not modified" about rows it never stored.
+    fn snapshot_get(&mut self, resource: &str, path: &str, empty: Option<&str>) -> Result<Option<client::Page>> {
         self.page_budget()?;
-        let name = source_name(self.repo(), resource);
-        let mut cursor = load_cursor(self.workspace, &name);
+        let cursor = load_cursor(self.workspace, &source_name(self.repo(), resource));
         let fetched = self.runtime.block_on(self.client.get_conditional(path, cursor.etag.as_deref()))?;
-        let page = match fetched {
-            client::Fetched::NotModified => {
+        let page = match (fetched, empty) {
+            (client::Fetched::NotModified, _) => {
                 self.report.not_modified += 1;
                 return Ok(None);
             }
-            client::Fetched::Missing => client::Page {
+            (client::Fetched::Missing, Some(empty)) => client::Page {
                 body: empty.to_string(),
                 json: serde_json::from_str(empty).expect("valid empty document"),
                 headers: http::HeaderMap::new(),
             },
-            client::Fetched::Page(page) => page,
+            (client::Fetched::Missing, None) => {
+                return Err(Error::Github {
+                    repo: self.repo().to_string(),
+                    message: format!(
+                        "not found (404) at {path}: check `repo` and that the token can read the repository's settings"
+                    ),
+                });
+            }
+            (client::Fetched::Page(page), _) => page,
         };
-        cursor.etag = page.headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-        cursor.high_water = Some(Utc::now());
-        save_cursor(self.workspace, &name, &cursor)?;
         self.report.pages += 1;
         Ok(Some(page))
+    }
+
+    /// Records the ETag of a snapshot page whose rows are stored.
+    fn snapshot_done(&mut self, resource: &str, page: &client::Page) -> Result<()> {
+        let name = source_name(self.repo(), resource);
+        let mut cursor = load_cursor(self.workspace, &name);
+        cursor.etag = page.headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+        cursor.high_water = Some(Utc::now());
+        save_cursor(self.workspace, &name, &cursor)
     }
 
     /// Environments and their protection rules: a snapshot, replaced whole when it changed.
     fn environments(&mut self) -> Result<()> {
         let repo = self.repo().to_string();
         let path = format!("/repos/{repo}/environments?per_page=100");
-        let Some(page) =
-            self.snapshot_get(Resource::Environments.name(), &path, r#"{"total_count":0,"environments":[]}"#)?
-        else {
+        let Some(page) = self.snapshot_get(Resource::Environments.name(), &path, None)? else {
             self.progress(Resource::Environments, 0, None, true);
             return Ok(());
         };
@@ -821,6 +839,7 @@ impl Fetch<'_> {
         extract::environment_rows(&page.json, &repo, self.service, &mut rows);
         let items = page.json["environments"].as_array().map_or(0, Vec::len) as u64;
         self.replace_evidence(&extract::environments_prefix(&repo), rows)?;
+        self.snapshot_done(Resource::Environments.name(), &page)?;
         self.progress(Resource::Environments, items, Some(items), true);
         Ok(())
     }
@@ -851,14 +870,17 @@ impl Fetch<'_> {
         self.report.pages += 1;
         self.raw.write(&raw_dir(self.workspace.root(), &repo, Resource::Codeowners.name())?, &file.body)?;
         let errors_dir = raw_dir(self.workspace.root(), &repo, CODEOWNERS_ERRORS)?;
+        let mut fresh = None;
         let errors = match extract::codeowners_file(&file.json) {
             None => None,
             Some(_) => {
                 let path = format!("/repos/{repo}/codeowners/errors");
-                match self.snapshot_get(CODEOWNERS_ERRORS, &path, r#"{"errors":[]}"#)? {
+                match self.snapshot_get(CODEOWNERS_ERRORS, &path, Some(r#"{"errors":[]}"#))? {
                     Some(page) => {
                         self.raw.write(&errors_dir, &page.body)?;
-                        Some(page.json)
+                        let json = page.json.clone();
+                        fresh = Some(page);
+                        Some(json)
                     }
                     None => last_raw_json(&errors_dir, &repo)?,
                 }
@@ -867,46 +889,108 @@ impl Fetch<'_> {
         let mut rows = Extracted::default();
         extract::codeowners_rows(&file.json, errors.as_ref(), &repo, &mut rows);
         self.replace_evidence(&extract::codeowners_prefix(&repo), rows)?;
+        if let Some(page) = fresh {
+            self.snapshot_done(CODEOWNERS_ERRORS, &page)?;
+        }
         self.progress(Resource::Codeowners, 1, Some(1), true);
         Ok(())
     }
 
     /// What each production deployment shipped, from GitHub's compare of the previous production
     /// deployment's commit and its own. A pair of commits compares the same forever, so each pair is
-    /// asked once: its pages are kept under a name made of the pair.
+    /// asked once: its pages are kept under a name made of the pair, page 1 written last (its
+    /// presence says the pair is complete). The rows are then rebuilt from the kept pages of the
+    /// current pairs — as offline re-extraction does — so a deployment that joins a known pair gets
+    /// its rows, and one whose predecessor changed (a deployment that finished late) loses the old.
     fn deployment_commits(&mut self) -> Result<()> {
         let repo = self.repo().to_string();
         let dir = raw_dir(self.workspace.root(), &repo, Resource::DeploymentCommits.name())?;
         let targets = compare_targets(self.workspace, &repo)?;
         let total = targets.len() as u64;
-        for ((base, head), deployments) in targets {
-            if dir.join(compare_page_name(&base, &head, 1)).exists() {
-                self.progress(Resource::DeploymentCommits, 1, Some(total), false);
-                continue;
-            }
-            let mut rows = Extracted::default();
-            let mut next = Some(format!("/repos/{repo}/compare/{base}...{head}?per_page=100"));
-            let mut pages = Vec::new();
-            while let Some(path) = next {
-                self.page_budget()?;
-                let page = self.runtime.block_on(self.client.get(&path))?;
-                self.expect_array(&page.json, "commits", &path)?;
-                extract::compare_rows(&page.json, &deployments, &mut rows);
-                next = client::next_link(&page.headers, &self.request.api_url);
-                pages.push(page.body);
-                self.report.pages += 1;
-            }
-            // Rows first, then the pages: a run stopped in between asks again rather than
-            // believing a pair done whose rows were never stored.
-            self.store(rows)?;
-            for (n, body) in pages.iter().enumerate() {
-                write_raw_named(&dir, &compare_page_name(&base, &head, n + 1), body)?;
+        for (base, head) in targets.keys() {
+            if !dir.join(compare_page_name(base, head, 1)).exists() {
+                let pages = self.compare(&repo, base, head)?;
+                for (n, body) in pages.iter().enumerate().rev() {
+                    write_raw_named(&dir, &compare_page_name(base, head, n + 1), body)?;
+                }
             }
             self.progress(Resource::DeploymentCommits, 1, Some(total), false);
         }
+        let rows = shipped_rows(&dir, &repo, &targets)?;
+        self.report.deployment_commits += rows.len();
+        replace_shipped(self.workspace, &repo, rows)?;
         self.progress(Resource::DeploymentCommits, 0, Some(total), true);
         Ok(())
     }
+
+    /// The pages of one compare. A pair GitHub cannot compare (a commit force-pushed away and
+    /// collected, no common history: 404) is kept as a page with no commits and a warning, so it
+    /// neither stops every later collection nor is asked for again.
+    fn compare(&mut self, repo: &str, base: &str, head: &str) -> Result<Vec<String>> {
+        let mut next = Some(format!("/repos/{repo}/compare/{base}...{head}?per_page=100"));
+        let mut pages = Vec::new();
+        while let Some(path) = next {
+            self.page_budget()?;
+            match self.runtime.block_on(self.client.get_conditional(&path, None))? {
+                client::Fetched::Page(page) => {
+                    self.expect_array(&page.json, "commits", &path)?;
+                    next = client::next_link(&page.headers, &self.request.api_url);
+                    pages.push(page.body);
+                    self.report.pages += 1;
+                }
+                client::Fetched::Missing | client::Fetched::NotModified => {
+                    self.report.warnings.push(format!(
+                        "{repo}: GitHub cannot compare {base}...{head} (404); what that deployment shipped is left to inference"
+                    ));
+                    let url = format!("{}/repos/{repo}/compare/{base}...{head}", self.request.api_url);
+                    pages = vec![serde_json::json!({ "url": url, "status": "missing", "commits": [] }).to_string()];
+                    next = None;
+                }
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// The ids of the deployments this source writes for a repository, by kind.
+fn deployment_prefixes(repo: &str) -> [String; 3] {
+    [
+        format!("github:deployment:{repo}:"),
+        format!("github:release:{repo}:"),
+        format!("github:actions-deployment:{repo}:"),
+    ]
+}
+
+/// `deployment_commits` rows of the current pairs, from their kept compare pages.
+fn shipped_rows(
+    dir: &Path,
+    repo: &str,
+    targets: &std::collections::BTreeMap<(String, String), Vec<String>>,
+) -> Result<Vec<model::Row>> {
+    let mut rows = Extracted::default();
+    for ((base, head), deployments) in targets {
+        for n in 1.. {
+            let path = dir.join(compare_page_name(base, head, n));
+            if !path.exists() {
+                break;
+            }
+            extract::compare_rows(&read_raw_json(&path, repo)?.1, deployments, &mut rows);
+        }
+    }
+    Ok(rows.tables.remove(model::DEPLOYMENT_COMMITS.name).unwrap_or_default())
+}
+
+/// Replaces what this source's deployments of `repo` shipped with `rows`.
+fn replace_shipped(workspace: &mut Workspace, repo: &str, rows: Vec<model::Row>) -> Result<()> {
+    for prefix in deployment_prefixes(repo) {
+        let mine: Vec<model::Row> = rows
+            .iter()
+            .filter(|r| matches!(&r[0], model::Value::Text(id) if id.starts_with(&prefix)))
+            .cloned()
+            .collect();
+        workspace.replace_prefixed(&model::DEPLOYMENT_COMMITS, "deployment_id", &prefix, &mine)?;
+    }
+    Ok(())
 }
 
 /// Directory of the approvals of waiting runs, one file per run.
@@ -981,11 +1065,7 @@ type DeploymentsByEnvironment = std::collections::BTreeMap<String, Vec<(i64, Str
 /// The repository's successful production deployments from this source.
 fn production_deployments(workspace: &Workspace, repo: &str) -> Result<DeploymentsByEnvironment> {
     let d = workspace.load(&model::DEPLOYMENTS)?;
-    let prefixes = [
-        format!("github:deployment:{repo}:"),
-        format!("github:release:{repo}:"),
-        format!("github:actions-deployment:{repo}:"),
-    ];
+    let prefixes = deployment_prefixes(repo);
     let (ids, envs, shas, status, production) = (
         d.column("id")?.str()?,
         d.column("environment")?.str()?,
@@ -1156,14 +1236,11 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     mark_rollbacks(workspace, repo)?;
     // Compares last: which deployments a pair belongs to comes from the deployments just read.
     let targets = compare_targets(workspace, repo)?;
-    for path in raw_pages(&dir_of(Resource::DeploymentCommits.name())?)? {
-        let (_, json) = read_raw_json(&path, repo)?;
-        let Some(pair) = extract::compare_pair(&json) else { continue };
-        let pair = (pair.0.to_ascii_lowercase(), pair.1.to_ascii_lowercase());
-        let mut rows = Extracted::default();
-        extract::compare_rows(&json, targets.get(&pair).map_or(&[][..], Vec::as_slice), &mut rows);
-        upsert(workspace, &mut report, rows)?;
-    }
+    let dir = dir_of(Resource::DeploymentCommits.name())?;
+    let rows = shipped_rows(&dir, repo, &targets)?;
+    report.deployment_commits += rows.len();
+    report.pages += raw_pages(&dir)?.len();
+    replace_shipped(workspace, repo, rows)?;
     if report.pages == 0 {
         return Err(Error::NotFound(format!("no raw GitHub pages for {repo} in {}", pages.join(repo).display())));
     }
