@@ -438,7 +438,15 @@ fn repo_path(path: &str) -> Option<&str> {
 fn endpoint_name(method: &str, path: &str) -> String {
     let generic: Vec<&str> = path
         .split('/')
-        .map(|s| if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) { "{n}" } else { s })
+        .map(|s| {
+            if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+                "{n}"
+            } else if s.contains("...") {
+                "{base}...{head}"
+            } else {
+                s
+            }
+        })
         .collect();
     format!("{method} {}", generic.join("/"))
 }
