@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::helpers::{config, text};
+use crate::helpers::{config, copy_dir, text};
 
 const TOKEN: &str = "ghp_TESTtoken0123456789abcdefSECRET";
 const REPO: &str = "acme/shop";
@@ -754,18 +754,6 @@ fn workflow_runs_jobs_deployments_and_incidents() {
         &model::EVIDENCE,
     ] {
         assert!(a.load(table).unwrap().equals_missing(&b.load(table).unwrap()), "{}", table.name);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
     }
 }
 

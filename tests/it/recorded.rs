@@ -12,7 +12,7 @@ use flowgauge::model::{self, TABLES};
 use flowgauge::store::Workspace;
 use flowgauge::{Error, collect};
 
-use crate::helpers::{now, repo_root, text};
+use crate::helpers::{copy_dir, now, repo_root, text};
 
 fn sample_config() -> Config {
     let file = repo_root().join("sample-data/acme/flowgauge.toml");
@@ -110,18 +110,6 @@ fn the_sample_ledger_is_extracted_from_recorded_pages_without_the_network() {
     let ws = Workspace::open(dir.path()).unwrap();
     for table in TABLES {
         assert!(ws.load(table).unwrap().equals_missing(&ws2.load(table).unwrap()), "{} differs", table.name);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
     }
 }
 
