@@ -846,11 +846,7 @@ impl Fetch<'_> {
 
     /// Replaces the evidence rows under `prefix` (a snapshot) with `rows`.
     fn replace_evidence(&mut self, prefix: &str, rows: Extracted) -> Result<()> {
-        count(self.report, &rows);
-        let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
-        let stats = self.workspace.replace_prefixed(&model::EVIDENCE, "id", prefix, &rows)?;
-        merge_stats(&mut self.report.tables, vec![stats]);
-        Ok(())
+        replace_evidence(self.workspace, self.report, prefix, rows)
     }
 
     /// CODEOWNERS (one GraphQL request for the three places GitHub looks) and the errors GitHub
@@ -950,6 +946,16 @@ impl Fetch<'_> {
         }
         Ok(pages)
     }
+}
+
+/// Replaces the evidence rows under `prefix` (a snapshot of settings) with those in `rows`, online
+/// and offline alike.
+fn replace_evidence(workspace: &mut Workspace, report: &mut GithubReport, prefix: &str, rows: Extracted) -> Result<()> {
+    count(report, &rows);
+    let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
+    let stats = workspace.replace_prefixed(&model::EVIDENCE, "id", prefix, &rows)?;
+    merge_stats(&mut report.tables, vec![stats]);
+    Ok(())
 }
 
 /// The ids of the deployments this source writes for a repository, by kind.
@@ -1219,19 +1225,15 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     if let Some(json) = last_raw_json(&dir_of(Resource::Environments.name())?, repo)? {
         let mut rows = Extracted::default();
         extract::environment_rows(&json, repo, &service, &mut rows);
-        count(&mut report, &rows);
         report.pages += 1;
-        let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
-        workspace.replace_prefixed(&model::EVIDENCE, "id", &extract::environments_prefix(repo), &rows)?;
+        replace_evidence(workspace, &mut report, &extract::environments_prefix(repo), rows)?;
     }
     if let Some(json) = last_raw_json(&dir_of(Resource::Codeowners.name())?, repo)? {
         let errors = last_raw_json(&dir_of(CODEOWNERS_ERRORS)?, repo)?;
         let mut rows = Extracted::default();
         extract::codeowners_rows(&json, errors.as_ref(), repo, &mut rows);
-        count(&mut report, &rows);
         report.pages += 1;
-        let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
-        workspace.replace_prefixed(&model::EVIDENCE, "id", &extract::codeowners_prefix(repo), &rows)?;
+        replace_evidence(workspace, &mut report, &extract::codeowners_prefix(repo), rows)?;
     }
     mark_rollbacks(workspace, repo)?;
     // Compares last: which deployments a pair belongs to comes from the deployments just read.
@@ -1246,4 +1248,36 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     }
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn progress(items: u64, total: Option<u64>, elapsed_s: u64, done: bool) -> Progress {
+        Progress {
+            repo: "acme/shop".into(),
+            resource: "pull_requests",
+            pages: 1,
+            items,
+            total,
+            requests: 1,
+            points: 1,
+            remaining: None,
+            elapsed: Duration::from_secs(elapsed_s),
+            done,
+        }
+    }
+
+    #[test]
+    fn eta_is_the_time_left_at_the_pace_so_far() {
+        // 300 of 1,200 items in 30 s: 900 left at 10 items a second = 90 s.
+        assert_eq!(progress(300, Some(1200), 30, false).eta(), Some(Duration::from_secs(90)));
+        // More read than GitHub's total (items added while reading): nothing left.
+        assert_eq!(progress(1300, Some(1200), 30, false).eta(), Some(Duration::ZERO));
+        assert_eq!(progress(0, Some(1200), 30, false).eta(), None, "no pace yet");
+        assert_eq!(progress(300, None, 30, false).eta(), None, "no total");
+        assert_eq!(progress(1200, Some(1200), 30, true).eta(), None, "finished");
+    }
 }
