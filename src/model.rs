@@ -9,6 +9,26 @@
 //! (`github:pr:acme/shop#12`, `import:deployment:4711`) so two sources never collide.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A fact about collected data that limits what the figures may claim: a shallow or partial clone,
+/// blobs that could not be read, an API listing that returned less than it reported. Collectors
+/// record these with their source's state in the workspace manifest, so that metrics, findings and
+/// the report can name them next to the figures they weaken and lower those figures' confidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataWarning {
+    /// A stable, machine-readable kind: `shallow-clone`, `partial-clone`, `missing-blobs`,
+    /// `truncated-listing`, …
+    pub kind: String,
+    /// Where it was seen, as the manifest names sources (`git:acme/shop`, `github:acme/shop`).
+    pub source: String,
+    /// One sentence for the reader: what is missing and what to do about it.
+    pub message: String,
+    /// The metrics whose figures it weakens, by their `explain` names (`lead-time`,
+    /// `deployment-frequency`, `change-failure-rate`, `recovery-time`, `time-to-restore`,
+    /// `rework-rate`) plus `ownership` for the ownership analysis.
+    pub affects: Vec<String>,
+}
 
 /// The physical type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

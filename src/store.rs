@@ -39,6 +39,10 @@ pub struct SourceState {
     pub last_run: DateTime<Utc>,
     /// Source-specific cursor (for imports: the rows read from the file).
     pub cursor: String,
+    /// What the last run of this source found wrong with its data (a shallow clone, missing blobs, a
+    /// truncated listing): kept so that every later report can say which figures it weakens.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::model::DataWarning>,
 }
 
 /// An open, locked workspace.

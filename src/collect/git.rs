@@ -81,6 +81,8 @@ pub struct History {
     pub shallow: bool,
     /// What could not be read or known, for the user.
     pub warnings: Vec<String>,
+    /// The same facts where they weaken figures, kept in the workspace for the report.
+    pub data_warnings: Vec<crate::model::DataWarning>,
 }
 
 fn git_error(path: &Path, message: impl std::fmt::Display) -> Error {
@@ -115,11 +117,26 @@ pub fn read(path: &Path, repo: Option<&str>, bots: &[String]) -> Result<History>
         dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repository".into())
     });
     let mut warnings = Vec::new();
+    let mut data_warnings = Vec::new();
     let shallow = repository.is_shallow().unwrap_or(false);
     if shallow {
-        warnings.push(
-            "shallow clone: history stops at the clone depth, so older commits, first authors and earlier tags are missing; run `git fetch --unshallow` for full results".into(),
-        );
+        let message = "shallow clone: history stops at the clone depth, so older commits, first authors and earlier tags are missing; run `git fetch --unshallow` for full results";
+        warnings.push(message.into());
+        data_warnings.push(crate::model::DataWarning {
+            kind: "shallow-clone".into(),
+            source: format!("git:{name}"),
+            message: message.into(),
+            affects: [
+                "lead-time",
+                "deployment-frequency",
+                "change-failure-rate",
+                "recovery-time",
+                "rework-rate",
+                "ownership",
+            ]
+            .map(String::from)
+            .to_vec(),
+        });
     }
     let head = match repository.head_id() {
         Ok(id) => id.detach(),
@@ -135,6 +152,7 @@ pub fn read(path: &Path, repo: Option<&str>, bots: &[String]) -> Result<History>
                 head_files: Vec::new(),
                 shallow,
                 warnings,
+                data_warnings,
             });
         }
     };
@@ -194,6 +212,7 @@ pub fn read(path: &Path, repo: Option<&str>, bots: &[String]) -> Result<History>
         head_files,
         shallow,
         warnings,
+        data_warnings,
     })
 }
 

@@ -40,8 +40,10 @@ pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportR
         import::ImportKind::NAMES[request.kind as usize],
         request.path.display()
     );
-    workspace
-        .record_source(&name, SourceState { last_run: Utc::now(), cursor: format!("rows={}", batch.rows_read) })?;
+    workspace.record_source(
+        &name,
+        SourceState { last_run: Utc::now(), cursor: format!("rows={}", batch.rows_read), warnings: Vec::new() },
+    )?;
     Ok(ImportReport { path: request.path.clone(), kind: request.kind, rows_read: batch.rows_read, tables: stats })
 }
 
@@ -105,7 +107,7 @@ pub fn store_git(workspace: &mut Workspace, config: &Config, history: &git::Hist
     let head = history.head.clone().unwrap_or_default();
     workspace.record_source(
         &format!("git:{}:{}", history.repo, path.display()),
-        SourceState { last_run: Utc::now(), cursor: format!("head={head}") },
+        SourceState { last_run: Utc::now(), cursor: format!("head={head}"), warnings: history.data_warnings.clone() },
     )?;
     Ok(GitReport {
         path: path.to_path_buf(),
@@ -189,7 +191,7 @@ pub fn collect_github_source(
         // Listed with the other sources (the report's methodology), like an import.
         workspace.record_source(
             &format!("github:{}:recorded:{}", source.repo, pages.display()),
-            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages) },
+            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings: Vec::new() },
         )?;
         return Ok(report);
     }

@@ -427,7 +427,7 @@ fn load_cursor(workspace: &Workspace, name: &str) -> Cursor {
 
 fn save_cursor(workspace: &mut Workspace, name: &str, cursor: &Cursor) -> Result<()> {
     let text = serde_json::to_string(cursor).expect("cursor serialises");
-    workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: text })
+    workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: text, warnings: Vec::new() })
 }
 
 fn service_for(config: &Config, repo: &str) -> Service {
