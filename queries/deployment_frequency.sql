@@ -6,7 +6,8 @@
 -- Successful production deployments per service and period, per day and per week, the days on which
 -- at least one happened, and the median over whole weeks of deployment days per week.
 -- Bucket: on demand when the median week has deployments on 5 or more days; daily on 3 or more;
--- weekly on 1 or more; monthly when deployment days average at least one per 30 days; else fewer.
+-- weekly on 1 or more; monthly when there are at least as many deployment days as the period has
+-- calendar months (`months`: each month by the share of it inside the period); else fewer.
 WITH counted AS (
     SELECT * FROM deployment_outcomes WHERE reason = 'counted'
 ),
@@ -33,6 +34,7 @@ joined AS (
         p.service,
         p.period,
         p.days,
+        p.months,
         COALESCE(d.deployments, 0) AS deployments,
         COALESCE(d.deployment_days, 0) AS deployment_days,
         w.median_weekly_deployment_days,
@@ -45,6 +47,7 @@ SELECT
     service,
     period,
     days,
+    months,
     deployments,
     deployment_days,
     deployments / days AS per_day,
@@ -56,7 +59,7 @@ SELECT
         WHEN median_weekly_deployment_days >= 5 THEN 'on demand'
         WHEN median_weekly_deployment_days >= 3 THEN 'daily'
         WHEN median_weekly_deployment_days >= 1 THEN 'weekly'
-        WHEN deployment_days * 30.0 / days >= 1 THEN 'monthly'
+        WHEN deployment_days >= months THEN 'monthly'
         ELSE 'fewer than monthly'
     END AS bucket
 FROM joined

@@ -7,7 +7,13 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
-use crate::config::Window;
+/// The analysis window `[since, until)` in UTC. It lives here, with the calendar that cuts it into
+/// periods, so that the configuration (which sets it) and the calendar depend on nothing but chrono.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
 
 /// A reporting grain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,9 +84,17 @@ impl Grain {
     }
 }
 
-/// `2025-01-01..2026-01-01`: the window, half-open.
+/// `2025-01-01..2026-01-01`: the window, half-open. When either end is not at midnight, both are
+/// written as RFC 3339 times (`2025-01-01T00:00:00Z..2025-03-31T12:00:00Z`), so the label never
+/// claims a day the window does not cover.
 pub fn window_label(window: &Window) -> String {
-    format!("{}..{}", window.since.date_naive(), window.until.date_naive())
+    let at_midnight = |t: DateTime<Utc>| t == midnight(t.date_naive());
+    if at_midnight(window.since) && at_midnight(window.until) {
+        format!("{}..{}", window.since.date_naive(), window.until.date_naive())
+    } else {
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        format!("{}..{}", time(window.since), time(window.until))
+    }
 }
 
 /// A duration in hours written in its most readable unit: `45 min`, `3.5 h`, `2.1 d`; `-` for none.
@@ -107,6 +121,22 @@ impl Period {
     pub fn days(&self) -> f64 {
         (self.end - self.start).num_seconds() as f64 / 86_400.0
     }
+
+    /// Length in calendar months: each calendar month the period overlaps counts by the share of its
+    /// own length that lies inside, so January 2025 through December 2025 is 12 months although
+    /// 365 days are fewer than twelve 30-day months. Rounded to nine decimals, so that the shares of
+    /// one month split across the two ends of a period add up to exactly 1.
+    pub fn months(&self) -> f64 {
+        let mut months = 0.0;
+        let mut month = self.start.date_naive().with_day(1).expect("day 1 exists");
+        while midnight(month) < self.end {
+            let next = month.checked_add_months(chrono::Months::new(1)).expect("in range");
+            let inside = self.end.min(midnight(next)) - self.start.max(midnight(month));
+            months += inside.num_seconds() as f64 / (midnight(next) - midnight(month)).num_seconds() as f64;
+            month = next;
+        }
+        (months * 1e9).round() / 1e9
+    }
 }
 
 fn midnight(date: NaiveDate) -> DateTime<Utc> {
@@ -115,6 +145,11 @@ fn midnight(date: NaiveDate) -> DateTime<Utc> {
 
 /// Every period of `grain` that overlaps the window, in order, clipped to it.
 pub fn periods(grain: Grain, window: &Window) -> Vec<Period> {
+    // The window is one period whatever times its ends fall on: stepping through it day by day
+    // would cut a second period, with the same label, off an `until` that is not at midnight.
+    if grain == Grain::Window {
+        return vec![Period { label: window_label(window), start: window.since, end: window.until }];
+    }
     let mut out = Vec::new();
     let mut start = grain.start_of(window.since.date_naive(), window);
     while midnight(start) < window.until {
@@ -186,6 +221,28 @@ mod tests {
         // Wednesday to Wednesday, three weeks apart: only the two Mondays inside make whole weeks.
         let w = window("2025-01-01", "2025-01-22");
         assert_eq!(whole_weeks(&w).len(), 2);
+    }
+
+    #[test]
+    fn the_window_is_one_period_even_when_it_ends_at_noon() {
+        let mut w = window("2025-01-01", "2025-03-31");
+        w.until += Duration::hours(12);
+        let p = periods(Grain::Window, &w);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].label, "2025-01-01T00:00:00Z..2025-03-31T12:00:00Z");
+        assert_eq!(p[0].days(), 89.5);
+        assert_eq!(periods(Grain::Window, &window("2025-01-01", "2025-04-01"))[0].label, "2025-01-01..2025-04-01");
+        // Other grains keep their own labels; the last quarter is clipped at noon.
+        assert_eq!(periods(Grain::Quarter, &w).len(), 1);
+    }
+
+    #[test]
+    fn months_are_calendar_months() {
+        let months = |a, b| periods(Grain::Window, &window(a, b))[0].months();
+        assert_eq!(months("2025-01-01", "2026-01-01"), 12.0);
+        assert_eq!(months("2025-07-01", "2025-10-01"), 3.0); // 92 days
+        assert_eq!(months("2025-02-01", "2025-02-15"), 0.5); // 14 of February's 28 days
+        assert_eq!(months("2025-01-10", "2026-01-10"), 12.0); // 22/31 + 11 + 9/31
     }
 
     #[test]

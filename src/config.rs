@@ -147,12 +147,8 @@ struct RawSource {
     jobs: Option<String>,
 }
 
-/// The analysis window `[since, until)` in UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub since: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-}
+/// The analysis window, defined with the calendar it is cut into; re-exported for old paths.
+pub use crate::calendar::Window;
 
 /// DORA report whose thresholds levels are judged against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -606,10 +602,10 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             "import" => {
                 let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "an import source needs a path"))?;
                 let kind = s.kind.ok_or_else(|| bad(format!("{key}.kind"), "an import source needs a kind"))?;
-                if crate::collect::import::ImportKind::parse(&kind).is_none() {
+                if crate::import_spec::ImportKind::parse(&kind).is_none() {
                     return Err(bad(
                         format!("{key}.kind"),
-                        format!("`{kind}` is not one of {}", crate::collect::import::ImportKind::NAMES.join(", ")),
+                        format!("`{kind}` is not one of {}", crate::import_spec::ImportKind::NAMES.join(", ")),
                     ));
                 }
                 if let Some(service) = &s.service
@@ -618,7 +614,7 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                     return Err(bad(format!("{key}.service"), format!("no service named `{service}` is configured")));
                 }
                 if let Some(format) = &s.format
-                    && crate::collect::import::Format::parse(format).is_none()
+                    && crate::import_spec::Format::parse(format).is_none()
                 {
                     return Err(bad(format!("{key}.format"), format!("`{format}` is not one of csv, json, ndjson")));
                 }

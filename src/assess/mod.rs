@@ -3,7 +3,8 @@
 //! Thresholds follow the State of DevOps reports as listed in `docs/metrics.md` (2021, 2023, 2024;
 //! the configuration picks one). A level resting on fewer events than `analysis.min_sample` (or,
 //! for deployment frequency, fewer whole weeks than `analysis.min_weeks`) is marked low-confidence
-//! rather than stated as fact, and a metric with no events at all gets no level.
+//! rather than stated as fact, and a metric with no events at all gets no level — except deployment
+//! frequency, whose whole weeks without a deployment are themselves the evidence for "low".
 
 pub mod findings;
 
@@ -106,19 +107,21 @@ const WEEK: f64 = 7.0 * DAY;
 const MONTH: f64 = 30.0 * DAY;
 
 /// Deployment frequency level from deployment days: the median week (whole weeks), and deployment
-/// days per month / per six months for the slower levels.
+/// days per calendar month / per six calendar months for the slower levels. Calendar months, not
+/// 30-day ones: a release on the 15th of every month is monthly, although a year has 365 days.
 fn deployment_frequency_level(m: &PeriodMetrics, year: BenchmarkYear) -> Level {
     let f = &m.deployment_frequency;
     let weekly = f.median_weekly_deployment_days.unwrap_or(f.deployment_days_per_week);
-    let per_month = f.deployment_days as f64 * 30.0 / f.days.max(1.0);
-    let per_half_year = f.deployment_days as f64 * 182.0 / f.days.max(1.0);
+    let days = f.deployment_days as f64;
+    let monthly = days >= f.months;
+    let half_yearly = days * 6.0 >= f.months;
     match year {
         BenchmarkYear::Y2021 => {
             if weekly >= 5.0 {
                 Level::Elite
-            } else if per_month >= 1.0 {
+            } else if monthly {
                 Level::High
-            } else if per_half_year >= 1.0 {
+            } else if half_yearly {
                 Level::Medium
             } else {
                 Level::Low
@@ -129,7 +132,7 @@ fn deployment_frequency_level(m: &PeriodMetrics, year: BenchmarkYear) -> Level {
                 Level::Elite
             } else if weekly >= 1.0 {
                 Level::High
-            } else if per_month >= 1.0 {
+            } else if monthly {
                 Level::Medium
             } else {
                 Level::Low
@@ -186,8 +189,9 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
     let min = analysis.min_sample;
     let f = &m.deployment_frequency;
     // Deployment frequency rests on whole weeks observed; with none, only the day-based rate remains.
-    // With no deployment at all, the data cannot tell "never deploys" from "deployments not collected".
-    let deployment_frequency = if f.deployments == 0 {
+    // Weeks without a deployment are evidence too: whole weeks with none at all are rated low. Only a
+    // period with neither a deployment nor a whole week has nothing to rate.
+    let deployment_frequency = if f.deployments == 0 && f.whole_weeks == 0 {
         Rating { level: None, sample: 0, confidence: Confidence::None }
     } else {
         Rating {

@@ -15,80 +15,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{self, ColumnType, Row, TableSchema, Value};
 
-/// What a file contains.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportKind {
-    Deployments,
-    Incidents,
-    Changes,
-    Pipelines,
-    Jobs,
-    Reviews,
-    Approvals,
-    Commits,
-    DeploymentCommits,
-    ChangeCommits,
-}
-
-impl ImportKind {
-    pub const NAMES: &'static [&'static str] = &[
-        "deployments",
-        "incidents",
-        "changes",
-        "pipelines",
-        "jobs",
-        "reviews",
-        "approvals",
-        "commits",
-        "deployment-commits",
-        "change-commits",
-    ];
-
-    pub fn parse(s: &str) -> Option<ImportKind> {
-        Some(match s {
-            "deployments" => ImportKind::Deployments,
-            "incidents" => ImportKind::Incidents,
-            "changes" => ImportKind::Changes,
-            "pipelines" => ImportKind::Pipelines,
-            "jobs" => ImportKind::Jobs,
-            "reviews" => ImportKind::Reviews,
-            "approvals" => ImportKind::Approvals,
-            "commits" => ImportKind::Commits,
-            "deployment-commits" => ImportKind::DeploymentCommits,
-            "change-commits" => ImportKind::ChangeCommits,
-            _ => return None,
-        })
-    }
-
-    pub fn table(self) -> &'static TableSchema {
-        match self {
-            ImportKind::Deployments => &model::DEPLOYMENTS,
-            ImportKind::Incidents => &model::INCIDENTS,
-            ImportKind::Changes => &model::CHANGES,
-            ImportKind::Pipelines => &model::PIPELINES,
-            ImportKind::Jobs => &model::JOBS,
-            ImportKind::Reviews => &model::REVIEWS,
-            ImportKind::Approvals => &model::APPROVALS,
-            ImportKind::Commits => &model::COMMITS,
-            ImportKind::DeploymentCommits => &model::DEPLOYMENT_COMMITS,
-            ImportKind::ChangeCommits => &model::CHANGE_COMMITS,
-        }
-    }
-
-    /// The noun used inside namespaced ids of this kind's rows.
-    fn id_noun(self) -> Option<&'static str> {
-        match self {
-            ImportKind::Deployments => Some("deployment"),
-            ImportKind::Incidents => Some("incident"),
-            ImportKind::Changes => Some("change"),
-            ImportKind::Pipelines => Some("pipeline"),
-            ImportKind::Jobs => Some("job"),
-            ImportKind::Reviews => Some("review"),
-            ImportKind::Approvals => Some("approval"),
-            _ => None,
-        }
-    }
-}
+// The vocabulary the configuration shares with the importer lives below both of them.
+pub use crate::import_spec::{Format, ImportKind};
 
 /// References to other tables' ids that are namespaced like the ids they point at.
 const REFERENCES: &[(&str, &str)] = &[
@@ -103,29 +31,6 @@ const REFERENCES: &[(&str, &str)] = &[
 /// Columns that a file may carry beyond its table's own: the commits a deployment shipped or a change
 /// is made of, space separated, which become `deployment_commits` / `change_commits` rows.
 const COMMITS_COLUMN: &str = "commits";
-
-/// File formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Json,
-    Ndjson,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Option<Format> {
-        match s.to_ascii_lowercase().as_str() {
-            "csv" => Some(Format::Csv),
-            "json" => Some(Format::Json),
-            "ndjson" | "jsonl" => Some(Format::Ndjson),
-            _ => None,
-        }
-    }
-
-    fn from_path(path: &Path) -> Option<Format> {
-        path.extension().and_then(|e| e.to_str()).and_then(Format::parse)
-    }
-}
 
 /// One import to perform.
 #[derive(Debug, Clone)]

@@ -210,6 +210,8 @@ pub struct DeploymentFrequency {
     pub deployments: u64,
     pub deployment_days: u64,
     pub days: f64,
+    /// Length of the period in calendar months (each month by the share of it inside the period).
+    pub months: f64,
     pub per_day: f64,
     pub per_week: f64,
     pub deployment_days_per_week: f64,
@@ -349,6 +351,7 @@ impl<'a> Outputs<'a> {
                 deployments: df.count(&key, "deployments")?,
                 deployment_days: df.count(&key, "deployment_days")?,
                 days: period.days(),
+                months: period.months(),
                 per_day: df.f64(&key, "per_day")?.unwrap_or(0.0),
                 per_week: df.f64(&key, "per_week")?.unwrap_or(0.0),
                 deployment_days_per_week: df.f64(&key, "deployment_days_per_week")?.unwrap_or(0.0),

@@ -16,8 +16,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::DateTime;
 use polars::prelude::*;
 
-use crate::calendar::{self, Grain};
-use crate::config::{Config, Window};
+use crate::calendar::{self, Grain, Window};
+use crate::config::Config;
 use crate::error::Result;
 
 /// The domain tables as frames, keyed by table name.
@@ -331,6 +331,8 @@ struct Culprits {
     by_sha: HashMap<(String, String), (i64, String)>,
     /// Change → its merge commit and its own commits.
     change_shas: HashMap<String, Vec<String>>,
+    /// Commit → the changes it belongs to (the inverse of `change_shas`).
+    commit_changes: HashMap<String, Vec<String>>,
 }
 
 impl Culprits {
@@ -382,27 +384,68 @@ impl Culprits {
                 change_shas.entry(id.to_string()).or_default().push(sha.to_ascii_lowercase());
             }
         }
-        Ok(Culprits { by_sha, change_shas })
+        let mut commit_changes: HashMap<String, Vec<String>> = HashMap::new();
+        for (change, shas) in &change_shas {
+            for sha in shas {
+                commit_changes.entry(sha.clone()).or_default().push(change.clone());
+            }
+        }
+        Ok(Culprits { by_sha, change_shas, commit_changes })
     }
 
-    /// The service's deployment that first shipped `sha` (an abbreviated sha of 7+ digits matches by
-    /// prefix).
-    fn for_sha(&self, service: &str, sha: &str) -> Option<&(i64, String)> {
+    /// The service's deployment that first shipped the commit `sha` itself (an abbreviated sha of 7+
+    /// digits matches by prefix).
+    fn shipping(&self, service: &str, sha: &str) -> Option<&(i64, String)> {
         let sha = sha.trim().to_ascii_lowercase();
         if let Some(hit) = self.by_sha.get(&(service.to_string(), sha.clone())) {
             return Some(hit);
         }
-        if sha.len() < 7 || sha.len() >= 40 {
+        if !is_abbreviated(&sha) {
             return None;
         }
         self.by_sha.iter().filter(|((s, full), _)| s == service && full.starts_with(&sha)).map(|(_, hit)| hit).min()
     }
 
+    /// The service's deployment that first shipped `sha`; when none shipped the commit itself (a
+    /// branch commit of a squash-merged change never reaches the mainline), the deployment that
+    /// took a change the commit belongs to into production, as lead time finds it.
+    fn for_sha(&self, service: &str, sha: &str) -> Option<&(i64, String)> {
+        if let Some(hit) = self.shipping(service, sha) {
+            return Some(hit);
+        }
+        let sha = sha.trim().to_ascii_lowercase();
+        let changes: Vec<&String> = match self.commit_changes.get(&sha) {
+            Some(changes) => changes.iter().collect(),
+            None if is_abbreviated(&sha) => self
+                .commit_changes
+                .iter()
+                .filter(|(full, _)| full.starts_with(&sha))
+                .flat_map(|(_, changes)| changes)
+                .collect(),
+            None => Vec::new(),
+        };
+        changes.into_iter().filter_map(|change| self.for_change(service, change)).min()
+    }
+
     /// The service's deployment that first shipped any commit of the change.
     fn for_change(&self, service: &str, change: &str) -> Option<&(i64, String)> {
-        self.change_shas.get(change)?.iter().filter_map(|sha| self.for_sha(service, sha)).min()
+        self.change_shas.get(change)?.iter().filter_map(|sha| self.shipping(service, sha)).min()
     }
 }
+
+/// Whether `sha` (lower case) may be an abbreviated commit id: 7 to 39 characters.
+fn is_abbreviated(sha: &str) -> bool {
+    (7..40).contains(&sha.len())
+}
+
+/// `incident_links.link`: the incident's cause was given as a deployment id.
+pub const EXPLICIT_LINK: &str = "explicit";
+/// `incident_links.link`: the incident names a change or commit, and this deployment shipped it.
+pub const REFERENCE_LINK: &str = "reference";
+/// `incident_links.link`: the service's latest deployment within the link window before it opened.
+pub const WINDOW_LINK: &str = "window";
+/// Every link an incident can have, in the order the rules are tried (`docs/metrics.md`).
+pub const INCIDENT_LINKS: [&str; 3] = [EXPLICIT_LINK, REFERENCE_LINK, WINDOW_LINK];
 
 fn build_incident_links(
     incidents: &DataFrame,
@@ -422,7 +465,7 @@ fn build_incident_links(
         if let Some(deployment) = caused_by.get(i) {
             incident_ids.push(id.to_string());
             deployment_ids.push(deployment.to_string());
-            links.push("explicit");
+            links.push(EXPLICIT_LINK);
             continue;
         }
         // A cause is shipped before the failure it causes: a reference to something deployed only
@@ -437,7 +480,7 @@ fn build_incident_links(
         if let Some((_, deployment)) = named {
             incident_ids.push(id.to_string());
             deployment_ids.push(deployment.clone());
-            links.push("reference");
+            links.push(REFERENCE_LINK);
             continue;
         }
         let (Some(service), Some(opened_ts)) = (services.get(i), opened.get(i)) else {
@@ -453,7 +496,7 @@ fn build_incident_links(
         {
             incident_ids.push(id.to_string());
             deployment_ids.push(d.id.clone());
-            links.push("window");
+            links.push(WINDOW_LINK);
         }
     }
     let n = incident_ids.len();
@@ -467,11 +510,12 @@ fn build_incident_links(
     )?)
 }
 
-/// `periods` (service, period, start_ts, end_ts, days) and `service_weeks` (service, period, week)
-/// for one grain.
+/// `periods` (service, period, start_ts, end_ts, days, months) and `service_weeks` (service, period,
+/// week) for one grain.
 pub fn calendar_frames(services: &[String], grain: Grain, window: &Window) -> Result<(DataFrame, DataFrame)> {
     let periods = calendar::periods(grain, window);
-    let (mut svc, mut label, mut start, mut end, mut days) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut svc, mut label, mut start, mut end) = (vec![], vec![], vec![], vec![]);
+    let (mut days, mut months) = (vec![], vec![]);
     for service in services {
         for p in &periods {
             svc.push(service.clone());
@@ -479,6 +523,7 @@ pub fn calendar_frames(services: &[String], grain: Grain, window: &Window) -> Re
             start.push(p.start.timestamp());
             end.push(p.end.timestamp());
             days.push(p.days());
+            months.push(p.months());
         }
     }
     let n = svc.len();
@@ -490,6 +535,7 @@ pub fn calendar_frames(services: &[String], grain: Grain, window: &Window) -> Re
             Column::new("start_ts".into(), start),
             Column::new("end_ts".into(), end),
             Column::new("days".into(), days),
+            Column::new("months".into(), months),
         ],
     )?;
     let weeks = calendar::whole_weeks(window);

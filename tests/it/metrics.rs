@@ -342,7 +342,7 @@ fn deployment_frequency_uses_the_median_whole_week() {
     assert_eq!(fast.bucket, "daily");
     let slow = &window(&report, "slow").deployment_frequency;
     approx(slow.median_weekly_deployment_days, 0.0);
-    assert_eq!(slow.bucket, "monthly"); // one deployment day in 28 days ≥ one per 30 days
+    assert_eq!(slow.bucket, "monthly"); // one deployment day ≥ 26/31 of January + 2/28 of February
     let fast_level = assess::levels(window(&report, "fast"), &cfg.analysis).deployment_frequency;
     assert_eq!((fast_level.level, fast_level.confidence), (Some(Level::High), Confidence::Normal));
     let slow_level = assess::levels(window(&report, "slow"), &cfg.analysis).deployment_frequency;
@@ -463,4 +463,157 @@ fn without_a_first_commit_time_lead_time_starts_at_opening_and_coding_is_unknown
     approx(lt.median_hours, 4.0);
     assert_eq!(lt.coding.median_hours, None);
     approx(lt.review.median_hours, 2.0);
+}
+
+#[test]
+fn a_period_of_whole_weeks_without_deployments_is_rated_low_and_counts_overall() {
+    let mut f = Fixture::default();
+    f.deploy("x", "busy", "production", "success", "2025-01-10T10:00:00Z");
+    let cfg = config(Q1.0, Q1.1, "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n");
+    let (_, report) = f.compute(&cfg);
+    let ghost = service(&report, "ghost");
+    // 1 Jan 2025 is a Wednesday: the whole weeks run from Monday 6 Jan to Monday 31 Mar, 12 of them.
+    assert_eq!(ghost.window.deployment_frequency.whole_weeks, 12);
+    let levels = assess::levels(&ghost.window, &cfg.analysis);
+    let df = &levels.deployment_frequency;
+    assert_eq!((df.level, df.sample, df.confidence), (Some(Level::Low), 12, Confidence::Normal));
+    // The overall level is the weakest that exists: low, resting on those 12 weeks, and only
+    // indicative because the other three metrics have no level.
+    let overall = &levels.overall;
+    assert_eq!((overall.level, overall.sample, overall.confidence), (Some(Level::Low), 12, Confidence::Low));
+    // The clipped first week (Wed 1 Jan .. Mon 6 Jan) holds no whole week and no deployment: no level.
+    let first_week = &ghost.week[0];
+    assert_eq!((first_week.period.as_str(), first_week.deployment_frequency.whole_weeks), ("2025-W01", 0));
+    let df = assess::levels(first_week, &cfg.analysis).deployment_frequency;
+    assert_eq!((df.level, df.sample, df.confidence), (None, 0, Confidence::None));
+}
+
+/// One release on the 15th of every month of 2025 (and of January 2026).
+fn monthly_releases() -> Fixture {
+    let mut f = Fixture::default();
+    for month in 1..=12 {
+        f.deploy(&format!("r{month}"), "lib", "production", "success", &format!("2025-{month:02}-15T12:00:00Z"));
+    }
+    f.deploy("r13", "lib", "production", "success", "2026-01-15T12:00:00Z");
+    f
+}
+
+#[test]
+fn a_release_every_calendar_month_is_a_monthly_cadence() {
+    let cfg = config("2025-01-01", "2026-01-01", "");
+    let (_, report) = monthly_releases().compute(&cfg);
+    let lib = service(&report, "lib");
+    let df = &lib.window.deployment_frequency;
+    // 12 deployment days over 365 days is fewer than one per 30 days, but one in each of 12 months.
+    assert_eq!((df.deployments, df.deployment_days), (12, 12));
+    approx(Some(df.months), 12.0);
+    assert_eq!(df.bucket, "monthly");
+    let level = assess::levels(&lib.window, &cfg.analysis).deployment_frequency;
+    assert_eq!(level.level, Some(Level::Medium)); // 2023: per month ≥ 1
+    let mut cfg2021 = cfg.clone();
+    cfg2021.analysis.benchmark_year = flowgauge::config::BenchmarkYear::Y2021;
+    assert_eq!(assess::levels(&lib.window, &cfg2021.analysis).deployment_frequency.level, Some(Level::High));
+    // Every quarter, including the 92-day third and fourth, and every month is monthly too.
+    for p in lib.quarter.iter().chain(&lib.month) {
+        assert_eq!(p.deployment_frequency.bucket, "monthly", "{}", p.period);
+        assert_eq!(assess::levels(p, &cfg.analysis).deployment_frequency.level, Some(Level::Medium), "{}", p.period);
+    }
+
+    // A window that does not start on the 1st: 22 days of January 2025 and 9 of January 2026 make
+    // one more month with the 11 between them, and it holds 12 releases.
+    let cfg = config("2025-01-10", "2026-01-10", "");
+    let (_, report) = monthly_releases().compute(&cfg);
+    let df = &window(&report, "lib").deployment_frequency;
+    assert_eq!(df.deployment_days, 12);
+    approx(Some(df.months), 12.0);
+    assert_eq!(df.bucket, "monthly");
+}
+
+#[test]
+fn an_until_that_is_not_midnight_keeps_one_window_period() {
+    let mut f = Fixture::default();
+    // Three deployments, each failed with an incident restored after 1 h, 2 h and 4 h.
+    for (i, (day, hours)) in [("10", 1), ("20", 2), ("30", 4)].iter().enumerate() {
+        let id = format!("d{i}");
+        f.deploy(&id, "api", "production", "success", &format!("2025-03-{day}T10:00:00Z"));
+        let resolved = format!("2025-03-{day}T{:02}:00:00Z", 10 + hours);
+        f.incident(&format!("i{i}"), "api", &format!("2025-03-{day}T10:00:00Z"), Some(&resolved), Some(&id));
+    }
+    let cfg = config("2025-01-01", "2025-03-31T12:00:00Z", "");
+    let periods = flowgauge::calendar::periods(flowgauge::calendar::Grain::Window, &cfg.analysis.window);
+    assert_eq!(periods.len(), 1, "{periods:?}");
+    let (_, report) = f.compute(&cfg);
+    let w = window(&report, "api");
+    assert_eq!(w.period, "2025-01-01T00:00:00Z..2025-03-31T12:00:00Z");
+    assert_eq!((w.start, w.end), (t_utc("2025-01-01T00:00:00Z"), t_utc("2025-03-31T12:00:00Z")));
+    approx(Some(w.deployment_frequency.days), 89.5);
+    assert_eq!(w.deployment_frequency.deployments, 3);
+    assert_eq!(w.change_failure_rate.deployments, 3);
+    assert_eq!(w.time_to_restore.incidents, 3);
+    approx(w.time_to_restore.p75_hours, 3.0); // 1, 2, 4 h: position 1.5
+    assert_eq!(w.failed_deployment_recovery_time.failures, 3);
+    approx(w.failed_deployment_recovery_time.p75_hours, 3.0);
+    // The quarter is clipped at the same instant and agrees with the window.
+    let q = &service(&report, "api").quarter;
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].time_to_restore.incidents, 3);
+}
+
+#[test]
+fn a_sha_naming_a_branch_commit_of_a_squash_merged_change_links_to_its_deployment() {
+    let mut f = Fixture::default();
+    f.deploy("p1", "api", "production", "success", "2025-02-03T10:00:00Z").ships("p1", &["m1"]);
+    // c2 is squash-merged as s2: its branch commits b2a and b2b never reach main, and p2 ships s2.
+    f.deploy("p2", "api", "production", "success", "2025-02-05T10:00:00Z").ships("p2", &["s2"]);
+    f.change("c2", "api", "2025-02-04T00:00:00Z", "2025-02-04T01:00:00Z", Some("2025-02-04T02:00:00Z"), "s2");
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c2")), ("sha", s("b2a0123456789"))]);
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c2")), ("sha", s("b2b0123456789"))]);
+    f.deploy("p3", "api", "production", "success", "2025-02-06T10:00:00Z").ships("p3", &["m3"]);
+    for (id, sha) in [("i1", "b2a0123456789"), ("i2", "b2b0123")] {
+        f.add(
+            &model::INCIDENTS,
+            &[
+                ("id", s(id)),
+                ("source", s("test")),
+                ("service", s("api")),
+                ("opened_at", t("2025-02-06T12:00:00Z")),
+                ("caused_by_sha", s(sha)),
+            ],
+        );
+    }
+    let (computation, _) = f.compute(&config(Q1.0, Q1.1, ""));
+    let links = &computation.records["incident_restores"];
+    let (ids, linked, how) = (
+        links.column("incident_id").unwrap().str().unwrap(),
+        links.column("caused_by_deployment_id").unwrap().str().unwrap(),
+        links.column("link").unwrap().str().unwrap(),
+    );
+    let mut got: Vec<(Option<&str>, Option<&str>, Option<&str>)> =
+        (0..links.height()).map(|i| (ids.get(i), linked.get(i), how.get(i))).collect();
+    got.sort();
+    // The change's deployment p2, not p3, which the 24 h window would pick.
+    assert_eq!(got, vec![(Some("i1"), Some("p2"), Some("reference")), (Some("i2"), Some("p2"), Some("reference"))]);
+}
+
+#[test]
+fn without_an_opening_time_coding_pickup_and_review_are_unknown_not_zero() {
+    let mut f = Fixture::default();
+    // A change as git recovers it: first commit and merge, no opening and no review.
+    f.add(
+        &model::CHANGES,
+        &[
+            ("id", s("g")),
+            ("source", s("git")),
+            ("service", s("shop")),
+            ("first_commit_at", t("2025-01-10T08:00:00Z")),
+            ("merged_at", t("2025-01-10T10:00:00Z")),
+            ("merge_commit_sha", s("g")),
+        ],
+    );
+    f.deploy("d", "shop", "production", "success", "2025-01-10T12:00:00Z").ships("d", &["g"]);
+    let (_, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    let lt = &window(&report, "shop").lead_time;
+    approx(lt.median_hours, 4.0);
+    assert_eq!((lt.coding.median_hours, lt.pickup.median_hours, lt.review.median_hours), (None, None, None));
+    approx(lt.deploy.median_hours, 2.0);
 }
