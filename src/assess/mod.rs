@@ -189,9 +189,11 @@ pub fn levels(m: &PeriodMetrics, analysis: &Analysis) -> Levels {
     let min = analysis.min_sample;
     let f = &m.deployment_frequency;
     // Deployment frequency rests on whole weeks observed; with none, only the day-based rate remains.
-    // Weeks without a deployment are evidence too: whole weeks with none at all are rated low. Only a
-    // period with neither a deployment nor a whole week has nothing to rate.
-    let deployment_frequency = if f.deployments == 0 && f.whole_weeks == 0 {
+    // Weeks without a deployment are evidence too: whole weeks with none at all are rated low — but
+    // only for a service whose deployments are collected at all. With no deployment record anywhere,
+    // "never deploys" and "deployments not collected" look the same, so there is nothing to rate;
+    // neither is there in a period with neither a deployment nor a whole week.
+    let deployment_frequency = if f.deployments == 0 && (f.whole_weeks == 0 || !f.service_has_deployments) {
         Rating { level: None, sample: 0, confidence: Confidence::None }
     } else {
         Rating {

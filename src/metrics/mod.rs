@@ -218,6 +218,10 @@ pub struct DeploymentFrequency {
     pub median_weekly_deployment_days: Option<f64>,
     pub whole_weeks: u64,
     pub bucket: String,
+    /// Whether the workspace holds any deployment of the service at all (any time, any environment).
+    /// Without one, weeks without a deployment say nothing: the deployments may simply not have
+    /// been collected, so the period gets no level rather than "low".
+    pub service_has_deployments: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -276,14 +280,18 @@ pub struct Rework {
 /// Assembles the typed report from the query outputs.
 pub fn report(computation: &Computation, config: &Config) -> Result<MetricsReport> {
     let window = &config.analysis.window;
+    let deployed = services_with_deployments(computation)?;
     let mut by_service: HashMap<&str, HashMap<Grain, Vec<PeriodMetrics>>> = HashMap::new();
     for grain in Grain::ALL {
         // Index each output once per grain: looking rows up is then constant time per period.
         let outputs = Outputs::new(computation, grain)?;
         let periods = calendar::periods(grain, window);
         for service in &computation.services {
-            let list =
-                periods.iter().map(|period| outputs.period_metrics(service, period)).collect::<Result<Vec<_>>>()?;
+            let has_deployments = deployed.contains(service.as_str());
+            let list = periods
+                .iter()
+                .map(|period| outputs.period_metrics(service, period, has_deployments))
+                .collect::<Result<Vec<_>>>()?;
             by_service.entry(service).or_default().insert(grain, list);
         }
     }
@@ -303,6 +311,17 @@ pub fn report(computation: &Computation, config: &Config) -> Result<MetricsRepor
         })
         .collect();
     Ok(MetricsReport { window: WindowInfo { since: window.since, until: window.until }, services })
+}
+
+/// Services with at least one deployment record (any time, any environment, any status).
+fn services_with_deployments(computation: &Computation) -> Result<std::collections::HashSet<String>> {
+    let Some(outcomes) = computation.records.get("deployment_outcomes") else {
+        return Ok(Default::default());
+    };
+    let Ok(column) = outcomes.column("service") else {
+        return Ok(Default::default());
+    };
+    Ok(column.str()?.iter().flatten().map(str::to_string).collect())
 }
 
 /// The period queries' outputs of one grain, indexed by service and period.
@@ -334,7 +353,7 @@ impl<'a> Outputs<'a> {
         })
     }
 
-    fn period_metrics(&self, service: &str, period: &calendar::Period) -> Result<PeriodMetrics> {
+    fn period_metrics(&self, service: &str, period: &calendar::Period, has_deployments: bool) -> Result<PeriodMetrics> {
         let key = (service.to_string(), period.label.clone());
         let Outputs { df, lt, cfr, rec, ttr, rw } = self;
         let stage = |name: &str| -> Result<Stage> {
@@ -358,6 +377,7 @@ impl<'a> Outputs<'a> {
                 median_weekly_deployment_days: df.f64(&key, "median_weekly_deployment_days")?,
                 whole_weeks: df.count(&key, "whole_weeks")?,
                 bucket: df.text(&key, "bucket")?.unwrap_or_else(|| "fewer than monthly".into()),
+                service_has_deployments: has_deployments,
             },
             lead_time: LeadTime {
                 changes: lt.count(&key, "changes")?,

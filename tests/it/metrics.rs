@@ -301,8 +301,20 @@ fn daylight_saving_changes_do_not_move_events() {
 fn an_empty_service_reports_zeros_and_no_levels() {
     let mut f = Fixture::default();
     f.deploy("x", "busy", "production", "success", "2025-01-10T10:00:00Z");
-    let cfg = config(Q1.0, Q1.1, "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n");
+    // ghost's deployments are collected (one, before the window), it just did not deploy in Q1.
+    f.deploy("old", "ghost", "production", "success", "2024-11-20T10:00:00Z");
+    let cfg = config(
+        Q1.0,
+        Q1.1,
+        "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n[[services]]\nname = \"never\"\n",
+    );
     let (_, report) = f.compute(&cfg);
+    // never has no deployment anywhere: not collected, or never deploys — the data cannot tell, so
+    // its 12 whole weeks earn no level.
+    let never = service(&report, "never");
+    assert!(!never.window.deployment_frequency.service_has_deployments);
+    let df = assess::levels(&never.window, &cfg.analysis).deployment_frequency;
+    assert_eq!((df.level, df.sample, df.confidence), (None, 0, Confidence::None));
     let ghost = service(&report, "ghost");
     assert_eq!(ghost.quarter.len(), 1);
     assert_eq!(ghost.month.len(), 3);
@@ -469,8 +481,20 @@ fn without_a_first_commit_time_lead_time_starts_at_opening_and_coding_is_unknown
 fn a_period_of_whole_weeks_without_deployments_is_rated_low_and_counts_overall() {
     let mut f = Fixture::default();
     f.deploy("x", "busy", "production", "success", "2025-01-10T10:00:00Z");
-    let cfg = config(Q1.0, Q1.1, "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n");
+    // ghost's deployments are collected (one, before the window), it just did not deploy in Q1.
+    f.deploy("old", "ghost", "production", "success", "2024-11-20T10:00:00Z");
+    let cfg = config(
+        Q1.0,
+        Q1.1,
+        "[[services]]\nname = \"ghost\"\n[[services]]\nname = \"busy\"\n[[services]]\nname = \"never\"\n",
+    );
     let (_, report) = f.compute(&cfg);
+    // never has no deployment anywhere: not collected, or never deploys — the data cannot tell, so
+    // its 12 whole weeks earn no level.
+    let never = service(&report, "never");
+    assert!(!never.window.deployment_frequency.service_has_deployments);
+    let df = assess::levels(&never.window, &cfg.analysis).deployment_frequency;
+    assert_eq!((df.level, df.sample, df.confidence), (None, 0, Confidence::None));
     let ghost = service(&report, "ghost");
     // 1 Jan 2025 is a Wednesday: the whole weeks run from Monday 6 Jan to Monday 31 Mar, 12 of them.
     assert_eq!(ghost.window.deployment_frequency.whole_weeks, 12);
