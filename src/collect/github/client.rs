@@ -50,8 +50,8 @@ pub struct Client {
     repo: String,
     requests: AtomicU64,
     retries: AtomicU64,
-    /// Last GraphQL `rateLimit.remaining`, for the report.
-    pub remaining: AtomicU64,
+    /// The two hourly budgets GitHub keeps apart, as last reported (`u64::MAX`: not reported yet).
+    pub budgets: Budgets,
     /// GraphQL points spent (the sum of `rateLimit.cost`).
     pub points: AtomicU64,
     page_size: AtomicU64,
@@ -85,6 +85,51 @@ enum Outcome {
         why: String,
         heavy: bool,
     },
+}
+
+/// GitHub's two hourly budgets, kept apart because they are spent apart: GraphQL points (5,000 an
+/// hour for a token) and REST requests of the `core` resource (another 5,000). A REST answer's
+/// `x-ratelimit-remaining` says nothing about the GraphQL budget, nor the reverse.
+#[derive(Debug)]
+pub struct Budgets {
+    /// GraphQL points left: the body's `rateLimit.remaining`, or the headers of a `graphql` answer.
+    pub graphql: AtomicU64,
+    /// REST requests left: the headers of a `core` answer.
+    pub rest: AtomicU64,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets { graphql: AtomicU64::new(u64::MAX), rest: AtomicU64::new(u64::MAX) }
+    }
+}
+
+impl Budgets {
+    /// Reads `x-ratelimit-remaining` into the budget named by `x-ratelimit-resource`; without that
+    /// header the budget is the one of the endpoint asked (`graphql` or REST `core`). Other REST
+    /// resources (`search`, `code_scanning_upload`, …) have budgets of their own and are not shown.
+    fn note_headers(&self, headers: &HeaderMap, graphql: bool) {
+        let Some(remaining) = header_u64(headers, "x-ratelimit-remaining") else { return };
+        let resource = headers.get("x-ratelimit-resource").and_then(|v| v.to_str().ok());
+        let budget = match resource {
+            Some("graphql") => &self.graphql,
+            Some("core") => &self.rest,
+            Some(_) => return,
+            None if graphql => &self.graphql,
+            None => &self.rest,
+        };
+        budget.store(remaining, Ordering::Relaxed);
+    }
+
+    /// GraphQL points left this hour, once GitHub has said.
+    pub fn graphql_left(&self) -> Option<u64> {
+        Some(self.graphql.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
+    }
+
+    /// REST (`core`) requests left this hour, once GitHub has said.
+    pub fn rest_left(&self) -> Option<u64> {
+        Some(self.rest.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
+    }
 }
 
 /// The largest and smallest GraphQL page sizes; two heavy failures in a row halve the size.
@@ -123,7 +168,7 @@ impl Client {
             repo: repo.to_string(),
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
-            remaining: AtomicU64::new(u64::MAX),
+            budgets: Budgets::default(),
             points: AtomicU64::new(0),
             page_size: AtomicU64::new(MAX_PAGE),
         })
@@ -258,9 +303,10 @@ impl Client {
                 });
             }
         };
+        self.budgets.note_headers(&headers, graphql);
         if graphql {
             if let Some(remaining) = json.pointer("/data/rateLimit/remaining").and_then(|v| v.as_u64()) {
-                self.remaining.store(remaining, Ordering::Relaxed);
+                self.budgets.graphql.store(remaining, Ordering::Relaxed);
             }
             if let Some(cost) = json.pointer("/data/rateLimit/cost").and_then(|v| v.as_u64()) {
                 self.points.fetch_add(cost, Ordering::Relaxed);
@@ -268,8 +314,6 @@ impl Client {
             if let Some(errors) = json.get("errors").and_then(|e| e.as_array()).filter(|e| !e.is_empty()) {
                 return self.classify_graphql(errors, &headers);
             }
-        } else if let Some(remaining) = header_u64(&headers, "x-ratelimit-remaining") {
-            self.remaining.store(remaining, Ordering::Relaxed);
         }
         Ok(Outcome::Done(Fetched::Page(Page { body, json, headers })))
     }

@@ -243,10 +243,13 @@ pub struct Progress {
     /// How many the repository holds, when GitHub says (`totalCount`); an incremental run stops
     /// early, so this is an upper bound.
     pub total: Option<u64>,
-    /// Requests made and GraphQL points spent by this run so far, and what GitHub says is left.
+    /// Requests made and GraphQL points spent by this run so far.
     pub requests: u64,
     pub points: u64,
-    pub remaining: Option<u64>,
+    /// What GitHub says is left this hour of each budget, once it has said: GraphQL points, and
+    /// REST (`core`) requests, which are counted apart.
+    pub graphql_remaining: Option<u64>,
+    pub rest_remaining: Option<u64>,
     pub elapsed: std::time::Duration,
     /// The resource is finished.
     pub done: bool,
@@ -300,7 +303,9 @@ pub struct GithubReport {
     /// The run continued an interrupted one.
     pub resumed: bool,
     /// GraphQL points left in the hour, when GitHub said.
-    pub rate_remaining: Option<u64>,
+    pub graphql_remaining: Option<u64>,
+    /// REST (`core`) requests left in the hour, when GitHub said; a budget apart from GraphQL's.
+    pub rest_remaining: Option<u64>,
     /// GraphQL points this run spent.
     pub points: u64,
     /// Conditional requests GitHub answered "not modified" (free of rate limit).
@@ -337,6 +342,58 @@ struct Run {
     #[serde(default)]
     oldest_unfinished: Option<DateTime<Utc>>,
     pages: usize,
+    /// Workflow runs: the `created` ranges still to list, the one being listed last (see
+    /// [`Fetch::workflow_runs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ranges: Vec<CreatedRange>,
+    /// Workflow runs: runs the listing of the current range has returned so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    listed: u64,
+    /// How many items GitHub reported for the whole run when it started, for progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// GitHub lists at most this many workflow runs for one query filtered by `created` (its
+/// documentation of "List workflow runs for a repository": "up to 1,000 results for each search
+/// when using the following parameters: … created …"), while `total_count` still says how many
+/// match. A range holding more is split until each part holds no more.
+pub const RUNS_PER_QUERY: u64 = 1000;
+
+/// The lower bound of the first listing of a repository's workflow runs: before GitHub existed, so
+/// before any run.
+const EARLIEST_RUN: &str = "2008-01-01T00:00:00Z";
+
+/// An inclusive range of creation times, whole seconds, as GitHub's `created=FROM..TO` filter takes it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+struct CreatedRange {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+impl CreatedRange {
+    /// The query of the first page of runs created in this range.
+    fn path(&self, repo: &str) -> String {
+        let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        format!("/repos/{repo}/actions/runs?per_page=100&created={}..{}", at(self.from), at(self.to))
+    }
+
+    /// The older and the newer half, or `None` for a single second.
+    fn halves(&self) -> Option<(CreatedRange, CreatedRange)> {
+        let seconds = (self.to - self.from).num_seconds();
+        if seconds < 1 {
+            return None;
+        }
+        let middle = self.from + chrono::Duration::seconds(seconds / 2);
+        Some((
+            CreatedRange { from: self.from, to: middle },
+            CreatedRange { from: middle + chrono::Duration::seconds(1), to: self.to },
+        ))
+    }
 }
 
 fn split_repo(repo: &str) -> Result<(&str, &str)> {
@@ -505,8 +562,8 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     report.requests = client.requests();
     report.retries = client.retries();
     report.points = client.points.load(std::sync::atomic::Ordering::Relaxed);
-    let remaining = client.remaining.load(std::sync::atomic::Ordering::Relaxed);
-    report.rate_remaining = (remaining != u64::MAX).then_some(remaining);
+    report.graphql_remaining = client.budgets.graphql_left();
+    report.rest_remaining = client.budgets.rest_left();
     result?;
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
@@ -551,7 +608,6 @@ impl Fetch<'_> {
     fn progress(&mut self, resource: Resource, items: u64, total: Option<u64>, done: bool) {
         self.items += items;
         let Some(sink) = &self.request.progress else { return };
-        let remaining = self.client.remaining.load(std::sync::atomic::Ordering::Relaxed);
         (sink.0)(&Progress {
             repo: self.repo().to_string(),
             resource: resource.name(),
@@ -560,7 +616,8 @@ impl Fetch<'_> {
             total,
             requests: self.client.requests(),
             points: self.client.points.load(std::sync::atomic::Ordering::Relaxed),
-            remaining: (remaining != u64::MAX).then_some(remaining),
+            graphql_remaining: self.client.budgets.graphql_left(),
+            rest_remaining: self.client.budgets.rest_left(),
             elapsed: self.started.elapsed(),
             done,
         });
@@ -689,26 +746,44 @@ impl Fetch<'_> {
         self.finish(&cursor_name, cursor, run)
     }
 
+    /// Workflow runs, listed by creation time in ranges GitHub lists whole: GitHub returns at most
+    /// [`RUNS_PER_QUERY`] runs for a `created` filter and silently drops the rest, so a range whose
+    /// first page reports more is split in halves (newest first) before any of it is read, and a
+    /// listing that ends having returned fewer runs than it reported is an error: the cursor is not
+    /// moved past runs never read, and the next run lists that range again, in halves.
     fn workflow_runs(&mut self) -> Result<()> {
         let repo = self.repo().to_string();
         let runs_dir = raw_dir(self.workspace.root(), &repo, Resource::WorkflowRuns.name())?;
         let jobs_dir = raw_dir(self.workspace.root(), &repo, JOBS)?;
         let (cursor_name, cursor, mut run) = self.begin(Resource::WorkflowRuns);
         let known = self.jobs_read()?;
-        let mut next = match run.after.clone() {
-            Some(path) => path,
-            None => {
-                let mut path = format!("/repos/{repo}/actions/runs?per_page=100");
-                if let Some(since) = run.stop_at {
-                    path.push_str(&format!("&created=%3E%3D{}", since.format("%Y-%m-%dT%H:%M:%SZ")));
-                }
-                path
-            }
-        };
-        loop {
+        if run.ranges.is_empty() {
+            // A new run (or one left by a version that listed runs in one query): everything created
+            // from the high-water mark up to now, in whole seconds.
+            let earliest = DateTime::parse_from_rfc3339(EARLIEST_RUN).expect("valid instant").with_timezone(&Utc);
+            let from = run.stop_at.unwrap_or(earliest);
+            let whole = |t: DateTime<Utc>| DateTime::<Utc>::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+            run.ranges = vec![CreatedRange { from: whole(from), to: whole(Utc::now()) }];
+            (run.after, run.listed) = (None, 0);
+        }
+        while let Some(range) = run.ranges.last().copied() {
             self.page_budget()?;
-            let page = self.runtime.block_on(self.client.get(&next))?;
-            self.expect_array(&page.json, "workflow_runs", &next)?;
+            let first_page = run.after.is_none();
+            let path = run.after.clone().unwrap_or_else(|| range.path(&repo));
+            let page = self.runtime.block_on(self.client.get(&path))?;
+            self.expect_array(&page.json, "workflow_runs", &path)?;
+            let reported = page.json["total_count"].as_u64();
+            run.total = run.total.or(reported);
+            if first_page && reported.is_some_and(|n| n > RUNS_PER_QUERY) {
+                // More than GitHub would list: read none of it, list its halves instead.
+                let Some((older, newer)) = range.halves() else {
+                    return Err(self.too_many_runs(range, reported.unwrap_or(0)));
+                };
+                run.ranges.pop();
+                run.ranges.extend([older, newer]);
+                self.save_run(&cursor_name, &cursor, &run)?;
+                continue;
+            }
             let mut rows = Extracted::default();
             let (meta, completed) = extract::workflow_run_rows(&page.json, &repo, self.service, &mut rows);
             self.raw.write(&runs_dir, &page.body)?;
@@ -728,29 +803,61 @@ impl Fetch<'_> {
                     jobs_next = client::next_link(&jobs.headers, &self.request.api_url);
                 }
             }
-            if run.next_high_water.is_none() {
-                run.next_high_water = meta.newest.or(run.stop_at);
-            }
+            // Ranges are listed newest first, but the newest may hold no run: the mark is the newest
+            // creation seen on any page (a run's `created_at` never changes).
+            run.next_high_water = run.next_high_water.max(meta.newest).max(run.stop_at);
             run.oldest_unfinished = min_time(run.oldest_unfinished, meta.oldest_unfinished);
             run.pages += 1;
             self.report.pages += 1;
             self.store(rows)?;
             let items = page.json["workflow_runs"].as_array().map_or(0, Vec::len) as u64;
-            let total = page.json["total_count"].as_u64();
-            let next_page = client::next_link(&page.headers, &self.request.api_url);
-            self.progress(Resource::WorkflowRuns, items, total, next_page.is_none());
-            match next_page {
-                Some(path) => {
-                    next = path;
-                    run.after = Some(next.clone());
-                    let mut state = cursor.clone();
-                    state.run = Some(run.clone());
-                    save_cursor(self.workspace, &cursor_name, &state)?;
+            run.listed += items;
+            match client::next_link(&page.headers, &self.request.api_url) {
+                Some(next) => run.after = Some(next),
+                None => {
+                    let listed = run.listed;
+                    run.ranges.pop();
+                    (run.after, run.listed) = (None, 0);
+                    if let Some(reported) = reported.filter(|n| listed < *n) {
+                        // GitHub stopped short: list the range again next time, in halves when it can
+                        // be split, and keep the cursor where it was.
+                        run.ranges.extend(range.halves().map_or(vec![range], |(older, newer)| vec![older, newer]));
+                        self.save_run(&cursor_name, &cursor, &run)?;
+                        return Err(Error::Github {
+                            repo,
+                            message: format!(
+                                "GitHub listed {listed} of the {reported} workflow runs created from {} to {} and no more; none past them is taken as read: the next run lists that range again in smaller parts",
+                                range.from.to_rfc3339(),
+                                range.to.to_rfc3339()
+                            ),
+                        });
+                    }
                 }
-                None => break,
             }
+            self.progress(Resource::WorkflowRuns, items, run.total, run.ranges.is_empty());
+            if run.ranges.is_empty() {
+                break;
+            }
+            self.save_run(&cursor_name, &cursor, &run)?;
         }
         self.finish(&cursor_name, cursor, run)
+    }
+
+    /// Records a run in progress, so that an interrupted run continues from here.
+    fn save_run(&mut self, name: &str, cursor: &Cursor, run: &Run) -> Result<()> {
+        let mut state = cursor.clone();
+        state.run = Some(run.clone());
+        save_cursor(self.workspace, name, &state)
+    }
+
+    fn too_many_runs(&self, range: CreatedRange, reported: u64) -> Error {
+        Error::Github {
+            repo: self.repo().to_string(),
+            message: format!(
+                "GitHub reports {reported} workflow runs created at {}, more than the {RUNS_PER_QUERY} it lists for one query; they cannot all be read",
+                range.from.to_rfc3339()
+            ),
+        }
     }
 
     /// Who approved the waiting deployments of a page: one request per run that waited, asked once
@@ -1264,7 +1371,8 @@ mod tests {
             total,
             requests: 1,
             points: 1,
-            remaining: None,
+            graphql_remaining: None,
+            rest_remaining: None,
             elapsed: Duration::from_secs(elapsed_s),
             done,
         }
