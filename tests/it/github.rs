@@ -1352,3 +1352,29 @@ fn graphql_points_and_rest_requests_left_are_counted_apart() {
     assert_eq!(seen.first(), Some(&(Some(4990), None)), "after the first GraphQL page");
     assert_eq!(seen.last(), Some(&(Some(4990), Some(4321))), "after the REST pages");
 }
+
+#[test]
+fn reviews_and_comments_whose_32_bit_id_is_null_keep_their_64_bit_id() {
+    let server = Server::start(FakeGithub::new(3));
+    {
+        // GitHub's answer for ids past 2³¹: `databaseId` null, `fullDatabaseId` a string.
+        let mut prs = server.fake.prs.lock().unwrap();
+        for (list, id) in [("reviews", "3000000001"), ("comments", "3000000002")] {
+            let node = &mut prs[0][list]["nodes"][1];
+            node["databaseId"] = Value::Null;
+            node["fullDatabaseId"] = json!(id);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    collect(dir.path(), &server).unwrap();
+    let query = server.runtime.block_on(server.server.received_requests()).unwrap()[0].body.clone();
+    let query = serde_json::from_slice::<Value>(&query).unwrap()["query"].as_str().unwrap().to_string();
+    assert!(query.contains("nodes { fullDatabaseId author"), "the query asks for the 64-bit id: {query}");
+    let ws = Workspace::open(dir.path()).unwrap();
+    let reviews = ws.load(&model::REVIEWS).unwrap();
+    let ids: Vec<&str> = reviews.column("id").unwrap().str().unwrap().iter().flatten().collect();
+    assert!(ids.contains(&"github:review:acme/shop#1:3000000001"), "{ids:?}");
+    assert!(ids.contains(&"github:comment:acme/shop#1:3000000002"), "{ids:?}");
+    assert!(ids.contains(&"github:review:acme/shop#1:11"), "an older page's `databaseId` still names its review");
+    assert_eq!(ids.len(), 9, "three rows for each of three pull requests");
+}

@@ -127,9 +127,34 @@ pub struct CommitInfo {
     pub authored_date: Option<DateTime<Utc>>,
 }
 
+/// A GitHub database id: `fullDatabaseId` is a `BigInt`, sent as a JSON string; the deprecated
+/// `databaseId` (kept in pages recorded before) an `Int`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DatabaseId {
+    Text(String),
+    Number(i64),
+}
+
+/// The database id of a review or comment: `fullDatabaseId`, else the 32-bit `databaseId` of an
+/// older page; `None` when GitHub gave neither.
+fn database_id(full: &Option<DatabaseId>, old: Option<i64>) -> Option<String> {
+    let full = match full {
+        Some(DatabaseId::Text(t)) if !t.trim().is_empty() && t.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Some(t.trim().to_string())
+        }
+        Some(DatabaseId::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    full.or(old.map(|n| n.to_string()))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Review {
+    #[serde(default)]
+    pub full_database_id: Option<DatabaseId>,
+    #[serde(default)]
     pub database_id: Option<i64>,
     pub author: Option<Actor>,
     pub state: Option<String>,
@@ -139,6 +164,9 @@ pub struct Review {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
+    #[serde(default)]
+    pub full_database_id: Option<DatabaseId>,
+    #[serde(default)]
     pub database_id: Option<i64>,
     pub author: Option<Actor>,
     pub created_at: Option<DateTime<Utc>>,
@@ -225,7 +253,7 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                     "DISMISSED" => "dismissed",
                     _ => continue,
                 };
-                let review_id = match r.database_id {
+                let review_id = match database_id(&r.full_database_id, r.database_id) {
                     Some(n) => format!("github:review:{repo}#{}:{n}", pr.number),
                     None => format!("github:review:{repo}#{}:{}", pr.number, at.timestamp_micros()),
                 };
@@ -261,7 +289,7 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 comments.nodes.iter().flatten().filter(|c| someone_else(&c.author)).find(|c| c.created_at.is_some())
             && let Some(at) = c.created_at
         {
-            let comment_id = match c.database_id {
+            let comment_id = match database_id(&c.full_database_id, c.database_id) {
                 Some(n) => format!("github:comment:{repo}#{}:{n}", pr.number),
                 None => format!("github:comment:{repo}#{}:{}", pr.number, at.timestamp_micros()),
             };
@@ -358,6 +386,13 @@ pub fn graphql_meta(page: &serde_json::Value, pointer: &str, field: &str) -> Opt
 /// The id of a GitHub deployment.
 pub fn deployment_id(repo: &str, id: i64) -> String {
     format!("github:deployment:{repo}:{id}")
+}
+
+/// What names a deployment or release node in row ids: its `databaseId` (the number the REST API
+/// and GitHub's URLs use), else — when GitHub sends null because the id no longer fits its 32-bit
+/// `Int` and the type has no `fullDatabaseId` — its GraphQL node `id`, so the record is kept.
+fn node_key(node: &serde_json::Value) -> Option<String> {
+    node["databaseId"].as_i64().map(|n| n.to_string()).or_else(|| node["id"].as_str().map(str::to_string))
 }
 
 /// A job's (created, started) times.
@@ -479,7 +514,7 @@ pub fn deployment_rows(
     let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
     for node in &nodes {
         let (Some(id), Some(environment), Some(created)) =
-            (node["databaseId"].as_i64(), node["environment"].as_str(), jtime(&node["createdAt"]))
+            (node_key(node), node["environment"].as_str(), jtime(&node["createdAt"]))
         else {
             continue;
         };
@@ -507,7 +542,7 @@ pub fn deployment_rows(
             Some((_, Some(by))) => Value::Text(by.clone()),
             _ => jtext(&node["creator"]["login"]),
         };
-        let this = deployment_id(repo, id);
+        let this = format!("github:deployment:{repo}:{id}");
         if let (Some(waiting), Some((next, at))) = (statuses.waiting, &statuses.decided) {
             let decision = statuses.run.and_then(|r| known.approvers.get(&(r, environment.to_ascii_lowercase())));
             let rejected = match decision {
@@ -561,7 +596,7 @@ pub fn release_rows(page: &serde_json::Value, repo: &str, service: &Service, out
     }
     let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
     for node in &nodes {
-        let (Some(id), Some(published)) = (node["databaseId"].as_i64(), jtime(&node["publishedAt"])) else {
+        let (Some(id), Some(published)) = (node_key(node), jtime(&node["publishedAt"])) else {
             meta.oldest_unfinished = min_opt(meta.oldest_unfinished, jtime(&node["createdAt"]));
             continue;
         };
@@ -986,5 +1021,66 @@ pub fn compare_rows(page: &serde_json::Value, deployments: &[String], out: &mut 
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(rows: &Extracted, schema: &TableSchema) -> Vec<String> {
+        rows.tables
+            .get(schema.name)
+            .into_iter()
+            .flatten()
+            .map(|r| match &r[0] {
+                Value::Text(t) => t.clone(),
+                other => panic!("id is not text: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deployment_or_release_whose_32_bit_id_is_null_is_kept_under_its_node_id() {
+        let service = Service::named("acme/shop", None);
+        let status = serde_json::json!({ "nodes": [{ "state": "SUCCESS", "createdAt": "2025-03-01T10:05:00Z", "logUrl": null }] });
+        let page = serde_json::json!({ "data": { "repository": { "deployments": {
+            "pageInfo": { "hasNextPage": false, "endCursor": null },
+            "nodes": [
+                { "id": "DE_kwDOAAAB", "databaseId": null, "environment": "production", "createdAt": "2025-03-01T10:00:00Z",
+                  "commitOid": "a".repeat(40), "creator": { "login": "deployer" }, "statuses": status },
+                { "id": "DE_kwDOAAAC", "databaseId": 7, "environment": "production", "createdAt": "2025-03-01T09:00:00Z",
+                  "commitOid": "b".repeat(40), "creator": { "login": "deployer" }, "statuses": status }
+            ] } } } });
+        let mut rows = Extracted::default();
+        deployment_rows(&page, "acme/shop", &service, &RunIndex::default(), &mut rows);
+        assert_eq!(
+            texts(&rows, &model::DEPLOYMENTS),
+            ["github:deployment:acme/shop:DE_kwDOAAAB", "github:deployment:acme/shop:7"]
+        );
+
+        let mut service = service;
+        service.deployments_from = crate::config::DeploymentSignal::Releases;
+        let page = serde_json::json!({ "data": { "repository": { "releases": {
+            "pageInfo": { "hasNextPage": false, "endCursor": null },
+            "nodes": [{ "id": "RE_kwDOAAAD", "databaseId": null, "tagName": "v1", "name": null,
+                "createdAt": "2025-03-01T10:00:00Z", "publishedAt": "2025-03-01T11:00:00Z", "isDraft": false,
+                "isPrerelease": false, "author": { "login": "releaser" }, "tagCommit": { "oid": "c".repeat(40) } }]
+        } } } });
+        let mut rows = Extracted::default();
+        let meta = release_rows(&page, "acme/shop", &service, &mut rows);
+        assert_eq!(texts(&rows, &model::DEPLOYMENTS), ["github:release:acme/shop:RE_kwDOAAAD"]);
+        assert_eq!(meta.oldest_unfinished, None, "a published release is not waited for");
+    }
+
+    #[test]
+    fn review_ids_come_from_the_full_database_id_else_the_old_one() {
+        let big = Some(DatabaseId::Text("3000000001".into()));
+        assert_eq!(database_id(&big, None).as_deref(), Some("3000000001"));
+        assert_eq!(database_id(&big, Some(5)).as_deref(), Some("3000000001"));
+        assert_eq!(database_id(&Some(DatabaseId::Number(12)), None).as_deref(), Some("12"));
+        assert_eq!(database_id(&None, Some(5)).as_deref(), Some("5"), "a page recorded before");
+        assert_eq!(database_id(&Some(DatabaseId::Text("x1".into())), None), None);
+        assert_eq!(database_id(&None, None), None);
     }
 }

@@ -35,7 +35,9 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// The pull-request query: 100 pull requests per page, most recently updated first, each with its
 /// first 100 commits and reviews and first 20 conversation comments (enough to find the first
-/// response), and the query's rate-limit cost.
+/// response), and the query's rate-limit cost. Reviews and comments are named by `fullDatabaseId`
+/// (a 64-bit id sent as a string): GitHub deprecated the 32-bit `databaseId`, which is null for an
+/// id that does not fit.
 pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $first: Int!) {
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
@@ -50,8 +52,8 @@ pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, 
         additions deletions changedFiles
         labels(first: 20) { nodes { name } }
         commits(first: 100) { totalCount nodes { commit { oid authoredDate } } }
-        reviews(first: 100) { totalCount nodes { databaseId author { __typename login } state submittedAt } }
-        comments(first: 20) { nodes { databaseId author { __typename login } createdAt } }
+        reviews(first: 100) { totalCount nodes { fullDatabaseId author { __typename login } state submittedAt } }
+        comments(first: 20) { totalCount nodes { fullDatabaseId author { __typename login } createdAt } }
       }
     }
   }
@@ -72,7 +74,7 @@ pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $a
       totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
-        databaseId environment createdAt commitOid
+        id databaseId environment createdAt commitOid
         creator { login }
         statuses(first: 20) { nodes { state createdAt logUrl } }
       }
@@ -104,7 +106,7 @@ pub const RELEASES_QUERY: &str = r#"query($owner: String!, $name: String!, $afte
       totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
-        databaseId tagName name createdAt publishedAt isDraft isPrerelease
+        id databaseId tagName name createdAt publishedAt isDraft isPrerelease
         author { login }
         tagCommit { oid }
       }
