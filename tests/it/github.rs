@@ -47,6 +47,9 @@ struct FakeGithub {
     prs: Mutex<Vec<Value>>,
     faults: Mutex<HashMap<usize, Fault>>,
     calls: AtomicUsize,
+    /// Cut listings short as GitHub does past a page: deployment 1 reports 25 statuses, and every
+    /// compare 250 commits more than it lists.
+    cut: std::sync::atomic::AtomicBool,
 }
 
 fn base() -> DateTime<Utc> {
@@ -92,7 +95,12 @@ impl FakeGithub {
         let prs = (1..=n)
             .map(|i| pull_request(i, base() + chrono::Duration::hours(i) + chrono::Duration::hours(4)))
             .collect();
-        FakeGithub { prs: Mutex::new(prs), faults: Mutex::new(HashMap::new()), calls: AtomicUsize::new(0) }
+        FakeGithub {
+            prs: Mutex::new(prs),
+            faults: Mutex::new(HashMap::new()),
+            calls: AtomicUsize::new(0),
+            cut: Default::default(),
+        }
     }
 
     fn with_faults(self, faults: &[(usize, Fault)]) -> FakeGithub {
@@ -147,12 +155,16 @@ impl Respond for &'static FakeGithub {
             _ => {}
         }
         if request.method.as_str() == "GET" {
-            return rest(request);
+            return rest(request, self.cut.load(Ordering::SeqCst));
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let query = body["query"].as_str().unwrap_or("");
         if query.contains("deployments(") {
-            return ResponseTemplate::new(200).set_body_json(deployments());
+            let mut page = deployments();
+            if self.cut.load(Ordering::SeqCst) {
+                page["data"]["repository"]["deployments"]["nodes"][3]["statuses"]["totalCount"] = json!(25);
+            }
+            return ResponseTemplate::new(200).set_body_json(page);
         }
         if query.contains("releases(") {
             return ResponseTemplate::new(200).set_body_json(releases());
@@ -284,7 +296,7 @@ fn conditional(request: &Request, etag: &str, body: Value) -> ResponseTemplate {
 const RUNS: i64 = 120;
 
 /// The REST side: workflow runs in pages of 100 with `Link` headers, and each run's jobs.
-fn rest(request: &Request) -> ResponseTemplate {
+fn rest(request: &Request, cut: bool) -> ResponseTemplate {
     let url = &request.url;
     // GitHub Enterprise serves REST under /api/v3.
     let (prefix, path) = match url.path().strip_prefix("/api/v3") {
@@ -315,7 +327,8 @@ fn rest(request: &Request) -> ResponseTemplate {
         };
         let status = if head > base { "ahead" } else { "behind" };
         return ResponseTemplate::new(200).set_body_json(json!({ "url": url, "status": status,
-            "ahead_by": commits.as_array().unwrap().len(), "commits": commits, "files": [] }));
+            "ahead_by": commits.as_array().unwrap().len(), "commits": commits, "files": [],
+            "total_commits": commits.as_array().unwrap().len() + if cut { 250 } else { 0 } }));
     }
     if path == "/repos/acme/shop/actions/runs/2/approvals" {
         return ResponseTemplate::new(200).set_body_json(json!([{ "state": "approved", "comment": "ship it",
@@ -1377,4 +1390,48 @@ fn reviews_and_comments_whose_32_bit_id_is_null_keep_their_64_bit_id() {
     assert!(ids.contains(&"github:comment:acme/shop#1:3000000002"), "{ids:?}");
     assert!(ids.contains(&"github:review:acme/shop#1:11"), "an older page's `databaseId` still names its review");
     assert_eq!(ids.len(), 9, "three rows for each of three pull requests");
+}
+
+#[test]
+fn listings_github_cut_short_are_data_warnings_of_their_source_until_read_whole() {
+    let server = Server::start(FakeGithub::new(30));
+    server.fake.cut.store(true, Ordering::SeqCst);
+    server.fake.prs.lock().unwrap()[0]["commits"]["totalCount"] = json!(150);
+    let dir = tempfile::tempdir().unwrap();
+    let report = collect_everything(dir.path(), &server, None).unwrap();
+    let warning = |source: &str| {
+        let ws = Workspace::open(dir.path()).unwrap();
+        let warnings = ws.manifest().sources.get(source).map(|s| s.warnings.clone()).unwrap_or_default();
+        assert!(warnings.len() <= 1, "{source}: {warnings:?}");
+        warnings.into_iter().next()
+    };
+    let prs = warning("github:acme/shop:pull_requests").expect("the pull request's commits were cut");
+    assert_eq!((prs.kind.as_str(), prs.source.as_str()), ("truncated-listing", "github:acme/shop:pull_requests"));
+    assert!(prs.message.contains("github:pr:acme/shop#1: 150 commits, first 2 read"), "{}", prs.message);
+    assert_eq!(prs.affects, ["change-failure-rate", "lead-time", "rework-rate"]);
+    let deployments = warning("github:acme/shop:deployments").expect("deployment 1's statuses were cut");
+    assert!(deployments.message.contains("github:deployment:acme/shop:1: 25 statuses, first 2 read"));
+    assert!(deployments.affects.contains(&"deployment-frequency".to_string()));
+    let compare = warning("github:acme/shop:compare").expect("the compare was cut");
+    assert!(compare.message.contains("lists 2 of its 252 commits"), "{}", compare.message);
+    assert!(compare.affects.contains(&"time-to-restore".to_string()), "{:?}", compare.affects);
+    assert_eq!(report.data_warnings.len(), 3, "{:?}", report.data_warnings);
+
+    // The same pages read offline show the same cuts.
+    let offline = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("raw"), &offline.path().join("raw"));
+    let mut ws = Workspace::open(offline.path()).unwrap();
+    let again = github::reextract(&mut ws, &cfg(), REPO).unwrap();
+    let messages: Vec<&str> = again.data_warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(again.data_warnings.len(), 3, "{messages:?}");
+    assert!(again.data_warnings.iter().all(|w| w.source == "github:acme/shop"));
+    drop(ws);
+
+    // Read whole again, an item loses its warning; a kept compare is what the data still is.
+    server.fake.cut.store(false, Ordering::SeqCst);
+    server.fake.prs.lock().unwrap()[0] = pull_request(1, base() + chrono::Duration::days(90));
+    collect_everything(dir.path(), &server, None).unwrap();
+    assert_eq!(warning("github:acme/shop:pull_requests"), None);
+    assert_eq!(warning("github:acme/shop:deployments"), None);
+    assert!(warning("github:acme/shop:compare").is_some());
 }

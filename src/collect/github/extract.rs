@@ -17,9 +17,33 @@ use crate::model::{self, Row, TableSchema, Value};
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Extracted {
     pub tables: BTreeMap<&'static str, Vec<Row>>,
-    /// Nested connections longer than one page (more than 100 commits or reviews on one pull request).
-    pub truncated: Vec<String>,
+    /// Nested listings GitHub cut at one page (more than 100 commits or reviews on one pull request,
+    /// more than 20 statuses on one deployment, …).
+    pub truncated: Vec<Truncated>,
 }
+
+/// One listing GitHub returned only in part, knowingly: the item it belongs to, what was cut, and
+/// the metrics (by their `explain` names) whose figures the missing part weakens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truncated {
+    /// The row id of the item (`github:pr:acme/shop#12`), or what names the listing.
+    pub item: String,
+    pub detail: String,
+    pub affects: &'static [&'static str],
+}
+
+/// What a pull request's commits feed: which deployment shipped the change (lead time), and so
+/// which deployment a revert or an incident points at.
+pub const COMMITS_AFFECT: &[&str] = &["lead-time", "change-failure-rate", "rework-rate"];
+/// What reviews and first responses feed: the review stages of lead time.
+pub const REVIEWS_AFFECT: &[&str] = &["lead-time"];
+/// What a deployment's outcome and finish time feed.
+pub const DEPLOYMENT_AFFECTS: &[&str] =
+    &["deployment-frequency", "lead-time", "change-failure-rate", "recovery-time", "rework-rate"];
+/// What the commits a deployment shipped feed: which changes it carried, and through them reverts
+/// and incidents linked to it.
+pub const SHIPPED_AFFECT: &[&str] =
+    &["lead-time", "change-failure-rate", "recovery-time", "time-to-restore", "rework-rate"];
 
 impl Extracted {
     fn push(&mut self, schema: &'static TableSchema, row: Row) {
@@ -36,6 +60,18 @@ impl Extracted {
 
     pub fn rows(&self, schema: &TableSchema) -> usize {
         self.tables.get(schema.name).map_or(0, Vec::len)
+    }
+
+    /// The ids of the pull requests and deployments read whole or in part: an item read again is
+    /// judged again (a listing cut before may be whole now).
+    pub fn items(&self) -> impl Iterator<Item = &str> {
+        [model::CHANGES.name, model::DEPLOYMENTS.name]
+            .into_iter()
+            .flat_map(|t| self.tables.get(t).into_iter().flatten())
+            .filter_map(|row| match row.first() {
+                Some(Value::Text(id)) => Some(id.as_str()),
+                _ => None,
+            })
     }
 }
 
@@ -233,11 +269,15 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 }
             }
             if commits.total_count.unwrap_or(0) > commits.nodes.len() as u64 {
-                out.truncated.push(format!(
-                    "{id}: {} commits, first {} kept",
-                    commits.total_count.unwrap_or(0),
-                    commits.nodes.len()
-                ));
+                out.truncated.push(Truncated {
+                    item: id.clone(),
+                    detail: format!(
+                        "{id}: {} commits, first {} read",
+                        commits.total_count.unwrap_or(0),
+                        commits.nodes.len()
+                    ),
+                    affects: COMMITS_AFFECT,
+                });
             }
         }
 
@@ -275,11 +315,15 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 }
             }
             if reviews.total_count.unwrap_or(0) > reviews.nodes.len() as u64 {
-                out.truncated.push(format!(
-                    "{id}: {} reviews, first {} kept",
-                    reviews.total_count.unwrap_or(0),
-                    reviews.nodes.len()
-                ));
+                out.truncated.push(Truncated {
+                    item: id.clone(),
+                    detail: format!(
+                        "{id}: {} reviews, first {} read",
+                        reviews.total_count.unwrap_or(0),
+                        reviews.nodes.len()
+                    ),
+                    affects: REVIEWS_AFFECT,
+                });
             }
         }
         // The first conversation comment by someone else is a response too (and a row of `reviews`,
@@ -304,6 +348,19 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 ],
             );
             first_response = Some(first_response.map_or(at, |f| f.min(at)));
+        } else if let Some(comments) = &pr.comments
+            && comments.total_count.unwrap_or(0) > comments.nodes.len() as u64
+        {
+            // None of the comments read is a response, and there are more: a later one may be.
+            out.truncated.push(Truncated {
+                item: id.clone(),
+                detail: format!(
+                    "{id}: {} conversation comments, none of the first {} by a reviewer",
+                    comments.total_count.unwrap_or(0),
+                    comments.nodes.len()
+                ),
+                affects: REVIEWS_AFFECT,
+            });
         }
 
         let labels: Vec<&str> =
@@ -519,6 +576,12 @@ pub fn deployment_rows(
             continue;
         };
         let statuses = read_statuses(node);
+        let listed = node.pointer("/statuses/nodes").and_then(|n| n.as_array()).map_or(0, Vec::len) as u64;
+        if let Some(total) = node.pointer("/statuses/totalCount").and_then(|t| t.as_u64()).filter(|t| *t > listed) {
+            let item = format!("github:deployment:{repo}:{id}");
+            let detail = format!("{item}: {total} statuses, first {listed} read");
+            out.truncated.push(Truncated { item, detail, affects: DEPLOYMENT_AFFECTS });
+        }
         let Some((status, finished)) = statuses.outcome else {
             meta.oldest_unfinished = min_opt(meta.oldest_unfinished, Some(created));
             continue;

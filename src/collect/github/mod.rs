@@ -14,6 +14,7 @@ pub mod client;
 pub mod extract;
 pub mod references;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -76,7 +77,7 @@ pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $a
       nodes {
         id databaseId environment createdAt commitOid
         creator { login }
-        statuses(first: 20) { nodes { state createdAt logUrl } }
+        statuses(first: 20) { totalCount nodes { state createdAt logUrl } }
       }
     }
   }
@@ -316,6 +317,11 @@ pub struct GithubReport {
     pub deployment_commits: usize,
     pub evidence: usize,
     pub warnings: Vec<String>,
+    /// What limits the figures built from this repository's data (listings GitHub cut short), as
+    /// recorded with its sources in the manifest: for a collection from the API, every resource's
+    /// warnings after this run; for pages read offline, those the pages show (named
+    /// `github:OWNER/NAME`).
+    pub data_warnings: Vec<model::DataWarning>,
     pub tables: Vec<UpsertStats>,
 }
 
@@ -330,6 +336,64 @@ struct Cursor {
     /// A run in progress (present only while a run is unfinished).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     run: Option<Run>,
+    /// Items whose listings GitHub cut short, by item, kept until the item is read whole again: the
+    /// data in the workspace stays cut until then. They are the source's data warnings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    truncated: BTreeMap<String, Cut>,
+}
+
+/// What was cut from one item's listing, and the metrics it weakens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+struct Cut {
+    detail: String,
+    affects: Vec<String>,
+}
+
+/// Judges the items of a page again: an item read again loses its old cut, and keeps (or gains) the
+/// cuts found this time.
+fn note_cuts(cuts: &mut BTreeMap<String, Cut>, rows: &Extracted) {
+    for item in rows.items() {
+        cuts.remove(item);
+    }
+    for t in &rows.truncated {
+        let cut = cuts.entry(t.item.clone()).or_default();
+        cut.detail = if cut.detail.is_empty() { t.detail.clone() } else { format!("{}; {}", cut.detail, t.detail) };
+        for metric in t.affects {
+            if !cut.affects.iter().any(|a| a == metric) {
+                cut.affects.push(metric.to_string());
+            }
+        }
+    }
+}
+
+/// The data warnings of a source whose items have `cuts`: one `truncated-listing` warning per set of
+/// metrics affected, naming the first few items.
+fn cut_warnings(source: &str, cuts: &BTreeMap<String, Cut>) -> Vec<model::DataWarning> {
+    let mut by_affects: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
+    for cut in cuts.values() {
+        let mut affects = cut.affects.clone();
+        affects.sort();
+        by_affects.entry(affects).or_default().push(&cut.detail);
+    }
+    const NAMED: usize = 5;
+    by_affects
+        .into_iter()
+        .map(|(affects, details)| {
+            let more = details.len().saturating_sub(NAMED);
+            let named = details.iter().take(NAMED).copied().collect::<Vec<_>>().join("; ");
+            let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+            let n = details.len();
+            model::DataWarning {
+                kind: "truncated-listing".into(),
+                source: source.to_string(),
+                message: format!(
+                    "GitHub listed {n} {} only in part, so what lies past the cut was not read: {named}{tail}",
+                    if n == 1 { "item's records" } else { "items' records" }
+                ),
+                affects,
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -486,7 +550,8 @@ fn load_cursor(workspace: &Workspace, name: &str) -> Cursor {
 
 fn save_cursor(workspace: &mut Workspace, name: &str, cursor: &Cursor) -> Result<()> {
     let text = serde_json::to_string(cursor).expect("cursor serialises");
-    workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: text, warnings: Vec::new() })
+    let warnings = cut_warnings(name, &cursor.truncated);
+    workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: text, warnings })
 }
 
 fn service_for(config: &Config, repo: &str) -> Service {
@@ -500,7 +565,9 @@ fn count(report: &mut GithubReport, rows: &Extracted) {
     report.deployments += rows.rows(&model::DEPLOYMENTS);
     report.deployment_commits += rows.rows(&model::DEPLOYMENT_COMMITS);
     report.evidence += rows.rows(&model::EVIDENCE);
-    report.warnings.extend(rows.truncated.iter().map(|t| format!("only one page of a nested list was read: {t}")));
+    report
+        .warnings
+        .extend(rows.truncated.iter().map(|t| format!("only one page of a nested list was read: {}", t.detail)));
 }
 
 fn merge_stats(all: &mut Vec<UpsertStats>, new: Vec<UpsertStats>) {
@@ -566,6 +633,14 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     report.points = client.points.load(std::sync::atomic::Ordering::Relaxed);
     report.graphql_remaining = client.budgets.graphql_left();
     report.rest_remaining = client.budgets.rest_left();
+    let prefix = format!("github:{}:", request.repo);
+    report.data_warnings = workspace
+        .manifest()
+        .sources
+        .iter()
+        .filter(|(name, _)| name.starts_with(&prefix))
+        .flat_map(|(_, state)| state.warnings.iter().cloned())
+        .collect();
     result?;
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
@@ -695,7 +770,7 @@ impl Fetch<'_> {
         } else {
             RunIndex::default()
         };
-        let (cursor_name, cursor, mut run) = self.begin(resource);
+        let (cursor_name, mut cursor, mut run) = self.begin(resource);
         loop {
             self.page_budget()?;
             let mut variables = serde_json::json!({ "owner": owner, "name": name, "after": run.after });
@@ -730,6 +805,7 @@ impl Fetch<'_> {
             run.after = meta.end_cursor;
             run.pages += 1;
             self.report.pages += 1;
+            note_cuts(&mut cursor.truncated, &rows);
             self.store(rows)?;
             let total = page.json.pointer(&format!("{}/totalCount", resource.pointer())).and_then(|t| t.as_u64());
             let items = page
@@ -922,9 +998,10 @@ impl Fetch<'_> {
     }
 
     /// Records the ETag of a snapshot page whose rows are stored.
-    fn snapshot_done(&mut self, resource: &str, page: &client::Page) -> Result<()> {
+    fn snapshot_done(&mut self, resource: &str, page: &client::Page, cuts: BTreeMap<String, Cut>) -> Result<()> {
         let name = source_name(self.repo(), resource);
         let mut cursor = load_cursor(self.workspace, &name);
+        cursor.truncated = cuts;
         cursor.etag = page.headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
         cursor.high_water = Some(Utc::now());
         save_cursor(self.workspace, &name, &cursor)
@@ -939,8 +1016,12 @@ impl Fetch<'_> {
             return Ok(());
         };
         self.expect_array(&page.json, "environments", &path)?;
+        let mut cuts = BTreeMap::new();
         if client::next_link(&page.headers, &self.request.api_url).is_some() {
-            self.report.warnings.push(format!("{repo}: more than 100 environments; only the first 100 were read"));
+            let detail = format!("{repo}: more than 100 environments; only the first 100 were read");
+            self.report.warnings.push(detail.clone());
+            // Environments feed the settings evidence (approvals, protection rules), no metric.
+            cuts.insert("environments".to_string(), Cut { detail, affects: Vec::new() });
         }
         let dir = raw_dir(self.workspace.root(), &repo, Resource::Environments.name())?;
         self.raw.write(&dir, &page.body)?;
@@ -948,7 +1029,7 @@ impl Fetch<'_> {
         extract::environment_rows(&page.json, &repo, self.service, &mut rows);
         let items = page.json["environments"].as_array().map_or(0, Vec::len) as u64;
         self.replace_evidence(&extract::environments_prefix(&repo), rows)?;
-        self.snapshot_done(Resource::Environments.name(), &page)?;
+        self.snapshot_done(Resource::Environments.name(), &page, cuts)?;
         self.progress(Resource::Environments, items, Some(items), true);
         Ok(())
     }
@@ -995,7 +1076,7 @@ impl Fetch<'_> {
         extract::codeowners_rows(&file.json, errors.as_ref(), &repo, &mut rows);
         self.replace_evidence(&extract::codeowners_prefix(&repo), rows)?;
         if let Some(page) = fresh {
-            self.snapshot_done(CODEOWNERS_ERRORS, &page)?;
+            self.snapshot_done(CODEOWNERS_ERRORS, &page, BTreeMap::new())?;
         }
         self.progress(Resource::Codeowners, 1, Some(1), true);
         Ok(())
@@ -1021,9 +1102,12 @@ impl Fetch<'_> {
             }
             self.progress(Resource::DeploymentCommits, 1, Some(total), false);
         }
-        let rows = shipped_rows(&dir, &repo, &targets)?;
+        let (rows, cuts) = shipped_rows(&dir, &repo, &targets)?;
         self.report.deployment_commits += rows.len();
         replace_shipped(self.workspace, &repo, rows)?;
+        let name = source_name(&repo, Resource::DeploymentCommits.name());
+        let cursor = Cursor { high_water: Some(Utc::now()), truncated: cuts, ..Default::default() };
+        save_cursor(self.workspace, &name, &cursor)?;
         self.progress(Resource::DeploymentCommits, 0, Some(total), true);
         Ok(())
     }
@@ -1076,23 +1160,37 @@ fn deployment_prefixes(repo: &str) -> [String; 3] {
     ]
 }
 
-/// `deployment_commits` rows of the current pairs, from their kept compare pages.
+/// `deployment_commits` rows of the current pairs, from their kept compare pages, and the pairs whose
+/// pages hold fewer commits than GitHub's `total_commits` says the compare has.
 fn shipped_rows(
     dir: &Path,
     repo: &str,
     targets: &std::collections::BTreeMap<(String, String), Vec<String>>,
-) -> Result<Vec<model::Row>> {
+) -> Result<(Vec<model::Row>, BTreeMap<String, Cut>)> {
     let mut rows = Extracted::default();
+    let mut cuts = BTreeMap::new();
     for ((base, head), deployments) in targets {
+        let (mut listed, mut total) = (0, None);
         for n in 1.. {
             let path = dir.join(compare_page_name(base, head, n));
             if !path.exists() {
                 break;
             }
-            extract::compare_rows(&read_raw_json(&path, repo)?.1, deployments, &mut rows);
+            let page = read_raw_json(&path, repo)?.1;
+            listed += page["commits"].as_array().map_or(0, Vec::len) as u64;
+            total = total.or(page["total_commits"].as_u64());
+            extract::compare_rows(&page, deployments, &mut rows);
+        }
+        if let Some(total) = total.filter(|t| *t > listed) {
+            let detail = format!(
+                "what {} shipped: compare {base}...{head} lists {listed} of its {total} commits",
+                deployments.join(", ")
+            );
+            let affects = extract::SHIPPED_AFFECT.iter().map(|m| m.to_string()).collect();
+            cuts.insert(format!("{base}...{head}"), Cut { detail, affects });
         }
     }
-    Ok(rows.tables.remove(model::DEPLOYMENT_COMMITS.name).unwrap_or_default())
+    Ok((rows.tables.remove(model::DEPLOYMENT_COMMITS.name).unwrap_or_default(), cuts))
 }
 
 /// Replaces what this source's deployments of `repo` shipped with `rows`.
@@ -1322,11 +1420,14 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
             extract::approval_decisions(&read_raw_json(&path, repo)?.1, run, &mut known);
         }
     }
+    // Listings GitHub cut short, judged page by page in fetch order as the online run did.
+    let mut cuts = BTreeMap::new();
     for resource in [Resource::PullRequests, Resource::Deployments, Resource::Releases, Resource::Incidents] {
         for path in raw_pages(&dir_of(resource.name())?)? {
             let (body, json) = read_raw_json(&path, repo)?;
             let mut rows = Extracted::default();
             extract_page(resource, &body, &json, repo, &service, &known, &mut rows)?;
+            note_cuts(&mut cuts, &rows);
             upsert(workspace, &mut report, rows)?;
         }
     }
@@ -1348,7 +1449,9 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     // Compares last: which deployments a pair belongs to comes from the deployments just read.
     let targets = compare_targets(workspace, repo)?;
     let dir = dir_of(Resource::DeploymentCommits.name())?;
-    let rows = shipped_rows(&dir, repo, &targets)?;
+    let (rows, compare_cuts) = shipped_rows(&dir, repo, &targets)?;
+    cuts.extend(compare_cuts);
+    report.data_warnings = cut_warnings(&format!("github:{repo}"), &cuts);
     report.deployment_commits += rows.len();
     report.pages += raw_pages(&dir)?.len();
     replace_shipped(workspace, repo, rows)?;
