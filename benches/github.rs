@@ -27,7 +27,9 @@
 //!   `hasNextPage: false`); a query without `repository` answers `{"data": {}}`.
 //! - REST, under `/repos/acme/shop` and `/repositories/{id}` (GitHub's `Link` targets use the
 //!   latter): `actions/runs` and `actions/runs/{id}/jobs` in pages of `per_page` (default 30, at most
-//!   100) with `Link: <…>; rel="next", <…>; rel="last"` as GitHub writes it, and, for the baseline,
+//!   100) with `Link: <…>; rel="next", <…>; rel="last"` as GitHub writes it — `actions/runs` filtered
+//!   by `created=FROM..TO` lists at most 1,000 runs, as GitHub does, and counts every match in
+//!   `total_count` — and, for the baseline,
 //!   `pulls?state=closed`, `pulls/{n}/reviews`, `pulls/{n}/commits` and `issues/{n}/comments`;
 //!   `environments` (production with required reviewers, staging), `codeowners/errors` (none) and
 //!   `compare/BASE...HEAD` of two deployed merge commits (the merge commits between them).
