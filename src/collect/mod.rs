@@ -8,6 +8,7 @@
 
 pub mod git;
 pub mod github;
+pub mod http;
 pub mod import;
 pub mod scan;
 

@@ -16,19 +16,20 @@ pub mod references;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DeploymentSignal, Service};
 use crate::error::{Error, Result};
 use crate::model;
-use crate::store::{SourceState, UpsertStats, Workspace};
+use crate::store::{UpsertStats, Workspace};
 
+use crate::collect::http::cursor::{self, CreatedRange, Cursor, Cut, Run, load_cursor};
+pub use crate::collect::http::progress::{Progress, ProgressSink};
+use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
+pub use crate::collect::http::retry::Pacing;
 use client::Client;
-pub use client::Pacing;
 use extract::{Extracted, RunIndex};
 
 /// GitHub's public API root.
@@ -225,51 +226,6 @@ pub struct GithubRequest {
     pub all_jobs: bool,
 }
 
-/// Where a collection reports its progress (the CLI draws a progress line from it).
-#[derive(Clone)]
-pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
-
-impl std::fmt::Debug for ProgressSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressSink")
-    }
-}
-
-/// The state of one resource being read, after a page.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    pub repo: String,
-    pub resource: &'static str,
-    pub pages: usize,
-    /// Items read so far in this run.
-    pub items: u64,
-    /// How many the repository holds, when GitHub says (`totalCount`); an incremental run stops
-    /// early, so this is an upper bound.
-    pub total: Option<u64>,
-    /// Requests made and GraphQL points spent by this run so far.
-    pub requests: u64,
-    pub points: u64,
-    /// What GitHub says is left this hour of each budget, once it has said: GraphQL points, and
-    /// REST (`core`) requests, which are counted apart.
-    pub graphql_remaining: Option<u64>,
-    pub rest_remaining: Option<u64>,
-    pub elapsed: std::time::Duration,
-    /// The resource is finished.
-    pub done: bool,
-}
-
-impl Progress {
-    /// Time left at the pace so far, when the total is known.
-    pub fn eta(&self) -> Option<std::time::Duration> {
-        let total = self.total?;
-        if self.items == 0 || self.done {
-            return None;
-        }
-        let left = total.saturating_sub(self.items);
-        Some(self.elapsed.mul_f64(left as f64 / self.items as f64))
-    }
-}
-
 impl GithubRequest {
     pub fn new(repo: &str, api_url: Option<&str>, token: Option<String>) -> GithubRequest {
         GithubRequest {
@@ -325,30 +281,6 @@ pub struct GithubReport {
     pub tables: Vec<UpsertStats>,
 }
 
-/// Per-repository, per-resource sync state, stored as JSON in the manifest's cursor.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-struct Cursor {
-    /// Every item updated at or before this instant has been read.
-    high_water: Option<DateTime<Utc>>,
-    /// ETag of the last answer of a snapshot resource, for a conditional request next time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    etag: Option<String>,
-    /// A run in progress (present only while a run is unfinished).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    run: Option<Run>,
-    /// Items whose listings GitHub cut short, by item, kept until the item is read whole again: the
-    /// data in the workspace stays cut until then. They are the source's data warnings.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    truncated: BTreeMap<String, Cut>,
-}
-
-/// What was cut from one item's listing, and the metrics it weakens.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-struct Cut {
-    detail: String,
-    affects: Vec<String>,
-}
-
 /// Judges the items of a page again: an item read again loses its old cut, and keeps (or gains) the
 /// cuts found this time.
 fn note_cuts(cuts: &mut BTreeMap<String, Cut>, rows: &Extracted) {
@@ -396,34 +328,6 @@ fn cut_warnings(source: &str, cuts: &BTreeMap<String, Cut>) -> Vec<model::DataWa
         .collect()
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-struct Run {
-    /// GraphQL cursor of the next page to read.
-    after: Option<String>,
-    /// The high-water mark the run started from: it stops at items older than this.
-    stop_at: Option<DateTime<Utc>>,
-    /// The newest `updatedAt` of the run's first page, the next high-water mark.
-    next_high_water: Option<DateTime<Utc>>,
-    /// The oldest unfinished item seen, read again by the next run.
-    #[serde(default)]
-    oldest_unfinished: Option<DateTime<Utc>>,
-    pages: usize,
-    /// Workflow runs: the `created` ranges still to list, the one being listed last (see
-    /// [`Fetch::workflow_runs`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    ranges: Vec<CreatedRange>,
-    /// Workflow runs: runs the listing of the current range has returned so far.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    listed: u64,
-    /// How many items GitHub reported for the whole run when it started, for progress.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    total: Option<u64>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
 /// GitHub lists at most this many workflow runs for one query filtered by `created` (its
 /// documentation of "List workflow runs for a repository": "up to 1,000 results for each search
 /// when using the following parameters: … created …"), while `total_count` still says how many
@@ -434,32 +338,10 @@ pub const RUNS_PER_QUERY: u64 = 1000;
 /// before any run.
 const EARLIEST_RUN: &str = "2008-01-01T00:00:00Z";
 
-/// An inclusive range of creation times, whole seconds, as GitHub's `created=FROM..TO` filter takes it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-struct CreatedRange {
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-}
-
-impl CreatedRange {
-    /// The query of the first page of runs created in this range.
-    fn path(&self, repo: &str) -> String {
-        let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        format!("/repos/{repo}/actions/runs?per_page=100&created={}..{}", at(self.from), at(self.to))
-    }
-
-    /// The older and the newer half, or `None` for a single second.
-    fn halves(&self) -> Option<(CreatedRange, CreatedRange)> {
-        let seconds = (self.to - self.from).num_seconds();
-        if seconds < 1 {
-            return None;
-        }
-        let middle = self.from + chrono::Duration::seconds(seconds / 2);
-        Some((
-            CreatedRange { from: self.from, to: middle },
-            CreatedRange { from: middle + chrono::Duration::seconds(1), to: self.to },
-        ))
-    }
+/// The query of the first page of workflow runs created in `range`.
+fn runs_path(repo: &str, range: &CreatedRange) -> String {
+    let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    format!("/repos/{repo}/actions/runs?per_page=100&created={}..{}", at(range.from), at(range.to))
 }
 
 fn split_repo(repo: &str) -> Result<(&str, &str)> {
@@ -496,62 +378,8 @@ fn pages_dir(pages: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
     Ok(pages.join(owner).join(name).join(resource))
 }
 
-/// The raw pages of a resource, in the order they were fetched.
-fn raw_pages(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut pages: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    pages.sort();
-    Ok(pages)
-}
-
-/// Numbers the raw pages of each directory. A directory is listed once per collection, not once per
-/// page: a repository with thousands of workflow runs keeps thousands of jobs pages.
-#[derive(Default)]
-struct RawPages {
-    next: std::collections::HashMap<PathBuf, u64>,
-}
-
-impl RawPages {
-    /// Writes a page body atomically as the next page of `dir`.
-    fn write(&mut self, dir: &Path, body: &str) -> Result<PathBuf> {
-        let next = match self.next.get(dir) {
-            Some(n) => *n,
-            None => {
-                raw_pages(dir)?.last().and_then(|p| p.file_stem()?.to_str()?.parse::<u64>().ok()).map_or(1, |n| n + 1)
-            }
-        };
-        let path = write_raw(dir, next, body)?;
-        self.next.insert(dir.to_path_buf(), next + 1);
-        Ok(path)
-    }
-}
-
-/// Writes a page body atomically (temporary file, sync, rename) as page `next` of `dir`.
-fn write_raw(dir: &Path, next: u64, body: &str) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(format!("{next:08}.json"));
-    let tmp = dir.join(format!(".{next:08}.json.tmp"));
-    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(body.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok(path)
-}
-
-fn load_cursor(workspace: &Workspace, name: &str) -> Cursor {
-    workspace.manifest().sources.get(name).and_then(|s| serde_json::from_str(&s.cursor).ok()).unwrap_or_default()
-}
-
 fn save_cursor(workspace: &mut Workspace, name: &str, cursor: &Cursor) -> Result<()> {
-    let text = serde_json::to_string(cursor).expect("cursor serialises");
-    let warnings = cut_warnings(name, &cursor.truncated);
-    workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: text, warnings })
+    cursor::save(workspace, name, cursor, cut_warnings(name, &cursor.truncated))
 }
 
 fn service_for(config: &Config, repo: &str) -> Service {
@@ -847,7 +675,7 @@ impl Fetch<'_> {
         while let Some(range) = run.ranges.last().copied() {
             self.page_budget()?;
             let first_page = run.after.is_none();
-            let path = run.after.clone().unwrap_or_else(|| range.path(&repo));
+            let path = run.after.clone().unwrap_or_else(|| runs_path(&repo, &range));
             let page = self.runtime.block_on(self.client.get(&path))?;
             self.expect_array(&page.json, "workflow_runs", &path)?;
             let reported = page.json["total_count"].as_u64();
@@ -1216,18 +1044,6 @@ fn compare_page_name(base: &str, head: &str, page: usize) -> String {
     format!("{base}...{head}-{page:03}.json")
 }
 
-/// Writes a page atomically under a given name.
-fn write_raw_named(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(body.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok(path)
-}
-
 fn read_raw_json(path: &Path, repo: &str) -> Result<(String, serde_json::Value)> {
     let body = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let json = serde_json::from_str(&body).map_err(|e| Error::Github {
@@ -1460,37 +1276,4 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     }
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn progress(items: u64, total: Option<u64>, elapsed_s: u64, done: bool) -> Progress {
-        Progress {
-            repo: "acme/shop".into(),
-            resource: "pull_requests",
-            pages: 1,
-            items,
-            total,
-            requests: 1,
-            points: 1,
-            graphql_remaining: None,
-            rest_remaining: None,
-            elapsed: Duration::from_secs(elapsed_s),
-            done,
-        }
-    }
-
-    #[test]
-    fn eta_is_the_time_left_at_the_pace_so_far() {
-        // 300 of 1,200 items in 30 s: 900 left at 10 items a second = 90 s.
-        assert_eq!(progress(300, Some(1200), 30, false).eta(), Some(Duration::from_secs(90)));
-        // More read than GitHub's total (items added while reading): nothing left.
-        assert_eq!(progress(1300, Some(1200), 30, false).eta(), Some(Duration::ZERO));
-        assert_eq!(progress(0, Some(1200), 30, false).eta(), None, "no pace yet");
-        assert_eq!(progress(300, None, 30, false).eta(), None, "no total");
-        assert_eq!(progress(1200, Some(1200), 30, true).eta(), None, "finished");
-    }
 }
