@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, StatusCode};
 use octocrab::Octocrab;
 
+use crate::collect::http::headers::header_u64;
 use crate::collect::http::retry::Pacing;
 use crate::error::{Error, Result};
 
@@ -396,27 +397,6 @@ pub fn redact(text: &str, token: Option<&str>) -> String {
     match token {
         Some(t) if t.len() >= 4 => text.replace(t, "***"),
         _ => text.to_string(),
-    }
-}
-
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// The `rel="next"` target of a REST `Link` header, as a path and query relative to the API root.
-pub fn next_link(headers: &HeaderMap, api_url: &str) -> Option<String> {
-    let link = headers.get("link")?.to_str().ok()?;
-    let target = link.split(',').find_map(|part| {
-        let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"").then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
-    })?;
-    let uri: http::Uri = target.parse().ok()?;
-    let path = uri.path_and_query()?.as_str().to_string();
-    // Links are absolute; the client prepends the API root (which may carry a path on Enterprise).
-    let root_path = api_url.parse::<http::Uri>().ok().map(|u| u.path().trim_end_matches('/').to_string());
-    match root_path {
-        Some(root) if !root.is_empty() && path.starts_with(&root) => Some(path[root.len()..].to_string()),
-        _ => Some(path),
     }
 }
 

@@ -26,6 +26,7 @@ use crate::model;
 use crate::store::{UpsertStats, Workspace};
 
 use crate::collect::http::cursor::{self, CreatedRange, Cursor, Cut, Run, load_cursor};
+use crate::collect::http::headers::next_link;
 pub use crate::collect::http::progress::{Progress, ProgressSink};
 use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
 pub use crate::collect::http::retry::Pacing;
@@ -706,7 +707,7 @@ impl Fetch<'_> {
                     self.expect_array(&jobs.json, "jobs", &path)?;
                     self.raw.write(&jobs_dir, &jobs.body)?;
                     extract::job_rows(&jobs.json, &repo, &mut rows);
-                    jobs_next = client::next_link(&jobs.headers, &self.request.api_url);
+                    jobs_next = next_link(&jobs.headers, &self.request.api_url);
                 }
             }
             // Ranges are listed newest first, but the newest may hold no run: the mark is the newest
@@ -718,7 +719,7 @@ impl Fetch<'_> {
             self.store(rows)?;
             let items = page.json["workflow_runs"].as_array().map_or(0, Vec::len) as u64;
             run.listed += items;
-            match client::next_link(&page.headers, &self.request.api_url) {
+            match next_link(&page.headers, &self.request.api_url) {
                 Some(next) => run.after = Some(next),
                 None => {
                     let listed = run.listed;
@@ -845,7 +846,7 @@ impl Fetch<'_> {
         };
         self.expect_array(&page.json, "environments", &path)?;
         let mut cuts = BTreeMap::new();
-        if client::next_link(&page.headers, &self.request.api_url).is_some() {
+        if next_link(&page.headers, &self.request.api_url).is_some() {
             let detail = format!("{repo}: more than 100 environments; only the first 100 were read");
             self.report.warnings.push(detail.clone());
             // Environments feed the settings evidence (approvals, protection rules), no metric.
@@ -951,7 +952,7 @@ impl Fetch<'_> {
             match self.runtime.block_on(self.client.get_conditional(&path, None))? {
                 client::Fetched::Page(page) => {
                     self.expect_array(&page.json, "commits", &path)?;
-                    next = client::next_link(&page.headers, &self.request.api_url);
+                    next = next_link(&page.headers, &self.request.api_url);
                     pages.push(page.body);
                     self.report.pages += 1;
                 }
