@@ -27,7 +27,9 @@
 //!   `hasNextPage: false`); a query without `repository` answers `{"data": {}}`.
 //! - REST, under `/repos/acme/shop` and `/repositories/{id}` (GitHub's `Link` targets use the
 //!   latter): `actions/runs` and `actions/runs/{id}/jobs` in pages of `per_page` (default 30, at most
-//!   100) with `Link: <…>; rel="next", <…>; rel="last"` as GitHub writes it, and, for the baseline,
+//!   100) with `Link: <…>; rel="next", <…>; rel="last"` as GitHub writes it — `actions/runs` filtered
+//!   by `created=FROM..TO` lists at most 1,000 runs, as GitHub does, and counts every match in
+//!   `total_count` — and, for the baseline,
 //!   `pulls?state=closed`, `pulls/{n}/reviews`, `pulls/{n}/commits` and `issues/{n}/comments`;
 //!   `environments` (production with required reviewers, staging), `codeowners/errors` (none) and
 //!   `compare/BASE...HEAD` of two deployed merge commits (the merge commits between them).
@@ -274,9 +276,21 @@ fn run_id(n: u64) -> u64 {
     9_000_000 + n
 }
 
+/// When the workflow run of pull request `n` was created: a minute after the merge.
+fn run_created(n: u64) -> DateTime<Utc> {
+    pr(n).merged + minutes(1)
+}
+
+/// The bounds of a `created=FROM..TO` filter.
+fn created_range(filter: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (from, to) = filter.split_once("..")?;
+    let at = |t: &str| DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc));
+    Some((at(from)?, at(to)?))
+}
+
 fn workflow_run(n: u64) -> Value {
     let p = pr(n);
-    let created = p.merged + minutes(1);
+    let created = run_created(n);
     let conclusion = if n.is_multiple_of(11) { "failure" } else { "success" };
     // Every merge runs CI; every fifth also runs the deploy workflow's release (as a separate
     // workflow would), which is where flowgauge reads jobs by default.
@@ -523,8 +537,16 @@ impl Fake {
         };
         let answer = match parts.as_slice() {
             ["actions", "runs"] => {
-                let (runs, link) = list(size.runs, &|i| workflow_run((size.prs - i) as u64));
-                Answer { link, ..Answer::ok(json!({ "total_count": size.runs, "workflow_runs": runs })) }
+                // Filtered by `created` (`FROM..TO`), GitHub lists at most 1,000 runs and still
+                // counts every match in `total_count`.
+                let range = query.get("created").and_then(|c| created_range(c));
+                let matching: Vec<u64> = (0..size.runs)
+                    .map(|i| (size.prs - i) as u64)
+                    .filter(|&n| range.is_none_or(|(from, to)| (from..=to).contains(&run_created(n))))
+                    .collect();
+                let listed = if range.is_some() { matching.len().min(1000) } else { matching.len() };
+                let (runs, link) = list(listed, &|i| workflow_run(matching[i]));
+                Answer { link, ..Answer::ok(json!({ "total_count": matching.len(), "workflow_runs": runs })) }
             }
             ["actions", "runs", id, "jobs"] if number(id).is_some_and(|id| id > 9_000_000) => {
                 Answer::ok(jobs(number(id).unwrap()))

@@ -503,7 +503,8 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
 }
 
 /// Draws GitHub collection progress on stderr: one line redrawn in place on a terminal (items,
-/// ETA, requests and GraphQL points spent, points left), one line per finished resource otherwise.
+/// ETA, requests and GraphQL points spent, GraphQL points and REST requests left), one line per
+/// finished resource otherwise.
 fn progress_line() -> collect::github::ProgressSink {
     use std::io::{IsTerminal, Write};
     let terminal = std::io::stderr().is_terminal();
@@ -513,7 +514,7 @@ fn progress_line() -> collect::github::ProgressSink {
         }
         let of = p.total.map(|t| format!("/{t}")).unwrap_or_default();
         let eta = p.eta().map(|d| format!(", ETA {}:{:02}", d.as_secs() / 60, d.as_secs() % 60)).unwrap_or_default();
-        let left = p.remaining.map(|r| format!(", {r} left this hour")).unwrap_or_default();
+        let left = budgets_left(p.graphql_remaining, p.rest_remaining);
         let line = format!(
             "{} {}: {}{} items, {} pages{} · {} requests, {} GraphQL points{} · {:.1?}",
             p.repo, p.resource, p.items, of, p.pages, eta, p.requests, p.points, left, p.elapsed
@@ -528,6 +529,17 @@ fn progress_line() -> collect::github::ProgressSink {
     }))
 }
 
+/// What is left of GitHub's two hourly budgets, each named (they are spent and refilled apart):
+/// `, 4990 GraphQL points and 4321 REST requests left this hour`.
+fn budgets_left(graphql: Option<u64>, rest: Option<u64>) -> String {
+    let parts: Vec<String> =
+        [graphql.map(|n| format!("{n} GraphQL points")), rest.map(|n| format!("{n} REST requests"))]
+            .into_iter()
+            .flatten()
+            .collect();
+    if parts.is_empty() { String::new() } else { format!(", {} left this hour", parts.join(" and ")) }
+}
+
 fn print_github(ctx: &Session, r: &collect::github::GithubReport) {
     ctx.note(format!(
         "GitHub {}: {} pages, {} requests ({} retried, {} unchanged), {} GraphQL points{}{}; {} pull requests, {} reviews, {} commits of pull requests, {} deployments, {} commits shipped, {} settings findings",
@@ -538,7 +550,7 @@ fn print_github(ctx: &Session, r: &collect::github::GithubReport) {
         r.not_modified,
         r.points,
         if r.resumed { ", resumed an interrupted run" } else { "" },
-        r.rate_remaining.map(|n| format!(", {n} points left this hour")).unwrap_or_default(),
+        budgets_left(r.graphql_remaining, r.rest_remaining),
         r.changes,
         r.reviews,
         r.change_commits,

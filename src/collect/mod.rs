@@ -8,6 +8,7 @@
 
 pub mod git;
 pub mod github;
+pub mod http;
 pub mod import;
 pub mod scan;
 
@@ -188,10 +189,14 @@ pub fn collect_github_source(
 ) -> Result<github::GithubReport> {
     if let Some(pages) = &source.recorded {
         let report = github::reextract_from(workspace, config, &source.repo, pages)?;
-        // Listed with the other sources (the report's methodology), like an import.
+        // Listed with the other sources (the report's methodology), like an import, with what the
+        // pages show was cut short.
+        let name = format!("github:{}:recorded:{}", source.repo, pages.display());
+        let warnings =
+            report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
         workspace.record_source(
-            &format!("github:{}:recorded:{}", source.repo, pages.display()),
-            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings: Vec::new() },
+            &name,
+            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings },
         )?;
         return Ok(report);
     }

@@ -47,6 +47,9 @@ struct FakeGithub {
     prs: Mutex<Vec<Value>>,
     faults: Mutex<HashMap<usize, Fault>>,
     calls: AtomicUsize,
+    /// Cut listings short as GitHub does past a page: deployment 1 reports 25 statuses, and every
+    /// compare 250 commits more than it lists.
+    cut: std::sync::atomic::AtomicBool,
 }
 
 fn base() -> DateTime<Utc> {
@@ -92,7 +95,12 @@ impl FakeGithub {
         let prs = (1..=n)
             .map(|i| pull_request(i, base() + chrono::Duration::hours(i) + chrono::Duration::hours(4)))
             .collect();
-        FakeGithub { prs: Mutex::new(prs), faults: Mutex::new(HashMap::new()), calls: AtomicUsize::new(0) }
+        FakeGithub {
+            prs: Mutex::new(prs),
+            faults: Mutex::new(HashMap::new()),
+            calls: AtomicUsize::new(0),
+            cut: Default::default(),
+        }
     }
 
     fn with_faults(self, faults: &[(usize, Fault)]) -> FakeGithub {
@@ -147,12 +155,16 @@ impl Respond for &'static FakeGithub {
             _ => {}
         }
         if request.method.as_str() == "GET" {
-            return rest(request);
+            return rest(request, self.cut.load(Ordering::SeqCst));
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let query = body["query"].as_str().unwrap_or("");
         if query.contains("deployments(") {
-            return ResponseTemplate::new(200).set_body_json(deployments());
+            let mut page = deployments();
+            if self.cut.load(Ordering::SeqCst) {
+                page["data"]["repository"]["deployments"]["nodes"][3]["statuses"]["totalCount"] = json!(25);
+            }
+            return ResponseTemplate::new(200).set_body_json(page);
         }
         if query.contains("releases(") {
             return ResponseTemplate::new(200).set_body_json(releases());
@@ -284,7 +296,7 @@ fn conditional(request: &Request, etag: &str, body: Value) -> ResponseTemplate {
 const RUNS: i64 = 120;
 
 /// The REST side: workflow runs in pages of 100 with `Link` headers, and each run's jobs.
-fn rest(request: &Request) -> ResponseTemplate {
+fn rest(request: &Request, cut: bool) -> ResponseTemplate {
     let url = &request.url;
     // GitHub Enterprise serves REST under /api/v3.
     let (prefix, path) = match url.path().strip_prefix("/api/v3") {
@@ -315,7 +327,8 @@ fn rest(request: &Request) -> ResponseTemplate {
         };
         let status = if head > base { "ahead" } else { "behind" };
         return ResponseTemplate::new(200).set_body_json(json!({ "url": url, "status": status,
-            "ahead_by": commits.as_array().unwrap().len(), "commits": commits, "files": [] }));
+            "ahead_by": commits.as_array().unwrap().len(), "commits": commits, "files": [],
+            "total_commits": commits.as_array().unwrap().len() + if cut { 250 } else { 0 } }));
     }
     if path == "/repos/acme/shop/actions/runs/2/approvals" {
         return ResponseTemplate::new(200).set_body_json(json!([{ "state": "approved", "comment": "ship it",
@@ -348,7 +361,10 @@ fn rest(request: &Request) -> ResponseTemplate {
                 "updated_at": iso(created + chrono::Duration::minutes(12)) })
         })
         .collect();
-    let mut response = ResponseTemplate::new(200).set_body_json(json!({ "total_count": RUNS, "workflow_runs": runs }));
+    let mut response = ResponseTemplate::new(200)
+        .insert_header("x-ratelimit-remaining", REST_LEFT)
+        .insert_header("x-ratelimit-resource", "core")
+        .set_body_json(json!({ "total_count": RUNS, "workflow_runs": runs }));
     if page * 100 < RUNS {
         let base_url = format!("{}://{}{prefix}", url.scheme(), url.authority());
         response = response.insert_header(
@@ -423,7 +439,7 @@ fn pull_requests_come_in_pages_of_100_with_commits_reviews_and_first_responses()
     let report = collect(dir.path(), &server).unwrap();
     assert_eq!(server.requests(), 3, "250 pull requests with commits and reviews cost three requests");
     assert_eq!((report.pages, report.changes, report.change_commits), (3, 250, 500));
-    assert_eq!(report.rate_remaining, Some(4990));
+    assert_eq!(report.graphql_remaining, Some(4990));
 
     let ws = Workspace::open(dir.path()).unwrap();
     let changes = ws.load(&model::CHANGES).unwrap();
@@ -601,6 +617,13 @@ fn the_token_appears_nowhere_in_output_or_workspace() {
     // Progress: one line per finished resource when standard error is not a terminal.
     assert!(text(&ok.stderr).contains("acme/shop pull_requests: 120/120 items, 2 pages"), "{}", text(&ok.stderr));
     assert!(text(&ok.stderr).contains("acme/shop environments: 2/2 items"), "{}", text(&ok.stderr));
+    // GitHub's two budgets, each named: GraphQL's from the last GraphQL answer, REST's from the
+    // last REST one.
+    assert!(
+        text(&ok.stderr).contains("4970 GraphQL points and 4321 REST requests left this hour"),
+        "{}",
+        text(&ok.stderr)
+    );
     let bad = run(&format!("{TOKEN}-revoked"));
     assert_eq!(bad.status.code(), Some(4));
     assert!(text(&bad.stderr).contains("GITHUB_TOKEN"), "{}", text(&bad.stderr));
@@ -725,7 +748,8 @@ fn workflow_runs_jobs_deployments_and_incidents() {
     github::collect_github(&mut ws, &cfg(), &request).unwrap();
     let urls = server.runtime.block_on(server.server.received_requests()).unwrap();
     let runs_call = urls[before..].iter().find(|r| r.url.path() == "/repos/acme/shop/actions/runs").unwrap();
-    assert!(runs_call.url.query().unwrap_or("").contains("created=%3E%3D"), "{}", runs_call.url);
+    // Run 120, still running, was created 120 hours after the base: the range starts there.
+    assert!(runs_call.url.query().unwrap_or("").contains("created=2025-03-06T09:00:00Z.."), "{}", runs_call.url);
     assert!(
         !urls[before..].iter().any(|r| r.url.path().ends_with("/jobs")),
         "jobs already read are not asked for again"
@@ -1142,4 +1166,272 @@ fn jobs_are_read_for_deploy_workflows_unless_all_are_asked_for() {
     let mut ws = Workspace::open(dir.path()).unwrap();
     let report = github::collect_github(&mut ws, &only_releases, &request).unwrap();
     assert_eq!(report.requests as i64, 2 + RUNS - 1, "every finished run's jobs");
+}
+
+/// A fake GitHub listing workflow runs as GitHub does: filtered by `created` (`>=FROM` or
+/// `FROM..TO`), newest first, in pages of `per_page` — and, for a filtered query, no more than
+/// `cap` of them, while `total_count` still counts every match. Its REST answers say how many
+/// `core` requests are left.
+struct CappedRuns {
+    created: Mutex<Vec<DateTime<Utc>>>,
+    cap: AtomicUsize,
+}
+
+const REST_LEFT: &str = "4321";
+
+impl CappedRuns {
+    fn add(&self, n: usize, first: DateTime<Utc>, every: chrono::Duration) {
+        let mut created = self.created.lock().unwrap();
+        created.extend((0..n).map(|i| first + every * i as i32));
+    }
+}
+
+fn created_filter(filter: &str) -> (DateTime<Utc>, DateTime<Utc>) {
+    let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+    match filter.strip_prefix(">=") {
+        Some(from) => (at(from), DateTime::<Utc>::MAX_UTC),
+        None => {
+            let (from, to) = filter.split_once("..").unwrap();
+            (at(from), at(to))
+        }
+    }
+}
+
+impl Respond for &'static CappedRuns {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let url = &request.url;
+        assert_eq!(url.path(), "/repos/acme/shop/actions/runs", "unexpected GET {url}");
+        let query: HashMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let per_page: usize = query.get("per_page").map_or(30, |v| v.parse().unwrap());
+        let page: usize = query.get("page").map_or(1, |v| v.parse().unwrap());
+        let filter = query.get("created").map(|f| created_filter(f));
+        let mut matching: Vec<(usize, DateTime<Utc>)> = self
+            .created
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i + 1, *t))
+            .filter(|(_, t)| filter.is_none_or(|(from, to)| (from..=to).contains(t)))
+            .collect();
+        matching.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        let cap = self.cap.load(Ordering::SeqCst);
+        let listed = if filter.is_some() { matching.len().min(cap) } else { matching.len() };
+        let end = (page * per_page).min(listed);
+        let runs: Vec<Value> = matching[((page - 1) * per_page).min(end)..end]
+            .iter()
+            .map(|(id, created)| {
+                json!({ "id": id, "name": "CI", "head_sha": format!("{id:040x}"), "head_branch": "main", "event": "push",
+                    "status": "completed", "conclusion": "success", "actor": { "login": "dev" },
+                    "triggering_actor": { "login": "dev" }, "run_attempt": 1, "created_at": iso(*created),
+                    "run_started_at": iso(*created), "updated_at": iso(*created + chrono::Duration::minutes(5)) })
+            })
+            .collect();
+        let mut response = ResponseTemplate::new(200)
+            .insert_header("x-ratelimit-remaining", REST_LEFT)
+            .insert_header("x-ratelimit-resource", "core")
+            .set_body_json(json!({ "total_count": matching.len(), "workflow_runs": runs }));
+        if end < listed {
+            let mut next = url.clone();
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .chain([("page".to_string(), (page + 1).to_string())])
+                .collect();
+            next.query_pairs_mut().clear().extend_pairs(pairs);
+            response = response.insert_header("link", format!("<{next}>; rel=\"next\"").as_str());
+        }
+        response
+    }
+}
+
+struct RunsServer {
+    _runtime: tokio::runtime::Runtime,
+    server: MockServer,
+    fake: &'static CappedRuns,
+}
+
+impl RunsServer {
+    /// GitHub's own cap: 1,000 runs per filtered query.
+    fn start(cap: usize) -> RunsServer {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let fake: &'static CappedRuns =
+            Box::leak(Box::new(CappedRuns { created: Mutex::new(Vec::new()), cap: AtomicUsize::new(cap) }));
+        let server = runtime.block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(any()).respond_with(fake).mount(&server).await;
+            server
+        });
+        RunsServer { _runtime: runtime, server, fake }
+    }
+
+    fn collect(&self, dir: &Path) -> flowgauge::Result<github::GithubReport> {
+        let mut request = GithubRequest::new(REPO, Some(&self.server.uri()), Some(TOKEN.to_string()));
+        request.resources = vec![Resource::WorkflowRuns];
+        request.pacing = Pacing { backoff: Duration::from_millis(1), max_wait: Duration::from_millis(20), attempts: 2 };
+        let mut ws = Workspace::open(dir).unwrap();
+        github::collect_github(&mut ws, &cfg(), &request)
+    }
+}
+
+fn pipelines(dir: &Path) -> usize {
+    Workspace::open(dir).unwrap().load(&model::PIPELINES).unwrap().height()
+}
+
+/// The workflow runs' high-water mark in the manifest.
+fn runs_high_water(dir: &Path) -> Option<String> {
+    let ws = Workspace::open(dir).unwrap();
+    let cursor = &ws.manifest().sources["github:acme/shop:workflow_runs"].cursor;
+    serde_json::from_str::<Value>(cursor).unwrap()["high_water"].as_str().map(str::to_string)
+}
+
+#[test]
+fn workflow_runs_beyond_the_1000_github_lists_per_query_are_all_read() {
+    assert_eq!(github::RUNS_PER_QUERY, 1000, "GitHub's documented cap");
+    let server = RunsServer::start(1000);
+    server.fake.add(10, base(), chrono::Duration::hours(1));
+    let dir = tempfile::tempdir().unwrap();
+    server.collect(dir.path()).unwrap();
+    assert_eq!(pipelines(dir.path()), 10);
+    // 1,256 runs created since the last collection: more than GitHub lists for one `created` query.
+    server.fake.add(1256, base() + chrono::Duration::days(30), chrono::Duration::minutes(7));
+    let report = server.collect(dir.path()).unwrap();
+    assert_eq!(pipelines(dir.path()), 10 + 1256, "no run is lost");
+    assert!(report.pages >= 14, "1,256 runs and the last collection's newest, in pages of 100");
+    // No listing was asked for a range GitHub would not list whole: each filtered request that
+    // read runs matched at most 1,000.
+    let created = server.fake.created.lock().unwrap().clone();
+    for r in server._runtime.block_on(server.server.received_requests()).unwrap() {
+        let filter = r.url.query_pairs().find(|(k, _)| k == "created").map(|(_, v)| created_filter(&v));
+        let (from, to) = filter.expect("every listing is bounded by creation time");
+        let matched = created.iter().filter(|t| (from..=to).contains(t)).count();
+        let page: usize = r.url.query_pairs().find(|(k, _)| k == "page").map_or(1, |(_, v)| v.parse().unwrap());
+        assert!(matched <= 1000 || page == 1, "page {page} of a range of {matched} runs");
+    }
+    let newest = iso(base() + chrono::Duration::days(30) + chrono::Duration::minutes(7 * 1255));
+    assert_eq!(runs_high_water(dir.path()).as_deref().map(|h| h.starts_with(&newest[..19])), Some(true));
+}
+
+#[test]
+fn a_listing_that_returns_fewer_runs_than_it_reports_is_an_error_and_the_cursor_stays() {
+    // A server that stops at 300 runs per query, fewer than the 1,000 GitHub documents.
+    let server = RunsServer::start(300);
+    server.fake.add(10, base(), chrono::Duration::hours(1));
+    let dir = tempfile::tempdir().unwrap();
+    server.collect(dir.path()).unwrap();
+    let before = runs_high_water(dir.path());
+    assert!(before.is_some());
+    server.fake.add(1256, base() + chrono::Duration::days(30), chrono::Duration::minutes(7));
+    let mut errors = 0;
+    loop {
+        match server.collect(dir.path()) {
+            Ok(_) => break,
+            Err(e) => {
+                errors += 1;
+                let message = e.to_string();
+                assert!(message.contains("GitHub listed 300 of the"), "{message}");
+                assert!(message.contains("lists that range again"), "{message}");
+                assert_eq!(runs_high_water(dir.path()), before, "the cursor is not moved past runs never read");
+                assert!(errors < 20, "the ranges never got small enough");
+            }
+        }
+    }
+    assert!(errors >= 1, "the truncated listing was not noticed");
+    // Each failed listing was asked again in halves, until every part fit.
+    assert_eq!(pipelines(dir.path()), 10 + 1256);
+    assert_ne!(runs_high_water(dir.path()), before);
+}
+
+#[test]
+fn graphql_points_and_rest_requests_left_are_counted_apart() {
+    // Pull requests over GraphQL (4,990 points left), then workflow runs over REST (4,321 requests
+    // left): the REST answer must not overwrite the GraphQL budget.
+    let server = Server::start(FakeGithub::new(30));
+    let mut request = server.request();
+    request.resources = vec![Resource::PullRequests, Resource::WorkflowRuns];
+    /// (GraphQL points, REST requests) left, after each page.
+    type Left = (Option<u64>, Option<u64>);
+    let seen: std::sync::Arc<Mutex<Vec<Left>>> = Default::default();
+    let sink = seen.clone();
+    request.progress = Some(github::ProgressSink(std::sync::Arc::new(move |p: &github::Progress| {
+        sink.lock().unwrap().push((p.graphql_remaining, p.rest_remaining));
+    })));
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let report = github::collect_github(&mut ws, &cfg(), &request).unwrap();
+    assert_eq!((report.graphql_remaining, report.rest_remaining), (Some(4990), Some(4321)));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.first(), Some(&(Some(4990), None)), "after the first GraphQL page");
+    assert_eq!(seen.last(), Some(&(Some(4990), Some(4321))), "after the REST pages");
+}
+
+#[test]
+fn reviews_and_comments_whose_32_bit_id_is_null_keep_their_64_bit_id() {
+    let server = Server::start(FakeGithub::new(3));
+    {
+        // GitHub's answer for ids past 2³¹: `databaseId` null, `fullDatabaseId` a string.
+        let mut prs = server.fake.prs.lock().unwrap();
+        for (list, id) in [("reviews", "3000000001"), ("comments", "3000000002")] {
+            let node = &mut prs[0][list]["nodes"][1];
+            node["databaseId"] = Value::Null;
+            node["fullDatabaseId"] = json!(id);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    collect(dir.path(), &server).unwrap();
+    let query = server.runtime.block_on(server.server.received_requests()).unwrap()[0].body.clone();
+    let query = serde_json::from_slice::<Value>(&query).unwrap()["query"].as_str().unwrap().to_string();
+    assert!(query.contains("nodes { fullDatabaseId author"), "the query asks for the 64-bit id: {query}");
+    let ws = Workspace::open(dir.path()).unwrap();
+    let reviews = ws.load(&model::REVIEWS).unwrap();
+    let ids: Vec<&str> = reviews.column("id").unwrap().str().unwrap().iter().flatten().collect();
+    assert!(ids.contains(&"github:review:acme/shop#1:3000000001"), "{ids:?}");
+    assert!(ids.contains(&"github:comment:acme/shop#1:3000000002"), "{ids:?}");
+    assert!(ids.contains(&"github:review:acme/shop#1:11"), "an older page's `databaseId` still names its review");
+    assert_eq!(ids.len(), 9, "three rows for each of three pull requests");
+}
+
+#[test]
+fn listings_github_cut_short_are_data_warnings_of_their_source_until_read_whole() {
+    let server = Server::start(FakeGithub::new(30));
+    server.fake.cut.store(true, Ordering::SeqCst);
+    server.fake.prs.lock().unwrap()[0]["commits"]["totalCount"] = json!(150);
+    let dir = tempfile::tempdir().unwrap();
+    let report = collect_everything(dir.path(), &server, None).unwrap();
+    let warning = |source: &str| {
+        let ws = Workspace::open(dir.path()).unwrap();
+        let warnings = ws.manifest().sources.get(source).map(|s| s.warnings.clone()).unwrap_or_default();
+        assert!(warnings.len() <= 1, "{source}: {warnings:?}");
+        warnings.into_iter().next()
+    };
+    let prs = warning("github:acme/shop:pull_requests").expect("the pull request's commits were cut");
+    assert_eq!((prs.kind.as_str(), prs.source.as_str()), ("truncated-listing", "github:acme/shop:pull_requests"));
+    assert!(prs.message.contains("github:pr:acme/shop#1: 150 commits, first 2 read"), "{}", prs.message);
+    assert_eq!(prs.affects, ["change-failure-rate", "lead-time", "rework-rate"]);
+    let deployments = warning("github:acme/shop:deployments").expect("deployment 1's statuses were cut");
+    assert!(deployments.message.contains("github:deployment:acme/shop:1: 25 statuses, first 2 read"));
+    assert!(deployments.affects.contains(&"deployment-frequency".to_string()));
+    let compare = warning("github:acme/shop:compare").expect("the compare was cut");
+    assert!(compare.message.contains("lists 2 of its 252 commits"), "{}", compare.message);
+    assert!(compare.affects.contains(&"time-to-restore".to_string()), "{:?}", compare.affects);
+    assert_eq!(report.data_warnings.len(), 3, "{:?}", report.data_warnings);
+
+    // The same pages read offline show the same cuts.
+    let offline = tempfile::tempdir().unwrap();
+    copy_dir(&dir.path().join("raw"), &offline.path().join("raw"));
+    let mut ws = Workspace::open(offline.path()).unwrap();
+    let again = github::reextract(&mut ws, &cfg(), REPO).unwrap();
+    let messages: Vec<&str> = again.data_warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(again.data_warnings.len(), 3, "{messages:?}");
+    assert!(again.data_warnings.iter().all(|w| w.source == "github:acme/shop"));
+    drop(ws);
+
+    // Read whole again, an item loses its warning; a kept compare is what the data still is.
+    server.fake.cut.store(false, Ordering::SeqCst);
+    server.fake.prs.lock().unwrap()[0] = pull_request(1, base() + chrono::Duration::days(90));
+    collect_everything(dir.path(), &server, None).unwrap();
+    assert_eq!(warning("github:acme/shop:pull_requests"), None);
+    assert_eq!(warning("github:acme/shop:deployments"), None);
+    assert!(warning("github:acme/shop:compare").is_some());
 }

@@ -15,24 +15,9 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, StatusCode};
 use octocrab::Octocrab;
 
+use crate::collect::http::headers::header_u64;
+use crate::collect::http::retry::Pacing;
 use crate::error::{Error, Result};
-
-/// How patiently to retry. Tests shrink every wait; production waits as GitHub asks.
-#[derive(Debug, Clone, Copy)]
-pub struct Pacing {
-    /// First backoff after a transient failure; doubled on every further attempt.
-    pub backoff: Duration,
-    /// No single wait (backoff, `Retry-After`, rate-limit reset) is longer than this.
-    pub max_wait: Duration,
-    /// Attempts per request before a transient failure becomes an error.
-    pub attempts: u32,
-}
-
-impl Default for Pacing {
-    fn default() -> Self {
-        Pacing { backoff: Duration::from_secs(1), max_wait: Duration::from_secs(3600), attempts: 6 }
-    }
-}
 
 /// A successful response: its body as text (already checked to be JSON) and the headers.
 pub struct Page {
@@ -50,8 +35,8 @@ pub struct Client {
     repo: String,
     requests: AtomicU64,
     retries: AtomicU64,
-    /// Last GraphQL `rateLimit.remaining`, for the report.
-    pub remaining: AtomicU64,
+    /// The two hourly budgets GitHub keeps apart, as last reported (`u64::MAX`: not reported yet).
+    pub budgets: Budgets,
     /// GraphQL points spent (the sum of `rateLimit.cost`).
     pub points: AtomicU64,
     page_size: AtomicU64,
@@ -85,6 +70,51 @@ enum Outcome {
         why: String,
         heavy: bool,
     },
+}
+
+/// GitHub's two hourly budgets, kept apart because they are spent apart: GraphQL points (5,000 an
+/// hour for a token) and REST requests of the `core` resource (another 5,000). A REST answer's
+/// `x-ratelimit-remaining` says nothing about the GraphQL budget, nor the reverse.
+#[derive(Debug)]
+pub struct Budgets {
+    /// GraphQL points left: the body's `rateLimit.remaining`, or the headers of a `graphql` answer.
+    pub graphql: AtomicU64,
+    /// REST requests left: the headers of a `core` answer.
+    pub rest: AtomicU64,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets { graphql: AtomicU64::new(u64::MAX), rest: AtomicU64::new(u64::MAX) }
+    }
+}
+
+impl Budgets {
+    /// Reads `x-ratelimit-remaining` into the budget named by `x-ratelimit-resource`; without that
+    /// header the budget is the one of the endpoint asked (`graphql` or REST `core`). Other REST
+    /// resources (`search`, `code_scanning_upload`, …) have budgets of their own and are not shown.
+    fn note_headers(&self, headers: &HeaderMap, graphql: bool) {
+        let Some(remaining) = header_u64(headers, "x-ratelimit-remaining") else { return };
+        let resource = headers.get("x-ratelimit-resource").and_then(|v| v.to_str().ok());
+        let budget = match resource {
+            Some("graphql") => &self.graphql,
+            Some("core") => &self.rest,
+            Some(_) => return,
+            None if graphql => &self.graphql,
+            None => &self.rest,
+        };
+        budget.store(remaining, Ordering::Relaxed);
+    }
+
+    /// GraphQL points left this hour, once GitHub has said.
+    pub fn graphql_left(&self) -> Option<u64> {
+        Some(self.graphql.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
+    }
+
+    /// REST (`core`) requests left this hour, once GitHub has said.
+    pub fn rest_left(&self) -> Option<u64> {
+        Some(self.rest.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
+    }
 }
 
 /// The largest and smallest GraphQL page sizes; two heavy failures in a row halve the size.
@@ -123,7 +153,7 @@ impl Client {
             repo: repo.to_string(),
             requests: AtomicU64::new(0),
             retries: AtomicU64::new(0),
-            remaining: AtomicU64::new(u64::MAX),
+            budgets: Budgets::default(),
             points: AtomicU64::new(0),
             page_size: AtomicU64::new(MAX_PAGE),
         })
@@ -258,9 +288,10 @@ impl Client {
                 });
             }
         };
+        self.budgets.note_headers(&headers, graphql);
         if graphql {
             if let Some(remaining) = json.pointer("/data/rateLimit/remaining").and_then(|v| v.as_u64()) {
-                self.remaining.store(remaining, Ordering::Relaxed);
+                self.budgets.graphql.store(remaining, Ordering::Relaxed);
             }
             if let Some(cost) = json.pointer("/data/rateLimit/cost").and_then(|v| v.as_u64()) {
                 self.points.fetch_add(cost, Ordering::Relaxed);
@@ -268,8 +299,6 @@ impl Client {
             if let Some(errors) = json.get("errors").and_then(|e| e.as_array()).filter(|e| !e.is_empty()) {
                 return self.classify_graphql(errors, &headers);
             }
-        } else if let Some(remaining) = header_u64(&headers, "x-ratelimit-remaining") {
-            self.remaining.store(remaining, Ordering::Relaxed);
         }
         Ok(Outcome::Done(Fetched::Page(Page { body, json, headers })))
     }
@@ -368,27 +397,6 @@ pub fn redact(text: &str, token: Option<&str>) -> String {
     match token {
         Some(t) if t.len() >= 4 => text.replace(t, "***"),
         _ => text.to_string(),
-    }
-}
-
-fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
-}
-
-/// The `rel="next"` target of a REST `Link` header, as a path and query relative to the API root.
-pub fn next_link(headers: &HeaderMap, api_url: &str) -> Option<String> {
-    let link = headers.get("link")?.to_str().ok()?;
-    let target = link.split(',').find_map(|part| {
-        let (url, rel) = part.split_once(';')?;
-        rel.contains("rel=\"next\"").then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
-    })?;
-    let uri: http::Uri = target.parse().ok()?;
-    let path = uri.path_and_query()?.as_str().to_string();
-    // Links are absolute; the client prepends the API root (which may carry a path on Enterprise).
-    let root_path = api_url.parse::<http::Uri>().ok().map(|u| u.path().trim_end_matches('/').to_string());
-    match root_path {
-        Some(root) if !root.is_empty() && path.starts_with(&root) => Some(path[root.len()..].to_string()),
-        _ => Some(path),
     }
 }
 

@@ -17,9 +17,33 @@ use crate::model::{self, Row, TableSchema, Value};
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Extracted {
     pub tables: BTreeMap<&'static str, Vec<Row>>,
-    /// Nested connections longer than one page (more than 100 commits or reviews on one pull request).
-    pub truncated: Vec<String>,
+    /// Nested listings GitHub cut at one page (more than 100 commits or reviews on one pull request,
+    /// more than 20 statuses on one deployment, …).
+    pub truncated: Vec<Truncated>,
 }
+
+/// One listing GitHub returned only in part, knowingly: the item it belongs to, what was cut, and
+/// the metrics (by their `explain` names) whose figures the missing part weakens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Truncated {
+    /// The row id of the item (`github:pr:acme/shop#12`), or what names the listing.
+    pub item: String,
+    pub detail: String,
+    pub affects: &'static [&'static str],
+}
+
+/// What a pull request's commits feed: which deployment shipped the change (lead time), and so
+/// which deployment a revert or an incident points at.
+pub const COMMITS_AFFECT: &[&str] = &["lead-time", "change-failure-rate", "rework-rate"];
+/// What reviews and first responses feed: the review stages of lead time.
+pub const REVIEWS_AFFECT: &[&str] = &["lead-time"];
+/// What a deployment's outcome and finish time feed.
+pub const DEPLOYMENT_AFFECTS: &[&str] =
+    &["deployment-frequency", "lead-time", "change-failure-rate", "recovery-time", "rework-rate"];
+/// What the commits a deployment shipped feed: which changes it carried, and through them reverts
+/// and incidents linked to it.
+pub const SHIPPED_AFFECT: &[&str] =
+    &["lead-time", "change-failure-rate", "recovery-time", "time-to-restore", "rework-rate"];
 
 impl Extracted {
     fn push(&mut self, schema: &'static TableSchema, row: Row) {
@@ -36,6 +60,18 @@ impl Extracted {
 
     pub fn rows(&self, schema: &TableSchema) -> usize {
         self.tables.get(schema.name).map_or(0, Vec::len)
+    }
+
+    /// The ids of the pull requests and deployments read whole or in part: an item read again is
+    /// judged again (a listing cut before may be whole now).
+    pub fn items(&self) -> impl Iterator<Item = &str> {
+        [model::CHANGES.name, model::DEPLOYMENTS.name]
+            .into_iter()
+            .flat_map(|t| self.tables.get(t).into_iter().flatten())
+            .filter_map(|row| match row.first() {
+                Some(Value::Text(id)) => Some(id.as_str()),
+                _ => None,
+            })
     }
 }
 
@@ -127,9 +163,34 @@ pub struct CommitInfo {
     pub authored_date: Option<DateTime<Utc>>,
 }
 
+/// A GitHub database id: `fullDatabaseId` is a `BigInt`, sent as a JSON string; the deprecated
+/// `databaseId` (kept in pages recorded before) an `Int`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum DatabaseId {
+    Text(String),
+    Number(i64),
+}
+
+/// The database id of a review or comment: `fullDatabaseId`, else the 32-bit `databaseId` of an
+/// older page; `None` when GitHub gave neither.
+fn database_id(full: &Option<DatabaseId>, old: Option<i64>) -> Option<String> {
+    let full = match full {
+        Some(DatabaseId::Text(t)) if !t.trim().is_empty() && t.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Some(t.trim().to_string())
+        }
+        Some(DatabaseId::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    full.or(old.map(|n| n.to_string()))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Review {
+    #[serde(default)]
+    pub full_database_id: Option<DatabaseId>,
+    #[serde(default)]
     pub database_id: Option<i64>,
     pub author: Option<Actor>,
     pub state: Option<String>,
@@ -139,6 +200,9 @@ pub struct Review {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
+    #[serde(default)]
+    pub full_database_id: Option<DatabaseId>,
+    #[serde(default)]
     pub database_id: Option<i64>,
     pub author: Option<Actor>,
     pub created_at: Option<DateTime<Utc>>,
@@ -205,11 +269,15 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 }
             }
             if commits.total_count.unwrap_or(0) > commits.nodes.len() as u64 {
-                out.truncated.push(format!(
-                    "{id}: {} commits, first {} kept",
-                    commits.total_count.unwrap_or(0),
-                    commits.nodes.len()
-                ));
+                out.truncated.push(Truncated {
+                    item: id.clone(),
+                    detail: format!(
+                        "{id}: {} commits, first {} read",
+                        commits.total_count.unwrap_or(0),
+                        commits.nodes.len()
+                    ),
+                    affects: COMMITS_AFFECT,
+                });
             }
         }
 
@@ -225,7 +293,7 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                     "DISMISSED" => "dismissed",
                     _ => continue,
                 };
-                let review_id = match r.database_id {
+                let review_id = match database_id(&r.full_database_id, r.database_id) {
                     Some(n) => format!("github:review:{repo}#{}:{n}", pr.number),
                     None => format!("github:review:{repo}#{}:{}", pr.number, at.timestamp_micros()),
                 };
@@ -247,11 +315,15 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 }
             }
             if reviews.total_count.unwrap_or(0) > reviews.nodes.len() as u64 {
-                out.truncated.push(format!(
-                    "{id}: {} reviews, first {} kept",
-                    reviews.total_count.unwrap_or(0),
-                    reviews.nodes.len()
-                ));
+                out.truncated.push(Truncated {
+                    item: id.clone(),
+                    detail: format!(
+                        "{id}: {} reviews, first {} read",
+                        reviews.total_count.unwrap_or(0),
+                        reviews.nodes.len()
+                    ),
+                    affects: REVIEWS_AFFECT,
+                });
             }
         }
         // The first conversation comment by someone else is a response too (and a row of `reviews`,
@@ -261,7 +333,7 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 comments.nodes.iter().flatten().filter(|c| someone_else(&c.author)).find(|c| c.created_at.is_some())
             && let Some(at) = c.created_at
         {
-            let comment_id = match c.database_id {
+            let comment_id = match database_id(&c.full_database_id, c.database_id) {
                 Some(n) => format!("github:comment:{repo}#{}:{n}", pr.number),
                 None => format!("github:comment:{repo}#{}:{}", pr.number, at.timestamp_micros()),
             };
@@ -276,6 +348,19 @@ pub fn pull_request_rows(page: &PullRequestPage, repo: &str, service: &Service, 
                 ],
             );
             first_response = Some(first_response.map_or(at, |f| f.min(at)));
+        } else if let Some(comments) = &pr.comments
+            && comments.total_count.unwrap_or(0) > comments.nodes.len() as u64
+        {
+            // None of the comments read is a response, and there are more: a later one may be.
+            out.truncated.push(Truncated {
+                item: id.clone(),
+                detail: format!(
+                    "{id}: {} conversation comments, none of the first {} by a reviewer",
+                    comments.total_count.unwrap_or(0),
+                    comments.nodes.len()
+                ),
+                affects: REVIEWS_AFFECT,
+            });
         }
 
         let labels: Vec<&str> =
@@ -358,6 +443,13 @@ pub fn graphql_meta(page: &serde_json::Value, pointer: &str, field: &str) -> Opt
 /// The id of a GitHub deployment.
 pub fn deployment_id(repo: &str, id: i64) -> String {
     format!("github:deployment:{repo}:{id}")
+}
+
+/// What names a deployment or release node in row ids: its `databaseId` (the number the REST API
+/// and GitHub's URLs use), else — when GitHub sends null because the id no longer fits its 32-bit
+/// `Int` and the type has no `fullDatabaseId` — its GraphQL node `id`, so the record is kept.
+fn node_key(node: &serde_json::Value) -> Option<String> {
+    node["databaseId"].as_i64().map(|n| n.to_string()).or_else(|| node["id"].as_str().map(str::to_string))
 }
 
 /// A job's (created, started) times.
@@ -479,11 +571,17 @@ pub fn deployment_rows(
     let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
     for node in &nodes {
         let (Some(id), Some(environment), Some(created)) =
-            (node["databaseId"].as_i64(), node["environment"].as_str(), jtime(&node["createdAt"]))
+            (node_key(node), node["environment"].as_str(), jtime(&node["createdAt"]))
         else {
             continue;
         };
         let statuses = read_statuses(node);
+        let listed = node.pointer("/statuses/nodes").and_then(|n| n.as_array()).map_or(0, Vec::len) as u64;
+        if let Some(total) = node.pointer("/statuses/totalCount").and_then(|t| t.as_u64()).filter(|t| *t > listed) {
+            let item = format!("github:deployment:{repo}:{id}");
+            let detail = format!("{item}: {total} statuses, first {listed} read");
+            out.truncated.push(Truncated { item, detail, affects: DEPLOYMENT_AFFECTS });
+        }
         let Some((status, finished)) = statuses.outcome else {
             meta.oldest_unfinished = min_opt(meta.oldest_unfinished, Some(created));
             continue;
@@ -507,7 +605,7 @@ pub fn deployment_rows(
             Some((_, Some(by))) => Value::Text(by.clone()),
             _ => jtext(&node["creator"]["login"]),
         };
-        let this = deployment_id(repo, id);
+        let this = format!("github:deployment:{repo}:{id}");
         if let (Some(waiting), Some((next, at))) = (statuses.waiting, &statuses.decided) {
             let decision = statuses.run.and_then(|r| known.approvers.get(&(r, environment.to_ascii_lowercase())));
             let rejected = match decision {
@@ -561,7 +659,7 @@ pub fn release_rows(page: &serde_json::Value, repo: &str, service: &Service, out
     }
     let nodes = page.pointer(&format!("{pointer}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
     for node in &nodes {
-        let (Some(id), Some(published)) = (node["databaseId"].as_i64(), jtime(&node["publishedAt"])) else {
+        let (Some(id), Some(published)) = (node_key(node), jtime(&node["publishedAt"])) else {
             meta.oldest_unfinished = min_opt(meta.oldest_unfinished, jtime(&node["createdAt"]));
             continue;
         };
@@ -986,5 +1084,66 @@ pub fn compare_rows(page: &serde_json::Value, deployments: &[String], out: &mut 
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(rows: &Extracted, schema: &TableSchema) -> Vec<String> {
+        rows.tables
+            .get(schema.name)
+            .into_iter()
+            .flatten()
+            .map(|r| match &r[0] {
+                Value::Text(t) => t.clone(),
+                other => panic!("id is not text: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_deployment_or_release_whose_32_bit_id_is_null_is_kept_under_its_node_id() {
+        let service = Service::named("acme/shop", None);
+        let status = serde_json::json!({ "nodes": [{ "state": "SUCCESS", "createdAt": "2025-03-01T10:05:00Z", "logUrl": null }] });
+        let page = serde_json::json!({ "data": { "repository": { "deployments": {
+            "pageInfo": { "hasNextPage": false, "endCursor": null },
+            "nodes": [
+                { "id": "DE_kwDOAAAB", "databaseId": null, "environment": "production", "createdAt": "2025-03-01T10:00:00Z",
+                  "commitOid": "a".repeat(40), "creator": { "login": "deployer" }, "statuses": status },
+                { "id": "DE_kwDOAAAC", "databaseId": 7, "environment": "production", "createdAt": "2025-03-01T09:00:00Z",
+                  "commitOid": "b".repeat(40), "creator": { "login": "deployer" }, "statuses": status }
+            ] } } } });
+        let mut rows = Extracted::default();
+        deployment_rows(&page, "acme/shop", &service, &RunIndex::default(), &mut rows);
+        assert_eq!(
+            texts(&rows, &model::DEPLOYMENTS),
+            ["github:deployment:acme/shop:DE_kwDOAAAB", "github:deployment:acme/shop:7"]
+        );
+
+        let mut service = service;
+        service.deployments_from = crate::config::DeploymentSignal::Releases;
+        let page = serde_json::json!({ "data": { "repository": { "releases": {
+            "pageInfo": { "hasNextPage": false, "endCursor": null },
+            "nodes": [{ "id": "RE_kwDOAAAD", "databaseId": null, "tagName": "v1", "name": null,
+                "createdAt": "2025-03-01T10:00:00Z", "publishedAt": "2025-03-01T11:00:00Z", "isDraft": false,
+                "isPrerelease": false, "author": { "login": "releaser" }, "tagCommit": { "oid": "c".repeat(40) } }]
+        } } } });
+        let mut rows = Extracted::default();
+        let meta = release_rows(&page, "acme/shop", &service, &mut rows);
+        assert_eq!(texts(&rows, &model::DEPLOYMENTS), ["github:release:acme/shop:RE_kwDOAAAD"]);
+        assert_eq!(meta.oldest_unfinished, None, "a published release is not waited for");
+    }
+
+    #[test]
+    fn review_ids_come_from_the_full_database_id_else_the_old_one() {
+        let big = Some(DatabaseId::Text("3000000001".into()));
+        assert_eq!(database_id(&big, None).as_deref(), Some("3000000001"));
+        assert_eq!(database_id(&big, Some(5)).as_deref(), Some("3000000001"));
+        assert_eq!(database_id(&Some(DatabaseId::Number(12)), None).as_deref(), Some("12"));
+        assert_eq!(database_id(&None, Some(5)).as_deref(), Some("5"), "a page recorded before");
+        assert_eq!(database_id(&Some(DatabaseId::Text("x1".into())), None), None);
+        assert_eq!(database_id(&None, None), None);
     }
 }

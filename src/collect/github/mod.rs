@@ -14,20 +14,23 @@ pub mod client;
 pub mod extract;
 pub mod references;
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DeploymentSignal, Service};
 use crate::error::{Error, Result};
 use crate::model;
-use crate::store::{SourceState, UpsertStats, Workspace};
+use crate::store::{UpsertStats, Workspace};
 
+use crate::collect::http::cursor::{self, CreatedRange, Cursor, Cut, Run, load_cursor};
+use crate::collect::http::headers::next_link;
+pub use crate::collect::http::progress::{Progress, ProgressSink};
+use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
+pub use crate::collect::http::retry::Pacing;
 use client::Client;
-pub use client::Pacing;
 use extract::{Extracted, RunIndex};
 
 /// GitHub's public API root.
@@ -35,7 +38,9 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// The pull-request query: 100 pull requests per page, most recently updated first, each with its
 /// first 100 commits and reviews and first 20 conversation comments (enough to find the first
-/// response), and the query's rate-limit cost.
+/// response), and the query's rate-limit cost. Reviews and comments are named by `fullDatabaseId`
+/// (a 64-bit id sent as a string): GitHub deprecated the 32-bit `databaseId`, which is null for an
+/// id that does not fit.
 pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, $after: String, $first: Int!) {
   rateLimit { cost remaining resetAt }
   repository(owner: $owner, name: $name) {
@@ -50,8 +55,8 @@ pub const PULL_REQUESTS_QUERY: &str = r#"query($owner: String!, $name: String!, 
         additions deletions changedFiles
         labels(first: 20) { nodes { name } }
         commits(first: 100) { totalCount nodes { commit { oid authoredDate } } }
-        reviews(first: 100) { totalCount nodes { databaseId author { __typename login } state submittedAt } }
-        comments(first: 20) { nodes { databaseId author { __typename login } createdAt } }
+        reviews(first: 100) { totalCount nodes { fullDatabaseId author { __typename login } state submittedAt } }
+        comments(first: 20) { totalCount nodes { fullDatabaseId author { __typename login } createdAt } }
       }
     }
   }
@@ -72,9 +77,9 @@ pub const DEPLOYMENTS_QUERY: &str = r#"query($owner: String!, $name: String!, $a
       totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
-        databaseId environment createdAt commitOid
+        id databaseId environment createdAt commitOid
         creator { login }
-        statuses(first: 20) { nodes { state createdAt logUrl } }
+        statuses(first: 20) { totalCount nodes { state createdAt logUrl } }
       }
     }
   }
@@ -104,7 +109,7 @@ pub const RELEASES_QUERY: &str = r#"query($owner: String!, $name: String!, $afte
       totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
-        databaseId tagName name createdAt publishedAt isDraft isPrerelease
+        id databaseId tagName name createdAt publishedAt isDraft isPrerelease
         author { login }
         tagCommit { oid }
       }
@@ -222,48 +227,6 @@ pub struct GithubRequest {
     pub all_jobs: bool,
 }
 
-/// Where a collection reports its progress (the CLI draws a progress line from it).
-#[derive(Clone)]
-pub struct ProgressSink(pub std::sync::Arc<dyn Fn(&Progress) + Send + Sync>);
-
-impl std::fmt::Debug for ProgressSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressSink")
-    }
-}
-
-/// The state of one resource being read, after a page.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    pub repo: String,
-    pub resource: &'static str,
-    pub pages: usize,
-    /// Items read so far in this run.
-    pub items: u64,
-    /// How many the repository holds, when GitHub says (`totalCount`); an incremental run stops
-    /// early, so this is an upper bound.
-    pub total: Option<u64>,
-    /// Requests made and GraphQL points spent by this run so far, and what GitHub says is left.
-    pub requests: u64,
-    pub points: u64,
-    pub remaining: Option<u64>,
-    pub elapsed: std::time::Duration,
-    /// The resource is finished.
-    pub done: bool,
-}
-
-impl Progress {
-    /// Time left at the pace so far, when the total is known.
-    pub fn eta(&self) -> Option<std::time::Duration> {
-        let total = self.total?;
-        if self.items == 0 || self.done {
-            return None;
-        }
-        let left = total.saturating_sub(self.items);
-        Some(self.elapsed.mul_f64(left as f64 / self.items as f64))
-    }
-}
-
 impl GithubRequest {
     pub fn new(repo: &str, api_url: Option<&str>, token: Option<String>) -> GithubRequest {
         GithubRequest {
@@ -300,7 +263,9 @@ pub struct GithubReport {
     /// The run continued an interrupted one.
     pub resumed: bool,
     /// GraphQL points left in the hour, when GitHub said.
-    pub rate_remaining: Option<u64>,
+    pub graphql_remaining: Option<u64>,
+    /// REST (`core`) requests left in the hour, when GitHub said; a budget apart from GraphQL's.
+    pub rest_remaining: Option<u64>,
     /// GraphQL points this run spent.
     pub points: u64,
     /// Conditional requests GitHub answered "not modified" (free of rate limit).
@@ -309,34 +274,75 @@ pub struct GithubReport {
     pub deployment_commits: usize,
     pub evidence: usize,
     pub warnings: Vec<String>,
+    /// What limits the figures built from this repository's data (listings GitHub cut short), as
+    /// recorded with its sources in the manifest: for a collection from the API, every resource's
+    /// warnings after this run; for pages read offline, those the pages show (named
+    /// `github:OWNER/NAME`).
+    pub data_warnings: Vec<model::DataWarning>,
     pub tables: Vec<UpsertStats>,
 }
 
-/// Per-repository, per-resource sync state, stored as JSON in the manifest's cursor.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-struct Cursor {
-    /// Every item updated at or before this instant has been read.
-    high_water: Option<DateTime<Utc>>,
-    /// ETag of the last answer of a snapshot resource, for a conditional request next time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    etag: Option<String>,
-    /// A run in progress (present only while a run is unfinished).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    run: Option<Run>,
+/// Judges the items of a page again: an item read again loses its old cut, and keeps (or gains) the
+/// cuts found this time.
+fn note_cuts(cuts: &mut BTreeMap<String, Cut>, rows: &Extracted) {
+    for item in rows.items() {
+        cuts.remove(item);
+    }
+    for t in &rows.truncated {
+        let cut = cuts.entry(t.item.clone()).or_default();
+        cut.detail = if cut.detail.is_empty() { t.detail.clone() } else { format!("{}; {}", cut.detail, t.detail) };
+        for metric in t.affects {
+            if !cut.affects.iter().any(|a| a == metric) {
+                cut.affects.push(metric.to_string());
+            }
+        }
+    }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-struct Run {
-    /// GraphQL cursor of the next page to read.
-    after: Option<String>,
-    /// The high-water mark the run started from: it stops at items older than this.
-    stop_at: Option<DateTime<Utc>>,
-    /// The newest `updatedAt` of the run's first page, the next high-water mark.
-    next_high_water: Option<DateTime<Utc>>,
-    /// The oldest unfinished item seen, read again by the next run.
-    #[serde(default)]
-    oldest_unfinished: Option<DateTime<Utc>>,
-    pages: usize,
+/// The data warnings of a source whose items have `cuts`: one `truncated-listing` warning per set of
+/// metrics affected, naming the first few items.
+fn cut_warnings(source: &str, cuts: &BTreeMap<String, Cut>) -> Vec<model::DataWarning> {
+    let mut by_affects: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
+    for cut in cuts.values() {
+        let mut affects = cut.affects.clone();
+        affects.sort();
+        by_affects.entry(affects).or_default().push(&cut.detail);
+    }
+    const NAMED: usize = 5;
+    by_affects
+        .into_iter()
+        .map(|(affects, details)| {
+            let more = details.len().saturating_sub(NAMED);
+            let named = details.iter().take(NAMED).copied().collect::<Vec<_>>().join("; ");
+            let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+            let n = details.len();
+            model::DataWarning {
+                kind: "truncated-listing".into(),
+                source: source.to_string(),
+                message: format!(
+                    "GitHub listed {n} {} only in part, so what lies past the cut was not read: {named}{tail}",
+                    if n == 1 { "item's records" } else { "items' records" }
+                ),
+                affects,
+            }
+        })
+        .collect()
+}
+
+/// GitHub lists at most this many workflow runs for one query filtered by `created` (its
+/// documentation of "List workflow runs for a repository": "up to 1,000 results for each search
+/// when using the following parameters: … created …"), while `total_count` still says how many
+/// match. A range holding more is split until each part holds no more.
+pub const RUNS_PER_QUERY: u64 = 1000;
+
+/// The lower bound of the first listing of a repository's workflow runs: before GitHub existed, so
+/// before any run.
+const EARLIEST_RUN: &str = "2008-01-01T00:00:00Z";
+
+/// The query of the first page of workflow runs created in `range`.
+fn runs_path(repo: &str, range: &CreatedRange) -> String {
+    let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    format!("/repos/{repo}/actions/runs?per_page=100&created={}..{}", at(range.from), at(range.to))
 }
 
 fn split_repo(repo: &str) -> Result<(&str, &str)> {
@@ -373,61 +379,8 @@ fn pages_dir(pages: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
     Ok(pages.join(owner).join(name).join(resource))
 }
 
-/// The raw pages of a resource, in the order they were fetched.
-fn raw_pages(dir: &Path) -> Result<Vec<PathBuf>> {
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut pages: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    pages.sort();
-    Ok(pages)
-}
-
-/// Numbers the raw pages of each directory. A directory is listed once per collection, not once per
-/// page: a repository with thousands of workflow runs keeps thousands of jobs pages.
-#[derive(Default)]
-struct RawPages {
-    next: std::collections::HashMap<PathBuf, u64>,
-}
-
-impl RawPages {
-    /// Writes a page body atomically as the next page of `dir`.
-    fn write(&mut self, dir: &Path, body: &str) -> Result<PathBuf> {
-        let next = match self.next.get(dir) {
-            Some(n) => *n,
-            None => {
-                raw_pages(dir)?.last().and_then(|p| p.file_stem()?.to_str()?.parse::<u64>().ok()).map_or(1, |n| n + 1)
-            }
-        };
-        let path = write_raw(dir, next, body)?;
-        self.next.insert(dir.to_path_buf(), next + 1);
-        Ok(path)
-    }
-}
-
-/// Writes a page body atomically (temporary file, sync, rename) as page `next` of `dir`.
-fn write_raw(dir: &Path, next: u64, body: &str) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(format!("{next:08}.json"));
-    let tmp = dir.join(format!(".{next:08}.json.tmp"));
-    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(body.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok(path)
-}
-
-fn load_cursor(workspace: &Workspace, name: &str) -> Cursor {
-    workspace.manifest().sources.get(name).and_then(|s| serde_json::from_str(&s.cursor).ok()).unwrap_or_default()
-}
-
 fn save_cursor(workspace: &mut Workspace, name: &str, cursor: &Cursor) -> Result<()> {
-    let text = serde_json::to_string(cursor).expect("cursor serialises");
-    workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: text, warnings: Vec::new() })
+    cursor::save(workspace, name, cursor, cut_warnings(name, &cursor.truncated))
 }
 
 fn service_for(config: &Config, repo: &str) -> Service {
@@ -441,7 +394,9 @@ fn count(report: &mut GithubReport, rows: &Extracted) {
     report.deployments += rows.rows(&model::DEPLOYMENTS);
     report.deployment_commits += rows.rows(&model::DEPLOYMENT_COMMITS);
     report.evidence += rows.rows(&model::EVIDENCE);
-    report.warnings.extend(rows.truncated.iter().map(|t| format!("only one page of a nested list was read: {t}")));
+    report
+        .warnings
+        .extend(rows.truncated.iter().map(|t| format!("only one page of a nested list was read: {}", t.detail)));
 }
 
 fn merge_stats(all: &mut Vec<UpsertStats>, new: Vec<UpsertStats>) {
@@ -505,8 +460,16 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     report.requests = client.requests();
     report.retries = client.retries();
     report.points = client.points.load(std::sync::atomic::Ordering::Relaxed);
-    let remaining = client.remaining.load(std::sync::atomic::Ordering::Relaxed);
-    report.rate_remaining = (remaining != u64::MAX).then_some(remaining);
+    report.graphql_remaining = client.budgets.graphql_left();
+    report.rest_remaining = client.budgets.rest_left();
+    let prefix = format!("github:{}:", request.repo);
+    report.data_warnings = workspace
+        .manifest()
+        .sources
+        .iter()
+        .filter(|(name, _)| name.starts_with(&prefix))
+        .flat_map(|(_, state)| state.warnings.iter().cloned())
+        .collect();
     result?;
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
@@ -551,7 +514,6 @@ impl Fetch<'_> {
     fn progress(&mut self, resource: Resource, items: u64, total: Option<u64>, done: bool) {
         self.items += items;
         let Some(sink) = &self.request.progress else { return };
-        let remaining = self.client.remaining.load(std::sync::atomic::Ordering::Relaxed);
         (sink.0)(&Progress {
             repo: self.repo().to_string(),
             resource: resource.name(),
@@ -560,7 +522,8 @@ impl Fetch<'_> {
             total,
             requests: self.client.requests(),
             points: self.client.points.load(std::sync::atomic::Ordering::Relaxed),
-            remaining: (remaining != u64::MAX).then_some(remaining),
+            graphql_remaining: self.client.budgets.graphql_left(),
+            rest_remaining: self.client.budgets.rest_left(),
             elapsed: self.started.elapsed(),
             done,
         });
@@ -636,7 +599,7 @@ impl Fetch<'_> {
         } else {
             RunIndex::default()
         };
-        let (cursor_name, cursor, mut run) = self.begin(resource);
+        let (cursor_name, mut cursor, mut run) = self.begin(resource);
         loop {
             self.page_budget()?;
             let mut variables = serde_json::json!({ "owner": owner, "name": name, "after": run.after });
@@ -671,6 +634,7 @@ impl Fetch<'_> {
             run.after = meta.end_cursor;
             run.pages += 1;
             self.report.pages += 1;
+            note_cuts(&mut cursor.truncated, &rows);
             self.store(rows)?;
             let total = page.json.pointer(&format!("{}/totalCount", resource.pointer())).and_then(|t| t.as_u64());
             let items = page
@@ -689,26 +653,44 @@ impl Fetch<'_> {
         self.finish(&cursor_name, cursor, run)
     }
 
+    /// Workflow runs, listed by creation time in ranges GitHub lists whole: GitHub returns at most
+    /// [`RUNS_PER_QUERY`] runs for a `created` filter and silently drops the rest, so a range whose
+    /// first page reports more is split in halves (newest first) before any of it is read, and a
+    /// listing that ends having returned fewer runs than it reported is an error: the cursor is not
+    /// moved past runs never read, and the next run lists that range again, in halves.
     fn workflow_runs(&mut self) -> Result<()> {
         let repo = self.repo().to_string();
         let runs_dir = raw_dir(self.workspace.root(), &repo, Resource::WorkflowRuns.name())?;
         let jobs_dir = raw_dir(self.workspace.root(), &repo, JOBS)?;
         let (cursor_name, cursor, mut run) = self.begin(Resource::WorkflowRuns);
         let known = self.jobs_read()?;
-        let mut next = match run.after.clone() {
-            Some(path) => path,
-            None => {
-                let mut path = format!("/repos/{repo}/actions/runs?per_page=100");
-                if let Some(since) = run.stop_at {
-                    path.push_str(&format!("&created=%3E%3D{}", since.format("%Y-%m-%dT%H:%M:%SZ")));
-                }
-                path
-            }
-        };
-        loop {
+        if run.ranges.is_empty() {
+            // A new run (or one left by a version that listed runs in one query): everything created
+            // from the high-water mark up to now, in whole seconds.
+            let earliest = DateTime::parse_from_rfc3339(EARLIEST_RUN).expect("valid instant").with_timezone(&Utc);
+            let from = run.stop_at.unwrap_or(earliest);
+            let whole = |t: DateTime<Utc>| DateTime::<Utc>::from_timestamp(t.timestamp(), 0).unwrap_or(t);
+            run.ranges = vec![CreatedRange { from: whole(from), to: whole(Utc::now()) }];
+            (run.after, run.listed) = (None, 0);
+        }
+        while let Some(range) = run.ranges.last().copied() {
             self.page_budget()?;
-            let page = self.runtime.block_on(self.client.get(&next))?;
-            self.expect_array(&page.json, "workflow_runs", &next)?;
+            let first_page = run.after.is_none();
+            let path = run.after.clone().unwrap_or_else(|| runs_path(&repo, &range));
+            let page = self.runtime.block_on(self.client.get(&path))?;
+            self.expect_array(&page.json, "workflow_runs", &path)?;
+            let reported = page.json["total_count"].as_u64();
+            run.total = run.total.or(reported);
+            if first_page && reported.is_some_and(|n| n > RUNS_PER_QUERY) {
+                // More than GitHub would list: read none of it, list its halves instead.
+                let Some((older, newer)) = range.halves() else {
+                    return Err(self.too_many_runs(range, reported.unwrap_or(0)));
+                };
+                run.ranges.pop();
+                run.ranges.extend([older, newer]);
+                self.save_run(&cursor_name, &cursor, &run)?;
+                continue;
+            }
             let mut rows = Extracted::default();
             let (meta, completed) = extract::workflow_run_rows(&page.json, &repo, self.service, &mut rows);
             self.raw.write(&runs_dir, &page.body)?;
@@ -725,32 +707,64 @@ impl Fetch<'_> {
                     self.expect_array(&jobs.json, "jobs", &path)?;
                     self.raw.write(&jobs_dir, &jobs.body)?;
                     extract::job_rows(&jobs.json, &repo, &mut rows);
-                    jobs_next = client::next_link(&jobs.headers, &self.request.api_url);
+                    jobs_next = next_link(&jobs.headers, &self.request.api_url);
                 }
             }
-            if run.next_high_water.is_none() {
-                run.next_high_water = meta.newest.or(run.stop_at);
-            }
+            // Ranges are listed newest first, but the newest may hold no run: the mark is the newest
+            // creation seen on any page (a run's `created_at` never changes).
+            run.next_high_water = run.next_high_water.max(meta.newest).max(run.stop_at);
             run.oldest_unfinished = min_time(run.oldest_unfinished, meta.oldest_unfinished);
             run.pages += 1;
             self.report.pages += 1;
             self.store(rows)?;
             let items = page.json["workflow_runs"].as_array().map_or(0, Vec::len) as u64;
-            let total = page.json["total_count"].as_u64();
-            let next_page = client::next_link(&page.headers, &self.request.api_url);
-            self.progress(Resource::WorkflowRuns, items, total, next_page.is_none());
-            match next_page {
-                Some(path) => {
-                    next = path;
-                    run.after = Some(next.clone());
-                    let mut state = cursor.clone();
-                    state.run = Some(run.clone());
-                    save_cursor(self.workspace, &cursor_name, &state)?;
+            run.listed += items;
+            match next_link(&page.headers, &self.request.api_url) {
+                Some(next) => run.after = Some(next),
+                None => {
+                    let listed = run.listed;
+                    run.ranges.pop();
+                    (run.after, run.listed) = (None, 0);
+                    if let Some(reported) = reported.filter(|n| listed < *n) {
+                        // GitHub stopped short: list the range again next time, in halves when it can
+                        // be split, and keep the cursor where it was.
+                        run.ranges.extend(range.halves().map_or(vec![range], |(older, newer)| vec![older, newer]));
+                        self.save_run(&cursor_name, &cursor, &run)?;
+                        return Err(Error::Github {
+                            repo,
+                            message: format!(
+                                "GitHub listed {listed} of the {reported} workflow runs created from {} to {} and no more; none past them is taken as read: the next run lists that range again in smaller parts",
+                                range.from.to_rfc3339(),
+                                range.to.to_rfc3339()
+                            ),
+                        });
+                    }
                 }
-                None => break,
             }
+            self.progress(Resource::WorkflowRuns, items, run.total, run.ranges.is_empty());
+            if run.ranges.is_empty() {
+                break;
+            }
+            self.save_run(&cursor_name, &cursor, &run)?;
         }
         self.finish(&cursor_name, cursor, run)
+    }
+
+    /// Records a run in progress, so that an interrupted run continues from here.
+    fn save_run(&mut self, name: &str, cursor: &Cursor, run: &Run) -> Result<()> {
+        let mut state = cursor.clone();
+        state.run = Some(run.clone());
+        save_cursor(self.workspace, name, &state)
+    }
+
+    fn too_many_runs(&self, range: CreatedRange, reported: u64) -> Error {
+        Error::Github {
+            repo: self.repo().to_string(),
+            message: format!(
+                "GitHub reports {reported} workflow runs created at {}, more than the {RUNS_PER_QUERY} it lists for one query; they cannot all be read",
+                range.from.to_rfc3339()
+            ),
+        }
     }
 
     /// Who approved the waiting deployments of a page: one request per run that waited, asked once
@@ -813,9 +827,10 @@ impl Fetch<'_> {
     }
 
     /// Records the ETag of a snapshot page whose rows are stored.
-    fn snapshot_done(&mut self, resource: &str, page: &client::Page) -> Result<()> {
+    fn snapshot_done(&mut self, resource: &str, page: &client::Page, cuts: BTreeMap<String, Cut>) -> Result<()> {
         let name = source_name(self.repo(), resource);
         let mut cursor = load_cursor(self.workspace, &name);
+        cursor.truncated = cuts;
         cursor.etag = page.headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
         cursor.high_water = Some(Utc::now());
         save_cursor(self.workspace, &name, &cursor)
@@ -830,8 +845,12 @@ impl Fetch<'_> {
             return Ok(());
         };
         self.expect_array(&page.json, "environments", &path)?;
-        if client::next_link(&page.headers, &self.request.api_url).is_some() {
-            self.report.warnings.push(format!("{repo}: more than 100 environments; only the first 100 were read"));
+        let mut cuts = BTreeMap::new();
+        if next_link(&page.headers, &self.request.api_url).is_some() {
+            let detail = format!("{repo}: more than 100 environments; only the first 100 were read");
+            self.report.warnings.push(detail.clone());
+            // Environments feed the settings evidence (approvals, protection rules), no metric.
+            cuts.insert("environments".to_string(), Cut { detail, affects: Vec::new() });
         }
         let dir = raw_dir(self.workspace.root(), &repo, Resource::Environments.name())?;
         self.raw.write(&dir, &page.body)?;
@@ -839,7 +858,7 @@ impl Fetch<'_> {
         extract::environment_rows(&page.json, &repo, self.service, &mut rows);
         let items = page.json["environments"].as_array().map_or(0, Vec::len) as u64;
         self.replace_evidence(&extract::environments_prefix(&repo), rows)?;
-        self.snapshot_done(Resource::Environments.name(), &page)?;
+        self.snapshot_done(Resource::Environments.name(), &page, cuts)?;
         self.progress(Resource::Environments, items, Some(items), true);
         Ok(())
     }
@@ -886,7 +905,7 @@ impl Fetch<'_> {
         extract::codeowners_rows(&file.json, errors.as_ref(), &repo, &mut rows);
         self.replace_evidence(&extract::codeowners_prefix(&repo), rows)?;
         if let Some(page) = fresh {
-            self.snapshot_done(CODEOWNERS_ERRORS, &page)?;
+            self.snapshot_done(CODEOWNERS_ERRORS, &page, BTreeMap::new())?;
         }
         self.progress(Resource::Codeowners, 1, Some(1), true);
         Ok(())
@@ -912,9 +931,12 @@ impl Fetch<'_> {
             }
             self.progress(Resource::DeploymentCommits, 1, Some(total), false);
         }
-        let rows = shipped_rows(&dir, &repo, &targets)?;
+        let (rows, cuts) = shipped_rows(&dir, &repo, &targets)?;
         self.report.deployment_commits += rows.len();
         replace_shipped(self.workspace, &repo, rows)?;
+        let name = source_name(&repo, Resource::DeploymentCommits.name());
+        let cursor = Cursor { high_water: Some(Utc::now()), truncated: cuts, ..Default::default() };
+        save_cursor(self.workspace, &name, &cursor)?;
         self.progress(Resource::DeploymentCommits, 0, Some(total), true);
         Ok(())
     }
@@ -930,7 +952,7 @@ impl Fetch<'_> {
             match self.runtime.block_on(self.client.get_conditional(&path, None))? {
                 client::Fetched::Page(page) => {
                     self.expect_array(&page.json, "commits", &path)?;
-                    next = client::next_link(&page.headers, &self.request.api_url);
+                    next = next_link(&page.headers, &self.request.api_url);
                     pages.push(page.body);
                     self.report.pages += 1;
                 }
@@ -967,23 +989,37 @@ fn deployment_prefixes(repo: &str) -> [String; 3] {
     ]
 }
 
-/// `deployment_commits` rows of the current pairs, from their kept compare pages.
+/// `deployment_commits` rows of the current pairs, from their kept compare pages, and the pairs whose
+/// pages hold fewer commits than GitHub's `total_commits` says the compare has.
 fn shipped_rows(
     dir: &Path,
     repo: &str,
     targets: &std::collections::BTreeMap<(String, String), Vec<String>>,
-) -> Result<Vec<model::Row>> {
+) -> Result<(Vec<model::Row>, BTreeMap<String, Cut>)> {
     let mut rows = Extracted::default();
+    let mut cuts = BTreeMap::new();
     for ((base, head), deployments) in targets {
+        let (mut listed, mut total) = (0, None);
         for n in 1.. {
             let path = dir.join(compare_page_name(base, head, n));
             if !path.exists() {
                 break;
             }
-            extract::compare_rows(&read_raw_json(&path, repo)?.1, deployments, &mut rows);
+            let page = read_raw_json(&path, repo)?.1;
+            listed += page["commits"].as_array().map_or(0, Vec::len) as u64;
+            total = total.or(page["total_commits"].as_u64());
+            extract::compare_rows(&page, deployments, &mut rows);
+        }
+        if let Some(total) = total.filter(|t| *t > listed) {
+            let detail = format!(
+                "what {} shipped: compare {base}...{head} lists {listed} of its {total} commits",
+                deployments.join(", ")
+            );
+            let affects = extract::SHIPPED_AFFECT.iter().map(|m| m.to_string()).collect();
+            cuts.insert(format!("{base}...{head}"), Cut { detail, affects });
         }
     }
-    Ok(rows.tables.remove(model::DEPLOYMENT_COMMITS.name).unwrap_or_default())
+    Ok((rows.tables.remove(model::DEPLOYMENT_COMMITS.name).unwrap_or_default(), cuts))
 }
 
 /// Replaces what this source's deployments of `repo` shipped with `rows`.
@@ -1007,18 +1043,6 @@ const CODEOWNERS_ERRORS: &str = "codeowners_errors";
 
 fn compare_page_name(base: &str, head: &str, page: usize) -> String {
     format!("{base}...{head}-{page:03}.json")
-}
-
-/// Writes a page atomically under a given name.
-fn write_raw_named(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(body.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok(path)
 }
 
 fn read_raw_json(path: &Path, repo: &str) -> Result<(String, serde_json::Value)> {
@@ -1213,11 +1237,14 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
             extract::approval_decisions(&read_raw_json(&path, repo)?.1, run, &mut known);
         }
     }
+    // Listings GitHub cut short, judged page by page in fetch order as the online run did.
+    let mut cuts = BTreeMap::new();
     for resource in [Resource::PullRequests, Resource::Deployments, Resource::Releases, Resource::Incidents] {
         for path in raw_pages(&dir_of(resource.name())?)? {
             let (body, json) = read_raw_json(&path, repo)?;
             let mut rows = Extracted::default();
             extract_page(resource, &body, &json, repo, &service, &known, &mut rows)?;
+            note_cuts(&mut cuts, &rows);
             upsert(workspace, &mut report, rows)?;
         }
     }
@@ -1239,7 +1266,9 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     // Compares last: which deployments a pair belongs to comes from the deployments just read.
     let targets = compare_targets(workspace, repo)?;
     let dir = dir_of(Resource::DeploymentCommits.name())?;
-    let rows = shipped_rows(&dir, repo, &targets)?;
+    let (rows, compare_cuts) = shipped_rows(&dir, repo, &targets)?;
+    cuts.extend(compare_cuts);
+    report.data_warnings = cut_warnings(&format!("github:{repo}"), &cuts);
     report.deployment_commits += rows.len();
     report.pages += raw_pages(&dir)?.len();
     replace_shipped(workspace, repo, rows)?;
@@ -1248,36 +1277,4 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     }
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn progress(items: u64, total: Option<u64>, elapsed_s: u64, done: bool) -> Progress {
-        Progress {
-            repo: "acme/shop".into(),
-            resource: "pull_requests",
-            pages: 1,
-            items,
-            total,
-            requests: 1,
-            points: 1,
-            remaining: None,
-            elapsed: Duration::from_secs(elapsed_s),
-            done,
-        }
-    }
-
-    #[test]
-    fn eta_is_the_time_left_at_the_pace_so_far() {
-        // 300 of 1,200 items in 30 s: 900 left at 10 items a second = 90 s.
-        assert_eq!(progress(300, Some(1200), 30, false).eta(), Some(Duration::from_secs(90)));
-        // More read than GitHub's total (items added while reading): nothing left.
-        assert_eq!(progress(1300, Some(1200), 30, false).eta(), Some(Duration::ZERO));
-        assert_eq!(progress(0, Some(1200), 30, false).eta(), None, "no pace yet");
-        assert_eq!(progress(300, None, 30, false).eta(), None, "no total");
-        assert_eq!(progress(1200, Some(1200), 30, true).eta(), None, "finished");
-    }
 }
