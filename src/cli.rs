@@ -168,7 +168,8 @@ enum CollectSource {
 
 #[derive(Args)]
 struct MetricArgs {
-    /// Read this local git repository first (no configuration needed: releases come from `v*` tags)
+    /// Read this local git repository first (no configuration needed: releases come from `v*` tags),
+    /// into its own workspace under .flowgauge/repos/ unless --workspace or the configuration names one
     #[arg(long)]
     repo: Option<PathBuf>,
     /// Only this service
@@ -668,7 +669,8 @@ fn print_import(ctx: &Session, report: &collect::ImportReport) {
         .filter(|t| t.table != "services")
         .map(|t| format!("{} {} → {} rows", t.table, t.before, t.after))
         .collect();
-    ctx.note(format!("imported {} rows from {} ({})", report.rows_read, report.path.display(), tables.join(", ")));
+    let tables = if tables.is_empty() { String::new() } else { format!(" ({})", tables.join(", ")) };
+    ctx.note(format!("imported {} rows from {}{tables}", report.rows_read, report.path.display()));
     for w in &report.warnings {
         ctx.note(format!("warning: {w}"));
     }

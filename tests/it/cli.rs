@@ -330,3 +330,14 @@ fn a_report_on_one_repository_shows_only_that_repository() {
     let both = text(&out.stdout);
     assert!(both.contains("\"alpha\"") && both.contains("\"beta\""), "{both}");
 }
+
+#[test]
+fn a_file_without_rows_warns_and_names_the_columns_expected() {
+    let dir = project();
+    fs::write(dir.path().join("empty.csv"), "id,opened_at\n").unwrap();
+    let out = flowgauge(dir.path(), &["import", "empty.csv", "--kind", "incidents", "--service", "checkout"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("imported 0 rows from empty.csv\n"), "{err}");
+    assert!(err.contains("warning: empty.csv: no rows to import") && err.contains("id, service, opened_at"), "{err}");
+}

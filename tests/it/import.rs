@@ -269,7 +269,9 @@ fn an_unknown_extension_needs_a_format() {
 
 /// Every table of a workspace as a reader sees it, plus its manifest's sources: what "the
 /// workspace's state" means for the crash tests.
-fn state(ws_dir: &Path) -> (Vec<(String, usize)>, Vec<String>) {
+type State = (Vec<(String, usize)>, Vec<String>);
+
+fn state(ws_dir: &Path) -> State {
     let ws = Workspace::open_existing(ws_dir).unwrap();
     let tables = model::TABLES.iter().map(|t| (t.name.to_string(), ws.load(t).unwrap().height())).collect();
     (tables, ws.manifest().sources.keys().cloned().collect())
@@ -284,7 +286,7 @@ id,service,environment,sha,started_at,finished_at,status,commits
 /// Imports DEPLOYS, then MORE_DEPLOYS with a simulated crash at `step`; returns the state before
 /// the second import, after it had it succeeded, and what a reader and then a writer see after
 /// the crash.
-fn crash_during_second_import(step: CommitStep) -> [(Vec<(String, usize)>, Vec<String>); 4] {
+fn crash_during_second_import(step: CommitStep) -> [State; 4] {
     let dir = tempfile::tempdir().unwrap();
     let (first, second) = (dir.path().join("deploys.csv"), dir.path().join("more.csv"));
     fs::write(&first, DEPLOYS).unwrap();
@@ -325,7 +327,8 @@ fn a_crash_before_the_commit_point_leaves_the_workspace_wholly_old() {
 
 #[test]
 fn a_crash_between_two_tables_leaves_the_workspace_wholly_new() {
-    // `deployments` is renamed into place, `deployment_commits` is not yet: the journal finishes it.
+    // `deployment_commits` is renamed into place, `deployments` and `services` not yet: the journal
+    // finishes the commit.
     let [old, new, read_after_crash, after_repair] = crash_during_second_import(CommitStep::AfterFirstRename);
     assert_ne!(old, new);
     assert_eq!(read_after_crash, new, "a reader reads through the unfinished commit");
