@@ -168,7 +168,8 @@ enum CollectSource {
 
 #[derive(Args)]
 struct MetricArgs {
-    /// Read this local git repository first (no configuration needed: releases come from `v*` tags)
+    /// Read this local git repository first (no configuration needed: releases come from `v*` tags),
+    /// into its own workspace under .flowgauge/repos/ unless --workspace or the configuration names one
     #[arg(long)]
     repo: Option<PathBuf>,
     /// Only this service
@@ -292,6 +293,13 @@ impl Session {
 }
 
 fn load_context(cli: &Cli, extra: Overrides) -> anyhow::Result<Session> {
+    load_context_for(cli, extra, None)
+}
+
+/// Like [`load_context`], for a command reading the repository `repo` (`--repo`): unless a
+/// workspace is named (`--workspace`, `FLOWGAUGE_WORKSPACE`, the configuration), the repository
+/// gets a workspace of its own, so a report on one repository never shows another's data.
+fn load_context_for(cli: &Cli, extra: Overrides, repo: Option<&Path>) -> anyhow::Result<Session> {
     let file = match &cli.config {
         Some(path) => Some(path.clone()),
         None => Some(PathBuf::from("flowgauge.toml")).filter(|p| p.exists()),
@@ -299,8 +307,34 @@ fn load_context(cli: &Cli, extra: Overrides) -> anyhow::Result<Session> {
     let overrides =
         Overrides { since: cli.since.clone(), until: cli.until.clone(), workspace: cli.workspace.clone(), ..extra };
     let config = Config::load(file.as_deref(), &|k| std::env::var(k).ok(), &overrides, chrono::Utc::now())?;
-    let workspace_dir = config.workspace.clone().unwrap_or_else(|| PathBuf::from(".flowgauge"));
-    Ok(Session { config, workspace_dir, quiet: cli.quiet, verbose: cli.verbose })
+    let workspace_dir = match (&config.workspace, repo) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(repo)) => repo_workspace(repo),
+        (None, None) => PathBuf::from(".flowgauge"),
+    };
+    let session = Session { config, workspace_dir, quiet: cli.quiet, verbose: cli.verbose };
+    if let Some(repo) = repo {
+        session.detail(format!("workspace for {}: {}", repo.display(), session.workspace_dir.display()));
+    }
+    Ok(session)
+}
+
+/// `.flowgauge/repos/<directory name>-<hash of the canonical path>`: the same repository always
+/// lands in the same workspace (collecting it again upserts), two repositories never share one,
+/// even when their directories have the same name.
+fn repo_workspace(repo: &Path) -> PathBuf {
+    let canonical = std::fs::canonicalize(repo).unwrap_or_else(|_| repo.to_path_buf());
+    let name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "repo".into());
+    let name: String = name.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    PathBuf::from(".flowgauge").join("repos").join(format!("{name}-{:08x}", path_hash(&canonical) as u32))
+}
+
+/// FNV-1a: stable across runs, platforms and Rust versions (unlike the standard library's hasher).
+fn path_hash(path: &Path) -> u64 {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
@@ -351,9 +385,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             ownership(&ctx, repo, name.as_deref(), *format, dialect)
         }
         Command::Metrics { common, period, format, collect } => {
-            let ctx = load_context(
+            let ctx = load_context_for(
                 &cli,
                 Overrides { period: period.clone(), benchmark_year: common.benchmark_year, ..Default::default() },
+                common.repo.as_deref(),
             )?;
             if *collect {
                 collect_all(&ctx)?;
@@ -373,14 +408,22 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             write_stdout(&text)
         }
         Command::Report { common, options, collect } => {
-            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            let ctx = load_context_for(
+                &cli,
+                Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
+                common.repo.as_deref(),
+            )?;
             if *collect {
                 collect_all(&ctx)?;
             }
             write_report(&ctx, common, options)
         }
         Command::Explain { metric, common, format } => {
-            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            let ctx = load_context_for(
+                &cli,
+                Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
+                common.repo.as_deref(),
+            )?;
             let (computation, _) = compute(&ctx, common)?;
             let records = metrics::explain(&computation, metric, common.service.as_deref())?;
             let text = match format {
@@ -638,7 +681,11 @@ fn print_import(ctx: &Session, report: &collect::ImportReport) {
         .filter(|t| t.table != "services")
         .map(|t| format!("{} {} → {} rows", t.table, t.before, t.after))
         .collect();
-    ctx.note(format!("imported {} rows from {} ({})", report.rows_read, report.path.display(), tables.join(", ")));
+    let tables = if tables.is_empty() { String::new() } else { format!(" ({})", tables.join(", ")) };
+    ctx.note(format!("imported {} rows from {}{tables}", report.rows_read, report.path.display()));
+    for w in &report.warnings {
+        ctx.note(format!("warning: {w}"));
+    }
 }
 
 /// Everything computed from the workspace for one command.
@@ -729,6 +776,14 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
     if out.as_os_str() == "-" {
         return write_stdout(&text);
     }
+    if out.is_dir() {
+        return Err(Error::Refused(format!(
+            "--out {} is a directory; name the file to write, e.g. {}",
+            out.display(),
+            out.join(default_name).display()
+        ))
+        .into());
+    }
     write_atomically(&out, text.as_bytes())?;
     ctx.note(format!("wrote {} ({} KiB) in {:.2?}", out.display(), text.len() / 1024, started.elapsed()));
     Ok(())
@@ -744,7 +799,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     }
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
     let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    Ok(())
+    let written = std::fs::write(&tmp, bytes)
+        .map_err(|e| Error::io(&tmp, e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if written.is_err() {
+        // Whatever failed, no temporary file may outlive the run.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(written?)
 }

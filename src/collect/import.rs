@@ -49,6 +49,8 @@ pub struct ImportRequest {
 pub struct ImportBatch {
     pub tables: Vec<(&'static TableSchema, Vec<Row>)>,
     pub rows_read: usize,
+    /// What looks wrong with a file that can still be imported (it holds no rows).
+    pub warnings: Vec<String>,
 }
 
 /// A raw record: field name → text (CSV) or JSON value, with the line it started on.
@@ -71,16 +73,20 @@ pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::ImportFile { path: path.clone(), message: format!("cannot read: {e}") })?;
+    // Spreadsheet programs and Windows editors start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let records = match format {
-        Format::Csv => read_csv(path, &text)?,
-        Format::Json => read_json(path, &text)?,
-        Format::Ndjson => read_ndjson(path, &text)?,
+        Format::Csv => read_csv(path, text)?,
+        Format::Json => read_json(path, text)?,
+        Format::Ndjson => read_ndjson(path, text)?,
     };
     let schema = request.kind.table();
     let mut rows = Vec::with_capacity(records.len());
     let mut links = Vec::new();
+    let mut first_line_of_key: std::collections::HashMap<Vec<String>, usize> = std::collections::HashMap::new();
     for record in &records {
         let (row, shas) = convert(request, config, schema, record)?;
+        reject_duplicate_key(request, schema, &row, record.line, &mut first_line_of_key)?;
         if let Some(shas) = shas {
             let owner = match &row[0] {
                 Value::Text(id) => id.clone(),
@@ -92,13 +98,76 @@ pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
         }
         rows.push(row);
     }
-    let mut batch = ImportBatch { tables: vec![(schema, rows)], rows_read: records.len() };
+    let warnings = if records.is_empty() { vec![empty_file_warning(request)] } else { Vec::new() };
+    let mut batch = ImportBatch { tables: vec![(schema, rows)], rows_read: records.len(), warnings };
     match request.kind {
         ImportKind::Deployments => batch.tables.push((&model::DEPLOYMENT_COMMITS, links)),
         ImportKind::Changes => batch.tables.push((&model::CHANGE_COMMITS, links)),
         _ => {}
     }
     Ok(batch)
+}
+
+/// Two rows with the same key in one file would silently keep only the last (a success replaced
+/// by a failure): the file is ambiguous, so it is rejected, naming both lines.
+fn reject_duplicate_key(
+    request: &ImportRequest,
+    schema: &TableSchema,
+    row: &Row,
+    line: usize,
+    first_line_of_key: &mut std::collections::HashMap<Vec<String>, usize>,
+) -> Result<()> {
+    let key: Vec<String> =
+        schema.key.iter().map(|k| display_value(&row[schema.position(k).expect("key is a column")])).collect();
+    match first_line_of_key.get(&key) {
+        Some(first) => {
+            let shown: Vec<String> = key.iter().map(|v| format!("`{v}`")).collect();
+            Err(row_error(
+                request,
+                line,
+                &schema.key.join(", "),
+                format!(
+                    "duplicate {} {} (first on line {first}); each record may appear once in a file",
+                    schema.key.join(" and "),
+                    shown.join(" and ")
+                ),
+            ))
+        }
+        None => {
+            first_line_of_key.insert(key, line);
+            Ok(())
+        }
+    }
+}
+
+fn display_value(value: &Value) -> String {
+    match value {
+        Value::Text(s) => s.clone(),
+        Value::Int(v) => v.to_string(),
+        Value::Float(v) => v.to_string(),
+        Value::Bool(v) => v.to_string(),
+        Value::Time(t) => t.to_rfc3339(),
+        Value::Null => String::new(),
+    }
+}
+
+/// A file without rows is imported (it changes nothing), but it is most likely the wrong file or
+/// an export that failed: say so, and what a file of this kind holds.
+fn empty_file_warning(request: &ImportRequest) -> String {
+    let schema = request.kind.table();
+    // `source` is always filled in (the namespace) and `is_production` from the environment.
+    let required: Vec<&str> = schema
+        .columns
+        .iter()
+        .filter(|c| c.required && !["source", "is_production"].contains(&c.name))
+        .map(|c| c.name)
+        .collect();
+    let kind = ImportKind::NAMES[request.kind as usize];
+    format!(
+        "{}: no rows to import; a `{kind}` file has one row per record with the columns {} required (docs/import.md)",
+        request.path.display(),
+        required.join(", ")
+    )
 }
 
 fn row_error(request: &ImportRequest, line: usize, field: &str, message: impl Into<String>) -> Error {
@@ -367,6 +436,14 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
+    if let Some(duplicate) = first_duplicate(headers.iter().filter(|h| !h.is_empty())) {
+        return Err(Error::ImportRow {
+            path: path.to_path_buf(),
+            line: 1,
+            field: duplicate.clone(),
+            message: "the header names this column twice; only one of the two can be meant".into(),
+        });
+    }
     let mut records = Vec::new();
     for result in reader.records() {
         let record = result.map_err(|e| {
@@ -385,10 +462,85 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
     Ok(records)
 }
 
-fn object_record(path: &Path, line: usize, value: serde_json::Value) -> Result<Record> {
-    match value {
-        serde_json::Value::Object(map) => Ok(Record { line, fields: map.into_iter().collect() }),
-        other => Err(Error::ImportRow {
+fn first_duplicate<'a>(names: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    let mut seen = std::collections::HashSet::new();
+    names.into_iter().find(|name| !seen.insert(*name))
+}
+
+/// One JSON element as read, keeping every key of an object, so a key given twice is seen
+/// (`serde_json::Value` would silently keep the last).
+enum JsonItem {
+    Object(Vec<(String, serde_json::Value)>),
+    Other(serde_json::Value),
+}
+
+impl<'de> serde::Deserialize<'de> for JsonItem {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonItemVisitor)
+    }
+}
+
+struct JsonItemVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonItemVisitor {
+    type Value = JsonItem;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<JsonItem, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            entries.push((key, value));
+        }
+        Ok(JsonItem::Object(entries))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> std::result::Result<JsonItem, A::Error> {
+        let value = serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(JsonItem::Other(value))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<JsonItem, E> {
+        Ok(JsonItem::Other(v.into()))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<JsonItem, E> {
+        Ok(JsonItem::Other(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<JsonItem, E> {
+        Ok(JsonItem::Other(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<JsonItem, E> {
+        Ok(JsonItem::Other(v.into()))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<JsonItem, E> {
+        Ok(JsonItem::Other(v.into()))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<JsonItem, E> {
+        Ok(JsonItem::Other(serde_json::Value::Null))
+    }
+}
+
+fn object_record(path: &Path, line: usize, item: JsonItem) -> Result<Record> {
+    match item {
+        JsonItem::Object(entries) => {
+            if let Some(duplicate) = first_duplicate(entries.iter().map(|(k, _)| k)) {
+                return Err(Error::ImportRow {
+                    path: path.to_path_buf(),
+                    line,
+                    field: duplicate.clone(),
+                    message: "the object names this field twice; only one of the two can be meant".into(),
+                });
+            }
+            Ok(Record { line, fields: entries.into_iter().collect() })
+        }
+        JsonItem::Other(other) => Err(Error::ImportRow {
             path: path.to_path_buf(),
             line,
             field: "-".into(),
@@ -407,7 +559,7 @@ fn read_ndjson(path: &Path, text: &str) -> Result<Vec<Record>> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::ImportRow {
+        let value: JsonItem = serde_json::from_str(line).map_err(|e| Error::ImportRow {
             path: path.to_path_buf(),
             line: i + 1,
             field: "-".into(),
@@ -419,15 +571,22 @@ fn read_ndjson(path: &Path, text: &str) -> Result<Vec<Record>> {
 }
 
 fn read_json(path: &Path, text: &str) -> Result<Vec<Record>> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::ImportRow {
-        path: path.to_path_buf(),
-        line: e.line(),
-        field: "-".into(),
-        message: format!("not valid JSON: {e}"),
+    // An empty file holds no rows, like an empty CSV or NDJSON file (the caller warns).
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    // Every element reads as a `JsonItem`, so a data error can only mean the top level is no array.
+    let items: Vec<JsonItem> = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            Error::ImportFile { path: path.to_path_buf(), message: "expected a JSON array of objects".into() }
+        }
+        _ => Error::ImportRow {
+            path: path.to_path_buf(),
+            line: e.line(),
+            field: "-".into(),
+            message: format!("not valid JSON: {e}"),
+        },
     })?;
-    let serde_json::Value::Array(items) = value else {
-        return Err(Error::ImportFile { path: path.to_path_buf(), message: "expected a JSON array of objects".into() });
-    };
     let lines = element_lines(text);
     items
         .into_iter()

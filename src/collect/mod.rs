@@ -28,24 +28,36 @@ pub struct ImportReport {
     pub kind: ImportKind,
     pub rows_read: usize,
     pub tables: Vec<UpsertStats>,
+    /// What looks wrong with a file that was still imported (it held no rows).
+    pub warnings: Vec<String>,
 }
 
-/// Validates a whole file, then upserts its rows; nothing is written if any row is bad.
+/// Validates a whole file, then stores its rows, the configured services and its manifest entry in
+/// one commit: the import is in the workspace entirely or not at all, even if the process dies.
 pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportRequest) -> Result<ImportReport> {
     let batch = import::read(request, config)?;
-    let stats = workspace.upsert(&batch.tables)?;
-    workspace.replace(&model::SERVICES, &service_rows(config))?;
     let name = format!(
         "{}:{}:{}",
         request.namespace,
         import::ImportKind::NAMES[request.kind as usize],
         request.path.display()
     );
-    workspace.record_source(
-        &name,
-        SourceState { last_run: Utc::now(), cursor: format!("rows={}", batch.rows_read), warnings: Vec::new() },
-    )?;
-    Ok(ImportReport { path: request.path.clone(), kind: request.kind, rows_read: batch.rows_read, tables: stats })
+    let stats = workspace.transaction(|ws| {
+        let stats = ws.upsert(&batch.tables)?;
+        ws.replace(&model::SERVICES, &service_rows(config))?;
+        ws.record_source(
+            &name,
+            SourceState { last_run: Utc::now(), cursor: format!("rows={}", batch.rows_read), warnings: Vec::new() },
+        )?;
+        Ok(stats)
+    })?;
+    Ok(ImportReport {
+        path: request.path.clone(),
+        kind: request.kind,
+        rows_read: batch.rows_read,
+        tables: stats,
+        warnings: batch.warnings,
+    })
 }
 
 /// What reading a repository did.
@@ -82,7 +94,12 @@ pub fn collect_git(
 }
 
 /// Writes a history already read (see [`git::read`]) and the scan of its working tree.
+/// Everything is stored in one commit, so a crash leaves the repository's previous state whole.
 pub fn store_git(workspace: &mut Workspace, config: &Config, history: &git::History) -> Result<GitReport> {
+    workspace.transaction(|ws| store_git_rows(ws, config, history))
+}
+
+fn store_git_rows(workspace: &mut Workspace, config: &Config, history: &git::History) -> Result<GitReport> {
     let path = history.path.as_path();
     let fallback = default_service(&history.repo);
     let rows = git::rows(history, config, &fallback)?;

