@@ -536,6 +536,7 @@ fn changes_and_pipelines_show_integration_branch_life_review_size_and_what_pipel
     m.expect("sb.median_change_lines", 220.0, 7.5);
     m.expect("sec.dependency_updates", 1.0, 10.0);
     assert_eq!(m.records("sec.dependency_updates"), ["c2"]);
+    assert_eq!(m.get("sec.dependency_updates").sample, 3, "the merged changes looked at");
     // Pipelines of the period with jobs: p1 (tests), p3 (a manual job, a migration), p6 (CodeQL, retried).
     m.expect("ta.test_jobs", 1.0 / 3.0, 2.5);
     m.expect("da.manual_jobs", 1.0 / 3.0, 2.5);
@@ -733,6 +734,18 @@ fn repository_files_ownership_and_changes_across_services() {
             ],
         );
     }
+    // The forge shows a required reviewer on solo's production environment, but its files were never scanned.
+    fx.add(
+        &model::EVIDENCE,
+        &[
+            ("id", s("github:acme/solo:environment:production:reviewers")),
+            ("source", s("github")),
+            ("repo", s("acme/solo")),
+            ("kind", s("manual_step")),
+            ("category", s("approval")),
+            ("path", s("settings/environments/production")),
+        ],
+    );
     let cfg = services(&[
         ("shop", "acme/mono", "services/shop/**"),
         ("pay", "acme/mono", "services/pay/**"),
@@ -794,7 +807,10 @@ fn repository_files_ownership_and_changes_across_services() {
     // solo: its repository was never read and shares it with no one.
     let m = measured(&fx, &cfg, "solo", with_values);
     m.unknown("vc.pipeline_config_in_repo", "was not scanned");
-    m.unknown("da.manual_steps", "was not scanned");
+    m.unknown(
+        "da.manual_steps",
+        "was not scanned: collect it with the git source; the forge's settings alone show 1 manual steps",
+    );
     m.unknown("db.migration_files", "were not read");
     m.unknown("km.codeowners_gaps", "CODEOWNERS was not read");
     m.unknown("km.codeowners_coverage", "no codeowners coverage was stored");
@@ -896,4 +912,57 @@ fn measuring_is_linear() {
     }
     eprintln!("measure: {:.2} s for 20,000 changes, {:.2} s for 40,000", seconds[0], seconds[1]);
     assert!(seconds[1] < seconds[0] * 3.0, "not linear: {seconds:?}");
+}
+
+/// The sample organisation, collected for real, measured over 2025.
+fn sample_measurements() -> HashMap<String, Vec<Measurement>> {
+    use flowgauge::config::Overrides;
+    use flowgauge::{collect, metrics, store::Workspace};
+    let dir = repo_root().join("sample-data/acme");
+    let cfg = Config::load(Some(&dir.join("flowgauge.toml")), &|_| None, &Overrides::default(), crate::helpers::now())
+        .unwrap();
+    let workspace_dir = tempfile::tempdir().unwrap();
+    let mut workspace = Workspace::open(workspace_dir.path()).unwrap();
+    collect::collect_configured(&mut workspace, &cfg).unwrap();
+    let tables = metrics::load_tables(&workspace).unwrap();
+    let computation = metrics::compute(&tables, &cfg, &metrics::queries::load(None).unwrap()).unwrap();
+    let input = EvidenceInput { tables: &tables, computation: &computation, config: &cfg };
+    let (since, until) = (t_utc("2025-01-01T00:00:00Z"), t_utc("2026-01-01T00:00:00Z"));
+    cfg.services.iter().map(|s| (s.name.clone(), measure(&input, &s.name, since, until).unwrap())).collect()
+}
+
+#[test]
+fn the_sample_organisation_is_measured_for_every_capability() {
+    let catalogue = catalogue();
+    let all = sample_measurements();
+    assert_eq!(all.len(), 3);
+    for (service, list) in &all {
+        for capability in CAPABILITIES {
+            assert!(
+                list.iter().any(|m| catalogue[&m.indicator].capability == capability),
+                "{service}: nothing for {capability}"
+            );
+        }
+        for m in list {
+            assert!(m.value.is_some() != m.unknown_reason.is_some(), "{service} {}: value or reason", m.indicator);
+            assert!(!m.detail.is_empty());
+        }
+    }
+    let get = |service: &str, id: &str| all[service].iter().find(|m| m.indicator == id).unwrap().clone();
+    // payments: every release is approved by hand in a manual Jenkins job (jobs.csv, deployments.csv).
+    let manual = get("payments", "da.manual_production_deployments");
+    assert_eq!(
+        (manual.value, manual.detail.as_str()),
+        (Some(1.0), "52 of 52 production deployments were started by a person")
+    );
+    assert_eq!(get("payments", "da.manual_jobs").value, Some(1.0));
+    // ledger: GitHub reports one unknown owner in its CODEOWNERS; Argo CD's hand syncs are its manual deployments.
+    assert_eq!(get("ledger", "km.codeowners_gaps").value, Some(1.0));
+    assert_eq!(
+        get("ledger", "da.manual_production_deployments").detail,
+        "2 of 52 production deployments were started by a person"
+    );
+    // storefront has no pipelines and no repository scan: unknown, not zero.
+    assert!(get("storefront", "ci.pipeline_before_merge").unknown_reason.unwrap().contains("no pipeline"));
+    assert!(get("storefront", "iac.iac_in_repo").unknown_reason.unwrap().contains("not scanned"));
 }

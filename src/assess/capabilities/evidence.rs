@@ -77,9 +77,15 @@ impl Measurement {
         }
     }
 
-    /// A yes/no fact (1 = present) resting on the records that show it.
+    /// A yes/no fact (1 = present), with the records that show it.
     fn presence(indicator: &str, found: bool, detail: String, records: Vec<String>) -> Measurement {
         Measurement::known(indicator, if found { 1.0 } else { 0.0 }, detail, records)
+    }
+
+    /// The sample is every record looked at, when only those that show the fact are listed.
+    fn examined(mut self, records: usize) -> Measurement {
+        self.sample = records as u64;
+        self
     }
 }
 

@@ -186,7 +186,7 @@ impl Changes {
             )
         };
         let records = bots.iter().map(|s| s.to_string()).collect();
-        Measurement::presence(ID, !bots.is_empty(), detail, records)
+        Measurement::presence(ID, !bots.is_empty(), detail, records).examined(authored.len())
     }
 
     /// The branch changes are merged into most often: the trunk.
@@ -512,7 +512,7 @@ fn named_step(
     } else {
         format!("{} of {n} pipelines ran {what}: {}", hits.len(), examples(hits.iter().map(String::as_str)))
     };
-    Measurement::presence(indicator, !hits.is_empty(), detail, hits)
+    Measurement::presence(indicator, !hits.is_empty(), detail, hits).examined(n)
 }
 
 fn is_test(label: &str) -> bool {
