@@ -612,6 +612,53 @@ fn changes_and_pipelines_show_integration_branch_life_review_size_and_what_pipel
     m.unknown("ta.flaky_retries", "no pipeline of the period records its attempt number");
     m.unknown("ci.main_red_hours", "main turned red in the period and no later successful pipeline was collected");
     m.unknown("tbd.merged_within_day", "no change was merged in the period");
+
+    // Changes merged before the earliest pipeline collected are not judged.
+    let mut fx = Fixture::default();
+    change(
+        &mut fx,
+        "old",
+        times("2025-01-01T00:00:00Z", None, None, "2025-01-02T00:00:00Z"),
+        "f0",
+        None,
+        "bob",
+        "m0",
+        "h0",
+    );
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    change(
+        &mut fx,
+        "new",
+        times("2025-02-01T00:00:00Z", None, None, "2025-02-03T00:00:00Z"),
+        "f1",
+        None,
+        "bob",
+        "m1",
+        "h1",
+    );
+    pipeline(&mut fx, "p1", "f1", "h1", "success", "2025-02-02T00:00:00Z", None);
+    let m2 = measured(&fx, &cfg, "shop", |_| {});
+    m.unknown("ci.pipeline_before_merge", "no pipeline of this service was collected");
+    let judged = m2.expect("ci.pipeline_before_merge", 1.0, 10.0);
+    assert_eq!(
+        judged.detail,
+        "1 of 1 merged changes had a successful pipeline before they were merged; 1 merged before the earliest pipeline collected are not judged"
+    );
+    assert_eq!(m2.records("ci.pipeline_before_merge"), ["new"]);
+    let mut fx = Fixture::default();
+    change(
+        &mut fx,
+        "old",
+        times("2025-01-01T00:00:00Z", None, None, "2025-01-02T00:00:00Z"),
+        "f0",
+        None,
+        "bob",
+        "m0",
+        "h0",
+    );
+    pipeline(&mut fx, "p1", "main", "x", "success", "2025-02-02T00:00:00Z", None);
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.unknown("ci.pipeline_before_merge", "were merged before the earliest pipeline collected");
 }
 
 /// An `evidence` row of acme/mono: id, source, service, and kind, category, tool, path, detail.

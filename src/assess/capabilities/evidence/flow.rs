@@ -285,9 +285,22 @@ fn pipeline_before_merge(input: &EvidenceInput, changes: &Changes, pipelines: &P
     for list in successes_by_ref.values_mut() {
         list.sort_unstable();
     }
+    // Before the earliest pipeline collected, the data cannot tell whether one ran.
+    let earliest = pipelines.at.iter().flatten().min().copied().unwrap_or(i64::MAX);
+    let judged: Vec<usize> =
+        changes.merged.iter().copied().filter(|&i| changes.merged_at[i].is_some_and(|t| t >= earliest)).collect();
+    if judged.is_empty() {
+        return Ok(Measurement::unknown(
+            ID,
+            format!(
+                "the {} changes merged in the period were merged before the earliest pipeline collected",
+                changes.merged.len()
+            ),
+        ));
+    }
     let shas = change_shas(input, changes)?;
     let mut green = 0;
-    for &i in &changes.merged {
+    for &i in &judged {
         let merged = changes.merged_at[i].expect("merged in the period");
         let by_sha = shas
             .get(changes.ids[i].as_str())
@@ -307,9 +320,13 @@ fn pipeline_before_merge(input: &EvidenceInput, changes: &Changes, pipelines: &P
             green += 1;
         }
     }
-    let n = changes.merged.len();
-    let detail = format!("{green} of {n} merged changes had a successful pipeline before they were merged");
-    let records = changes.merged.iter().map(|&i| changes.ids[i].clone()).collect();
+    let n = judged.len();
+    let mut detail = format!("{green} of {n} merged changes had a successful pipeline before they were merged");
+    if n < changes.merged.len() {
+        let before = changes.merged.len() - n;
+        detail.push_str(&format!("; {before} merged before the earliest pipeline collected are not judged"));
+    }
+    let records = judged.iter().map(|&i| changes.ids[i].clone()).collect();
     Ok(Measurement::known(ID, share(green, n), detail, records))
 }
 
