@@ -171,6 +171,12 @@ fn every_indicator_is_catalogued_with_valid_bands_and_every_capability_has_one()
             assert_eq!((i.bands, i.better.as_str()), ([0.5; 4], "higher"), "{}", i.id);
         }
     }
+    // An empty period is refused rather than divided by.
+    let (computation, _) = fx.compute(&cfg);
+    let tables = fx.frames();
+    let input = EvidenceInput { tables: &tables, computation: &computation, config: &cfg };
+    let err = measure(&input, "shop", t_utc(Q1.1), t_utc(Q1.1)).unwrap_err();
+    assert!(err.to_string().contains("must end after it starts"), "{err}");
     // With no data at all, nothing is guessed: every indicator is unknown, with a reason.
     for (id, measurement) in &m.by_id {
         assert_eq!(measurement.value, None, "{id}: {}", measurement.detail);
