@@ -6,6 +6,7 @@
 //! rather than stated as fact, and a metric with no events at all gets no level — except deployment
 //! frequency, whose whole weeks without a deployment are themselves the evidence for "low".
 
+pub mod capabilities;
 pub mod findings;
 
 use serde::Serialize;

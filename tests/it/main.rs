@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod docs;
+mod evidence;
 mod git;
 mod github;
 mod helpers;

@@ -1,0 +1,3 @@
+//! The capability assessment: the catalogue of delivery capabilities and what the records say about each.
+
+pub mod evidence;
