@@ -9,6 +9,7 @@
 pub mod git;
 pub mod github;
 pub mod import;
+pub mod ownership_evidence;
 pub mod scan;
 
 use chrono::Utc;
@@ -103,6 +104,14 @@ pub fn store_git(workspace: &mut Workspace, config: &Config, history: &git::Hist
             &found.rows,
         )?);
     }
+    // The ownership analysis is a snapshot of the history up to HEAD, replaced like the scan's rows.
+    let ownership = ownership_evidence::rows(history, config, &fallback);
+    stats.push(workspace.replace_prefixed(
+        &model::EVIDENCE,
+        "id",
+        &ownership_evidence::prefix(&history.repo),
+        &ownership,
+    )?);
     workspace.replace(&model::SERVICES, &service_rows(config))?;
     let head = history.head.clone().unwrap_or_default();
     workspace.record_source(

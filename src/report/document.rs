@@ -11,12 +11,15 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::charts::{self, Threshold, Trend};
+use super::warnings;
+use crate::assess::findings::plural;
 use crate::assess::findings::{Finding, ManualStep, OwnershipGap, Recommendation, ServiceFindings};
 use crate::assess::{self, Confidence, Rating};
 use crate::calendar::human_hours;
 use crate::config::Config;
 use crate::error::Result;
 use crate::metrics::{Computation, MetricsReport, PeriodMetrics, ServiceMetrics};
+use crate::model::DataWarning;
 use crate::store::Manifest;
 
 /// What the report is built from.
@@ -32,6 +35,8 @@ pub struct ReportInput<'a> {
     pub queries: &'a [crate::metrics::Query],
     /// Rows per domain table, for the provenance section.
     pub table_rows: Vec<(String, usize)>,
+    /// The repositories the tables hold data of ([`repositories`]).
+    pub repositories: Vec<String>,
     pub generated_at: DateTime<Utc>,
     pub anonymised: bool,
     /// Records listed in the whole appendix before "and N more"; shared evenly by services and
@@ -47,6 +52,38 @@ pub struct Badge {
     pub sample: u64,
     pub low_confidence: bool,
     pub note: String,
+    /// Kinds of the data warnings that weaken this figure (`shallow clone`).
+    pub data_warnings: Vec<String>,
+}
+
+/// A data warning as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WarningView {
+    pub kind: String,
+    pub label: String,
+    pub source: String,
+    pub message: String,
+    /// The figures it weakens, in words.
+    pub affects: String,
+}
+
+impl WarningView {
+    fn new(w: &DataWarning) -> WarningView {
+        WarningView {
+            kind: w.kind.clone(),
+            label: warnings::label(w),
+            source: w.source.clone(),
+            message: warnings::sentence(w),
+            affects: warnings::affects_text(w),
+        }
+    }
+}
+
+/// What the report covers: the sources recorded in the workspace and the repositories in its tables.
+#[derive(Debug, Clone, Serialize)]
+pub struct Covers {
+    pub sources: Vec<String>,
+    pub repositories: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +162,8 @@ pub struct ServiceSection {
     pub quarters: Vec<QuarterRow>,
     pub provenance: Vec<ProvenanceBlock>,
     pub warnings: Vec<String>,
+    /// Data warnings of the sources behind this service's figures.
+    pub data_warnings: Vec<WarningView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,6 +199,9 @@ pub struct ReportDoc {
     pub window: String,
     pub benchmark_year: u16,
     pub anonymised: bool,
+    pub covers: Covers,
+    /// Every data warning recorded in the workspace.
+    pub data_warnings: Vec<WarningView>,
     pub portfolio: Vec<PortfolioRow>,
     pub services: Vec<ServiceSection>,
     pub methodology: Methodology,
@@ -171,22 +213,47 @@ fn level_name(r: &Rating) -> String {
     r.level.map(|l| l.name().to_string()).unwrap_or_else(|| "no data".into())
 }
 
-fn badge(metric: &'static str, r: &Rating, value: String) -> Badge {
+/// A metric's badge; `weakened` names the data warnings that lowered its confidence (the level
+/// itself rests on enough events).
+fn badge(metric: &'static str, r: &Rating, value: String, weakened: &[String]) -> Badge {
     let low = r.confidence == Confidence::Low;
     let note = match r.confidence {
         Confidence::None => "no events in the window".to_string(),
-        Confidence::Low => format!("low confidence: only {} events", r.sample),
-        Confidence::Normal => format!("{} events", r.sample),
+        Confidence::Low if !weakened.is_empty() => {
+            format!("{}; low confidence: {}", plural(r.sample, "event", "events"), weakened.join(", "))
+        }
+        Confidence::Low => format!("low confidence: only {}", plural(r.sample, "event", "events")),
+        Confidence::Normal => plural(r.sample, "event", "events"),
     };
-    Badge { metric, level: level_name(r), value, sample: r.sample, low_confidence: low, note }
+    Badge {
+        metric,
+        level: level_name(r),
+        value,
+        sample: r.sample,
+        low_confidence: low,
+        note,
+        data_warnings: weakened.to_vec(),
+    }
+}
+
+/// Labels of the warnings that weaken `metric` (a field of [`assess::Levels`]).
+fn weakening(levels: &assess::Levels, metric: &str, data_warnings: &[DataWarning]) -> Vec<String> {
+    let mut labels: Vec<String> = warnings::affecting(data_warnings, warnings::metric_name(levels, metric))
+        .into_iter()
+        .map(warnings::label)
+        .collect();
+    labels.dedup();
+    labels
 }
 
 fn percent(rate: Option<f64>) -> String {
     rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
 }
 
-fn badges(m: &PeriodMetrics, config: &Config) -> (Badge, Vec<Badge>) {
-    let l = assess::levels(m, &config.analysis);
+fn badges(m: &PeriodMetrics, config: &Config, data_warnings: &[DataWarning]) -> (Badge, Vec<Badge>) {
+    let mut l = assess::levels(m, &config.analysis);
+    warnings::cap(&mut l, data_warnings);
+    let weak = |metric: &str| weakening(&l, metric, data_warnings);
     let f = &m.deployment_frequency;
     let recovery_name = if l.benchmark_year == 2021 { "Time to restore" } else { "Recovery time" };
     let recovery_value = if l.benchmark_year == 2021 {
@@ -194,22 +261,40 @@ fn badges(m: &PeriodMetrics, config: &Config) -> (Badge, Vec<Badge>) {
     } else {
         human_hours(m.failed_deployment_recovery_time.median_hours)
     };
-    let mut df =
-        badge("Deployment frequency", &l.deployment_frequency, format!("{:.1}/week · {}", f.per_week, f.bucket));
+    let df_weak = weak("deployment_frequency");
+    let mut df = badge(
+        "Deployment frequency",
+        &l.deployment_frequency,
+        format!("{:.1}/week · {}", f.per_week, f.bucket),
+        &df_weak,
+    );
+    let over_weeks = format!(
+        "{} over {}",
+        plural(f.deployments, "deployment", "deployments"),
+        plural(f.whole_weeks, "whole week", "whole weeks")
+    );
     df.note = match l.deployment_frequency.confidence {
-        Confidence::Low => format!("low confidence: only {} whole weeks", f.whole_weeks),
+        Confidence::Low if !df_weak.is_empty() => format!("{over_weeks}; low confidence: {}", df_weak.join(", ")),
+        Confidence::Low => format!("low confidence: only {}", plural(f.whole_weeks, "whole week", "whole weeks")),
         Confidence::None => "no deployments".into(),
-        Confidence::Normal => format!("{} deployments over {} whole weeks", f.deployments, f.whole_weeks),
+        Confidence::Normal => over_weeks,
     };
     let list = vec![
         df,
-        badge("Lead time", &l.lead_time, human_hours(m.lead_time.median_hours)),
-        badge("Change failure rate", &l.change_failure_rate, percent(m.change_failure_rate.rate)),
-        badge(recovery_name, &l.recovery, recovery_value),
+        badge("Lead time", &l.lead_time, human_hours(m.lead_time.median_hours), &weak("lead_time")),
+        badge(
+            "Change failure rate",
+            &l.change_failure_rate,
+            percent(m.change_failure_rate.rate),
+            &weak("change_failure_rate"),
+        ),
+        badge(recovery_name, &l.recovery, recovery_value, &weak("recovery")),
     ];
-    let mut overall = badge("Overall", &l.overall, level_name(&l.overall));
+    let mut overall = badge("Overall", &l.overall, level_name(&l.overall), &[]);
     overall.note = if l.overall.level.is_none() {
         "no events".into()
+    } else if l.overall.confidence == Confidence::Low && list.iter().any(|b| !b.data_warnings.is_empty()) {
+        "the weakest of the four; some are weakened by data warnings".into()
     } else if l.overall.confidence == Confidence::Low {
         "the weakest of the four; some rest on few events".into()
     } else {
@@ -564,9 +649,20 @@ fn provenance(computation: &Computation, service: &str, limit: usize) -> Result<
     Ok(out)
 }
 
-fn service_warnings(m: &PeriodMetrics, config: &Config) -> Vec<String> {
+fn service_warnings(m: &PeriodMetrics, config: &Config, data_warnings: &[DataWarning]) -> Vec<String> {
     let l = assess::levels(m, &config.analysis);
-    let mut out = Vec::new();
+    let mut out: Vec<String> = data_warnings
+        .iter()
+        .map(|w| {
+            format!(
+                "{} ({}): {} This weakens {}.",
+                capitalised(&warnings::label(w)),
+                w.source,
+                warnings::sentence(w),
+                warnings::affects_text(w)
+            )
+        })
+        .collect();
     for (name, r) in [
         ("deployment frequency", &l.deployment_frequency),
         ("lead time", &l.lead_time),
@@ -585,6 +681,22 @@ fn service_warnings(m: &PeriodMetrics, config: &Config) -> Vec<String> {
         out.push("Deployments were found but no change could be traced to one: import changes with merge commit shas, or deployments with their commits.".into());
     }
     out
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The repositories the domain tables hold data of (their `repo` columns), sorted.
+pub fn repositories(tables: &crate::metrics::prepare::Frames) -> Result<Vec<String>> {
+    let mut found = std::collections::BTreeSet::new();
+    for df in tables.values() {
+        let Ok(column) = df.column("repo") else { continue };
+        let unique = column.unique()?;
+        found.extend(unique.str()?.iter().flatten().filter(|r| !r.is_empty()).map(str::to_string));
+    }
+    Ok(found.into_iter().collect())
 }
 
 fn coverage(computation: &Computation) -> Result<Vec<String>> {
@@ -712,10 +824,13 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
     let per_block = (input.appendix_budget / blocks).clamp(10, 500);
     let mut services = Vec::new();
     let mut portfolio = Vec::new();
+    let data_warnings = warnings::recorded(input.manifest);
+    let names: Vec<&str> = input.metrics.services.iter().map(|s| s.service.as_str()).collect();
     for (index, s) in input.metrics.services.iter().enumerate() {
         let findings = input.findings.iter().find(|f| f.service == s.service);
         let steps = findings.map(|f| f.manual_steps.clone()).unwrap_or_default();
-        let (overall, badge_list) = badges(&s.window, config);
+        let weakening = warnings::for_service(&data_warnings, &s.service, &names, config);
+        let (overall, badge_list) = badges(&s.window, config, &weakening);
         let slug = slug(&s.service, index);
         let concerns = findings
             .map(|f| f.findings.iter().filter(|x| x.status == assess::findings::Status::Concern).count())
@@ -760,12 +875,14 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             quarter_headers: QUARTER_HEADERS.to_vec(),
             quarters: quarters(s),
             provenance: provenance(input.computation, &s.service, per_block)?,
-            warnings: service_warnings(&s.window, config),
+            warnings: service_warnings(&s.window, config, &weakening),
+            data_warnings: weakening.iter().map(WarningView::new).collect(),
         });
     }
-    let mut warnings = input.limitations.clone();
+    let mut notes = input.limitations.clone();
+    notes.extend(data_warnings.iter().map(warnings::note));
     if input.anonymised {
-        warnings.push(
+        notes.push(
             "People's names are replaced by stable pseudonyms; titles and other free text are shown as collected."
                 .into(),
         );
@@ -795,6 +912,11 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
         window: format!("{} to {}", window.since.format("%-d %B %Y"), last_day.format("%-d %B %Y")),
         benchmark_year: config.analysis.benchmark_year.year(),
         anonymised: input.anonymised,
+        covers: Covers {
+            sources: input.manifest.map(|m| m.sources.keys().cloned().collect()).unwrap_or_default(),
+            repositories: input.repositories.clone(),
+        },
+        data_warnings: data_warnings.iter().map(WarningView::new).collect(),
         portfolio,
         services,
         methodology: Methodology {
@@ -803,7 +925,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             sources,
             tables: input.table_rows.clone(),
             coverage: coverage(input.computation)?,
-            warnings,
+            warnings: notes,
         },
     })
 }
