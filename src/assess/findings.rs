@@ -1026,12 +1026,15 @@ fn recommendations(
     if gap(levels.change_failure_rate.level) >= 2 {
         out.push(Recommendation {
             rank: 0,
-            title: "Add automated verification before and just after production (tests on the failing paths, canary or staged rollout)".into(),
+            title: "Add automated verification before and just after production".into(),
             metric: "change failure rate".into(),
-            because: vec![format!(
-                "{} of {} deployments failed ({} with incidents, {} rolled back, {} hotfixed, {} reverted)",
-                cfr.failed, cfr.deployments, cfr.with_incident, cfr.rolled_back, cfr.hotfixed, cfr.reverted
-            )],
+            because: vec![
+                format!(
+                    "{} of {} deployments failed ({} with incidents, {} rolled back, {} hotfixed, {} reverted)",
+                    cfr.failed, cfr.deployments, cfr.with_incident, cfr.rolled_back, cfr.hotfixed, cfr.reverted
+                ),
+                "for example tests on the paths that failed, a canary or a staged rollout".into(),
+            ],
             score: gap(levels.change_failure_rate.level) + 1,
         });
     }
@@ -1047,9 +1050,7 @@ fn recommendations(
     if status(Question::Monitoring) == Status::Concern {
         out.push(Recommendation {
             rank: 0,
-            title:
-                "Alert on what users experience and open an incident automatically when it degrades after a deployment"
-                    .into(),
+            title: "Alert on what users experience, and open an incident automatically when it degrades".into(),
             metric: "failed deployment recovery time and change failure rate".into(),
             because: evidence(Question::Monitoring),
             score: gap(levels.recovery.level).max(1) + 1,
@@ -1133,6 +1134,13 @@ pub fn assess_services(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(plural(1, "rollback deployment", "rollback deployments"), "1 rollback deployment");
+        assert_eq!(plural(0, "rollback deployment", "rollback deployments"), "0 rollback deployments");
+        assert_eq!(plural(2, "time", "times"), "2 times");
+    }
 
     #[test]
     fn deployment_tools_are_not_people() {

@@ -326,7 +326,15 @@ fn trend_charts(s: &ServiceMetrics, config: &Config) -> Result<Vec<Chart>> {
             Trend {
                 unit: "days / week",
                 labels: labels.clone(),
-                values: s.quarter.iter().map(|q| Some(q.deployment_frequency.deployment_days_per_week)).collect(),
+                // A service with no deployment at all has no data to draw, rather than a line at zero.
+                values: s
+                    .quarter
+                    .iter()
+                    .map(|q| {
+                        (s.window.deployment_frequency.deployments > 0)
+                            .then_some(q.deployment_frequency.deployment_days_per_week)
+                    })
+                    .collect(),
                 // In 2021 "high" is one deployment day a month, which this weekly axis cannot show.
                 thresholds: if year == 2021 {
                     vec![line(t.weekly_deployment_days[0], "elite")]
@@ -406,7 +414,9 @@ fn weekly_chart(s: &ServiceMetrics, config: &Config) -> Result<Chart> {
     let last = s.quarter.last();
     let weeks: Vec<&PeriodMetrics> =
         s.week.iter().filter(|w| last.is_some_and(|q| w.start >= q.start && w.start < q.end)).collect();
-    let labels: Vec<String> = weeks.iter().map(|w| w.period.clone()).collect();
+    // `2025-W40` → `W40`: the year is in the title, and short labels fit under narrow bars.
+    let labels: Vec<String> =
+        weeks.iter().map(|w| w.period.rsplit('-').next().unwrap_or(&w.period).to_string()).collect();
     let values: Vec<u64> = weeks.iter().map(|w| w.deployment_frequency.deployments).collect();
     Ok(Chart {
         title: format!("Deployments per week, {}", last.map(|q| q.period.as_str()).unwrap_or("-")),
@@ -453,38 +463,50 @@ fn value_stream(m: &PeriodMetrics, steps: &[ManualStep]) -> ValueStream {
     }
 }
 
+/// A value with its change from the quarter before. `step` writes the size of a change in the unit
+/// and precision the current value is shown in (`+0.5 d` beside `5.6 d`, never `+12.0 h`); a change
+/// too small to show at that precision reads `no change`.
 fn delta(
     current: Option<f64>,
     previous: Option<f64>,
     lower_is_better: bool,
     format: fn(Option<f64>) -> String,
+    step: fn(f64, f64) -> String,
 ) -> DeltaCell {
     let value = format(current);
     match (current, previous) {
         (Some(c), Some(p)) => {
             let d = c - p;
-            let trend = if d.abs() < 1e-9 {
-                "same"
-            } else if (d < 0.0) == lower_is_better {
-                "better"
-            } else {
-                "worse"
-            };
-            let sign = if d > 0.0 {
-                "+"
-            } else if d < 0.0 {
-                "−"
-            } else {
-                "±"
-            };
-            DeltaCell { value, delta: format!("{sign}{}", format(Some(d.abs()))), trend }
+            let size = step(d.abs(), c);
+            if size == step(0.0, c) {
+                return DeltaCell { value, delta: "no change".into(), trend: "same" };
+            }
+            let better = (d < 0.0) == lower_is_better;
+            let sign = if d > 0.0 { "+" } else { "−" };
+            DeltaCell { value, delta: format!("{sign}{size}"), trend: if better { "better" } else { "worse" } }
         }
         _ => DeltaCell { value, delta: String::new(), trend: "" },
     }
 }
 
-fn pct_value(v: Option<f64>) -> String {
-    v.map(|r| format!("{:.1} pp", r)).unwrap_or_else(|| "-".into())
+/// A change of `hours` in the unit [`human_hours`] shows `current` in.
+fn hours_step(hours: f64, current: f64) -> String {
+    if current < 1.0 {
+        format!("{:.0} min", hours * 60.0)
+    } else if current < 48.0 {
+        format!("{hours:.1} h")
+    } else {
+        format!("{:.1} d", hours / 24.0)
+    }
+}
+
+fn per_week_step(change: f64, _current: f64) -> String {
+    format!("{change:.1}")
+}
+
+/// A rate's change in percentage points.
+fn points_step(change: f64, _current: f64) -> String {
+    format!("{:.1} pp", change * 100.0)
 }
 
 fn rate_value(v: Option<f64>) -> String {
@@ -535,19 +557,7 @@ fn driver(current: &PeriodMetrics, previous: &PeriodMetrics) -> String {
 
 /// A rate's change is stated in percentage points, not as a relative percentage.
 fn rate_delta(current: Option<f64>, previous: Option<f64>) -> DeltaCell {
-    let mut cell = delta(current, previous, true, rate_value);
-    if let (Some(c), Some(p)) = (current, previous) {
-        let d = (c - p) * 100.0;
-        let sign = if d > 0.0 {
-            "+"
-        } else if d < 0.0 {
-            "−"
-        } else {
-            "±"
-        };
-        cell.delta = format!("{sign}{}", pct_value(Some(d.abs())));
-    }
-    cell
+    delta(current, previous, true, rate_value, points_step)
 }
 
 fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
@@ -556,16 +566,23 @@ fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
         let prev = i.checked_sub(1).map(|j| &s.quarter[j]);
         let p = |f: fn(&PeriodMetrics) -> Option<f64>| prev.and_then(f);
         let cells = vec![
-            delta(Some(q.deployment_frequency.per_week), p(|m| Some(m.deployment_frequency.per_week)), false, per_week),
-            delta(q.lead_time.median_hours, p(|m| m.lead_time.median_hours), true, human_hours),
+            delta(
+                Some(q.deployment_frequency.per_week),
+                p(|m| Some(m.deployment_frequency.per_week)),
+                false,
+                per_week,
+                per_week_step,
+            ),
+            delta(q.lead_time.median_hours, p(|m| m.lead_time.median_hours), true, human_hours, hours_step),
             rate_delta(q.change_failure_rate.rate, p(|m| m.change_failure_rate.rate)),
             delta(
                 q.failed_deployment_recovery_time.median_hours,
                 p(|m| m.failed_deployment_recovery_time.median_hours),
                 true,
                 human_hours,
+                hours_step,
             ),
-            delta(q.time_to_restore.median_hours, p(|m| m.time_to_restore.median_hours), true, human_hours),
+            delta(q.time_to_restore.median_hours, p(|m| m.time_to_restore.median_hours), true, human_hours, hours_step),
             rate_delta(q.rework_rate.rate, p(|m| m.rework_rate.rate)),
         ];
         rows.push(QuarterRow {
@@ -681,6 +698,19 @@ fn service_warnings(m: &PeriodMetrics, config: &Config, data_warnings: &[DataWar
         out.push("Deployments were found but no change could be traced to one: import changes with merge commit shas, or deployments with their commits.".into());
     }
     out
+}
+
+/// The ownership finding names the data warnings that weaken the ownership analysis it rests on.
+fn weakened_findings(mut findings: Vec<Finding>, data_warnings: &[DataWarning]) -> Vec<Finding> {
+    let labels: Vec<String> =
+        warnings::affecting(data_warnings, "ownership").into_iter().map(warnings::label).collect();
+    if labels.is_empty() {
+        return findings;
+    }
+    for f in findings.iter_mut().filter(|f| f.question == assess::findings::Question::Ownership) {
+        f.evidence.push(format!("weakened by a data warning: {}", labels.join(", ")));
+    }
+    findings
 }
 
 fn capitalised(text: &str) -> String {
@@ -847,7 +877,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             name: s.service.clone(),
             overall,
             badges: badge_list,
-            findings: findings.map(|f| f.findings.clone()).unwrap_or_default(),
+            findings: weakened_findings(findings.map(|f| f.findings.clone()).unwrap_or_default(), &weakening),
             charts: trend_charts(s, config)?,
             weekly: weekly_chart(s, config)?,
             value_stream: value_stream(&s.window, &steps),
@@ -933,6 +963,25 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deltas_are_in_the_unit_of_the_value_and_zero_is_no_change() {
+        // A lead time in days changes in days, not in minutes or hours.
+        let same = delta(Some(5.6 * 24.0), Some(5.6 * 24.0), true, human_hours, hours_step);
+        assert_eq!((same.delta.as_str(), same.trend), ("no change", "same"));
+        let tiny = delta(Some(134.41), Some(134.4), true, human_hours, hours_step);
+        assert_eq!(tiny.delta, "no change", "too small to show in days");
+        let fell = delta(Some(5.0 * 24.0), Some(5.5 * 24.0), true, human_hours, hours_step);
+        assert_eq!((fell.value.as_str(), fell.delta.as_str(), fell.trend), ("5.0 d", "−0.5 d", "better"));
+        let rose = delta(Some(0.5), Some(0.25), true, human_hours, hours_step);
+        assert_eq!((rose.value.as_str(), rose.delta.as_str(), rose.trend), ("30 min", "+15 min", "worse"));
+        let rate = rate_delta(Some(0.25), Some(0.2));
+        assert_eq!((rate.delta.as_str(), rate.trend), ("+5.0 pp", "worse"));
+        assert_eq!(rate_delta(Some(0.2), Some(0.2)).delta, "no change");
+        let more = delta(Some(2.0), Some(1.0), false, per_week, per_week_step);
+        assert_eq!((more.delta.as_str(), more.trend), ("+1.0", "better"));
+        assert_eq!(delta(None, Some(1.0), true, human_hours, hours_step).delta, "");
+    }
 
     #[test]
     fn base64_matches_the_rfc_examples() {

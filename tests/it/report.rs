@@ -537,6 +537,8 @@ fn a_shallow_clone_is_named_in_every_format_and_weakens_what_it_affects() {
     assert!(shallow["methodology"]["warnings"].to_string().contains("shallow clone"));
     assert!(shallow["services"][0]["warnings"].to_string().contains("Shallow clone"));
     assert_eq!(shallow["covers"]["repositories"][0], "clone");
+    let ownership = &shallow["services"][0]["findings"][3];
+    assert!(ownership["evidence"].to_string().contains("weakened by a data warning: shallow clone"), "{ownership}");
 
     // The Markdown summary and `metrics` say it too, and rate the level low-confidence.
     ok(dir.path(), &["-q", "--workspace", "ws-shallow", "report", "--format", "md", "--out", "r.md"]);
@@ -547,4 +549,23 @@ fn a_shallow_clone_is_named_in_every_format_and_weakens_what_it_affects() {
     assert_eq!(metrics["services"][0]["window"]["levels"]["lead_time"]["confidence"], "low");
     let table = ok(dir.path(), &["--workspace", "ws-shallow", "metrics"]);
     assert!(table.contains("shallow clone") && table.contains("low confidence"), "{table}");
+}
+
+#[test]
+fn recommendation_titles_are_short_instructions_and_the_detail_is_the_body() {
+    let (_dir, out) = sample_report("json", &[]);
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(out).unwrap()).unwrap();
+    let mut manual = 0;
+    for service in doc["services"].as_array().unwrap() {
+        for r in service["recommendations"].as_array().unwrap() {
+            let title = r["title"].as_str().unwrap();
+            // A title names what to do; the step, file or finding that motivates it is a reason.
+            assert!(title.chars().count() <= 100 && !title.contains('“') && !title.contains(':'), "{title}");
+            if title == "Replace manual release steps with automated checks" {
+                manual += 1;
+                assert!(r["because"][0].as_str().unwrap().starts_with("start with the "), "{r}");
+            }
+        }
+    }
+    assert!(manual > 0, "the sample's manual steps are recommended away");
 }
