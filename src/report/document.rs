@@ -855,7 +855,9 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
     let mut services = Vec::new();
     let mut portfolio = Vec::new();
     let data_warnings = warnings::recorded(input.manifest);
-    let names: Vec<&str> = input.metrics.services.iter().map(|s| s.service.as_str()).collect();
+    // Every service of the workspace, not only those shown (`--service`): a warning belongs to the
+    // service that takes data from its repository even when that service is not in this report.
+    let names: Vec<&str> = input.computation.services.iter().map(String::as_str).collect();
     for (index, s) in input.metrics.services.iter().enumerate() {
         let findings = input.findings.iter().find(|f| f.service == s.service);
         let steps = findings.map(|f| f.manual_steps.clone()).unwrap_or_default();

@@ -59,7 +59,14 @@ pub fn rate<'a>(
     data_warnings: &[DataWarning],
 ) -> RatedReport<'a> {
     let analysis = &config.analysis;
-    let names: Vec<&str> = report.services.iter().map(|s| s.service.as_str()).collect();
+    // The configured services too, so that a warning of a service left out by `--service` stays
+    // with that service.
+    let names: Vec<&str> = report
+        .services
+        .iter()
+        .map(|s| s.service.as_str())
+        .chain(config.services.iter().map(|s| s.name.as_str()))
+        .collect();
     notes.extend(data_warnings.iter().map(warnings::note));
     RatedReport {
         schema: "flowgauge.metrics/1",

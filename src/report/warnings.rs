@@ -37,8 +37,8 @@ fn covers(config: &Config, service: &str, repo: &str) -> bool {
 }
 
 /// The warnings that weaken `service`'s figures: those of the repositories it takes data from.
-/// A warning whose repository no service of `services` covers applies to every service, since
-/// which figures it touches cannot be told.
+/// A warning whose repository none of `services` (every service known, shown or not) covers
+/// applies to every service, since which figures it touches cannot be told.
 pub fn for_service(all: &[DataWarning], service: &str, services: &[&str], config: &Config) -> Vec<DataWarning> {
     all.iter()
         .filter(|w| {
