@@ -46,6 +46,7 @@ fn main() {
         config: &config,
         manifest: None,
         table_rows: tables.iter().map(|(n, df)| (n.to_string(), df.height())).collect(),
+        repositories: document::repositories(&tables).expect("repositories are listed"),
         queries: &queries,
         limitations: metrics::limitations(&tables),
         generated_at: chrono::Utc::now(),

@@ -399,7 +399,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             if let Some(service) = &common.service {
                 metrics_report.services.retain(|s| &s.service == service);
             }
-            let rated = report::rate(&metrics_report, &ctx.config, notes);
+            let data_warnings = report::warnings::recorded(Some(&c.manifest));
+            let rated = report::rate(&metrics_report, &ctx.config, notes, &data_warnings);
             let text = match format {
                 OutputFormat::Table => report::render_table(&rated, ctx.config.analysis.period),
                 OutputFormat::Json => report::render_json(&rated),
@@ -756,6 +757,7 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
         config: &ctx.config,
         manifest: Some(&c.manifest),
         table_rows,
+        repositories: report::document::repositories(&c.tables)?,
         queries: &c.queries,
         limitations: metrics::limitations(&c.tables),
         generated_at: chrono::Utc::now(),

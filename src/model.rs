@@ -325,9 +325,13 @@ pub const EVIDENCE: TableSchema = TableSchema {
         req(
             "id",
             Text,
-            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, or `github:<repo>:environment:…` / `github:<repo>:codeowners:…`.",
+            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, or `ownership:<repo>:<service>:<category>`.",
         ),
-        req("source", Text, "`scan` (the repository's files) or `github` (the forge's settings)."),
+        req(
+            "source",
+            Text,
+            "`scan` (the repository's files), `github` (the forge's settings) or `ownership` (the ownership analysis of the git history).",
+        ),
         opt("repo", Text, "Repository scanned."),
         opt(
             "service",
@@ -356,6 +360,11 @@ pub const EVIDENCE: TableSchema = TableSchema {
             "File, relative to the repository root; for forge settings, `settings/environments/<name>` or the CODEOWNERS path.",
         ),
         opt("line", Int, "Line in the file, when the finding is a line."),
+        opt(
+            "value",
+            Float,
+            "The measured figure of an `ownership` row: the truck factor, or a share 0..1 (CODEOWNERS coverage of the files at HEAD, files whose every author is inactive); empty otherwise.",
+        ),
     ],
 };
 

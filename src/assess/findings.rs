@@ -86,7 +86,8 @@ pub struct ManualStep {
 pub struct OwnershipGap {
     pub area: String,
     pub detail: String,
-    pub count: u64,
+    /// Records with the gap; none for a finding that is not a count (a missing CODEOWNERS file).
+    pub count: Option<u64>,
     pub share: Option<f64>,
 }
 
@@ -140,6 +141,11 @@ fn median(values: &mut [f64]) -> Option<f64> {
     Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
 }
 
+/// `1 incident`, `2 incidents`: a count with the noun that agrees with it.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 { "-".into() } else { format!("{:.0}%", part as f64 * 100.0 / whole as f64) }
 }
@@ -185,7 +191,22 @@ struct Facts {
     config_manual_steps: Vec<Evidence>,
     /// Ownership gaps the forge reports (no CODEOWNERS, errors in it).
     ownership_evidence: Vec<Evidence>,
+    /// The ownership analysis of the git history (`source` = `ownership` rows).
+    ownership_analysis: Vec<Analysed>,
     practices: Vec<Evidence>,
+    /// Production deployments from a source that could record who started them (not git tags).
+    trigger_recordable: u64,
+}
+
+/// One row of the ownership analysis stored at git collection time.
+#[derive(Debug, Clone)]
+struct Analysed {
+    /// Measured for this service's paths rather than for the whole repository.
+    own: bool,
+    category: String,
+    gap: bool,
+    detail: String,
+    value: Option<f64>,
 }
 
 /// Whether a `triggered_by` names an automation account rather than a person: a deployment tool
@@ -263,6 +284,9 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
             if let Some(id) = &ids[i] {
                 waits_counted.insert(id.clone());
             }
+        }
+        if sources[i].as_deref() != Some("git") {
+            f.trigger_recordable += 1;
         }
         match &trigger[i] {
             Some(who) if is_automation(who) => f.automated += 1,
@@ -443,6 +467,7 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
     // Evidence from the repository's files: manual steps in CI/CD configuration and practices.
     // A row without a service serves the whole repository, so it counts for the repository's services.
     let e = &tables["evidence"];
+    let values = numbers(e, "value")?;
     let (e_source, e_service, e_repo, kind, category, tool, detail, path, line) = (
         texts(e, "source")?,
         texts(e, "service")?,
@@ -478,6 +503,19 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
             detail: detail[i].clone().unwrap_or_default(),
             location,
         };
+        if e_source[i].as_deref() == Some("ownership") {
+            let analysed = Analysed {
+                own: e_service[i].is_some(),
+                category: found.category.clone(),
+                gap: kind[i].as_deref() == Some("gap"),
+                detail: found.detail.clone(),
+                value: values[i],
+            };
+            for service in targets {
+                facts.entry(service).or_default().ownership_analysis.push(analysed.clone());
+            }
+            continue;
+        }
         for service in targets {
             let f = facts.entry(service).or_default();
             // Only a scan of the files says what is absent; a forge's settings say what is there.
@@ -490,6 +528,13 @@ fn gather(tables: &Frames, computation: &Computation, config: &Config) -> Result
                 _ => f.practices.push(found.clone()),
             }
         }
+    }
+    // A service with path globs has its own truck factor and knowledge loss: those replace the
+    // whole repository's figures of the same category.
+    for f in facts.values_mut() {
+        let own: std::collections::HashSet<String> =
+            f.ownership_analysis.iter().filter(|a| a.own).map(|a| a.category.clone()).collect();
+        f.ownership_analysis.retain(|a| a.own || !own.contains(&a.category));
     }
     Ok(facts)
 }
@@ -610,7 +655,7 @@ fn manual_finding(f: &Facts, steps: &[ManualStep], m: &PeriodMetrics) -> Finding
     }
     for step in steps.iter().filter(|s| s.kind != "production deployment started or approved by hand").take(4) {
         let wait = step.median_wait_hours.map(|w| format!(", median wait {}", hours(w))).unwrap_or_default();
-        evidence.push(format!("{} “{}”: {} times{}", step.kind, step.name, step.occurrences, wait));
+        evidence.push(format!("{} “{}”: {}{}", step.kind, step.name, plural(step.occurrences, "time", "times"), wait));
     }
     let share = if f.deployments > 0 { f.manual as f64 / f.deployments as f64 } else { 0.0 };
     let (status, summary) = if f.deployments == 0 && steps.is_empty() {
@@ -638,8 +683,12 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
     let mut evidence = Vec::new();
     if f.failures > 0 {
         evidence.push(format!(
-            "{} failed deployments: {} rolled back, {} fixed forward by hotfix, {} reverted, {} restored only when the incident closed",
-            f.failures, f.rolled_back, f.hotfixed, f.reverted, f.incident_only
+            "{}: {} rolled back, {} fixed forward by hotfix, {} reverted, {} restored only when the incident closed",
+            plural(f.failures, "failed deployment", "failed deployments"),
+            f.rolled_back,
+            f.hotfixed,
+            f.reverted,
+            f.incident_only
         ));
     }
     if f.unrestored > 0 {
@@ -652,7 +701,7 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
     if let Some(median) = r.median_hours {
         evidence.push(format!("recovery median {}, p75 {}", hours(median), crate::calendar::human_hours(r.p75_hours)));
     }
-    evidence.push(format!("{} rollback deployments in the window", f.rollbacks));
+    evidence.push(format!("{} in the window", plural(f.rollbacks, "rollback deployment", "rollback deployments")));
     let scripts = f.practice("rollback");
     if f.scanned {
         match scripts.first() {
@@ -682,15 +731,21 @@ fn rollback_finding(f: &Facts, m: &PeriodMetrics) -> Finding {
         )
     } else if f.rolled_back < f.failures {
         (Status::Attention, "Rollback is used for some failures but not all.".to_string())
+    } else if f.failures == 0 {
+        (Status::Fine, "No deployment failed, and rollbacks are in use.".to_string())
     } else {
         (Status::Fine, "Failed deployments are rolled back.".to_string())
     };
     Finding { question: Question::Rollback, question_text: Question::Rollback.text(), status, summary, evidence }
 }
 
-fn monitoring_finding(f: &Facts) -> Finding {
+fn monitoring_finding(f: &Facts, incidents_collected: bool) -> Finding {
     let mut evidence = Vec::new();
-    evidence.push(format!("{} incidents opened in the window", f.incidents));
+    if incidents_collected {
+        evidence.push(format!("{} opened in the window", plural(f.incidents, "incident", "incidents")));
+    } else {
+        evidence.push("no incidents collected from any source".into());
+    }
     if f.scanned {
         let monitoring = f.practice("monitoring");
         if monitoring.is_empty() {
@@ -706,7 +761,7 @@ fn monitoring_finding(f: &Facts) -> Finding {
             evidence.push("no runbook found in the repository".into());
         }
     }
-    if f.failures_without_incident > 0 {
+    if f.failures_without_incident > 0 && incidents_collected {
         evidence.push(format!(
             "{} of {} failed deployments ({}) had no incident: the failure was found some other way",
             f.failures_without_incident,
@@ -714,7 +769,10 @@ fn monitoring_finding(f: &Facts) -> Finding {
             pct(f.failures_without_incident, f.failures)
         ));
     } else if f.failures > 0 {
-        evidence.push(format!("every one of the {} failed deployments had an incident", f.failures));
+        evidence.push(match f.failures {
+            1 => "the one failed deployment had an incident".to_string(),
+            n => format!("every one of the {n} failed deployments had an incident"),
+        });
     }
     let mut detection = f.detection_delays.clone();
     let detect = median(&mut detection);
@@ -734,10 +792,17 @@ fn monitoring_finding(f: &Facts) -> Finding {
         None => {}
     }
     let missed = f.failures > 0 && f.failures_without_incident * 2 >= f.failures;
-    let (status, summary) = if f.incidents == 0 && f.failures == 0 && f.scanned && f.practice("monitoring").is_empty() {
+    let no_configuration = f.scanned && f.practice("monitoring").is_empty();
+    let (status, summary) = if f.incidents == 0 && (f.failures == 0 || !incidents_collected) && no_configuration {
         (
             Status::Attention,
             "No monitoring configuration was found in the repository and no incidents are recorded.".to_string(),
+        )
+    } else if !incidents_collected {
+        (
+            Status::Unknown,
+            "No incidents are collected, so how failures were detected cannot be judged: import incidents or connect a tracker."
+                .to_string(),
         )
     } else if f.incidents == 0 && f.failures == 0 {
         (
@@ -749,6 +814,13 @@ fn monitoring_finding(f: &Facts) -> Finding {
         (Status::Concern, "Failures are found late or not by monitoring.".to_string())
     } else if f.failures_without_incident > 0 || ack.is_some_and(|a| a > 1.0) {
         (Status::Attention, "Some failures were not detected by an incident, or acknowledgement is slow.".to_string())
+    } else if f.failures == 0 && ack.is_none() && detect.is_none() {
+        // Incidents exist but none says how fast it was noticed: nothing to call fine.
+        (
+            Status::Unknown,
+            "Incidents are recorded, but none was linked to a failed deployment or records when it was acknowledged."
+                .to_string(),
+        )
     } else {
         (Status::Fine, "Failures surface as incidents promptly.".to_string())
     };
@@ -761,7 +833,7 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
         gaps.push(OwnershipGap {
             area: "incidents".into(),
             detail: "incidents with no assignee".into(),
-            count: f.unassigned,
+            count: Some(f.unassigned),
             share: Some(f.unassigned as f64 / f.incidents.max(1) as f64),
         });
     }
@@ -769,7 +841,7 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
         gaps.push(OwnershipGap {
             area: "changes".into(),
             detail: "changes deployed without a review or comment from someone other than the author".into(),
-            count: f.unreviewed,
+            count: Some(f.unreviewed),
             share: Some(f.unreviewed as f64 / f.reviewable.max(1) as f64),
         });
     }
@@ -777,15 +849,24 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
         gaps.push(OwnershipGap {
             area: "deployments".into(),
             detail: "production deployments with no record of who started them".into(),
-            count: f.untriggered,
+            count: Some(f.untriggered),
             share: Some(f.untriggered as f64 / f.deployments as f64),
+        });
+    }
+    for a in f.ownership_analysis.iter().filter(|a| a.gap) {
+        gaps.push(OwnershipGap {
+            area: a.category.clone(),
+            detail: a.detail.clone(),
+            count: None,
+            // Knowledge loss is a share of files; the truck factor and coverage are not shares of a gap.
+            share: if a.category == KNOWLEDGE_LOSS { a.value } else { None },
         });
     }
     for e in &f.ownership_evidence {
         gaps.push(OwnershipGap {
             area: e.category.clone(),
             detail: format!("{} ({})", e.detail, e.location),
-            count: 1,
+            count: None,
             share: None,
         });
     }
@@ -797,45 +878,81 @@ fn ownership_gaps(f: &Facts) -> Vec<OwnershipGap> {
         gaps.push(OwnershipGap {
             area: "deployments".into(),
             detail: format!("one person ({who}) started most production deployments"),
-            count: *n,
+            count: Some(*n),
             share: Some(*n as f64 / people as f64),
         });
     }
     gaps
 }
 
+const TRUCK_FACTOR: &str = crate::collect::ownership_evidence::TRUCK_FACTOR;
+const KNOWLEDGE_LOSS: &str = crate::collect::ownership_evidence::KNOWLEDGE_LOSS;
+const CODEOWNERS_COVERAGE: &str = crate::collect::ownership_evidence::CODEOWNERS_COVERAGE;
+
+/// Whether a gap is serious enough for `concern`: a quarter or more of the records, or a truck
+/// factor of one (the service's knowledge rests on one person).
+fn is_heavy(g: &OwnershipGap) -> bool {
+    g.share.is_some_and(|s| s >= 0.25) || g.area == TRUCK_FACTOR
+}
+
 fn ownership_finding(f: &Facts, gaps: &[OwnershipGap]) -> Finding {
-    let evidence: Vec<String> = gaps
+    let mut evidence: Vec<String> = gaps
         .iter()
-        .map(|g| match g.share {
-            Some(share) => format!("{}: {} ({:.0}%)", g.detail, g.count, share * 100.0),
-            None if g.count == 1 => g.detail.clone(),
-            None => format!("{}: {}", g.detail, g.count),
+        .map(|g| match (g.count, g.share) {
+            (Some(n), Some(share)) => format!("{}: {} ({:.0}%)", g.detail, n, share * 100.0),
+            (Some(n), None) => format!("{}: {}", g.detail, n),
+            (None, _) => g.detail.clone(),
         })
-        .chain((f.incidents > 0).then(|| match f.assignees.len() {
+        .collect();
+    // What the git history shows that is not a gap is evidence too (a truck factor of 4).
+    evidence.extend(f.ownership_analysis.iter().filter(|a| !a.gap).map(|a| a.detail.clone()));
+    if f.incidents > 0 {
+        evidence.push(match f.assignees.len() {
             1 => format!(
                 "only one person ({}) was ever assigned incidents",
                 f.assignees.keys().next().map(String::as_str).unwrap_or_default()
             ),
             n => format!("{n} people were assigned incidents"),
-        }))
-        .collect();
-    let heavy = gaps.iter().any(|g| g.share.is_some_and(|s| s >= 0.25));
-    let (status, summary) = if f.incidents == 0 && f.changes == 0 && f.deployments == 0 {
-        (Status::Unknown, "No incidents, changes or deployments to judge ownership by.".to_string())
-    } else if heavy {
+        });
+    }
+    if f.changes > 0 && f.reviewable == 0 {
+        evidence.push(
+            "reviews cannot be judged: the changes collected record no pull request (git alone records none)".into(),
+        );
+    }
+    // What was actually judged: a status of `fine` must rest on at least one of these.
+    let mut judged = Vec::new();
+    if f.incidents > 0 {
+        judged.push("incidents are assigned");
+    }
+    if f.reviewable > 0 {
+        judged.push("changes are reviewed by someone other than their author");
+    }
+    if f.trigger_recordable > 0 {
+        judged.push("production deployments record who started them");
+    }
+    let analysed = |category: &str| f.ownership_analysis.iter().any(|a| a.category == category);
+    if analysed(TRUCK_FACTOR) {
+        judged.push("the git history shows knowledge spread over several active people");
+    }
+    if analysed(CODEOWNERS_COVERAGE) {
+        judged.push("CODEOWNERS names an owner for most files");
+    }
+    let (status, summary) = if judged.is_empty() && gaps.is_empty() {
+        (
+            Status::Unknown,
+            "Nothing collected shows who owns this service's work: no incidents, no reviews, no deployment triggers and no ownership analysis of its repository.".to_string(),
+        )
+    } else if gaps.iter().any(is_heavy) {
         (
             Status::Concern,
-            "Operational ownership is vague: work and incidents are left without a named owner or reviewer."
+            "Operational ownership is vague: knowledge or responsibility rests on too few people, or is not recorded."
                 .to_string(),
         )
     } else if !gaps.is_empty() {
         (Status::Attention, "A few ownership gaps.".to_string())
     } else {
-        (
-            Status::Fine,
-            "Incidents are assigned and changes are reviewed by someone other than their author.".to_string(),
-        )
+        (Status::Fine, format!("No ownership gap found: {}.", judged.join("; ")))
     };
     Finding { question: Question::Ownership, question_text: Question::Ownership.text(), status, summary, evidence }
 }
@@ -854,6 +971,7 @@ fn recommendations(
     m: &PeriodMetrics,
     levels: &Levels,
     steps: &[ManualStep],
+    ownership_gaps: &[OwnershipGap],
 ) -> Vec<Recommendation> {
     let status = |q: Question| findings.iter().find(|f| f.question == q).map(|f| f.status).unwrap_or(Status::Unknown);
     let evidence =
@@ -862,12 +980,13 @@ fn recommendations(
     let lead_gap = gap(levels.lead_time.level);
 
     if status(Question::ManualSteps) >= Status::Attention {
-        let step = steps.first().map(|s| format!(" (first: {} “{}”)", s.kind, s.name)).unwrap_or_default();
+        // The title stays a short instruction; which step to start with is the first reason.
+        let first = steps.first().map(|s| format!("start with the {} “{}”", s.kind, s.name));
         out.push(Recommendation {
             rank: 0,
-            title: format!("Replace manual release steps with automated checks{step}"),
+            title: "Replace manual release steps with automated checks".into(),
             metric: "lead time (deploy stage) and deployment frequency".into(),
-            because: evidence(Question::ManualSteps),
+            because: first.into_iter().chain(evidence(Question::ManualSteps)).collect(),
             score: status(Question::ManualSteps).weight() + lead_gap.max(gap(levels.deployment_frequency.level)),
         });
     }
@@ -895,10 +1014,10 @@ fn recommendations(
             title: advice.to_string(),
             metric: "lead time for changes".into(),
             because: vec![format!(
-                "the {name} stage is the longest: median {} of a {} median lead time ({} changes)",
+                "the {name} stage is the longest: median {} of a {} median lead time ({})",
                 hours(h),
                 hours(total),
-                lt.changes
+                plural(lt.changes, "change", "changes")
             )],
             score: lead_gap + 1,
         });
@@ -907,12 +1026,15 @@ fn recommendations(
     if gap(levels.change_failure_rate.level) >= 2 {
         out.push(Recommendation {
             rank: 0,
-            title: "Add automated verification before and just after production (tests on the failing paths, canary or staged rollout)".into(),
+            title: "Add automated verification before and just after production".into(),
             metric: "change failure rate".into(),
-            because: vec![format!(
-                "{} of {} deployments failed ({} with incidents, {} rolled back, {} hotfixed, {} reverted)",
-                cfr.failed, cfr.deployments, cfr.with_incident, cfr.rolled_back, cfr.hotfixed, cfr.reverted
-            )],
+            because: vec![
+                format!(
+                    "{} of {} deployments failed ({} with incidents, {} rolled back, {} hotfixed, {} reverted)",
+                    cfr.failed, cfr.deployments, cfr.with_incident, cfr.rolled_back, cfr.hotfixed, cfr.reverted
+                ),
+                "for example tests on the paths that failed, a canary or a staged rollout".into(),
+            ],
             score: gap(levels.change_failure_rate.level) + 1,
         });
     }
@@ -928,18 +1050,24 @@ fn recommendations(
     if status(Question::Monitoring) == Status::Concern {
         out.push(Recommendation {
             rank: 0,
-            title:
-                "Alert on what users experience and open an incident automatically when it degrades after a deployment"
-                    .into(),
+            title: "Alert on what users experience, and open an incident automatically when it degrades".into(),
             metric: "failed deployment recovery time and change failure rate".into(),
             because: evidence(Question::Monitoring),
             score: gap(levels.recovery.level).max(1) + 1,
         });
     }
     if status(Question::Ownership) == Status::Concern {
+        // Advice for what the heavy gaps are about: people's records, or knowledge in the code.
+        let records = ownership_gaps
+            .iter()
+            .any(|g| is_heavy(g) && ["incidents", "changes", "deployments"].contains(&g.area.as_str()));
         out.push(Recommendation {
             rank: 0,
-            title: "Name an owner for every incident and require a review by someone other than the author".into(),
+            title: if records {
+                "Name an owner for every incident and require a review by someone other than the author".into()
+            } else {
+                "Spread knowledge of the code beyond one person, and name its owners".into()
+            },
             metric: "time to restore service and change failure rate".into(),
             because: evidence(Question::Ownership),
             score: 2,
@@ -952,8 +1080,10 @@ fn recommendations(
             title: "Release smaller batches more often".into(),
             metric: "deployment frequency".into(),
             because: vec![format!(
-                "{} production deployments in the window, {:.1} per week ({})",
-                m.deployment_frequency.deployments, m.deployment_frequency.per_week, m.deployment_frequency.bucket
+                "{} in the window, {:.1} per week ({})",
+                plural(m.deployment_frequency.deployments, "production deployment", "production deployments"),
+                m.deployment_frequency.per_week,
+                m.deployment_frequency.bucket
             )],
             score: df_gap,
         });
@@ -975,6 +1105,8 @@ pub fn assess_services(
     config: &Config,
 ) -> Result<Vec<ServiceFindings>> {
     let mut facts = gather(tables, computation, config)?;
+    // Without any incident in the workspace, a failure without one says nothing about monitoring.
+    let incidents_collected = tables["incidents"].height() > 0;
     let mut out = Vec::new();
     for s in &report.services {
         let f = facts.remove(&s.service).unwrap_or_default();
@@ -984,10 +1116,10 @@ pub fn assess_services(
         let findings = vec![
             manual_finding(&f, &steps, &s.window),
             rollback_finding(&f, &s.window),
-            monitoring_finding(&f),
+            monitoring_finding(&f, incidents_collected),
             ownership_finding(&f, &gaps),
         ];
-        let recommendations = recommendations(&findings, &s.window, &levels, &steps);
+        let recommendations = recommendations(&findings, &s.window, &levels, &steps, &gaps);
         out.push(ServiceFindings {
             service: s.service.clone(),
             findings,
@@ -1002,6 +1134,13 @@ pub fn assess_services(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(plural(1, "rollback deployment", "rollback deployments"), "1 rollback deployment");
+        assert_eq!(plural(0, "rollback deployment", "rollback deployments"), "0 rollback deployments");
+        assert_eq!(plural(2, "time", "times"), "2 times");
+    }
 
     #[test]
     fn deployment_tools_are_not_people() {

@@ -10,6 +10,7 @@ pub mod git;
 pub mod github;
 pub mod http;
 pub mod import;
+pub mod ownership_evidence;
 pub mod scan;
 
 use chrono::Utc;
@@ -121,6 +122,14 @@ fn store_git_rows(workspace: &mut Workspace, config: &Config, history: &git::His
             &found.rows,
         )?);
     }
+    // The ownership analysis is a snapshot of the history up to HEAD, replaced like the scan's rows.
+    let ownership = ownership_evidence::rows(history, config, &fallback);
+    stats.push(workspace.replace_prefixed(
+        &model::EVIDENCE,
+        "id",
+        &ownership_evidence::prefix(&history.repo),
+        &ownership,
+    )?);
     workspace.replace(&model::SERVICES, &service_rows(config))?;
     let head = history.head.clone().unwrap_or_default();
     workspace.record_source(

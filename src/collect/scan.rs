@@ -597,6 +597,7 @@ impl<'a> Scanner<'a> {
                 text(Some(f.detail.as_str()).filter(|d| !d.is_empty())),
                 Value::Text(f.path),
                 f.line.map_or(Value::Null, |l| Value::Int(l as i64)),
+                Value::Null,
             ]);
         }
         self.warnings.sort();

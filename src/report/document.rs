@@ -11,12 +11,15 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::charts::{self, Threshold, Trend};
+use super::warnings;
+use crate::assess::findings::plural;
 use crate::assess::findings::{Finding, ManualStep, OwnershipGap, Recommendation, ServiceFindings};
 use crate::assess::{self, Confidence, Rating};
 use crate::calendar::human_hours;
 use crate::config::Config;
 use crate::error::Result;
 use crate::metrics::{Computation, MetricsReport, PeriodMetrics, ServiceMetrics};
+use crate::model::DataWarning;
 use crate::store::Manifest;
 
 /// What the report is built from.
@@ -32,6 +35,8 @@ pub struct ReportInput<'a> {
     pub queries: &'a [crate::metrics::Query],
     /// Rows per domain table, for the provenance section.
     pub table_rows: Vec<(String, usize)>,
+    /// The repositories the tables hold data of ([`repositories`]).
+    pub repositories: Vec<String>,
     pub generated_at: DateTime<Utc>,
     pub anonymised: bool,
     /// Records listed in the whole appendix before "and N more"; shared evenly by services and
@@ -47,6 +52,38 @@ pub struct Badge {
     pub sample: u64,
     pub low_confidence: bool,
     pub note: String,
+    /// Kinds of the data warnings that weaken this figure (`shallow clone`).
+    pub data_warnings: Vec<String>,
+}
+
+/// A data warning as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct WarningView {
+    pub kind: String,
+    pub label: String,
+    pub source: String,
+    pub message: String,
+    /// The figures it weakens, in words.
+    pub affects: String,
+}
+
+impl WarningView {
+    fn new(w: &DataWarning) -> WarningView {
+        WarningView {
+            kind: w.kind.clone(),
+            label: warnings::label(w),
+            source: w.source.clone(),
+            message: warnings::sentence(w),
+            affects: warnings::affects_text(w),
+        }
+    }
+}
+
+/// What the report covers: the sources recorded in the workspace and the repositories in its tables.
+#[derive(Debug, Clone, Serialize)]
+pub struct Covers {
+    pub sources: Vec<String>,
+    pub repositories: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +162,8 @@ pub struct ServiceSection {
     pub quarters: Vec<QuarterRow>,
     pub provenance: Vec<ProvenanceBlock>,
     pub warnings: Vec<String>,
+    /// Data warnings of the sources behind this service's figures.
+    pub data_warnings: Vec<WarningView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,6 +199,9 @@ pub struct ReportDoc {
     pub window: String,
     pub benchmark_year: u16,
     pub anonymised: bool,
+    pub covers: Covers,
+    /// Every data warning recorded in the workspace.
+    pub data_warnings: Vec<WarningView>,
     pub portfolio: Vec<PortfolioRow>,
     pub services: Vec<ServiceSection>,
     pub methodology: Methodology,
@@ -171,22 +213,47 @@ fn level_name(r: &Rating) -> String {
     r.level.map(|l| l.name().to_string()).unwrap_or_else(|| "no data".into())
 }
 
-fn badge(metric: &'static str, r: &Rating, value: String) -> Badge {
+/// A metric's badge; `weakened` names the data warnings that lowered its confidence (the level
+/// itself rests on enough events).
+fn badge(metric: &'static str, r: &Rating, value: String, weakened: &[String]) -> Badge {
     let low = r.confidence == Confidence::Low;
     let note = match r.confidence {
         Confidence::None => "no events in the window".to_string(),
-        Confidence::Low => format!("low confidence: only {} events", r.sample),
-        Confidence::Normal => format!("{} events", r.sample),
+        Confidence::Low if !weakened.is_empty() => {
+            format!("{}; low confidence: {}", plural(r.sample, "event", "events"), weakened.join(", "))
+        }
+        Confidence::Low => format!("low confidence: only {}", plural(r.sample, "event", "events")),
+        Confidence::Normal => plural(r.sample, "event", "events"),
     };
-    Badge { metric, level: level_name(r), value, sample: r.sample, low_confidence: low, note }
+    Badge {
+        metric,
+        level: level_name(r),
+        value,
+        sample: r.sample,
+        low_confidence: low,
+        note,
+        data_warnings: weakened.to_vec(),
+    }
+}
+
+/// Labels of the warnings that weaken `metric` (a field of [`assess::Levels`]).
+fn weakening(levels: &assess::Levels, metric: &str, data_warnings: &[DataWarning]) -> Vec<String> {
+    let mut labels: Vec<String> = warnings::affecting(data_warnings, warnings::metric_name(levels, metric))
+        .into_iter()
+        .map(warnings::label)
+        .collect();
+    labels.dedup();
+    labels
 }
 
 fn percent(rate: Option<f64>) -> String {
     rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into())
 }
 
-fn badges(m: &PeriodMetrics, config: &Config) -> (Badge, Vec<Badge>) {
-    let l = assess::levels(m, &config.analysis);
+fn badges(m: &PeriodMetrics, config: &Config, data_warnings: &[DataWarning]) -> (Badge, Vec<Badge>) {
+    let mut l = assess::levels(m, &config.analysis);
+    warnings::cap(&mut l, data_warnings);
+    let weak = |metric: &str| weakening(&l, metric, data_warnings);
     let f = &m.deployment_frequency;
     let recovery_name = if l.benchmark_year == 2021 { "Time to restore" } else { "Recovery time" };
     let recovery_value = if l.benchmark_year == 2021 {
@@ -194,22 +261,40 @@ fn badges(m: &PeriodMetrics, config: &Config) -> (Badge, Vec<Badge>) {
     } else {
         human_hours(m.failed_deployment_recovery_time.median_hours)
     };
-    let mut df =
-        badge("Deployment frequency", &l.deployment_frequency, format!("{:.1}/week · {}", f.per_week, f.bucket));
+    let df_weak = weak("deployment_frequency");
+    let mut df = badge(
+        "Deployment frequency",
+        &l.deployment_frequency,
+        format!("{:.1}/week · {}", f.per_week, f.bucket),
+        &df_weak,
+    );
+    let over_weeks = format!(
+        "{} over {}",
+        plural(f.deployments, "deployment", "deployments"),
+        plural(f.whole_weeks, "whole week", "whole weeks")
+    );
     df.note = match l.deployment_frequency.confidence {
-        Confidence::Low => format!("low confidence: only {} whole weeks", f.whole_weeks),
+        Confidence::Low if !df_weak.is_empty() => format!("{over_weeks}; low confidence: {}", df_weak.join(", ")),
+        Confidence::Low => format!("low confidence: only {}", plural(f.whole_weeks, "whole week", "whole weeks")),
         Confidence::None => "no deployments".into(),
-        Confidence::Normal => format!("{} deployments over {} whole weeks", f.deployments, f.whole_weeks),
+        Confidence::Normal => over_weeks,
     };
     let list = vec![
         df,
-        badge("Lead time", &l.lead_time, human_hours(m.lead_time.median_hours)),
-        badge("Change failure rate", &l.change_failure_rate, percent(m.change_failure_rate.rate)),
-        badge(recovery_name, &l.recovery, recovery_value),
+        badge("Lead time", &l.lead_time, human_hours(m.lead_time.median_hours), &weak("lead_time")),
+        badge(
+            "Change failure rate",
+            &l.change_failure_rate,
+            percent(m.change_failure_rate.rate),
+            &weak("change_failure_rate"),
+        ),
+        badge(recovery_name, &l.recovery, recovery_value, &weak("recovery")),
     ];
-    let mut overall = badge("Overall", &l.overall, level_name(&l.overall));
+    let mut overall = badge("Overall", &l.overall, level_name(&l.overall), &[]);
     overall.note = if l.overall.level.is_none() {
         "no events".into()
+    } else if l.overall.confidence == Confidence::Low && list.iter().any(|b| !b.data_warnings.is_empty()) {
+        "the weakest of the four; some are weakened by data warnings".into()
     } else if l.overall.confidence == Confidence::Low {
         "the weakest of the four; some rest on few events".into()
     } else {
@@ -241,7 +326,15 @@ fn trend_charts(s: &ServiceMetrics, config: &Config) -> Result<Vec<Chart>> {
             Trend {
                 unit: "days / week",
                 labels: labels.clone(),
-                values: s.quarter.iter().map(|q| Some(q.deployment_frequency.deployment_days_per_week)).collect(),
+                // A service with no deployment at all has no data to draw, rather than a line at zero.
+                values: s
+                    .quarter
+                    .iter()
+                    .map(|q| {
+                        (s.window.deployment_frequency.deployments > 0)
+                            .then_some(q.deployment_frequency.deployment_days_per_week)
+                    })
+                    .collect(),
                 // In 2021 "high" is one deployment day a month, which this weekly axis cannot show.
                 thresholds: if year == 2021 {
                     vec![line(t.weekly_deployment_days[0], "elite")]
@@ -321,7 +414,9 @@ fn weekly_chart(s: &ServiceMetrics, config: &Config) -> Result<Chart> {
     let last = s.quarter.last();
     let weeks: Vec<&PeriodMetrics> =
         s.week.iter().filter(|w| last.is_some_and(|q| w.start >= q.start && w.start < q.end)).collect();
-    let labels: Vec<String> = weeks.iter().map(|w| w.period.clone()).collect();
+    // `2025-W40` → `W40`: the year is in the title, and short labels fit under narrow bars.
+    let labels: Vec<String> =
+        weeks.iter().map(|w| w.period.rsplit('-').next().unwrap_or(&w.period).to_string()).collect();
     let values: Vec<u64> = weeks.iter().map(|w| w.deployment_frequency.deployments).collect();
     Ok(Chart {
         title: format!("Deployments per week, {}", last.map(|q| q.period.as_str()).unwrap_or("-")),
@@ -368,38 +463,50 @@ fn value_stream(m: &PeriodMetrics, steps: &[ManualStep]) -> ValueStream {
     }
 }
 
+/// A value with its change from the quarter before. `step` writes the size of a change in the unit
+/// and precision the current value is shown in (`+0.5 d` beside `5.6 d`, never `+12.0 h`); a change
+/// too small to show at that precision reads `no change`.
 fn delta(
     current: Option<f64>,
     previous: Option<f64>,
     lower_is_better: bool,
     format: fn(Option<f64>) -> String,
+    step: fn(f64, f64) -> String,
 ) -> DeltaCell {
     let value = format(current);
     match (current, previous) {
         (Some(c), Some(p)) => {
             let d = c - p;
-            let trend = if d.abs() < 1e-9 {
-                "same"
-            } else if (d < 0.0) == lower_is_better {
-                "better"
-            } else {
-                "worse"
-            };
-            let sign = if d > 0.0 {
-                "+"
-            } else if d < 0.0 {
-                "−"
-            } else {
-                "±"
-            };
-            DeltaCell { value, delta: format!("{sign}{}", format(Some(d.abs()))), trend }
+            let size = step(d.abs(), c);
+            if size == step(0.0, c) {
+                return DeltaCell { value, delta: "no change".into(), trend: "same" };
+            }
+            let better = (d < 0.0) == lower_is_better;
+            let sign = if d > 0.0 { "+" } else { "−" };
+            DeltaCell { value, delta: format!("{sign}{size}"), trend: if better { "better" } else { "worse" } }
         }
         _ => DeltaCell { value, delta: String::new(), trend: "" },
     }
 }
 
-fn pct_value(v: Option<f64>) -> String {
-    v.map(|r| format!("{:.1} pp", r)).unwrap_or_else(|| "-".into())
+/// A change of `hours` in the unit [`human_hours`] shows `current` in.
+fn hours_step(hours: f64, current: f64) -> String {
+    if current < 1.0 {
+        format!("{:.0} min", hours * 60.0)
+    } else if current < 48.0 {
+        format!("{hours:.1} h")
+    } else {
+        format!("{:.1} d", hours / 24.0)
+    }
+}
+
+fn per_week_step(change: f64, _current: f64) -> String {
+    format!("{change:.1}")
+}
+
+/// A rate's change in percentage points.
+fn points_step(change: f64, _current: f64) -> String {
+    format!("{:.1} pp", change * 100.0)
 }
 
 fn rate_value(v: Option<f64>) -> String {
@@ -450,19 +557,7 @@ fn driver(current: &PeriodMetrics, previous: &PeriodMetrics) -> String {
 
 /// A rate's change is stated in percentage points, not as a relative percentage.
 fn rate_delta(current: Option<f64>, previous: Option<f64>) -> DeltaCell {
-    let mut cell = delta(current, previous, true, rate_value);
-    if let (Some(c), Some(p)) = (current, previous) {
-        let d = (c - p) * 100.0;
-        let sign = if d > 0.0 {
-            "+"
-        } else if d < 0.0 {
-            "−"
-        } else {
-            "±"
-        };
-        cell.delta = format!("{sign}{}", pct_value(Some(d.abs())));
-    }
-    cell
+    delta(current, previous, true, rate_value, points_step)
 }
 
 fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
@@ -471,16 +566,23 @@ fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
         let prev = i.checked_sub(1).map(|j| &s.quarter[j]);
         let p = |f: fn(&PeriodMetrics) -> Option<f64>| prev.and_then(f);
         let cells = vec![
-            delta(Some(q.deployment_frequency.per_week), p(|m| Some(m.deployment_frequency.per_week)), false, per_week),
-            delta(q.lead_time.median_hours, p(|m| m.lead_time.median_hours), true, human_hours),
+            delta(
+                Some(q.deployment_frequency.per_week),
+                p(|m| Some(m.deployment_frequency.per_week)),
+                false,
+                per_week,
+                per_week_step,
+            ),
+            delta(q.lead_time.median_hours, p(|m| m.lead_time.median_hours), true, human_hours, hours_step),
             rate_delta(q.change_failure_rate.rate, p(|m| m.change_failure_rate.rate)),
             delta(
                 q.failed_deployment_recovery_time.median_hours,
                 p(|m| m.failed_deployment_recovery_time.median_hours),
                 true,
                 human_hours,
+                hours_step,
             ),
-            delta(q.time_to_restore.median_hours, p(|m| m.time_to_restore.median_hours), true, human_hours),
+            delta(q.time_to_restore.median_hours, p(|m| m.time_to_restore.median_hours), true, human_hours, hours_step),
             rate_delta(q.rework_rate.rate, p(|m| m.rework_rate.rate)),
         ];
         rows.push(QuarterRow {
@@ -564,9 +666,20 @@ fn provenance(computation: &Computation, service: &str, limit: usize) -> Result<
     Ok(out)
 }
 
-fn service_warnings(m: &PeriodMetrics, config: &Config) -> Vec<String> {
+fn service_warnings(m: &PeriodMetrics, config: &Config, data_warnings: &[DataWarning]) -> Vec<String> {
     let l = assess::levels(m, &config.analysis);
-    let mut out = Vec::new();
+    let mut out: Vec<String> = data_warnings
+        .iter()
+        .map(|w| {
+            format!(
+                "{} ({}): {} This weakens {}.",
+                capitalised(&warnings::label(w)),
+                w.source,
+                warnings::sentence(w),
+                warnings::affects_text(w)
+            )
+        })
+        .collect();
     for (name, r) in [
         ("deployment frequency", &l.deployment_frequency),
         ("lead time", &l.lead_time),
@@ -585,6 +698,35 @@ fn service_warnings(m: &PeriodMetrics, config: &Config) -> Vec<String> {
         out.push("Deployments were found but no change could be traced to one: import changes with merge commit shas, or deployments with their commits.".into());
     }
     out
+}
+
+/// The ownership finding names the data warnings that weaken the ownership analysis it rests on.
+fn weakened_findings(mut findings: Vec<Finding>, data_warnings: &[DataWarning]) -> Vec<Finding> {
+    let labels: Vec<String> =
+        warnings::affecting(data_warnings, "ownership").into_iter().map(warnings::label).collect();
+    if labels.is_empty() {
+        return findings;
+    }
+    for f in findings.iter_mut().filter(|f| f.question == assess::findings::Question::Ownership) {
+        f.evidence.push(format!("weakened by a data warning: {}", labels.join(", ")));
+    }
+    findings
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The repositories the domain tables hold data of (their `repo` columns), sorted.
+pub fn repositories(tables: &crate::metrics::prepare::Frames) -> Result<Vec<String>> {
+    let mut found = std::collections::BTreeSet::new();
+    for df in tables.values() {
+        let Ok(column) = df.column("repo") else { continue };
+        let unique = column.unique()?;
+        found.extend(unique.str()?.iter().flatten().filter(|r| !r.is_empty()).map(str::to_string));
+    }
+    Ok(found.into_iter().collect())
 }
 
 fn coverage(computation: &Computation) -> Result<Vec<String>> {
@@ -712,10 +854,15 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
     let per_block = (input.appendix_budget / blocks).clamp(10, 500);
     let mut services = Vec::new();
     let mut portfolio = Vec::new();
+    let data_warnings = warnings::recorded(input.manifest);
+    // Every service of the workspace, not only those shown (`--service`): a warning belongs to the
+    // service that takes data from its repository even when that service is not in this report.
+    let names: Vec<&str> = input.computation.services.iter().map(String::as_str).collect();
     for (index, s) in input.metrics.services.iter().enumerate() {
         let findings = input.findings.iter().find(|f| f.service == s.service);
         let steps = findings.map(|f| f.manual_steps.clone()).unwrap_or_default();
-        let (overall, badge_list) = badges(&s.window, config);
+        let weakening = warnings::for_service(&data_warnings, &s.service, &names, config);
+        let (overall, badge_list) = badges(&s.window, config, &weakening);
         let slug = slug(&s.service, index);
         let concerns = findings
             .map(|f| f.findings.iter().filter(|x| x.status == assess::findings::Status::Concern).count())
@@ -732,7 +879,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             name: s.service.clone(),
             overall,
             badges: badge_list,
-            findings: findings.map(|f| f.findings.clone()).unwrap_or_default(),
+            findings: weakened_findings(findings.map(|f| f.findings.clone()).unwrap_or_default(), &weakening),
             charts: trend_charts(s, config)?,
             weekly: weekly_chart(s, config)?,
             value_stream: value_stream(&s.window, &steps),
@@ -760,12 +907,14 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             quarter_headers: QUARTER_HEADERS.to_vec(),
             quarters: quarters(s),
             provenance: provenance(input.computation, &s.service, per_block)?,
-            warnings: service_warnings(&s.window, config),
+            warnings: service_warnings(&s.window, config, &weakening),
+            data_warnings: weakening.iter().map(WarningView::new).collect(),
         });
     }
-    let mut warnings = input.limitations.clone();
+    let mut notes = input.limitations.clone();
+    notes.extend(data_warnings.iter().map(warnings::note));
     if input.anonymised {
-        warnings.push(
+        notes.push(
             "People's names are replaced by stable pseudonyms; titles and other free text are shown as collected."
                 .into(),
         );
@@ -795,6 +944,11 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
         window: format!("{} to {}", window.since.format("%-d %B %Y"), last_day.format("%-d %B %Y")),
         benchmark_year: config.analysis.benchmark_year.year(),
         anonymised: input.anonymised,
+        covers: Covers {
+            sources: input.manifest.map(|m| m.sources.keys().cloned().collect()).unwrap_or_default(),
+            repositories: input.repositories.clone(),
+        },
+        data_warnings: data_warnings.iter().map(WarningView::new).collect(),
         portfolio,
         services,
         methodology: Methodology {
@@ -803,7 +957,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             sources,
             tables: input.table_rows.clone(),
             coverage: coverage(input.computation)?,
-            warnings,
+            warnings: notes,
         },
     })
 }
@@ -811,6 +965,25 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deltas_are_in_the_unit_of_the_value_and_zero_is_no_change() {
+        // A lead time in days changes in days, not in minutes or hours.
+        let same = delta(Some(5.6 * 24.0), Some(5.6 * 24.0), true, human_hours, hours_step);
+        assert_eq!((same.delta.as_str(), same.trend), ("no change", "same"));
+        let tiny = delta(Some(134.41), Some(134.4), true, human_hours, hours_step);
+        assert_eq!(tiny.delta, "no change", "too small to show in days");
+        let fell = delta(Some(5.0 * 24.0), Some(5.5 * 24.0), true, human_hours, hours_step);
+        assert_eq!((fell.value.as_str(), fell.delta.as_str(), fell.trend), ("5.0 d", "−0.5 d", "better"));
+        let rose = delta(Some(0.5), Some(0.25), true, human_hours, hours_step);
+        assert_eq!((rose.value.as_str(), rose.delta.as_str(), rose.trend), ("30 min", "+15 min", "worse"));
+        let rate = rate_delta(Some(0.25), Some(0.2));
+        assert_eq!((rate.delta.as_str(), rate.trend), ("+5.0 pp", "worse"));
+        assert_eq!(rate_delta(Some(0.2), Some(0.2)).delta, "no change");
+        let more = delta(Some(2.0), Some(1.0), false, per_week, per_week_step);
+        assert_eq!((more.delta.as_str(), more.trend), ("+1.0", "better"));
+        assert_eq!(delta(None, Some(1.0), true, human_hours, hours_step).delta, "");
+    }
 
     #[test]
     fn base64_matches_the_rfc_examples() {

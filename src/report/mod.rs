@@ -7,6 +7,7 @@ pub mod charts;
 pub mod document;
 pub mod render;
 pub mod spreadsheet;
+pub mod warnings;
 
 use std::fmt::Write as _;
 
@@ -17,6 +18,7 @@ use crate::assess::{self, Confidence, Levels, Rating};
 use crate::calendar::Grain;
 use crate::config::Config;
 use crate::metrics::{MetricsReport, PeriodMetrics, WindowInfo};
+use crate::model::DataWarning;
 
 /// A period's figures with their levels: the unit of the JSON output.
 #[derive(Debug, Serialize)]
@@ -41,30 +43,55 @@ pub struct RatedReport<'a> {
     pub schema: &'static str,
     pub window: &'a WindowInfo,
     pub benchmark_year: u16,
-    /// What the collected data cannot tell (see `metrics::limitations`).
+    /// What the collected data cannot tell (see `metrics::limitations`), then one line per data
+    /// warning recorded by a source.
     pub notes: Vec<String>,
+    /// The data warnings recorded in the workspace (see [`warnings`]).
+    pub data_warnings: Vec<DataWarning>,
     pub services: Vec<RatedService<'a>>,
 }
 
-pub fn rate<'a>(report: &'a MetricsReport, config: &Config, notes: Vec<String>) -> RatedReport<'a> {
+/// Rates every period; a level that a data warning of the service's sources affects is of low
+/// confidence at most, and each warning is added to `notes`.
+pub fn rate<'a>(
+    report: &'a MetricsReport,
+    config: &Config,
+    mut notes: Vec<String>,
+    data_warnings: &[DataWarning],
+) -> RatedReport<'a> {
     let analysis = &config.analysis;
-    let rated = |list: &'a [PeriodMetrics]| -> Vec<RatedPeriod<'a>> {
-        list.iter().map(|m| RatedPeriod { metrics: m, levels: assess::levels(m, analysis) }).collect()
-    };
+    // The configured services too, so that a warning of a service left out by `--service` stays
+    // with that service.
+    let names: Vec<&str> = report
+        .services
+        .iter()
+        .map(|s| s.service.as_str())
+        .chain(config.services.iter().map(|s| s.name.as_str()))
+        .collect();
+    notes.extend(data_warnings.iter().map(warnings::note));
     RatedReport {
         schema: "flowgauge.metrics/1",
         window: &report.window,
         benchmark_year: analysis.benchmark_year.year(),
         notes,
+        data_warnings: data_warnings.to_vec(),
         services: report
             .services
             .iter()
-            .map(|s| RatedService {
-                service: &s.service,
-                window: RatedPeriod { metrics: &s.window, levels: assess::levels(&s.window, analysis) },
-                quarter: rated(&s.quarter),
-                month: rated(&s.month),
-                week: rated(&s.week),
+            .map(|s| {
+                let weakening = warnings::for_service(data_warnings, &s.service, &names, config);
+                let rate_one = |m: &'a PeriodMetrics| {
+                    let mut levels = assess::levels(m, analysis);
+                    warnings::cap(&mut levels, &weakening);
+                    RatedPeriod { metrics: m, levels }
+                };
+                RatedService {
+                    service: &s.service,
+                    window: rate_one(&s.window),
+                    quarter: s.quarter.iter().map(rate_one).collect(),
+                    month: s.month.iter().map(rate_one).collect(),
+                    week: s.week.iter().map(rate_one).collect(),
+                }
             })
             .collect(),
     }

@@ -48,6 +48,44 @@ pub fn escape_markdown(text: &str) -> String {
     out
 }
 
+/// Escapes `text` for HTML and shows its `backtick-quoted` parts as code, as Markdown would: a
+/// message such as "run `git fetch --unshallow`" reads as prose with a command in it. A lone
+/// backtick stays a backtick.
+pub fn code_spans(text: &str) -> String {
+    let escape = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#x27;"),
+                '/' => out.push_str("&#x2f;"),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let parts: Vec<&str> = text.split('`').collect();
+    // An even number of parts means an unmatched backtick: its part stays text.
+    let paired = if parts.len().is_multiple_of(2) { parts.len() - 1 } else { parts.len() };
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        if i >= paired {
+            out.push('`');
+            out.push_str(&escape(part));
+        } else if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(&escape(part));
+            out.push_str("</code>");
+        } else {
+            out.push_str(&escape(part));
+        }
+    }
+    out
+}
+
 fn environment(dir: Option<&Path>) -> Result<Environment<'static>> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|name| {
@@ -72,6 +110,9 @@ fn environment(dir: Option<&Path>) -> Result<Environment<'static>> {
         } else {
             minijinja::escape_formatter(out, state, value)
         }
+    });
+    env.add_filter("code", |text: Option<String>| {
+        minijinja::Value::from_safe_string(code_spans(&text.unwrap_or_default()))
     });
     env.add_filter("pct", |v: Option<f64>| -> String { v.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_default() });
     for (name, text) in TEMPLATES {
@@ -114,6 +155,16 @@ pub fn render(doc: &ReportDoc, template: &str, dir: Option<&Path>) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backtick_spans_become_code_and_everything_is_escaped() {
+        assert_eq!(
+            code_spans("GitHub reports: Unknown owner in `@acme/<b>x</b>`"),
+            "GitHub reports: Unknown owner in <code>@acme&#x2f;&lt;b&gt;x&lt;&#x2f;b&gt;</code>"
+        );
+        assert_eq!(code_spans("a `b` c `d"), "a <code>b</code> c `d");
+        assert_eq!(code_spans("<script>"), "&lt;script&gt;");
+    }
 
     #[test]
     fn markdown_escaping_neutralises_markup() {

@@ -403,3 +403,169 @@ fn the_rendered_html_matches_its_snapshot() {
         );
     }
 }
+
+/// Runs git in `dir` with a fixed author and date, isolated from the developer's configuration.
+fn git(dir: &Path, args: &[&str], who: (&str, &str), date: &str) {
+    let empty = dir.join("..").join("empty.gitconfig");
+    if !empty.exists() {
+        fs::write(&empty, "").unwrap();
+    }
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", who.0)
+        .env("GIT_AUTHOR_EMAIL", who.1)
+        .env("GIT_COMMITTER_NAME", who.0)
+        .env("GIT_COMMITTER_EMAIL", who.1)
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .env("GIT_CONFIG_GLOBAL", &empty)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+const ANA: (&str, &str) = ("Ana", "ana@example.com");
+const BEN: (&str, &str) = ("Ben", "ben@example.com");
+
+/// A repository with `releases` commits in February 2025, the n-th by `authors[n % len]` on its own
+/// file and released by an annotated tag six hours later, plus `extra` files in the first commit.
+fn tagged_repo(dir: &Path, releases: usize, authors: &[(&str, &str)], extra: &[(&str, &str)]) {
+    fs::create_dir_all(dir).unwrap();
+    git(dir, &["init", "-q", "-b", "main"], ANA, "2025-02-01T09:00:00Z");
+    for (path, content) in extra {
+        let file = dir.join(path);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, content).unwrap();
+    }
+    for n in 0..releases {
+        let who = authors[n % authors.len()];
+        let date = format!("2025-02-{:02}T10:00:00Z", n + 2);
+        fs::write(dir.join(format!("file{n}.txt")), format!("{n}\n")).unwrap();
+        git(dir, &["add", "-A"], who, &date);
+        git(dir, &["commit", "-q", "-m", &format!("Change {n}")], who, &date);
+        let tag_date = format!("2025-02-{:02}T16:00:00Z", n + 2);
+        git(dir, &["tag", "-a", &format!("v1.{n}.0"), "-m", "release"], who, &tag_date);
+    }
+}
+
+fn json_report(dir: &Path, repo: &Path, ws: &str) -> serde_json::Value {
+    let repo = repo.to_str().unwrap();
+    ok(dir, &["-q", "--workspace", ws, "report", "--repo", repo, "--format", "json", "--out", "r.json"]);
+    serde_json::from_str(&fs::read_to_string(dir.join("r.json")).unwrap()).unwrap()
+}
+
+fn finding<'a>(doc: &'a serde_json::Value, question: &str) -> &'a serde_json::Value {
+    doc["services"][0]["findings"].as_array().unwrap().iter().find(|f| f["question"] == question).unwrap()
+}
+
+#[test]
+fn a_git_only_report_judges_ownership_by_the_history_never_by_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("flowgauge.toml"), "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-07-01\"\n")
+        .unwrap();
+    // One author, no CODEOWNERS, no incidents, no reviews: the history shows a truck factor of 1.
+    let solo = dir.path().join("solo");
+    tagged_repo(&solo, 4, &[ANA], &[]);
+    let doc = json_report(dir.path(), &solo, "ws-solo");
+    let ownership = finding(&doc, "ownership");
+    assert_eq!(ownership["status"], "concern", "{ownership}");
+    assert!(!ownership["summary"].as_str().unwrap().contains("Incidents are assigned"), "{ownership}");
+    let areas: Vec<&str> =
+        doc["services"][0]["ownership_gaps"].as_array().unwrap().iter().map(|g| g["area"].as_str().unwrap()).collect();
+    assert!(areas.contains(&"truck factor") && areas.contains(&"codeowners coverage"), "{areas:?}");
+    // With no incident collected, failures without one say nothing about monitoring.
+    assert_ne!(finding(&doc, "monitoring")["status"], "fine");
+
+    // The analysis is stored as evidence rows of the agreed shape.
+    let ws = flowgauge::store::Workspace::open(&dir.path().join("ws-solo")).unwrap();
+    let evidence = ws.load(&flowgauge::model::EVIDENCE).unwrap();
+    let rows: Vec<(String, String, String, Option<f64>)> = (0..evidence.height())
+        .filter_map(|i| {
+            let cell = |c: &str| evidence.column(c).unwrap().get(i).unwrap().get_str().map(str::to_string);
+            let value = evidence.column("value").unwrap().f64().unwrap().get(i);
+            Some((cell("id")?, cell("source")?, cell("kind")?, value))
+        })
+        .filter(|r| r.1 == "ownership")
+        .collect();
+    let get = |id: &str| rows.iter().find(|r| r.0 == id).unwrap_or_else(|| panic!("no {id} in {rows:?}"));
+    assert_eq!(
+        (get("ownership:solo::truck-factor").2.as_str(), get("ownership:solo::truck-factor").3),
+        ("gap", Some(1.0))
+    );
+    assert_eq!(get("ownership:solo::codeowners-coverage").3, Some(0.0));
+    assert_eq!(get("ownership:solo::knowledge-loss").2, "practice");
+
+    // Two people sharing the code under a CODEOWNERS file that covers it: judged, and fine.
+    let shared = dir.path().join("shared");
+    // Ana writes CODEOWNERS and one file, Ben two: each authors half of the files.
+    tagged_repo(&shared, 3, &[ANA, BEN, BEN], &[(".github/CODEOWNERS", "* @acme/team\n")]);
+    let doc = json_report(dir.path(), &shared, "ws-shared");
+    let ownership = finding(&doc, "ownership");
+    assert_eq!(ownership["status"], "fine", "{ownership}");
+    assert!(ownership["summary"].as_str().unwrap().contains("git history"), "{ownership}");
+    assert!(ownership["evidence"].to_string().contains("truck factor 2"), "{ownership}");
+}
+
+#[test]
+fn a_shallow_clone_is_named_in_every_format_and_weakens_what_it_affects() {
+    let dir = tempfile::tempdir().unwrap();
+    // One event is enough for a confident level here, so only the warning can lower it.
+    fs::write(
+        dir.path().join("flowgauge.toml"),
+        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-07-01\"\nmin_sample = 1\nmin_weeks = 1\n",
+    )
+    .unwrap();
+    let origin = dir.path().join("origin");
+    tagged_repo(&origin, 6, &[ANA, BEN], &[]);
+    let lead_time = |doc: &serde_json::Value| {
+        doc["services"][0]["badges"].as_array().unwrap().iter().find(|b| b["metric"] == "Lead time").unwrap().clone()
+    };
+    let full = json_report(dir.path(), &origin, "ws-full");
+    assert_eq!(lead_time(&full)["low_confidence"], false, "{}", lead_time(&full));
+    assert!(full["data_warnings"].as_array().unwrap().is_empty());
+
+    let clone = dir.path().join("clone");
+    let url = format!("file://{}", origin.display());
+    git(dir.path(), &["clone", "-q", "--depth", "3", &url, clone.to_str().unwrap()], ANA, "2025-03-01T00:00:00Z");
+    let shallow = json_report(dir.path(), &clone, "ws-shallow");
+    assert_eq!(shallow["data_warnings"][0]["kind"], "shallow-clone", "{}", shallow["data_warnings"]);
+    let badge = lead_time(&shallow);
+    assert_eq!(badge["low_confidence"], true, "{badge}");
+    assert_eq!(badge["data_warnings"][0], "shallow clone", "{badge}");
+    assert!(shallow["methodology"]["warnings"].to_string().contains("shallow clone"));
+    assert!(shallow["services"][0]["warnings"].to_string().contains("Shallow clone"));
+    assert_eq!(shallow["covers"]["repositories"][0], "clone");
+    let ownership = &shallow["services"][0]["findings"][3];
+    assert!(ownership["evidence"].to_string().contains("weakened by a data warning: shallow clone"), "{ownership}");
+
+    // The Markdown summary and `metrics` say it too, and rate the level low-confidence.
+    ok(dir.path(), &["-q", "--workspace", "ws-shallow", "report", "--format", "md", "--out", "r.md"]);
+    assert!(fs::read_to_string(dir.path().join("r.md")).unwrap().contains("shallow clone"));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["--workspace", "ws-shallow", "metrics", "--format", "json"])).unwrap();
+    assert!(metrics["notes"].to_string().contains("shallow clone"), "{}", metrics["notes"]);
+    assert_eq!(metrics["services"][0]["window"]["levels"]["lead_time"]["confidence"], "low");
+    let table = ok(dir.path(), &["--workspace", "ws-shallow", "metrics"]);
+    assert!(table.contains("shallow clone") && table.contains("low confidence"), "{table}");
+}
+
+#[test]
+fn recommendation_titles_are_short_instructions_and_the_detail_is_the_body() {
+    let (_dir, out) = sample_report("json", &[]);
+    let doc: serde_json::Value = serde_json::from_str(&fs::read_to_string(out).unwrap()).unwrap();
+    let mut manual = 0;
+    for service in doc["services"].as_array().unwrap() {
+        for r in service["recommendations"].as_array().unwrap() {
+            let title = r["title"].as_str().unwrap();
+            // A title names what to do; the step, file or finding that motivates it is a reason.
+            assert!(title.chars().count() <= 100 && !title.contains('“') && !title.contains(':'), "{title}");
+            if title == "Replace manual release steps with automated checks" {
+                manual += 1;
+                assert!(r["because"][0].as_str().unwrap().starts_with("start with the "), "{r}");
+            }
+        }
+    }
+    assert!(manual > 0, "the sample's manual steps are recommended away");
+}

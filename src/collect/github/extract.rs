@@ -882,6 +882,7 @@ fn evidence_row(
         Value::Text(detail),
         Value::Text(path.to_string()),
         line.map_or(Value::Null, Value::Int),
+        Value::Null,
     ]
 }
 
