@@ -5,6 +5,7 @@
 //! for deployment frequency, fewer whole weeks than `analysis.min_weeks`) is marked low-confidence
 //! rather than stated as fact, and a metric with no events at all gets no level.
 
+pub mod capabilities;
 pub mod findings;
 
 use serde::Serialize;
