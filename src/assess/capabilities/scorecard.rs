@@ -356,17 +356,20 @@ pub fn duration_option(hours: f64) -> u8 {
     }
 }
 
-/// Deployments per day as the Quick Check's deployment frequency option (1 rarest … 6 on demand).
-pub fn frequency_option(per_day: f64) -> u8 {
-    if per_day > 1.0 {
+/// Measured deployment frequency as the Quick Check's option (1 rarest … 6 on demand), from the
+/// deployments per day, the median deployment days per whole week, and deployment days per 30 days —
+/// the figures the DORA levels use, so that a team releasing every Monday is "once per day to once
+/// per week" even in a window of 52.1 weeks.
+pub fn frequency_option(per_day: f64, median_weekly_days: f64, days_per_month: f64) -> u8 {
+    if median_weekly_days >= 5.0 && per_day > 1.0 {
         6
-    } else if per_day >= 1.0 {
+    } else if median_weekly_days >= 5.0 {
         5
-    } else if per_day >= 1.0 / 7.0 {
+    } else if median_weekly_days >= 1.0 {
         4
-    } else if per_day >= 1.0 / 30.0 {
+    } else if days_per_month >= 1.0 {
         3
-    } else if per_day >= 1.0 / 182.0 {
+    } else if days_per_month * 6.0 >= 1.0 {
         2
     } else {
         1
@@ -389,8 +392,11 @@ fn measured(metric: QuickCheckMetric, m: &PeriodMetrics) -> Option<(String, f64)
             .median_hours
             .map(|h| option(duration_option(h), format!("median {h:.1} h"))),
         QuickCheckMetric::DeploymentFrequency => (m.deployment_frequency.deployments > 0).then(|| {
-            let d = m.deployment_frequency.per_day;
-            option(frequency_option(d), format!("{d:.2} a day"))
+            let f = &m.deployment_frequency;
+            let weekly = f.median_weekly_deployment_days.unwrap_or(f.deployment_days_per_week);
+            let per_month = f.deployment_days as f64 * 30.0 / f.days.max(1.0);
+            let k = frequency_option(f.per_day, weekly, per_month);
+            option(k, format!("{:.2} a day, median {weekly} deployment days a week", f.per_day))
         }),
         QuickCheckMetric::ChangeFailPercent => m.change_failure_rate.rate.map(percent),
         QuickCheckMetric::ReworkPercent => m.rework_rate.rate.map(percent),
