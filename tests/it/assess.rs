@@ -404,3 +404,23 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(fs::read_to_string(&snapshots).unwrap(), first);
 }
+
+#[test]
+fn the_docs_list_every_capability_item_and_band() {
+    let doc = fs::read_to_string(repo_root().join("docs/assessment.md")).unwrap();
+    let catalogue = catalogue();
+    for c in &catalogue.capabilities {
+        assert!(doc.contains(&format!("| `{}` | {} |", c.id, c.name)), "docs/assessment.md lacks capability {}", c.id);
+    }
+    for i in &catalogue.items {
+        assert!(
+            doc.contains(&format!("`{}`", i.id)) && doc.contains(&i.text),
+            "docs/assessment.md lacks item {}",
+            i.id
+        );
+    }
+    for band in flowgauge::assess::capabilities::BANDS {
+        assert!(doc.contains(&format!("| {band} |")), "docs/assessment.md lacks band {band}");
+    }
+    assert!(doc.contains("## Indicators"));
+}
