@@ -383,8 +383,13 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
             }
             assert!(c["indicators"].is_array());
         }
-        let disagreements: Vec<&str> =
-            service["disagreements"].as_array().unwrap().iter().map(|d| d["subject"].as_str().unwrap()).collect();
+        // The Quick Check's disagreements; the capabilities' need the evidence indicators.
+        let disagreements: Vec<&str> = service["quick_check"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|q| q["disagreement"]["subject"].as_str())
+            .collect();
         let want: Vec<&str> = expected["quick_check_disagreements"][name]
             .as_array()
             .unwrap()
@@ -423,4 +428,125 @@ fn the_docs_list_every_capability_item_and_band() {
         assert!(doc.contains(&format!("| {band} |")), "docs/assessment.md lacks band {band}");
     }
     assert!(doc.contains("## Indicators"));
+}
+
+fn answers_dated(date: &str, ci1: u8) -> String {
+    format!(
+        "[questionnaire]\nservice = \"checkout\"\ndate = \"{date}\"\n[[respondent]]\n[respondent.answers]\n\"ci.1\" = {ci1}\n"
+    )
+}
+
+#[test]
+fn each_assessment_with_answers_is_a_dated_snapshot_and_shows_what_moved() {
+    let dir = project();
+    fs::write(dir.path().join("march.toml"), answers_dated("2025-03-01", 2)).unwrap();
+    fs::write(dir.path().join("june.toml"), answers_dated("2025-06-01", 6)).unwrap();
+    let run = |file: &str| {
+        let out = flowgauge(dir.path(), &["assess", "--answers", file, "--format", "json", "-q"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = run("march.toml");
+    assert_eq!(first[0]["since_last_assessment"], serde_json::json!([]));
+    let second = run("june.toml");
+    let moved = &second[0]["since_last_assessment"];
+    assert_eq!(moved.as_array().unwrap().len(), 1, "{moved}");
+    assert_eq!(moved[0]["capability"], "continuous-integration");
+    assert_eq!(moved[0]["from"], "2025-03-01");
+    // 2 → 1.7, 6 → 8.3.
+    assert_eq!(moved[0]["survey"], serde_json::json!([1.7, 8.3]));
+    let kept: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join(".flowgauge/assessments.json")).unwrap()).unwrap();
+    let dates: Vec<&str> = kept.as_array().unwrap().iter().map(|s| s["date"].as_str().unwrap()).collect();
+    assert_eq!(dates, vec!["2025-03-01", "2025-06-01"]);
+
+    // Without answers nothing is kept; the output still has every capability, survey unknown with the reason.
+    let out = flowgauge(dir.path(), &["assess", "--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    assert_eq!(csv.lines().count(), 21, "{csv}");
+    assert!(csv.starts_with("service,capability,evidence_score,"));
+}
+
+#[test]
+fn explain_and_catalogue_errors_have_their_exit_codes() {
+    let dir = project();
+    let out = flowgauge(dir.path(), &["assess", "explain", "no.such", "--service", "checkout"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no indicator `no.such`"));
+
+    let custom = format!(
+        "{EMBEDDED_CATALOGUE}\n[[indicator]]\nid = \"ci.x\"\ncapability = \"continuous-integration\"\nname = \"X\"\n\
+         meaning = \"What x means.\"\nunit = \"share\"\nbetter = \"higher\"\nbands = [0.2, 0.4, 0.6, 0.8]\n"
+    );
+    fs::write(dir.path().join("catalogue.toml"), custom).unwrap();
+    let out =
+        flowgauge(dir.path(), &["assess", "explain", "ci.x", "--service", "checkout", "--catalogue", "catalogue.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.starts_with("ci.x (X): What x means.\n"), "{printed}");
+    assert!(printed.contains("unknown: "), "{printed}");
+
+    fs::write(
+        dir.path().join("bad.toml"),
+        "[[capability]]\nid = \"a\"\nname = \"A\"\nmeaning = \"m\"\nmoves = [\"speed\"]\n",
+    )
+    .unwrap();
+    let out = flowgauge(dir.path(), &["assess", "--catalogue", "bad.toml"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("bad.toml: key `capability[0].moves[0]`"), "{}", text(&out.stderr));
+
+    let out = flowgauge(dir.path(), &["assess", "--service", "nope"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+}
+
+#[test]
+fn recommendations_rank_weak_capabilities_by_the_weak_metrics_they_move() {
+    use flowgauge::config::{Config, Overrides};
+    let dir = repo_root().join("sample-data/acme");
+    let config =
+        Config::load(Some(&dir.join("flowgauge.toml")), &|_| None, &Overrides::default(), crate::helpers::now())
+            .unwrap();
+    let workspace_dir = tempfile::tempdir().unwrap();
+    let mut workspace = flowgauge::store::Workspace::open(workspace_dir.path()).unwrap();
+    flowgauge::collect::collect_configured(&mut workspace, &config).unwrap();
+    let tables = flowgauge::metrics::load_tables(&workspace).unwrap();
+    let queries = flowgauge::metrics::queries::load(None).unwrap();
+    let computation = flowgauge::metrics::compute(&tables, &config, &queries).unwrap();
+    let report = flowgauge::metrics::report(&computation, &config).unwrap();
+    let payments = &report.services.iter().find(|s| s.service == "payments").unwrap().window;
+    let answers = Answers::read(&[dir.join("answers/payments.toml")], &catalogue(), &["payments".into()]).unwrap();
+    let respondents: Vec<&Respondent> = answers.respondents.iter().collect();
+    // Survey scores only (no indicator measured): the ranking uses them.
+    let card = scorecard::assess_service(
+        &catalogue(),
+        &ServiceInput {
+            service: "payments",
+            window: &[],
+            quarters: &[],
+            respondents: &respondents,
+            metrics: Some(payments),
+            analysis: &config.analysis,
+        },
+    );
+    // Payments: lead time medium (weakness 2), deployment frequency and recovery high (1), CFR elite (0).
+    // Priority = (10 − score) × the weakest metric's weakness: trunk-based 1.8 → 8.2 × 2 = 16.4, …
+    let ranked: Vec<(usize, &str, f64, &str)> = card
+        .recommendations
+        .iter()
+        .map(|r| (r.rank, r.capability.as_str(), r.priority, r.metrics[0].as_str()))
+        .collect();
+    assert_eq!(
+        ranked,
+        vec![
+            (1, "trunk-based-development", 16.4, "lead-time"),
+            (2, "small-batches", 15.8, "lead-time"),
+            (3, "streamlined-change-approval", 13.0, "lead-time"),
+            (4, "pervasive-security", 12.4, "lead-time"),
+            (5, "continuous-delivery", 11.6, "lead-time"),
+        ]
+    );
+    assert_eq!(card.recommendations[0].scored_from, "survey");
+    // Version control (9.3) moves lead time too, but ranks below the five weaker ones.
+    assert!(card.recommendations.iter().all(|r| r.capability != "version-control"));
 }
