@@ -859,7 +859,15 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
         anonymised: options.anonymise,
         appendix_budget: 6_000,
     };
-    let doc = report::document::build(&input)?;
+    let mut doc = report::document::build(&input)?;
+    let assessed = assess_for_report(ctx, &c, common)?;
+    // Without a single score (no answers, no indicator measured) the section would be all "unknown".
+    let scored = |a: &capabilities::scorecard::ServiceAssessment| {
+        a.capabilities.iter().any(|c| c.evidence.score.is_some() || c.survey.score.is_some())
+    };
+    if assessed.iter().any(scored) {
+        doc.capabilities = Some(report::capabilities::view(&assessed));
+    }
     let (text, default_name) = match options.format {
         ReportFormat::Html => {
             (report::render::render(&doc, "report.html", options.templates.as_deref())?, "report.html")
@@ -876,6 +884,18 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
     write_atomically(&out, text.as_bytes())?;
     ctx.note(format!("wrote {} ({} KiB) in {:.2?}", out.display(), text.len() / 1024, started.elapsed()));
     Ok(())
+}
+
+/// The maturity assessment the report shows: the embedded catalogue, the configured answers.
+fn assess_for_report(
+    ctx: &Session,
+    c: &Computed,
+    common: &MetricArgs,
+) -> anyhow::Result<Vec<capabilities::scorecard::ServiceAssessment>> {
+    let catalogue = capabilities::Catalogue::load(None)?;
+    let services = answerable_services(ctx, &c.computation.services);
+    let answers = capabilities::survey::Answers::read(&ctx.config.assessment.answers, &catalogue, &services)?;
+    Ok(capabilities::assess(&assess_input(ctx, c, &catalogue, &answers), common.service.as_deref())?)
 }
 
 /// Writes through a temporary file in the same directory, so a reader never sees half a report.

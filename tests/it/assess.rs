@@ -550,3 +550,23 @@ fn recommendations_rank_weak_capabilities_by_the_weak_metrics_they_move() {
     // Version control (9.3) moves lead time too, but ranks below the five weaker ones.
     assert!(card.recommendations.iter().all(|r| r.capability != "version-control"));
 }
+
+#[test]
+fn the_report_shows_the_capabilities_per_service_and_the_portfolio_heatmap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let (c, ws) = (config.to_str().unwrap(), dir.path().to_str().unwrap());
+    let out = flowgauge(dir.path(), &["--config", c, "--workspace", ws, "report", "--collect", "--out", "-", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = text(&out.stdout);
+    assert_eq!(html.matches("<table class=\"heatmap\">").count(), 1);
+    assert_eq!(html.matches("<table class=\"capabilities\">").count(), 3, "one section per service");
+    // The heatmap's payments row: deployment automation (5th column) has no evidence yet, survey 8.3.
+    let heatmap = &html[html.find("class=\"heatmap\"").unwrap()..];
+    let payments = &heatmap[heatmap.find("<td>payments</td>").unwrap()..];
+    let cells: Vec<&str> = payments.split("<td class=\"num\"").skip(1).take(20).collect();
+    assert_eq!(cells.len(), 20);
+    assert!(cells[4].contains("–<br><small>8.3</small>"), "{}", cells[4]);
+    assert!(html.contains("answers put lead time at Less than one day (7.3"), "the Quick Check disagreement");
+    assert!(html.contains("CC-BY-4.0"));
+}
