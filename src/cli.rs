@@ -242,7 +242,7 @@ struct ReportOptions {
     /// html: the full report; md: a short summary for a CI job or pull-request comment; json: the data
     #[arg(long, value_enum, default_value = "html")]
     format: ReportFormat,
-    /// Directory of templates replacing the built-in ones of the same name (report.html, service.html, style.css, report.md)
+    /// Directory of templates replacing the built-in ones of the same name (report.html, service.html, style.css, report.md, capabilities.html)
     #[arg(long)]
     templates: Option<PathBuf>,
     /// Replace people's names with stable pseudonyms everywhere
