@@ -86,7 +86,7 @@ fn survey_items_aggregate_mean_spread_and_n_without_counting_dont_know() {
 #[test]
 fn a_survey_tool_csv_reads_like_an_answers_file() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = "respondent,role,service,ci.1,sca.2,ci.2,quick_check.lead_time,quick_check.change_fail_percent\n\
+    let csv = "\u{feff}respondent,role,service,ci.1,sca.2,ci.2,quick_check.lead_time,quick_check.change_fail_percent\n\
                ,developer,checkout,7,2,,less_than_one_day,10\n\
                ,,checkout,4,6,,,\n\
                Kim,,checkout,Don't know,,,one_day_to_one_week,20 %\n";

@@ -178,11 +178,13 @@ impl Answers {
         let mut all = Answers::default();
         for path in files {
             let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            // Survey tools often write a byte-order mark before the header.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             let is_csv = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
             let (date, respondents) = if is_csv {
-                (None, parse_csv(&text, path, catalogue, services)?)
+                (None, parse_csv(text, path, catalogue, services)?)
             } else {
-                parse_toml(&text, path, catalogue, services)?
+                parse_toml(text, path, catalogue, services)?
             };
             all.files.push(path.clone());
             all.date = all.date.max(date);
