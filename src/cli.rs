@@ -441,17 +441,19 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             write_stdout(&text)
         }
-        Command::Assess { action, common, answers, format, catalogue } => {
+        Command::Assess { action, common, answers, format, catalogue: outer } => {
             let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
             match action {
-                None => assess(&ctx, common, answers, *format, catalogue.as_deref()),
+                None => assess(&ctx, common, answers, *format, outer.as_deref()),
                 Some(AssessAction::Questionnaire { service, out, respondents, force, catalogue }) => {
-                    questionnaire(&ctx, service.as_deref(), out, *respondents, *force, catalogue.as_deref())
+                    let catalogue = catalogue.as_deref().or(outer.as_deref());
+                    questionnaire(&ctx, service.as_deref(), out, *respondents, *force, catalogue)
                 }
                 Some(AssessAction::Explain { indicator, service, catalogue }) => {
+                    let catalogue = catalogue.as_deref().or(outer.as_deref());
                     let args = MetricArgs { service: Some(service.clone()), ..MetricArgs::default() };
                     let c = compute_all(&ctx, &args, false)?;
-                    let catalogue = capabilities::Catalogue::load(catalogue.as_deref())?;
+                    let catalogue = capabilities::Catalogue::load(catalogue)?;
                     let answers = capabilities::survey::Answers::default();
                     let input = assess_input(&ctx, &c, &catalogue, &answers);
                     let (known, measurement) = capabilities::explain(&input, indicator, service)?;

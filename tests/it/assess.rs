@@ -486,6 +486,10 @@ fn explain_and_catalogue_errors_have_their_exit_codes() {
     let printed = text(&out.stdout);
     assert!(printed.starts_with("ci.x (X): What x means.\n"), "{printed}");
     assert!(printed.contains("unknown: "), "{printed}");
+    // `--catalogue` before the subcommand applies to it too.
+    let out =
+        flowgauge(dir.path(), &["assess", "--catalogue", "catalogue.toml", "explain", "ci.x", "--service", "checkout"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 
     fs::write(
         dir.path().join("bad.toml"),
