@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use flowgauge::assess::capabilities;
 use flowgauge::collect::{self, Format, ImportKind, ImportRequest};
 use flowgauge::config::{Config, Overrides};
 use flowgauge::store::Workspace;
@@ -27,6 +28,8 @@ Examples:
   flowgauge explain lead-time --service checkout   which changes counted, which did not and why
   flowgauge report --out report.html               one self-contained HTML report
   flowgauge report --format md --out -             a Markdown summary for a pull-request comment
+  flowgauge assess questionnaire --out answers.toml   the maturity questionnaire; then:
+  flowgauge assess --answers answers.toml          capabilities scored from records and answers
   flowgauge --config sample-data/acme/flowgauge.toml metrics --collect
 
 Exit codes: 0 ok, 1 unexpected (I/O), 2 usage, 3 configuration, 4 bad input, 5 workspace busy or
@@ -140,6 +143,55 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: RecordFormat,
     },
+    /// Maturity assessment: every delivery capability scored from the records and from the team's answers
+    Assess {
+        #[command(subcommand)]
+        action: Option<AssessAction>,
+        #[command(flatten)]
+        common: MetricArgs,
+        /// The team's answers (TOML answers files or survey-tool CSV) [default: `assessment.answers` in flowgauge.toml]
+        #[arg(long, num_args = 1..)]
+        answers: Vec<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        /// Capability catalogue replacing the built-in one
+        #[arg(long)]
+        catalogue: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssessAction {
+    /// Write the questionnaire to fill in: every survey item and the Quick Check's five questions
+    Questionnaire {
+        /// The service it asks about [default: every service]
+        #[arg(long)]
+        service: Option<String>,
+        /// Where to write it
+        #[arg(long, short)]
+        out: PathBuf,
+        /// How many blank respondent tables to write
+        #[arg(long, default_value_t = 1)]
+        respondents: usize,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+        /// Capability catalogue replacing the built-in one
+        #[arg(long)]
+        catalogue: Option<PathBuf>,
+    },
+    /// List the records behind an indicator
+    Explain {
+        /// Indicator id, e.g. ci.pipeline_before_merge
+        indicator: String,
+        /// The service
+        #[arg(long)]
+        service: String,
+        /// Capability catalogue replacing the built-in one
+        #[arg(long)]
+        catalogue: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,7 +218,7 @@ enum CollectSource {
     },
 }
 
-#[derive(Args)]
+#[derive(Args, Default)]
 struct MetricArgs {
     /// Read this local git repository first (no configuration needed: releases come from `v*` tags),
     /// into its own workspace under .flowgauge/repos/ unless --workspace or the configuration names one
@@ -191,7 +243,7 @@ struct ReportOptions {
     /// html: the full report; md: a short summary for a CI job or pull-request comment; json: the data
     #[arg(long, value_enum, default_value = "html")]
     format: ReportFormat,
-    /// Directory of templates replacing the built-in ones of the same name (report.html, service.html, style.css, report.md)
+    /// Directory of templates replacing the built-in ones of the same name (report.html, service.html, style.css, report.md, capabilities.html)
     #[arg(long)]
     templates: Option<PathBuf>,
     /// Replace people's names with stable pseudonyms everywhere
@@ -433,7 +485,113 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             write_stdout(&text)
         }
+        Command::Assess { action, common, answers, format, catalogue: outer } => {
+            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            match action {
+                None => assess(&ctx, common, answers, *format, outer.as_deref()),
+                Some(AssessAction::Questionnaire { service, out, respondents, force, catalogue }) => {
+                    let catalogue = catalogue.as_deref().or(outer.as_deref());
+                    questionnaire(&ctx, service.as_deref(), out, *respondents, *force, catalogue)
+                }
+                Some(AssessAction::Explain { indicator, service, catalogue }) => {
+                    let catalogue = catalogue.as_deref().or(outer.as_deref());
+                    let args = MetricArgs { service: Some(service.clone()), ..MetricArgs::default() };
+                    let c = compute_all(&ctx, &args, false)?;
+                    let catalogue = capabilities::Catalogue::load(catalogue)?;
+                    let answers = capabilities::survey::Answers::default();
+                    let input = assess_input(&ctx, &c, &catalogue, &answers);
+                    let (known, measurement) = capabilities::explain(&input, indicator, service)?;
+                    write_stdout(&capabilities::render_explain(&known, &measurement))
+                }
+            }
+        }
     }
+}
+
+fn assess_input<'a>(
+    ctx: &'a Session,
+    c: &'a Computed,
+    catalogue: &'a capabilities::Catalogue,
+    answers: &'a capabilities::survey::Answers,
+) -> capabilities::AssessInput<'a> {
+    capabilities::AssessInput {
+        catalogue,
+        tables: &c.tables,
+        computation: &c.computation,
+        metrics: &c.report,
+        config: &ctx.config,
+        answers,
+    }
+}
+
+/// The services answers may name: the configured ones, or, with none configured, those in the data.
+fn answerable_services(ctx: &Session, data: &[String]) -> Vec<String> {
+    if ctx.config.services.is_empty() {
+        data.to_vec()
+    } else {
+        ctx.config.services.iter().map(|s| s.name.clone()).collect()
+    }
+}
+
+fn assess(
+    ctx: &Session,
+    common: &MetricArgs,
+    answers: &[PathBuf],
+    format: OutputFormat,
+    catalogue: Option<&Path>,
+) -> anyhow::Result<()> {
+    let catalogue = capabilities::Catalogue::load(catalogue)?;
+    let c = compute_all(ctx, common, false)?;
+    let files = if answers.is_empty() { ctx.config.assessment.answers.clone() } else { answers.to_vec() };
+    let answers =
+        capabilities::survey::Answers::read(&files, &catalogue, &answerable_services(ctx, &c.computation.services))?;
+    let mut cards = capabilities::assess(&assess_input(ctx, &c, &catalogue, &answers), common.service.as_deref())?;
+    if !answers.respondents.is_empty() {
+        let date = answers.date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let mut workspace = ctx.workspace()?;
+        let earlier = capabilities::snapshot::load(workspace.root())?;
+        let mut snapshots = Vec::new();
+        for card in cards.iter_mut().filter(|c| c.respondents > 0) {
+            let snapshot = capabilities::snapshot::Snapshot::of(date, card);
+            card.since_last_assessment = capabilities::snapshot::movement_since(&earlier, &snapshot);
+            snapshots.push(snapshot);
+        }
+        capabilities::snapshot::save(&mut workspace, &snapshots)?;
+        ctx.note(format!(
+            "kept the assessment of {date} in {}",
+            workspace.root().join(capabilities::snapshot::FILE).display()
+        ));
+    }
+    let text = match format {
+        OutputFormat::Table => capabilities::scorecard::render_table(&cards),
+        OutputFormat::Json => serde_json::to_string_pretty(&cards).context("serialising")? + "\n",
+        OutputFormat::Csv => capabilities::scorecard::render_csv(&cards),
+    };
+    write_stdout(&text)
+}
+
+fn questionnaire(
+    ctx: &Session,
+    service: Option<&str>,
+    out: &Path,
+    respondents: usize,
+    force: bool,
+    catalogue: Option<&Path>,
+) -> anyhow::Result<()> {
+    let catalogue = capabilities::Catalogue::load(catalogue)?;
+    if let Some(service) = service
+        && !ctx.config.services.is_empty()
+        && ctx.config.service(service).is_none()
+    {
+        return Err(Error::NotFound(format!("--service {service}: no such service in the configuration")).into());
+    }
+    if out.exists() && !force {
+        return Err(Error::Refused(format!("{} already exists; pass --force to overwrite it", out.display())).into());
+    }
+    let text = capabilities::survey::questionnaire(&catalogue, service, chrono::Utc::now().date_naive(), respondents);
+    write_atomically(out, text.as_bytes())?;
+    ctx.note(format!("wrote {} ({} survey items, 5 Quick Check questions)", out.display(), catalogue.items.len()));
+    Ok(())
 }
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {
@@ -764,7 +922,15 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
         anonymised: options.anonymise,
         appendix_budget: 6_000,
     };
-    let doc = report::document::build(&input)?;
+    let mut doc = report::document::build(&input)?;
+    let assessed = assess_for_report(ctx, &c, common)?;
+    // Without a single score (no answers, no indicator measured) the section would be all "unknown".
+    let scored = |a: &capabilities::scorecard::ServiceAssessment| {
+        a.capabilities.iter().any(|c| c.evidence.score.is_some() || c.survey.score.is_some())
+    };
+    if assessed.iter().any(scored) {
+        doc.capabilities = Some(report::capabilities::view(&assessed));
+    }
     let (text, default_name) = match options.format {
         ReportFormat::Html => {
             (report::render::render(&doc, "report.html", options.templates.as_deref())?, "report.html")
@@ -789,6 +955,18 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
     write_atomically(&out, text.as_bytes())?;
     ctx.note(format!("wrote {} ({} KiB) in {:.2?}", out.display(), text.len() / 1024, started.elapsed()));
     Ok(())
+}
+
+/// The maturity assessment the report shows: the embedded catalogue, the configured answers.
+fn assess_for_report(
+    ctx: &Session,
+    c: &Computed,
+    common: &MetricArgs,
+) -> anyhow::Result<Vec<capabilities::scorecard::ServiceAssessment>> {
+    let catalogue = capabilities::Catalogue::load(None)?;
+    let services = answerable_services(ctx, &c.computation.services);
+    let answers = capabilities::survey::Answers::read(&ctx.config.assessment.answers, &catalogue, &services)?;
+    Ok(capabilities::assess(&assess_input(ctx, c, &catalogue, &answers), common.service.as_deref())?)
 }
 
 /// Writes through a temporary file in the same directory, so a reader never sees half a report.

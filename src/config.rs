@@ -54,6 +54,22 @@ struct RawConfig {
     #[serde(default)]
     report: RawReport,
     git: RawGit,
+    #[serde(default)]
+    assessment: RawAssessment,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssessment {
+    #[serde(default)]
+    answers: Vec<PathBuf>,
+}
+
+/// Settings of the maturity assessment (`flowgauge assess`, docs/assessment.md).
+#[derive(Debug, Clone, Default)]
+pub struct AssessmentSettings {
+    /// The team's answers files (TOML or survey-tool CSV), relative to the configuration file.
+    pub answers: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -330,6 +346,7 @@ pub struct Config {
     pub sources: Vec<Source>,
     pub report: ReportBranding,
     pub git: GitSettings,
+    pub assessment: AssessmentSettings,
     /// Where the configuration file was, for messages; `None` when only defaults were used.
     pub file: Option<PathBuf>,
 }
@@ -732,6 +749,7 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             }
             GitSettings { bots: raw.git.bots, inactive_days: raw.git.inactive_days }
         },
+        assessment: AssessmentSettings { answers: raw.assessment.answers.iter().map(|p| base.join(p)).collect() },
         file: file.map(Path::to_path_buf),
     })
 }

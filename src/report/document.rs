@@ -205,6 +205,9 @@ pub struct ReportDoc {
     pub portfolio: Vec<PortfolioRow>,
     pub services: Vec<ServiceSection>,
     pub methodology: Methodology,
+    /// The maturity assessment's section and heatmap, when the caller assessed the services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<super::capabilities::CapabilitiesView>,
 }
 
 const DEFAULT_ACCENT: &str = "#1f6feb";
@@ -959,6 +962,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             coverage: coverage(input.computation)?,
             warnings: notes,
         },
+        capabilities: None,
     })
 }
 

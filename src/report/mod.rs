@@ -3,6 +3,7 @@
 //! Everything here reads a finished [`MetricsReport`] plus its [`Levels`]; nothing is computed that the
 //! metrics or the assessment did not already decide. The HTML report will live beside these.
 
+pub mod capabilities;
 pub mod charts;
 pub mod document;
 pub mod render;

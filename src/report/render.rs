@@ -19,6 +19,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("service.html", include_str!("../../report-templates/service.html")),
     ("style.css", include_str!("../../report-templates/style.css")),
     ("report.md", include_str!("../../report-templates/report.md")),
+    ("capabilities.html", include_str!("../../report-templates/capabilities.html")),
 ];
 
 fn template_error(name: &str, e: TemplateError) -> Error {

@@ -1,5 +1,6 @@
 //! The integration tests: one binary (`autotests = false`), one module per area, shared helpers.
 
+mod assess;
 mod cli;
 mod config;
 mod docs;
