@@ -170,7 +170,7 @@ fn evidence_and_survey_stand_side_by_side_and_a_wide_gap_is_a_finding() {
     // da.1: 6, 7 → 8.33, 10 → 9.17; da.2: 5, 5 → 6.67; mean 7.92 → 7.9. Not averaged with the evidence.
     assert_eq!((da.survey.score, da.survey.band), (Some(7.9), Some("established")));
     assert_eq!(da.top_indicator.as_deref(), Some("da.started_by_person"));
-    let ind = &da.indicators[0];
+    let ind = da.indicators.iter().find(|i| i.id == "da.started_by_person").expect("the test's indicator");
     assert_eq!((ind.value, ind.score, ind.sample, ind.records), (Some(1.0), Some(0.0), 51, 2));
     let d = da.disagreement.as_ref().expect("7.9 against 0.0 is a disagreement");
     assert_eq!(
@@ -205,7 +205,7 @@ fn evidence_and_survey_stand_side_by_side_and_a_wide_gap_is_a_finding() {
     assert!(da.evidence.unknown_reason.as_deref().unwrap().contains("no production deployment"), "{:?}", da.evidence);
     assert!(da.disagreement.is_none());
     let ci = card.capabilities.iter().find(|c| c.id == "continuous-integration").unwrap();
-    assert!(ci.evidence.unknown_reason.as_deref().unwrap().contains("defines no indicator"));
+    assert!(ci.evidence.unknown_reason.as_deref().unwrap().contains("no indicator could be measured"));
 }
 
 #[test]
@@ -565,12 +565,13 @@ fn the_report_shows_the_capabilities_per_service_and_the_portfolio_heatmap() {
     let html = text(&out.stdout);
     assert_eq!(html.matches("<table class=\"heatmap\">").count(), 1);
     assert_eq!(html.matches("<table class=\"capabilities\">").count(), 3, "one section per service");
-    // The heatmap's payments row: deployment automation (5th column) has no evidence yet, survey 8.3.
+    // The heatmap's payments row: deployment automation (5th column): every release was started by a
+    // person, so the evidence says 0.0 while the answers say 8.3 — the planted disagreement.
     let heatmap = &html[html.find("class=\"heatmap\"").unwrap()..];
     let payments = &heatmap[heatmap.find("<td>payments</td>").unwrap()..];
     let cells: Vec<&str> = payments.split("<td class=\"num\"").skip(1).take(20).collect();
     assert_eq!(cells.len(), 20);
-    assert!(cells[4].contains("–<br><small>8.3</small>"), "{}", cells[4]);
+    assert!(cells[4].contains("0.0<br><small>≠ 8.3</small>"), "{}", cells[4]);
     assert!(html.contains("answers put lead time at Less than one day (7.3"), "the Quick Check disagreement");
     assert!(html.contains("CC-BY-4.0"));
 }
