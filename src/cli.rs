@@ -359,14 +359,27 @@ fn load_context_for(cli: &Cli, extra: Overrides, repo: Option<&Path>) -> anyhow:
     let overrides =
         Overrides { since: cli.since.clone(), until: cli.until.clone(), workspace: cli.workspace.clone(), ..extra };
     let config = Config::load(file.as_deref(), &|k| std::env::var(k).ok(), &overrides, chrono::Utc::now())?;
+    let shared = PathBuf::from(".flowgauge");
     let workspace_dir = match (&config.workspace, repo) {
         (Some(dir), _) => dir.clone(),
+        // A configuration file describes one organisation: `--repo` adds a repository to its data.
+        (None, Some(_)) if file.is_some() => shared.clone(),
         (None, Some(repo)) => repo_workspace(repo),
-        (None, None) => PathBuf::from(".flowgauge"),
+        (None, None) => shared.clone(),
     };
     let session = Session { config, workspace_dir, quiet: cli.quiet, verbose: cli.verbose };
     if let Some(repo) = repo {
         session.detail(format!("workspace for {}: {}", repo.display(), session.workspace_dir.display()));
+        // Say so when data imported or collected into the shared workspace is left out.
+        if session.workspace_dir != shared && shared.join("manifest.json").is_file() {
+            session.note(format!(
+                "note: --repo {} reads into its own workspace {}; the data already in {} (imports, other sources) is not included: pass --workspace {} to combine them",
+                repo.display(),
+                session.workspace_dir.display(),
+                shared.display(),
+                shared.display()
+            ));
+        }
     }
     Ok(session)
 }
@@ -900,6 +913,7 @@ fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Res
 
 fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> anyhow::Result<()> {
     let started = Instant::now();
+    refuse_directory_out(options)?;
     let mut c = compute_all(ctx, common, options.anonymise)?;
     if let Some(service) = &common.service {
         c.report.services.retain(|s| &s.service == service);
@@ -967,6 +981,19 @@ fn assess_for_report(
     let services = answerable_services(ctx, &c.computation.services);
     let answers = capabilities::survey::Answers::read(&ctx.config.assessment.answers, &catalogue, &services)?;
     Ok(capabilities::assess(&assess_input(ctx, c, &catalogue, &answers), common.service.as_deref())?)
+}
+
+/// `--out DIR` is refused before any work is done (reading a repository can take minutes).
+fn refuse_directory_out(options: &ReportOptions) -> anyhow::Result<()> {
+    match &options.out {
+        Some(out) if out.is_dir() => Err(Error::Refused(format!(
+            "--out {} is a directory; name the file to write, e.g. {}",
+            out.display(),
+            out.join("report.html").display()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// Writes through a temporary file in the same directory, so a reader never sees half a report.

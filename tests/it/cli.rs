@@ -329,6 +329,17 @@ fn a_report_on_one_repository_shows_only_that_repository() {
     let out = flowgauge(dir.path(), &["--workspace", "shared", "metrics", "--format", "json"]);
     let both = text(&out.stdout);
     assert!(both.contains("\"alpha\"") && both.contains("\"beta\""), "{both}");
+    // Data imported into the shared workspace is not silently dropped: the run says it is left out.
+    fs::write(dir.path().join("incidents.csv"), "id,service,opened_at\ni1,alpha,2025-01-05T10:00:00Z\n").unwrap();
+    let out = flowgauge(dir.path(), &["import", "incidents.csv", "--kind", "incidents", "--service", "alpha"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, log) = report("alpha");
+    assert!(log.contains("the data already in .flowgauge") && log.contains("--workspace .flowgauge"), "{log}");
+    // With a configuration file, the organisation's workspace is used and accumulates.
+    fs::write(dir.path().join("flowgauge.toml"), "").unwrap();
+    let (alpha, log) = report("alpha");
+    assert!(!log.contains(".flowgauge/repos/"), "{log}");
+    assert!(alpha.contains("\"alpha\"") && alpha.contains("import"), "the imported incident is included: {alpha}");
 }
 
 #[test]

@@ -1435,3 +1435,33 @@ fn listings_github_cut_short_are_data_warnings_of_their_source_until_read_whole(
     assert_eq!(warning("github:acme/shop:deployments"), None);
     assert!(warning("github:acme/shop:compare").is_some());
 }
+
+#[test]
+fn a_single_second_listed_short_is_a_data_warning_not_an_endless_error() {
+    // 400 runs created in the same second, and a server that lists at most 300 per query: no split
+    // can help, so after halving down to that second the loss is recorded and collection goes on.
+    let server = RunsServer::start(300);
+    server.fake.add(400, base(), chrono::Duration::zero());
+    let dir = tempfile::tempdir().unwrap();
+    let mut errors = 0;
+    while let Err(e) = server.collect(dir.path()) {
+        errors += 1;
+        assert!(e.to_string().contains("lists that range again"), "{e}");
+        assert!(errors < 64, "collection never got past the second GitHub lists short");
+    }
+    assert!(errors >= 1, "the short listing was not noticed");
+    assert_eq!(pipelines(dir.path()), 300, "what GitHub listed is kept");
+    let ws = Workspace::open(dir.path()).unwrap();
+    let warnings = &ws.manifest().sources["github:acme/shop:workflow_runs"].warnings;
+    assert!(
+        warnings.iter().any(|w| w.kind == "truncated-listing" && w.message.contains("300 of the 400")),
+        "{warnings:?}"
+    );
+    // The next collection is not blocked by it, nor asks for that second again, and keeps the warning.
+    drop(ws);
+    server.collect(dir.path()).unwrap();
+    let ws = Workspace::open(dir.path()).unwrap();
+    assert!(
+        ws.manifest().sources["github:acme/shop:workflow_runs"].warnings.iter().any(|w| w.kind == "truncated-listing")
+    );
+}

@@ -659,10 +659,12 @@ impl Fetch<'_> {
     /// listing that ends having returned fewer runs than it reported is an error: the cursor is not
     /// moved past runs never read, and the next run lists that range again, in halves.
     fn workflow_runs(&mut self) -> Result<()> {
+        /// A deployment that loses its run loses who started it and whether by hand.
+        const RUN_AFFECTS: [&str; 2] = ["deployment-frequency", "lead-time"];
         let repo = self.repo().to_string();
         let runs_dir = raw_dir(self.workspace.root(), &repo, Resource::WorkflowRuns.name())?;
         let jobs_dir = raw_dir(self.workspace.root(), &repo, JOBS)?;
-        let (cursor_name, cursor, mut run) = self.begin(Resource::WorkflowRuns);
+        let (cursor_name, mut cursor, mut run) = self.begin(Resource::WorkflowRuns);
         let known = self.jobs_read()?;
         if run.ranges.is_empty() {
             // A new run (or one left by a version that listed runs in one query): everything created
@@ -726,9 +728,28 @@ impl Fetch<'_> {
                     run.ranges.pop();
                     (run.after, run.listed) = (None, 0);
                     if let Some(reported) = reported.filter(|n| listed < *n) {
-                        // GitHub stopped short: list the range again next time, in halves when it can
-                        // be split, and keep the cursor where it was.
-                        run.ranges.extend(range.halves().map_or(vec![range], |(older, newer)| vec![older, newer]));
+                        let Some((older, newer)) = range.halves() else {
+                            // Even one second is listed short: GitHub counts runs it will not list.
+                            // Asking again cannot help and must not block every later collection,
+                            // so the loss is recorded as a data warning and the listing goes on.
+                            cursor.truncated.insert(
+                                format!("workflow runs created at {}", range.from.to_rfc3339()),
+                                Cut {
+                                    detail: format!(
+                                        "GitHub lists {listed} of the {reported} workflow runs created at {}",
+                                        range.from.to_rfc3339()
+                                    ),
+                                    affects: RUN_AFFECTS.map(String::from).to_vec(),
+                                },
+                            );
+                            // Runs never move to another second: later collections start after it.
+                            let after = range.to + chrono::Duration::seconds(1);
+                            run.next_high_water = run.next_high_water.max(Some(after));
+                            continue;
+                        };
+                        // GitHub stopped short: list the range again next time, in halves, and keep
+                        // the cursor where it was.
+                        run.ranges.extend([older, newer]);
                         self.save_run(&cursor_name, &cursor, &run)?;
                         return Err(Error::Github {
                             repo,
