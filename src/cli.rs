@@ -151,6 +151,9 @@ enum CollectSource {
         /// Its name as `services.repos` lists it (`owner/name`) [default: the directory name]
         #[arg(long)]
         name: Option<String>,
+        /// Tags (glob) that mark releases, e.g. `v*` or `app-*` [default: each service's deploy_tags, else semantic versions]
+        #[arg(long, value_name = "GLOB")]
+        tags: Option<String>,
     },
     /// Collect pull requests (commits, reviews, first responses) from GitHub; token from GITHUB_TOKEN or GH_TOKEN
     Github {
@@ -168,9 +171,12 @@ enum CollectSource {
 
 #[derive(Args)]
 struct MetricArgs {
-    /// Read this local git repository first (no configuration needed: releases come from `v*` tags)
+    /// Read this local git repository first (no configuration needed: releases come from semantic-version tags)
     #[arg(long)]
     repo: Option<PathBuf>,
+    /// With --repo: tags (glob) that mark releases, e.g. `v*` [default: each service's deploy_tags, else semantic versions]
+    #[arg(long, value_name = "GLOB", requires = "repo")]
+    tags: Option<String>,
     /// Only this service
     #[arg(long)]
     service: Option<String>,
@@ -336,7 +342,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let ctx = load_context(&cli, Overrides::default())?;
             match source {
                 None => collect_all(&ctx),
-                Some(CollectSource::Git { path, name }) => collect_repo(&ctx, path, name.as_deref()),
+                Some(CollectSource::Git { path, name, tags }) => {
+                    let ctx = with_release_tags(ctx, tags.as_deref())?;
+                    collect_repo(&ctx, path, name.as_deref())
+                }
                 Some(CollectSource::Github { repo, api_url, offline }) => {
                     collect_github(&ctx, repo.as_deref(), api_url.as_deref(), *offline)
                 }
@@ -355,6 +364,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 &cli,
                 Overrides { period: period.clone(), benchmark_year: common.benchmark_year, ..Default::default() },
             )?;
+            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
             if *collect {
                 collect_all(&ctx)?;
             }
@@ -374,6 +384,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Report { common, options, collect } => {
             let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
             if *collect {
                 collect_all(&ctx)?;
             }
@@ -381,6 +392,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Explain { metric, common, format } => {
             let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
             let (computation, _) = compute(&ctx, common)?;
             let records = metrics::explain(&computation, metric, common.service.as_deref())?;
             let text = match format {
@@ -428,6 +440,14 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
     }
     ctx.detail(format!("collected in {:.2?}", started.elapsed()));
     Ok(())
+}
+
+/// The session with `--tags` applied: the given tags mark the releases of the repository read.
+fn with_release_tags(mut ctx: Session, tags: Option<&str>) -> anyhow::Result<Session> {
+    if let Some(pattern) = tags {
+        ctx.config.git.set_release_tags(pattern)?;
+    }
+    Ok(ctx)
 }
 
 fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Result<()> {
@@ -552,13 +572,21 @@ fn print_github(ctx: &Session, r: &collect::github::GithubReport) {
 }
 
 fn print_git(ctx: &Session, r: &collect::GitReport) {
+    let prereleases = match r.tags.prereleases {
+        0 => String::new(),
+        n => format!(", {n} pre-releases kept out of production"),
+    };
     ctx.note(format!(
-        "read {} ({}): {} commits, {} changes, {} tag releases, {} delivery findings{}",
+        "read {} ({}): {} commits, {} changes, {} tag releases ({} of {} tags match {}{}), {} delivery findings{}",
         r.path.display(),
         r.repo,
         r.commits,
         r.changes,
         r.deployments,
+        r.tags.releases,
+        r.tags.seen,
+        r.tags.pattern,
+        prereleases,
         r.evidence,
         if r.outside_services > 0 {
             format!(", {} changes outside every service's paths", r.outside_services)
