@@ -203,6 +203,9 @@ enum CollectSource {
         /// Its name as `services.repos` lists it (`owner/name`) [default: the directory name]
         #[arg(long)]
         name: Option<String>,
+        /// Tags (glob) that mark releases, e.g. `v*` or `app-*` [default: each service's deploy_tags, else semantic versions]
+        #[arg(long, value_name = "GLOB")]
+        tags: Option<String>,
     },
     /// Collect pull requests (commits, reviews, first responses) from GitHub; token from GITHUB_TOKEN or GH_TOKEN
     Github {
@@ -220,10 +223,13 @@ enum CollectSource {
 
 #[derive(Args, Default)]
 struct MetricArgs {
-    /// Read this local git repository first (no configuration needed: releases come from `v*` tags),
-    /// into its own workspace under .flowgauge/repos/ unless --workspace or the configuration names one
+    /// Read this local git repository first (no configuration needed: releases come from semantic-version tags),
+    /// into its own workspace under .flowgauge/repos/ unless --workspace or a configuration file names one
     #[arg(long)]
     repo: Option<PathBuf>,
+    /// With --repo: tags (glob) that mark releases, e.g. `v*` [default: each service's deploy_tags, else semantic versions]
+    #[arg(long, value_name = "GLOB", requires = "repo")]
+    tags: Option<String>,
     /// Only this service
     #[arg(long)]
     service: Option<String>,
@@ -435,7 +441,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let ctx = load_context(&cli, Overrides::default())?;
             match source {
                 None => collect_all(&ctx),
-                Some(CollectSource::Git { path, name }) => collect_repo(&ctx, path, name.as_deref()),
+                Some(CollectSource::Git { path, name, tags }) => {
+                    let ctx = with_release_tags(ctx, tags.as_deref())?;
+                    collect_repo(&ctx, path, name.as_deref())
+                }
                 Some(CollectSource::Github { repo, api_url, offline }) => {
                     collect_github(&ctx, repo.as_deref(), api_url.as_deref(), *offline)
                 }
@@ -455,6 +464,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Overrides { period: period.clone(), benchmark_year: common.benchmark_year, ..Default::default() },
                 common.repo.as_deref(),
             )?;
+            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
             if *collect {
                 collect_all(&ctx)?;
             }
@@ -479,6 +489,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
                 common.repo.as_deref(),
             )?;
+            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
             if *collect {
                 collect_all(&ctx)?;
             }
@@ -490,6 +501,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
                 common.repo.as_deref(),
             )?;
+            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
             let (computation, _) = compute(&ctx, common)?;
             let records = metrics::explain(&computation, metric, common.service.as_deref())?;
             let text = match format {
@@ -645,6 +657,14 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The session with `--tags` applied: the given tags mark the releases of the repository read.
+fn with_release_tags(mut ctx: Session, tags: Option<&str>) -> anyhow::Result<Session> {
+    if let Some(pattern) = tags {
+        ctx.config.git.set_release_tags(pattern)?;
+    }
+    Ok(ctx)
+}
+
 fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Result<()> {
     let started = Instant::now();
     // Read first: a path that is not a repository must not leave an empty workspace behind.
@@ -779,13 +799,21 @@ fn print_github(ctx: &Session, r: &collect::github::GithubReport) {
 }
 
 fn print_git(ctx: &Session, r: &collect::GitReport) {
+    let prereleases = match r.tags.prereleases {
+        0 => String::new(),
+        n => format!(", {n} pre-releases kept out of production"),
+    };
     ctx.note(format!(
-        "read {} ({}): {} commits, {} changes, {} tag releases, {} delivery findings{}",
+        "read {} ({}): {} commits, {} changes, {} tag releases ({} of {} tags match {}{}), {} delivery findings{}",
         r.path.display(),
         r.repo,
         r.commits,
         r.changes,
         r.deployments,
+        r.tags.releases,
+        r.tags.seen,
+        r.tags.pattern,
+        prereleases,
         r.evidence,
         if r.outside_services > 0 {
             format!(", {} changes outside every service's paths", r.outside_services)

@@ -26,6 +26,7 @@ first_deployment_lookback_days = 7.0
 [git]
 bots = []
 inactive_days = 180
+prereleases = false
 "#;
 
 /// The commented starter file `flowgauge init` writes.
@@ -77,6 +78,7 @@ pub struct AssessmentSettings {
 struct RawGit {
     bots: Vec<String>,
     inactive_days: i64,
+    prereleases: bool,
 }
 
 /// Settings of the git source and the ownership analysis.
@@ -86,6 +88,21 @@ pub struct GitSettings {
     pub bots: Vec<String>,
     /// A developer inactive this many days no longer holds knowledge of their files.
     pub inactive_days: i64,
+    /// Whether pre-release tags (`v1.2.0-rc1`) count as production deployments; by default they are
+    /// deployments to the `prerelease` environment, outside production.
+    pub prereleases: bool,
+    /// Tags (glob) that mark releases of the repositories read, over every service's `deploy_tags`
+    /// and the semantic-version default; set by `--tags`, not by the file.
+    pub release_tags: Option<String>,
+}
+
+impl GitSettings {
+    /// Sets [`GitSettings::release_tags`] (`--tags`), rejecting a pattern that is not a glob.
+    pub fn set_release_tags(&mut self, pattern: &str) -> Result<()> {
+        Glob::new(pattern).map_err(|e| bad("--tags", e.to_string()))?;
+        self.release_tags = Some(pattern.to_string());
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -747,7 +764,12 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             if raw.git.inactive_days < 1 {
                 return Err(bad("git.inactive_days", "must be at least 1"));
             }
-            GitSettings { bots: raw.git.bots, inactive_days: raw.git.inactive_days }
+            GitSettings {
+                bots: raw.git.bots,
+                inactive_days: raw.git.inactive_days,
+                prereleases: raw.git.prereleases,
+                release_tags: None,
+            }
         },
         assessment: AssessmentSettings { answers: raw.assessment.answers.iter().map(|p| base.join(p)).collect() },
         file: file.map(Path::to_path_buf),

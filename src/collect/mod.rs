@@ -70,6 +70,8 @@ pub struct GitReport {
     pub changes: usize,
     pub deployments: usize,
     pub outside_services: usize,
+    /// How many tags there were, which became releases, and by which pattern.
+    pub tags: git::TagSummary,
     /// Rows of evidence (manual steps and practices) found in the working tree.
     pub evidence: usize,
     pub warnings: Vec<String>,
@@ -77,9 +79,10 @@ pub struct GitReport {
 }
 
 /// The service a repository gets when no configured service claims it: named after the repository,
-/// with releases taken from `v*` tags.
+/// with no `deploy_tags` of its own, so the git source takes its releases from semantic-version
+/// tags (see `git::ReleaseTags::SemVer`) unless `--tags` says otherwise.
 pub fn default_service(repo: &str) -> Service {
-    Service::named(repo, Some("v*"))
+    Service::named(repo, None)
 }
 
 /// Reads a repository's history (and its delivery configuration) into the workspace.
@@ -103,13 +106,23 @@ pub fn store_git(workspace: &mut Workspace, config: &Config, history: &git::Hist
 fn store_git_rows(workspace: &mut Workspace, config: &Config, history: &git::History) -> Result<GitReport> {
     let path = history.path.as_path();
     let fallback = default_service(&history.repo);
-    let rows = git::rows(history, config, &fallback)?;
-    let tables = rows.tables;
+    let mut rows = git::rows(history, config, &fallback)?;
+    // Tag releases are a snapshot of the tags and the release pattern (`--tags` may change between
+    // runs): they replace this repository's earlier tag releases rather than add to them.
+    let (releases, tables): (Vec<_>, Vec<_>) = std::mem::take(&mut rows.tables).into_iter().partition(|(schema, _)| {
+        schema.name == model::DEPLOYMENTS.name || schema.name == model::DEPLOYMENT_COMMITS.name
+    });
     let mut warnings = history.warnings.clone();
+    warnings.extend(rows.tags.hint());
     // The delivery configuration is read from the working tree (the files at HEAD); a bare
     // repository has none to read.
     let mut evidence = 0;
     let mut stats = workspace.upsert(&tables)?;
+    let release_prefix = format!("git:tag:{}:", history.repo);
+    for (schema, rows) in &releases {
+        let column = if schema.name == model::DEPLOYMENTS.name { "id" } else { "deployment_id" };
+        stats.push(workspace.replace_prefixed(schema, column, &release_prefix, rows)?);
+    }
     if path.join(".git").exists() {
         let found = scan::scan(path, &history.repo, config)?;
         evidence = found.rows.len();
@@ -143,6 +156,7 @@ fn store_git_rows(workspace: &mut Workspace, config: &Config, history: &git::His
         changes: rows.changes,
         deployments: rows.deployments,
         outside_services: rows.outside_services,
+        tags: rows.tags,
         evidence,
         warnings,
         tables: stats,

@@ -1,5 +1,8 @@
 //! Ownership: who owns what, by declaration (CODEOWNERS) and by authorship (degree of authorship,
 //! truck factor, knowledge loss), per repository and per service.
+//!
+//! Knowledge loss is judged at a reference moment, the end of the analysis window or the last
+//! commit if the history ends earlier, so an old copy of a repository does not read as abandoned.
 
 pub mod authorship;
 pub mod codeowners;
@@ -9,7 +12,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::collect::git::History;
+use crate::collect::git::{History, LineCounts};
 use crate::config::Service;
 use authorship::TruckFactor;
 use codeowners::{CodeOwners, Dialect};
@@ -37,6 +40,12 @@ pub struct OwnershipReport {
     pub repo: String,
     pub analysed_at: DateTime<Utc>,
     pub inactive_days: i64,
+    /// The moment inactivity is measured from: the end of the analysis window, or the last commit
+    /// when the history ends earlier (a copy not updated for months is not evidence that everyone
+    /// left). A developer is inactive when their last commit is more than `inactive_days` before it.
+    pub inactive_since_reference: DateTime<Utc>,
+    /// Which of the two it is: `end of the analysis window` or `last commit`.
+    pub inactivity_measured_from: &'static str,
     pub repository: Scope,
     pub services: Vec<Scope>,
     /// Developers inactive longer than the threshold who still author files.
@@ -44,6 +53,9 @@ pub struct OwnershipReport {
     /// The CODEOWNERS analysis, when the repository has such a file.
     pub codeowners: Option<CodeownersReport>,
     pub warnings: Vec<String>,
+    /// Warnings about the data (shallow or partial clone, missing file contents) with the figures
+    /// they weaken.
+    pub data_warnings: Vec<crate::model::DataWarning>,
 }
 
 /// What the CODEOWNERS file declares, measured against the files and the recent changes.
@@ -89,7 +101,7 @@ fn scope(
     authors: &BTreeMap<String, Vec<String>>,
     all_files: usize,
     last_active: &BTreeMap<String, DateTime<Utc>>,
-    now: DateTime<Utc>,
+    reference: DateTime<Utc>,
     inactive_days: i64,
 ) -> Scope {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -101,7 +113,7 @@ fn scope(
     let mut top: Vec<(String, usize)> = counts.into_iter().map(|(w, n)| (w.to_string(), n)).collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     top.truncate(10);
-    let lost = authorship::abandoned(authors, last_active, now, inactive_days);
+    let lost = authorship::abandoned(authors, last_active, reference, inactive_days);
     let with_authors = authors.values().filter(|a| !a.is_empty()).count();
     Scope {
         name: name.to_string(),
@@ -127,7 +139,7 @@ pub fn detect_dialect(root: &std::path::Path) -> Dialect {
 fn codeowners_report(
     history: &History,
     file: (&std::path::Path, &CodeOwners),
-    lines: &std::collections::HashMap<(usize, usize), u64>,
+    lines: &LineCounts,
     window: (DateTime<Utc>, DateTime<Utc>),
     cutoff: DateTime<Utc>,
 ) -> CodeownersReport {
@@ -153,7 +165,7 @@ fn codeowners_report(
             continue;
         }
         for (fi, f) in c.files.iter().enumerate() {
-            let lines_here = lines.get(&(ci, fi)).copied().unwrap_or(0);
+            let lines_here = lines.by_change.get(&(ci, fi)).copied().unwrap_or(0);
             changes += 1;
             lines_total += lines_here;
             if !owners.owners_of(&f.path).owners.is_empty() {
@@ -217,7 +229,8 @@ fn codeowners_report(
     }
 }
 
-/// Analyses authorship for the repository and for each service with path globs.
+/// Analyses authorship for the repository and for each service with path globs, with inactivity
+/// measured from `now` or the last commit, whichever is earlier.
 pub fn analyse(history: &History, services: &[&Service], now: DateTime<Utc>, inactive_days: i64) -> OwnershipReport {
     analyse_with(
         history,
@@ -232,7 +245,8 @@ pub fn analyse(history: &History, services: &[&Service], now: DateTime<Utc>, ina
 
 /// [`analyse`], plus the CODEOWNERS file found in the working tree (in `dialect`, detected when
 /// `None`), with change coverage measured over `window` and line coverage from `lines`
-/// (`collect::git::lines_changed`; empty leaves line coverage unknown).
+/// (`collect::git::lines_changed`; empty leaves line coverage unknown). Inactivity is measured from
+/// the end of `window`, or from the last commit when the history ends before it.
 pub fn analyse_with(
     history: &History,
     services: &[&Service],
@@ -240,12 +254,14 @@ pub fn analyse_with(
     inactive_days: i64,
     dialect: Option<Dialect>,
     window: (DateTime<Utc>, DateTime<Utc>),
-    lines: &std::collections::HashMap<(usize, usize), u64>,
+    lines: &LineCounts,
 ) -> OwnershipReport {
+    let (reference, measured_from) = inactivity_reference(history, window.1);
     let facts = authorship::authorship(history);
     let authors: BTreeMap<String, Vec<String>> =
         facts.files.iter().map(|(path, f)| (path.clone(), authorship::authors_of(f))).collect();
-    let repository = scope(&history.repo, &authors, history.head_files.len(), &facts.last_active, now, inactive_days);
+    let repository =
+        scope(&history.repo, &authors, history.head_files.len(), &facts.last_active, reference, inactive_days);
     let mut scopes = Vec::new();
     for service in services.iter().filter(|s| !s.paths.is_empty()) {
         let matchers: Vec<_> = service.paths.iter().filter_map(|p| crate::config::path_matcher(p).ok()).collect();
@@ -253,9 +269,9 @@ pub fn analyse_with(
         let subset: BTreeMap<String, Vec<String>> =
             authors.iter().filter(|(p, _)| owns(p)).map(|(p, a)| (p.clone(), a.clone())).collect();
         let files = history.head_files.iter().filter(|p| owns(p)).count();
-        scopes.push(scope(&service.name, &subset, files, &facts.last_active, now, inactive_days));
+        scopes.push(scope(&service.name, &subset, files, &facts.last_active, reference, inactive_days));
     }
-    let cutoff = now - chrono::Duration::days(inactive_days);
+    let cutoff = reference - chrono::Duration::days(inactive_days);
     let mut inactive: Vec<String> = authors
         .values()
         .flatten()
@@ -265,6 +281,11 @@ pub fn analyse_with(
     inactive.sort();
     inactive.dedup();
     let mut warnings = history.warnings.clone();
+    let mut data_warnings = history.data_warnings.clone();
+    if let Some(warning) = lines.data_warning(&history.repo) {
+        warnings.push(warning.message.clone());
+        data_warnings.push(warning);
+    }
     let dialect = dialect.unwrap_or_else(|| detect_dialect(&history.path));
     let codeowners = match codeowners::load(&history.path, dialect) {
         Ok(Some((path, owners))) => {
@@ -293,9 +314,20 @@ pub fn analyse_with(
         repo: history.repo.clone(),
         analysed_at: now,
         inactive_days,
+        inactive_since_reference: reference,
+        inactivity_measured_from: measured_from,
         repository,
         services: scopes,
         inactive_authors: inactive,
         warnings,
+        data_warnings,
+    }
+}
+
+/// Where inactivity is measured from: the end of the window, or the last commit if that is earlier.
+fn inactivity_reference(history: &History, window_end: DateTime<Utc>) -> (DateTime<Utc>, &'static str) {
+    match history.commits.iter().map(|c| c.committed_at).max() {
+        Some(last) if last < window_end => (last, "last commit"),
+        _ => (window_end, "end of the analysis window"),
     }
 }

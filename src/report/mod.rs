@@ -433,8 +433,11 @@ pub fn render_ownership(report: &crate::ownership::OwnershipReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Ownership of {} (authors inactive for more than {} days count as gone)",
-        report.repo, report.inactive_days
+        "Ownership of {} (authors inactive for more than {} days before {}, the {}, count as gone)",
+        report.repo,
+        report.inactive_days,
+        report.inactive_since_reference.format("%Y-%m-%d"),
+        report.inactivity_measured_from
     );
     let rows: Vec<Vec<String>> = std::iter::once(&report.repository)
         .chain(&report.services)

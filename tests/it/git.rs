@@ -193,8 +193,28 @@ fn degree_of_authorship_and_truck_factor_by_hand() {
     assert_eq!(report.repository.truck_factor.removed, ["Alice"]);
     let shop = report.services.iter().find(|s| s.name == "shop").unwrap();
     assert_eq!((shop.files, shop.files_with_authors), (2, 2));
-    // By 15 January 2026 everyone has been inactive for more than 180 days: every file is abandoned.
-    assert_eq!(report.repository.abandoned_files, 5);
+    // Inactivity is measured from the last commit (9 January 2025), not from today (15 January
+    // 2026): the history simply ends there, so nobody has been gone 180 days and nothing is abandoned.
+    assert_eq!(report.inactivity_measured_from, "last commit");
+    assert_eq!(report.inactive_since_reference, crate::helpers::t_utc("2025-01-09T09:00:00Z"));
+    assert_eq!(report.repository.abandoned_files, 0);
+    // With a 3-day threshold (cutoff 6 January 09:00): Alice (last non-merge commit 1 January) and
+    // Bob (3 January) are gone; Carol (8 January) and Dave (7 January) are not. Files authored only
+    // by the gone: c.txt (Bob), renamed.txt, README.md and .mailmap (Alice). b.txt keeps Carol.
+    let strict = flowgauge::ownership::analyse(&history, &services, now(), 3);
+    assert_eq!(strict.repository.abandoned_files, 4);
+    // Measured from the end of a window that ends before the last commit.
+    let early = flowgauge::ownership::analyse_with(
+        &history,
+        &services,
+        now(),
+        3,
+        None,
+        (crate::helpers::t_utc("2024-10-01T00:00:00Z"), crate::helpers::t_utc("2025-01-05T00:00:00Z")),
+        &Default::default(),
+    );
+    assert_eq!(early.inactivity_measured_from, "end of the analysis window");
+    assert_eq!(early.inactive_since_reference, crate::helpers::t_utc("2025-01-05T00:00:00Z"));
 }
 
 #[test]
@@ -280,6 +300,7 @@ fn codeowners_coverage_stale_rules_and_broken_lines_are_reported() {
     let service = flowgauge::collect::default_service("svc");
     let window = (crate::helpers::t_utc("2025-12-01T00:00:00Z"), crate::helpers::t_utc("2026-01-01T00:00:00Z"));
     let lines = git::lines_changed(&history, window.0, window.1).unwrap();
+    assert_eq!(lines.missing, 0);
     let report = flowgauge::ownership::analyse_with(&history, &[&service], now(), 180, None, window, &lines);
     let c = report.codeowners.expect("a CODEOWNERS file");
     assert_eq!(c.dialect, "github");
@@ -352,4 +373,277 @@ fn a_path_that_is_not_a_repository_leaves_no_workspace() {
     let out = flowgauge(dir.path(), &["--workspace", "ws", "collect", "git", "plain"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(!dir.path().join("ws").exists());
+}
+
+/// Runs `git` with the test's empty global configuration and no identity dates (for setup steps
+/// whose dates do not matter), allowing file:// submodules.
+fn git_plain(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["-c", "protocol.file.allow=always"];
+    all.extend_from_slice(args);
+    run_git(dir, &all, ALICE, "2025-02-01T09:00:00Z")
+}
+
+fn commit_all(dir: &Path, message: &str, who: (&str, &str), date: &str) {
+    run_git(dir, &["add", "-A"], who, date);
+    run_git(dir, &["commit", "-q", "-m", message], who, date);
+}
+
+fn deployments_json(dir: &Path, extra: &[&str]) -> (serde_json::Value, String) {
+    let mut args = vec!["--since", "2025-01-01", "--until", "2025-04-01", "--workspace", "ws", "metrics"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--format", "json"]);
+    let out = flowgauge(dir, &args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (serde_json::from_slice(&out.stdout).unwrap(), text(&out.stderr))
+}
+
+/// A repository tagged like ripgrep (no `v`), with a pre-release, a moving `latest` tag and a
+/// monorepo-style `pay@` tag.
+fn tagged_repo(dir: &Path) {
+    run_git(dir, &["init", "-q", "-b", "main"], ALICE, "2025-01-01T09:00:00Z");
+    let steps = [
+        ("2025-01-06T09:00:00Z", Some("14.0.0")),
+        ("2025-01-13T09:00:00Z", Some("14.1.0-rc1")),
+        ("2025-01-20T09:00:00Z", Some("14.1.0")),
+        ("2025-01-27T09:00:00Z", Some("pay@2.0.0")),
+        ("2025-02-03T09:00:00Z", Some("latest")),
+    ];
+    for (i, (date, tag)) in steps.iter().enumerate() {
+        write(dir, "src/main.rs", &format!("fn main() {{ println!(\"{i}\"); }}\n"));
+        commit_all(dir, &format!("Change {i}"), ALICE, date);
+        if let Some(tag) = tag {
+            run_git(dir, &["tag", tag], ALICE, date);
+        }
+    }
+}
+
+#[test]
+fn semantic_version_tags_are_releases_by_default_and_pre_releases_stay_out_of_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("rg");
+    std::fs::create_dir(&repo).unwrap();
+    tagged_repo(&repo);
+    // Semantic versions with or without `v` and with a component name: 14.0.0, 14.1.0, pay@2.0.0.
+    // 14.1.0-rc1 matches too but is a pre-release; `latest` is no version.
+    let (json, stderr) = deployments_json(dir.path(), &["--repo", "rg"]);
+    assert_eq!(json["services"][0]["window"]["deployment_frequency"]["deployments"], 3, "{stderr}");
+    assert!(stderr.contains("3 tag releases (3 of 5 tags match semantic versions"), "{stderr}");
+    assert!(stderr.contains("1 pre-releases kept out of production"), "{stderr}");
+    // `explain` lists the pre-release as excluded, in the `prerelease` environment.
+    let out = flowgauge(
+        dir.path(),
+        &[
+            "--since",
+            "2025-01-01",
+            "--until",
+            "2025-04-01",
+            "--workspace",
+            "ws",
+            "explain",
+            "deployment-frequency",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let records = text(&out.stdout);
+    let line = records.lines().find(|l| l.contains("14.1.0-rc1")).unwrap_or_else(|| panic!("{records}"));
+    assert!(line.contains("prerelease") && line.contains("not a production deployment"), "{line}");
+    // Lightweight tags date each release at its own commit, so the changes tagged directly have a
+    // lead time of zero and are left out; the change shipped first in the pre-release 14.1.0-rc1
+    // reaches production only with 14.1.0, a week (168 hours) later.
+    let lead = &json["services"][0]["window"]["lead_time"];
+    assert_eq!(lead["changes"], 1, "{lead}");
+    assert_eq!(lead["median_hours"], 168.0, "{lead}");
+
+    // `--tags` says which tags are releases, and a second run replaces the first run's releases.
+    let (json, stderr) = deployments_json(dir.path(), &["--repo", "rg", "--tags", "latest"]);
+    assert_eq!(json["services"][0]["window"]["deployment_frequency"]["deployments"], 1, "{stderr}");
+    assert!(stderr.contains("1 of 5 tags match `latest`"), "{stderr}");
+    let out = flowgauge(dir.path(), &["--workspace", "ws", "metrics", "--repo", "rg", "--tags", "[unclosed"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--tags"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn tags_that_match_nothing_say_so_and_pre_releases_can_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("app");
+    std::fs::create_dir(&repo).unwrap();
+    tagged_repo(&repo);
+    run_git(&repo, &["tag", "-d", "14.0.0", "14.1.0", "14.1.0-rc1", "pay@2.0.0"], ALICE, "2025-02-04T09:00:00Z");
+    let out = flowgauge(dir.path(), &["--workspace", "ws", "collect", "git", "app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("none of the 1 tags matches semantic versions"), "{stderr}");
+    assert!(stderr.contains("latest") && stderr.contains("--tags GLOB"), "{stderr}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("pre");
+    std::fs::create_dir(&repo).unwrap();
+    tagged_repo(&repo);
+    std::fs::write(dir.path().join("flowgauge.toml"), "[git]\nprereleases = true\n").unwrap();
+    let (json, stderr) = deployments_json(dir.path(), &["--repo", "pre"]);
+    assert_eq!(json["services"][0]["window"]["deployment_frequency"]["deployments"], 4, "{stderr}");
+}
+
+#[test]
+fn a_submodule_whose_pointer_moved_is_not_read_as_a_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    std::fs::create_dir(&lib).unwrap();
+    run_git(&lib, &["init", "-q", "-b", "main"], ALICE, "2025-01-01T09:00:00Z");
+    write(&lib, "lib.txt", "one\n");
+    commit_all(&lib, "lib one", ALICE, "2025-01-01T09:00:00Z");
+    let repo = dir.path().join("app");
+    std::fs::create_dir(&repo).unwrap();
+    run_git(&repo, &["init", "-q", "-b", "main"], ALICE, "2025-01-02T09:00:00Z");
+    write(&repo, "CODEOWNERS", "* alice@example.com\n");
+    write(&repo, "app.txt", "app\n");
+    git_plain(&repo, &["submodule", "--quiet", "add", lib.to_str().unwrap(), "vendor/lib"]);
+    commit_all(&repo, "Start", ALICE, "2025-01-02T09:00:00Z");
+    write(&lib, "lib.txt", "two\n");
+    commit_all(&lib, "lib two", ALICE, "2025-01-03T09:00:00Z");
+    git_plain(&repo.join("vendor/lib"), &["fetch", "-q", "origin"]);
+    git_plain(&repo.join("vendor/lib"), &["checkout", "-q", "FETCH_HEAD"]);
+    write(&repo, "app.txt", "app\nmore\n");
+    commit_all(&repo, "Move the submodule", ALICE, "2025-01-04T09:00:00Z");
+
+    let history = git::read(&repo, Some("app"), &[]).unwrap();
+    let moved = history.commits.iter().find(|c| c.subject == "Move the submodule").unwrap();
+    let pointer = moved.files.iter().find(|f| f.path == "vendor/lib").expect("the submodule's path changed");
+    assert_eq!((pointer.old_id, pointer.new_id), (None, None), "a gitlink names no blob");
+    let window = (crate::helpers::t_utc("2025-01-01T00:00:00Z"), crate::helpers::t_utc("2025-02-01T00:00:00Z"));
+    let lines = git::lines_changed(&history, window.0, window.1).unwrap();
+    assert_eq!(lines.missing, 0);
+    // app.txt: "app" (1) added, then "more" (1) added; .gitmodules 3 lines; CODEOWNERS 1 line.
+    assert_eq!(lines.by_change.values().sum::<u64>(), 6);
+
+    let out = flowgauge(
+        dir.path(),
+        &["--since", "2025-01-01", "--until", "2025-02-01", "ownership", "--repo", "app", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["codeowners"]["lines_changed_in_window"], 6);
+}
+
+#[test]
+fn a_blobless_partial_clone_is_read_without_fetching_and_says_what_is_weaker() {
+    let dir = tempfile::tempdir().unwrap();
+    let origin = dir.path().join("origin");
+    std::fs::create_dir(&origin).unwrap();
+    run_git(&origin, &["init", "-q", "-b", "main"], ALICE, "2025-01-01T09:00:00Z");
+    let body: String = (0..40).map(|i| format!("line {i}\n")).collect();
+    write(&origin, "old/name.txt", &body);
+    commit_all(&origin, "Start", ALICE, "2025-01-01T09:00:00Z");
+    // A rename with an edit: recognising it needs both versions' content.
+    std::fs::remove_file(origin.join("old/name.txt")).unwrap();
+    write(&origin, "new/name.txt", &format!("{body}one more\n"));
+    commit_all(&origin, "Move and edit", CAROL, "2025-01-02T09:00:00Z");
+    write(&origin, "new/name.txt", &format!("{body}one more\nand another\n"));
+    commit_all(&origin, "Edit", CAROL, "2025-01-03T09:00:00Z");
+    run_git(&origin, &["config", "uploadpack.allowFilter", "true"], ALICE, "2025-01-03T09:00:00Z");
+    let clone = dir.path().join("clone");
+    let url = format!("file://{}", origin.display());
+    run_git(
+        dir.path(),
+        &["clone", "-q", "--filter=blob:none", "--no-local", &url, clone.to_str().unwrap()],
+        ALICE,
+        "2025-01-04T09:00:00Z",
+    );
+
+    let history = git::read(&clone, Some("clone"), &[]).unwrap();
+    assert!(history.partial);
+    assert_eq!(history.commits.len(), 3);
+    let warning = history.data_warnings.iter().find(|w| w.kind == "partial-clone").expect("a partial-clone warning");
+    assert_eq!(warning.affects, ["ownership"]);
+    assert!(warning.message.contains("--filter"), "{}", warning.message);
+    // Without the old content the edited rename reads as a deletion and an addition.
+    let moved = history.commits.iter().find(|c| c.subject == "Move and edit").unwrap();
+    assert_eq!(moved.files.iter().map(|f| f.kind).collect::<Vec<_>>(), ["added", "deleted"]);
+    // Line counts take what is there (HEAD's blob) and count what is not.
+    let window = (crate::helpers::t_utc("2025-01-01T00:00:00Z"), crate::helpers::t_utc("2025-02-01T00:00:00Z"));
+    let lines = git::lines_changed(&history, window.0, window.1).unwrap();
+    assert!(lines.missing > 0);
+    let out = flowgauge(dir.path(), &["--workspace", "ws", "collect", "git", "clone"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("partial clone"), "{}", text(&out.stderr));
+    let workspace = flowgauge::store::Workspace::open(&dir.path().join("ws")).unwrap();
+    let recorded: Vec<String> =
+        workspace.manifest().sources.values().flat_map(|s| s.warnings.iter().map(|w| w.kind.clone())).collect();
+    assert!(recorded.contains(&"partial-clone".to_string()), "{recorded:?}");
+}
+
+#[test]
+fn missing_blobs_are_counted_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    run_git(repo, &["init", "-q", "-b", "main"], ALICE, "2025-01-01T09:00:00Z");
+    let body: String = (0..40).map(|i| format!("line {i}\n")).collect();
+    write(repo, "CODEOWNERS", "* @acme/team\n");
+    write(repo, "old/name.txt", &body);
+    commit_all(repo, "Start", ALICE, "2025-01-01T09:00:00Z");
+    let old_blob = run_git(repo, &["rev-parse", "HEAD:old/name.txt"], ALICE, "2025-01-01T09:00:00Z");
+    std::fs::remove_file(repo.join("old/name.txt")).unwrap();
+    write(repo, "new/name.txt", &format!("{body}one more\n"));
+    commit_all(repo, "Move and edit", CAROL, "2025-01-02T09:00:00Z");
+    // A snapshot without some blobs: remove the loose object of the first version.
+    std::fs::remove_file(repo.join(".git/objects").join(&old_blob[..2]).join(&old_blob[2..])).unwrap();
+
+    let history = git::read(repo, Some("snap"), &[]).unwrap();
+    assert_eq!(history.commits_missing_blobs, 1);
+    let warning = history.data_warnings.iter().find(|w| w.kind == "missing-blobs").expect("a missing-blobs warning");
+    assert!(warning.message.starts_with("1 commits"), "{}", warning.message);
+    let window = (crate::helpers::t_utc("2025-01-01T00:00:00Z"), crate::helpers::t_utc("2025-02-01T00:00:00Z"));
+    let lines = git::lines_changed(&history, window.0, window.1).unwrap();
+    // The first commit's old/name.txt and the second's deletion of it cannot be counted.
+    assert_eq!(lines.missing, 2);
+    let out = flowgauge(
+        dir.path(),
+        &["--since", "2025-01-01", "--until", "2025-02-01", "ownership", "--repo", ".", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> =
+        json["data_warnings"].as_array().unwrap().iter().map(|w| w["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["missing-blobs", "missing-blobs"]);
+}
+
+#[test]
+fn one_e_mail_is_one_person_and_bots_are_recognised_by_their_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    run_git(repo, &["init", "-q", "-b", "main"], ALICE, "2025-01-01T09:00:00Z");
+    let steps: [((&str, &str), &str); 6] = [
+        (("Alice", "alice@example.com"), "2025-01-01T09:00:00Z"),
+        (("alice", "Alice@Example.com"), "2025-01-02T09:00:00Z"),
+        (("Alice Smith", "alice@example.com"), "2025-01-03T09:00:00Z"),
+        (("Release Train (@acme-bot)", "release@acme.example"), "2025-01-04T09:00:00Z"),
+        (("Bea", "4711+bea@users.noreply.github.com"), "2025-01-05T09:00:00Z"),
+        (("GitHub", "noreply@github.com"), "2025-01-06T09:00:00Z"),
+    ];
+    for (i, (who, date)) in steps.iter().enumerate() {
+        write(repo, &format!("f{i}.txt"), "x\n");
+        commit_all(repo, &format!("Commit {i}"), *who, date);
+    }
+    let history = git::read(repo, Some("people"), &[]).unwrap();
+    let authors: Vec<(&str, bool)> = history.commits.iter().map(|c| (c.author.as_str(), c.is_bot)).collect();
+    // Three names for one address (case aside) become the one used most: a tie of one commit each,
+    // so the latest, "Alice Smith".
+    assert_eq!(
+        authors,
+        [
+            ("Alice Smith", false),
+            ("Alice Smith", false),
+            ("Alice Smith", false),
+            ("Release Train (@acme-bot)", true),
+            ("Bea", false),
+            ("GitHub", true),
+        ]
+    );
+    let service = flowgauge::collect::default_service("people");
+    let report = flowgauge::ownership::analyse(&history, &[&service], now(), 180);
+    let people: Vec<&str> = report.repository.top_authors.iter().map(|(who, _)| who.as_str()).collect();
+    assert_eq!(people, ["Alice Smith", "Bea"]);
 }
