@@ -691,7 +691,11 @@ fn service_warnings(m: &PeriodMetrics, config: &Config, data_warnings: &[DataWar
     ] {
         match r.confidence {
             Confidence::Low => {
-                out.push(format!("The {name} level rests on {} events only: treat it as indicative.", r.sample))
+                // Deployment frequency's sample is whole weeks observed, not events.
+                let unit =
+                    if name == "deployment frequency" { ("whole week", "whole weeks") } else { ("event", "events") };
+                let sample = crate::assess::findings::plural(r.sample, unit.0, unit.1);
+                out.push(format!("The {name} level rests on {sample} only: treat it as indicative."))
             }
             Confidence::None => out.push(format!("No events for {name} in the window: no level is given.")),
             Confidence::Normal => {}
