@@ -29,21 +29,36 @@ pub(super) fn measure(input: &EvidenceInput, scope: &Scope) -> Result<Vec<Measur
         found("irr.review_documents", "post-incident reviews", &|r: &Row| {
             r.category == "post-incident review" && !r.detail.as_deref().unwrap_or("").contains("template")
         }),
-        found("iac.iac_in_repo", "infrastructure as code", &category("infrastructure as code")),
-        found("co.containers", "container definitions", &category("container")),
-        found("co.orchestration", "orchestration (Kubernetes, Helm)", &|r: &Row| r.category.starts_with("kubernetes")),
-        found("cm.config_management", "configuration management", &category("configuration management")),
+        may_not_apply(found("iac.iac_in_repo", "infrastructure as code", &category("infrastructure as code"))),
+        may_not_apply(found("co.containers", "container definitions", &category("container"))),
+        may_not_apply(found("co.orchestration", "orchestration (Kubernetes, Helm)", &|r: &Row| {
+            r.category.starts_with("kubernetes")
+        })),
+        may_not_apply(found("cm.config_management", "configuration management", &category("configuration management"))),
         found("doc.runbooks", "runbooks", &category("runbook")),
         evidence.ownership("km.truck_factor", "truck factor"),
         evidence.ownership("km.codeowners_coverage", "codeowners coverage"),
         evidence.ownership("km.knowledge_loss", "knowledge loss"),
         evidence.codeowners_gaps(),
-        files.presence("db.migration_files", "database migrations", is_migration_file),
+        may_not_apply(files.presence("db.migration_files", "database migrations", is_migration_file)),
         files.presence("sec.security_config", "security scanning or dependency-update configuration", is_security_file),
         files.presence("doc.readme", "a README", is_readme),
         files.presence("doc.adrs", "architecture decision records", is_adr),
         cross_service_changes(input, scope, &files)?,
     ])
+}
+
+/// Tools whose need depends on what the service is (a database to migrate, servers to provision,
+/// images to run): finding none in its repository says nothing about the practice — the service may
+/// not need them (a command-line tool has no database), or they may live in another repository — so
+/// their absence is unknown, never 0. Only finding them is evidence.
+fn may_not_apply(m: Measurement) -> Measurement {
+    if m.value == Some(0.0) {
+        let reason = format!("{}: the service may not need it, or it lives in another repository", m.detail);
+        Measurement::unknown(&m.indicator, reason)
+    } else {
+        m
+    }
 }
 
 /// One `evidence` row of the service.
