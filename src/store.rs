@@ -130,8 +130,7 @@ impl Workspace {
                 .collect(),
             None => BTreeMap::new(),
         };
-        let manifest_path = unfinished.get(MANIFEST).cloned().unwrap_or_else(|| root.join(MANIFEST));
-        let manifest = read_manifest(root, &manifest_path)?;
+        let manifest = read_manifest_first(root, &[unfinished.get(MANIFEST).cloned(), Some(root.join(MANIFEST))])?;
         Ok(Workspace {
             root: root.to_path_buf(),
             manifest,
@@ -199,19 +198,25 @@ impl Workspace {
         format!("{}.parquet", schema.name)
     }
 
-    /// The file holding a table's current rows, as this workspace sees them.
-    fn table_path(&self, schema: &TableSchema) -> PathBuf {
+    /// The files that may hold a table's current rows, as this workspace sees them, in the order to
+    /// try them: the first that exists holds them.
+    fn table_paths(&self, schema: &TableSchema) -> Vec<PathBuf> {
         let file = Workspace::table_file(schema);
-        self.staged
-            .get(schema.name)
-            .or_else(|| self.unfinished.get(&file))
-            .cloned()
-            .unwrap_or_else(|| self.root.join(file))
+        if let Some(staged) = self.staged.get(schema.name) {
+            return vec![staged.clone()];
+        }
+        let live = self.root.join(&file);
+        match self.unfinished.get(&file) {
+            // The writer finishing that commit may rename the staged file into place at any moment:
+            // then the live file holds the same rows.
+            Some(staged) => vec![staged.clone(), live],
+            None => vec![live],
+        }
     }
 
     /// Whether any table has been written yet.
     pub fn is_empty(&self) -> bool {
-        !crate::model::TABLES.iter().any(|t| self.table_path(t).exists())
+        !crate::model::TABLES.iter().any(|t| self.table_paths(t).iter().any(|p| p.exists()))
     }
 
     /// Reads a table; a table never written reads as empty with the right columns.
@@ -238,11 +243,9 @@ impl Workspace {
     }
 
     fn read_table(&self, schema: &TableSchema) -> Result<DataFrame> {
-        let path = self.table_path(schema);
-        if !path.exists() {
+        let Some((path, file)) = open_first(&self.table_paths(schema))? else {
             return rows_to_frame(schema, &[]);
-        }
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        };
         let df = ParquetReader::new(file)
             .finish()
             .map_err(|e| Error::Workspace { path: path.clone(), message: format!("cannot read table: {e}") })?;
@@ -466,11 +469,11 @@ fn refuse_non_directory(root: &Path) -> Result<()> {
 }
 
 fn read_manifest(root: &Path, path: &Path) -> Result<Manifest> {
-    if !path.exists() {
-        return Ok(Manifest { schema_version: SCHEMA_VERSION, generation: 0, sources: BTreeMap::new() });
-    }
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let manifest: Manifest = serde_json::from_str(&text)
+    read_manifest_first(root, &[Some(path.to_path_buf())])
+}
+
+fn parse_manifest(root: &Path, path: &Path, text: &str) -> Result<Manifest> {
+    let manifest: Manifest = serde_json::from_str(text)
         .map_err(|e| Error::Workspace { path: path.to_path_buf(), message: format!("manifest is not valid: {e}") })?;
     if manifest.schema_version != SCHEMA_VERSION {
         return Err(Error::Workspace {
@@ -482,6 +485,32 @@ fn read_manifest(root: &Path, path: &Path) -> Result<Manifest> {
         });
     }
     Ok(manifest)
+}
+
+/// Reads the manifest from the first of `paths` that exists (a reader's view of an unfinished
+/// commit: its staged manifest, or the live one once the writer renamed it into place).
+fn read_manifest_first(root: &Path, paths: &[Option<PathBuf>]) -> Result<Manifest> {
+    for path in paths.iter().flatten() {
+        match fs::read_to_string(path) {
+            Ok(text) => return parse_manifest(root, path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(Manifest { schema_version: SCHEMA_VERSION, generation: 0, sources: BTreeMap::new() })
+}
+
+/// Opens the first of `paths` that exists; trying and opening are one step, so a file renamed away
+/// in between is not taken for a missing one.
+fn open_first(paths: &[PathBuf]) -> Result<Option<(PathBuf, File)>> {
+    for path in paths {
+        match File::open(path) {
+            Ok(file) => return Ok(Some((path.clone(), file))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(None)
 }
 
 fn manifest_text(manifest: &Manifest) -> String {

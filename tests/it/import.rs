@@ -478,3 +478,34 @@ fn a_byte_order_mark_is_accepted_in_every_format() {
     }
     assert_eq!(ws.load(&model::INCIDENTS).unwrap().height(), 2);
 }
+
+/// A workspace whose second import crashed after its first rename: `deployment_commits` is new,
+/// `deployments`, `services` and the manifest are still staged, the journal names them.
+fn workspace_with_unfinished_commit(dir: &Path) -> std::path::PathBuf {
+    let (first, second) = (dir.join("deploys.csv"), dir.join("more.csv"));
+    fs::write(&first, DEPLOYS).unwrap();
+    fs::write(&second, MORE_DEPLOYS).unwrap();
+    let ws_dir = dir.join("ws");
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    ws.crash_commit_at(CommitStep::AfterFirstRename);
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap_err();
+    ws_dir
+}
+
+#[test]
+fn a_reader_reads_a_table_the_writer_renamed_into_place_after_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_dir = workspace_with_unfinished_commit(dir.path());
+    assert!(ws_dir.join("commit.json").exists());
+    let reader = Workspace::open_existing(&ws_dir).unwrap();
+    // The writer finishing the commit renames `deployments` into place; the manifest is still staged,
+    // so the reader sees no commit happen: it must read the renamed file, not an empty table.
+    fs::rename(ws_dir.join("deployments.parquet.staged"), ws_dir.join("deployments.parquet")).unwrap();
+    assert_eq!(reader.load(&model::DEPLOYMENTS).unwrap().height(), 3);
+    // Once the manifest is renamed too, a new reader sees the whole commit.
+    fs::rename(ws_dir.join("manifest.json.staged"), ws_dir.join("manifest.json")).unwrap();
+    let reader = Workspace::open_existing(&ws_dir).unwrap();
+    assert_eq!(reader.manifest().sources.len(), 2);
+    assert_eq!(reader.load(&model::SERVICES).unwrap().height(), 2);
+}
