@@ -6,7 +6,9 @@
 //! renames is written atomically (the commit point); then the staged files are renamed into place
 //! and the journal removed. A crash before the journal leaves the old workspace (the staged files
 //! are swept away by the next writer); a crash after it is finished by the next writer that opens
-//! the workspace, and read through by a reader in the meantime. Several writes (an import's tables,
+//! the workspace, and read through by a reader in the meantime. An error after the commit point (a
+//! rename that fails) does not undo the commit either: it is left to the journal, finished before
+//! the same writer's next commit or by the next writer. Several writes (an import's tables,
 //! the services it mirrors and its manifest entry) become one commit inside
 //! [`Workspace::transaction`].
 //!
@@ -289,6 +291,9 @@ impl Workspace {
                 message: "opened for reading only; it cannot be written".into(),
             });
         }
+        if self.depth == 0 {
+            self.finish_pending_commit()?;
+        }
         let before = (self.depth == 0).then(|| self.manifest.clone());
         self.depth += 1;
         let result = work(self);
@@ -296,15 +301,28 @@ impl Workspace {
         let Some(before) = before else {
             return result;
         };
-        match result.and_then(|value| self.commit().map(|()| value)) {
-            Ok(value) => Ok(value),
+        let undecided = result.and_then(|value| self.prepare_commit().map(|journal| (value, journal)));
+        match undecided {
             Err(e) => {
                 if self.crash_at.is_none() {
                     self.abandon(before);
                 }
                 Err(e)
             }
+            Ok((value, None)) => Ok(value),
+            // Past the commit point the commit is decided: a failed rename is not undone but left
+            // for the next transaction or the next writer to finish from the journal.
+            Ok((value, Some(journal))) => finish_commit(&self.root, &journal, self.crash_at).map(|()| value),
         }
+    }
+
+    /// Finishes a commit whose renames failed after its commit point (its journal is still there),
+    /// so that a new commit starts from the workspace that commit decided.
+    fn finish_pending_commit(&mut self) -> Result<()> {
+        if let Some(journal) = read_journal(&self.root)? {
+            finish_commit(&self.root, &journal, None)?;
+        }
+        Ok(())
     }
 
     /// Forgets an uncommitted transaction: its staged files go, the manifest is as before.
@@ -317,14 +335,16 @@ impl Workspace {
         self.manifest_changed = false;
     }
 
-    /// Switches the workspace to the staged tables and manifest (see the module comment).
-    fn commit(&mut self) -> Result<()> {
+    /// Stages the manifest and writes the journal (the commit point, see the module comment),
+    /// returning the journal whose renames switch the workspace to the staged files; `None` when
+    /// the commit is already whole (nothing changed, or only the manifest, written at once).
+    fn prepare_commit(&mut self) -> Result<Option<Journal>> {
         if self.staged.is_empty() {
             if self.manifest_changed {
-                self.manifest_changed = false;
                 write_synced(&self.root, MANIFEST, manifest_text(&self.manifest).as_bytes())?;
+                self.manifest_changed = false;
             }
-            return Ok(());
+            return Ok(None);
         }
         self.manifest.generation += 1;
         let staged_manifest = format!("{MANIFEST}{STAGED}");
@@ -339,7 +359,7 @@ impl Workspace {
         write_synced(&self.root, JOURNAL, serde_json::to_string(&journal).expect("journal serialises").as_bytes())?;
         self.staged.clear();
         self.manifest_changed = false;
-        finish_commit(&self.root, &journal, self.crash_at)
+        Ok(Some(journal))
     }
 
     /// Upserts several tables' rows by key, in one commit. Every frame is built before anything is

@@ -7,7 +7,7 @@ use flowgauge::Error;
 use flowgauge::collect::{self, Format, ImportKind, ImportRequest};
 use flowgauge::config::Config;
 use flowgauge::model;
-use flowgauge::store::{CommitStep, Workspace};
+use flowgauge::store::{CommitStep, SourceState, Workspace};
 
 use crate::helpers::now;
 
@@ -508,4 +508,55 @@ fn a_reader_reads_a_table_the_writer_renamed_into_place_after_it_opened() {
     let reader = Workspace::open_existing(&ws_dir).unwrap();
     assert_eq!(reader.manifest().sources.len(), 2);
     assert_eq!(reader.load(&model::SERVICES).unwrap().height(), 2);
+}
+
+/// Imports DEPLOYS into a workspace, then MORE_DEPLOYS with a directory where `services.parquet`
+/// belongs: the commit's renames of `deployment_commits` and `deployments` succeed, the one of
+/// `services` fails, the manifest's is not reached. Returns the workspace, still open, the
+/// obstacle, and the state the second import would have left had it succeeded.
+fn rename_failing_after_commit_point(dir: &Path) -> (std::path::PathBuf, Workspace, std::path::PathBuf, State) {
+    let (first, second) = (dir.join("deploys.csv"), dir.join("more.csv"));
+    fs::write(&first, DEPLOYS).unwrap();
+    fs::write(&second, MORE_DEPLOYS).unwrap();
+    let expected_dir = dir.join("expected");
+    let mut ws = Workspace::open(&expected_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap();
+    drop(ws);
+    let new = state(&expected_dir);
+
+    let ws_dir = dir.join("ws");
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    let obstacle = ws_dir.join("services.parquet");
+    fs::remove_file(&obstacle).unwrap();
+    fs::create_dir(&obstacle).unwrap();
+    fs::write(obstacle.join("obstacle"), "").unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap_err();
+    assert!(ws_dir.join("commit.json").exists(), "the commit point was passed");
+    (ws_dir, ws, obstacle, new)
+}
+
+#[test]
+fn a_rename_failing_after_the_commit_point_is_finished_by_the_next_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_dir, ws, obstacle, new) = rename_failing_after_commit_point(dir.path());
+    drop(ws);
+    fs::remove_dir_all(&obstacle).unwrap();
+    drop(Workspace::open(&ws_dir).unwrap());
+    assert_eq!(state(&ws_dir), new);
+}
+
+#[test]
+fn a_rename_failing_after_the_commit_point_is_finished_by_the_same_writers_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_dir, mut ws, obstacle, new) = rename_failing_after_commit_point(dir.path());
+    fs::remove_dir_all(&obstacle).unwrap();
+    let nothing = SourceState { last_run: now(), cursor: String::new(), warnings: vec![] };
+    ws.record_source("test:nothing", nothing).unwrap();
+    assert!(!ws_dir.join("commit.json").exists(), "the writer's next commit finished the decided one first");
+    drop(ws);
+    let (tables, mut sources) = state(&ws_dir);
+    sources.retain(|s| s != "test:nothing");
+    assert_eq!((tables, sources), new);
 }
