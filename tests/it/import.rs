@@ -267,14 +267,53 @@ fn an_unknown_extension_needs_a_format() {
     assert!(err.to_string().contains("--format"), "{err}");
 }
 
-/// Every table of a workspace as a reader sees it, plus its manifest's sources: what "the
-/// workspace's state" means for the crash tests.
-type State = (Vec<(String, usize)>, Vec<String>);
+/// Every table of a workspace as a reader sees it, cell by cell (each column's name and values), plus
+/// its manifest's sources: what "the workspace's state" means for the crash tests.
+type State = (Vec<(String, usize, Vec<String>)>, Vec<String>);
 
 fn state(ws_dir: &Path) -> State {
     let ws = Workspace::open_existing(ws_dir).unwrap();
-    let tables = model::TABLES.iter().map(|t| (t.name.to_string(), ws.load(t).unwrap().height())).collect();
+    let tables = model::TABLES
+        .iter()
+        .map(|t| {
+            let df = ws.load(t).unwrap();
+            (t.name.to_string(), df.height(), cells(&df))
+        })
+        .collect();
     (tables, ws.manifest().sources.keys().cloned().collect())
+}
+
+fn cells(df: &polars::prelude::DataFrame) -> Vec<String> {
+    df.get_column_names()
+        .into_iter()
+        .map(|name| {
+            let values: Vec<_> = df.column(name).unwrap().as_materialized_series().iter().collect();
+            format!("{name}: {values:?}")
+        })
+        .collect()
+}
+
+/// The rows of a table in a state.
+fn rows(state: &State, table: &str) -> usize {
+    state.0.iter().find(|(t, _, _)| t == table).unwrap().1
+}
+
+#[test]
+fn the_crash_tests_state_tells_tables_with_the_same_rows_counted_apart() {
+    // A crash that left `deployments` changed but as long must not pass for the old workspace.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploys.csv");
+    let mut states = Vec::new();
+    for (name, content) in [("a", DEPLOYS.to_string()), ("b", DEPLOYS.replace("Succeeded", "failure"))] {
+        fs::write(&file, content).unwrap();
+        let ws_dir = dir.path().join(name);
+        let mut ws = Workspace::open(&ws_dir).unwrap();
+        collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+        drop(ws);
+        states.push(state(&ws_dir));
+    }
+    assert_eq!(rows(&states[0], "deployments"), rows(&states[1], "deployments"));
+    assert_ne!(states[0], states[1]);
 }
 
 /// A second file that adds a deployment and the commits it shipped: two tables change.
@@ -333,8 +372,7 @@ fn a_crash_between_two_tables_leaves_the_workspace_wholly_new() {
     assert_ne!(old, new);
     assert_eq!(read_after_crash, new, "a reader reads through the unfinished commit");
     assert_eq!(after_repair, new);
-    let deployment_commits = new.0.iter().find(|(t, _)| t == "deployment_commits").unwrap().1;
-    assert_eq!(deployment_commits, 5);
+    assert_eq!(rows(&new, "deployment_commits"), 5);
 }
 
 #[test]
