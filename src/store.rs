@@ -40,6 +40,11 @@ const JOURNAL: &str = "commit.json";
 /// Suffix of a file written for a commit that has not switched yet.
 const STAGED: &str = ".staged";
 
+/// How many times [`Workspace::read_consistent`] reads again after meeting a commit.
+pub const READ_RETRIES: u32 = 3;
+/// The pause before the first read again; the next ones wait twice, three times as long.
+const READ_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// What the workspace remembers between runs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -143,6 +148,33 @@ impl Workspace {
             unfinished,
             crash_at: None,
         })
+    }
+
+    /// Opens the workspace at `root` for reading and runs `read` on it; when it fails and a writer
+    /// committed while it read, opens it again and reads it again, up to [`READ_RETRIES`] times,
+    /// pausing a little longer each time: a reader meeting a commit gets a consistent view of the
+    /// workspace after it rather than an error.
+    pub fn read_consistent<T>(root: &Path, mut read: impl FnMut(&Workspace) -> Result<T>) -> Result<T> {
+        let mut retries = 0;
+        loop {
+            let workspace = Workspace::open_existing(root)?;
+            match read(&workspace) {
+                Ok(value) => return Ok(value),
+                Err(_) if retries < READ_RETRIES && workspace.committed_since_opened() => {
+                    retries += 1;
+                    std::thread::sleep(READ_RETRY_PAUSE * retries);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// For a reader: whether a writer committed (or is committing) since the workspace was opened.
+    fn committed_since_opened(&self) -> bool {
+        match &self.access {
+            Access::Reader { seen } => disk_state(&self.root).map_or(true, |now| now != *seen),
+            Access::Writer { .. } => false,
+        }
     }
 
     /// Opens (creating if needed) the workspace at `root` for writing and takes its lock; finishes

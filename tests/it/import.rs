@@ -598,3 +598,44 @@ fn a_rename_failing_after_the_commit_point_is_finished_by_the_same_writers_next_
     sources.retain(|s| s != "test:nothing");
     assert_eq!((tables, sources), new);
 }
+
+#[test]
+fn a_reader_meeting_commits_reads_again_and_sees_one_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_dir = dir.path().join("ws");
+    let file = dir.path().join("deploys.csv");
+    let import = |ws: &mut Workspace, n: usize| {
+        let csv = format!(
+            "id,service,environment,sha,started_at,finished_at,status,commits\n\
+             {n},checkout,prod-eu,s{n},2025-01-06T10:00:00Z,2025-01-06T10:10:00Z,success,s{n}\n"
+        );
+        fs::write(&file, csv).unwrap();
+        collect::import_file(ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    };
+    let mut writer = Workspace::open(&ws_dir).unwrap();
+    import(&mut writer, 0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Every commit adds one deployment and the one commit it shipped.
+            for n in 1..25 {
+                import(&mut writer, n);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let (deployments, shipped, generation) = Workspace::read_consistent(&ws_dir, |ws| {
+                let deployments = ws.load(&model::DEPLOYMENTS)?.height();
+                let shipped = ws.load(&model::DEPLOYMENT_COMMITS)?.height();
+                Ok((deployments, shipped, ws.manifest().generation))
+            })
+            .unwrap();
+            assert_eq!(deployments, shipped, "tables from two commits were mixed");
+            assert_eq!(deployments as u64, generation, "the manifest is from another commit than the tables");
+            reads += 1;
+        }
+        assert!(reads > 0);
+    });
+}
