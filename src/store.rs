@@ -6,7 +6,9 @@
 //! renames is written atomically (the commit point); then the staged files are renamed into place
 //! and the journal removed. A crash before the journal leaves the old workspace (the staged files
 //! are swept away by the next writer); a crash after it is finished by the next writer that opens
-//! the workspace, and read through by a reader in the meantime. Several writes (an import's tables,
+//! the workspace, and read through by a reader in the meantime. An error after the commit point (a
+//! rename that fails) does not undo the commit either: it is left to the journal, finished before
+//! the same writer's next commit or by the next writer. Several writes (an import's tables,
 //! the services it mirrors and its manifest entry) become one commit inside
 //! [`Workspace::transaction`].
 //!
@@ -37,6 +39,11 @@ const LOCK: &str = "lock";
 const JOURNAL: &str = "commit.json";
 /// Suffix of a file written for a commit that has not switched yet.
 const STAGED: &str = ".staged";
+
+/// How many times [`Workspace::read_consistent`] reads again after meeting a commit.
+pub const READ_RETRIES: u32 = 3;
+/// The pause before the first read again; the next ones wait twice, three times as long.
+const READ_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What the workspace remembers between runs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -130,8 +137,7 @@ impl Workspace {
                 .collect(),
             None => BTreeMap::new(),
         };
-        let manifest_path = unfinished.get(MANIFEST).cloned().unwrap_or_else(|| root.join(MANIFEST));
-        let manifest = read_manifest(root, &manifest_path)?;
+        let manifest = read_manifest_first(root, &[unfinished.get(MANIFEST).cloned(), Some(root.join(MANIFEST))])?;
         Ok(Workspace {
             root: root.to_path_buf(),
             manifest,
@@ -142,6 +148,33 @@ impl Workspace {
             unfinished,
             crash_at: None,
         })
+    }
+
+    /// Opens the workspace at `root` for reading and runs `read` on it; when it fails and a writer
+    /// committed while it read, opens it again and reads it again, up to [`READ_RETRIES`] times,
+    /// pausing a little longer each time: a reader meeting a commit gets a consistent view of the
+    /// workspace after it rather than an error.
+    pub fn read_consistent<T>(root: &Path, mut read: impl FnMut(&Workspace) -> Result<T>) -> Result<T> {
+        let mut retries = 0;
+        loop {
+            let workspace = Workspace::open_existing(root)?;
+            match read(&workspace) {
+                Ok(value) => return Ok(value),
+                Err(_) if retries < READ_RETRIES && workspace.committed_since_opened() => {
+                    retries += 1;
+                    std::thread::sleep(READ_RETRY_PAUSE * retries);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// For a reader: whether a writer committed (or is committing) since the workspace was opened.
+    fn committed_since_opened(&self) -> bool {
+        match &self.access {
+            Access::Reader { seen } => disk_state(&self.root).map_or(true, |now| now != *seen),
+            Access::Writer { .. } => false,
+        }
     }
 
     /// Opens (creating if needed) the workspace at `root` for writing and takes its lock; finishes
@@ -199,19 +232,25 @@ impl Workspace {
         format!("{}.parquet", schema.name)
     }
 
-    /// The file holding a table's current rows, as this workspace sees them.
-    fn table_path(&self, schema: &TableSchema) -> PathBuf {
+    /// The files that may hold a table's current rows, as this workspace sees them, in the order to
+    /// try them: the first that exists holds them.
+    fn table_paths(&self, schema: &TableSchema) -> Vec<PathBuf> {
         let file = Workspace::table_file(schema);
-        self.staged
-            .get(schema.name)
-            .or_else(|| self.unfinished.get(&file))
-            .cloned()
-            .unwrap_or_else(|| self.root.join(file))
+        if let Some(staged) = self.staged.get(schema.name) {
+            return vec![staged.clone()];
+        }
+        let live = self.root.join(&file);
+        match self.unfinished.get(&file) {
+            // The writer finishing that commit may rename the staged file into place at any moment:
+            // then the live file holds the same rows.
+            Some(staged) => vec![staged.clone(), live],
+            None => vec![live],
+        }
     }
 
     /// Whether any table has been written yet.
     pub fn is_empty(&self) -> bool {
-        !crate::model::TABLES.iter().any(|t| self.table_path(t).exists())
+        !crate::model::TABLES.iter().any(|t| self.table_paths(t).iter().any(|p| p.exists()))
     }
 
     /// Reads a table; a table never written reads as empty with the right columns.
@@ -238,11 +277,9 @@ impl Workspace {
     }
 
     fn read_table(&self, schema: &TableSchema) -> Result<DataFrame> {
-        let path = self.table_path(schema);
-        if !path.exists() {
+        let Some((path, file)) = open_first(&self.table_paths(schema))? else {
             return rows_to_frame(schema, &[]);
-        }
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        };
         let df = ParquetReader::new(file)
             .finish()
             .map_err(|e| Error::Workspace { path: path.clone(), message: format!("cannot read table: {e}") })?;
@@ -286,6 +323,9 @@ impl Workspace {
                 message: "opened for reading only; it cannot be written".into(),
             });
         }
+        if self.depth == 0 {
+            self.finish_pending_commit()?;
+        }
         let before = (self.depth == 0).then(|| self.manifest.clone());
         self.depth += 1;
         let result = work(self);
@@ -293,15 +333,28 @@ impl Workspace {
         let Some(before) = before else {
             return result;
         };
-        match result.and_then(|value| self.commit().map(|()| value)) {
-            Ok(value) => Ok(value),
+        let undecided = result.and_then(|value| self.prepare_commit().map(|journal| (value, journal)));
+        match undecided {
             Err(e) => {
                 if self.crash_at.is_none() {
                     self.abandon(before);
                 }
                 Err(e)
             }
+            Ok((value, None)) => Ok(value),
+            // Past the commit point the commit is decided: a failed rename is not undone but left
+            // for the next transaction or the next writer to finish from the journal.
+            Ok((value, Some(journal))) => finish_commit(&self.root, &journal, self.crash_at).map(|()| value),
         }
+    }
+
+    /// Finishes a commit whose renames failed after its commit point (its journal is still there),
+    /// so that a new commit starts from the workspace that commit decided.
+    fn finish_pending_commit(&mut self) -> Result<()> {
+        if let Some(journal) = read_journal(&self.root)? {
+            finish_commit(&self.root, &journal, None)?;
+        }
+        Ok(())
     }
 
     /// Forgets an uncommitted transaction: its staged files go, the manifest is as before.
@@ -314,14 +367,16 @@ impl Workspace {
         self.manifest_changed = false;
     }
 
-    /// Switches the workspace to the staged tables and manifest (see the module comment).
-    fn commit(&mut self) -> Result<()> {
+    /// Stages the manifest and writes the journal (the commit point, see the module comment),
+    /// returning the journal whose renames switch the workspace to the staged files; `None` when
+    /// the commit is already whole (nothing changed, or only the manifest, written at once).
+    fn prepare_commit(&mut self) -> Result<Option<Journal>> {
         if self.staged.is_empty() {
             if self.manifest_changed {
-                self.manifest_changed = false;
                 write_synced(&self.root, MANIFEST, manifest_text(&self.manifest).as_bytes())?;
+                self.manifest_changed = false;
             }
-            return Ok(());
+            return Ok(None);
         }
         self.manifest.generation += 1;
         let staged_manifest = format!("{MANIFEST}{STAGED}");
@@ -336,7 +391,7 @@ impl Workspace {
         write_synced(&self.root, JOURNAL, serde_json::to_string(&journal).expect("journal serialises").as_bytes())?;
         self.staged.clear();
         self.manifest_changed = false;
-        finish_commit(&self.root, &journal, self.crash_at)
+        Ok(Some(journal))
     }
 
     /// Upserts several tables' rows by key, in one commit. Every frame is built before anything is
@@ -466,11 +521,11 @@ fn refuse_non_directory(root: &Path) -> Result<()> {
 }
 
 fn read_manifest(root: &Path, path: &Path) -> Result<Manifest> {
-    if !path.exists() {
-        return Ok(Manifest { schema_version: SCHEMA_VERSION, generation: 0, sources: BTreeMap::new() });
-    }
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let manifest: Manifest = serde_json::from_str(&text)
+    read_manifest_first(root, &[Some(path.to_path_buf())])
+}
+
+fn parse_manifest(root: &Path, path: &Path, text: &str) -> Result<Manifest> {
+    let manifest: Manifest = serde_json::from_str(text)
         .map_err(|e| Error::Workspace { path: path.to_path_buf(), message: format!("manifest is not valid: {e}") })?;
     if manifest.schema_version != SCHEMA_VERSION {
         return Err(Error::Workspace {
@@ -482,6 +537,32 @@ fn read_manifest(root: &Path, path: &Path) -> Result<Manifest> {
         });
     }
     Ok(manifest)
+}
+
+/// Reads the manifest from the first of `paths` that exists (a reader's view of an unfinished
+/// commit: its staged manifest, or the live one once the writer renamed it into place).
+fn read_manifest_first(root: &Path, paths: &[Option<PathBuf>]) -> Result<Manifest> {
+    for path in paths.iter().flatten() {
+        match fs::read_to_string(path) {
+            Ok(text) => return parse_manifest(root, path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(Manifest { schema_version: SCHEMA_VERSION, generation: 0, sources: BTreeMap::new() })
+}
+
+/// Opens the first of `paths` that exists; trying and opening are one step, so a file renamed away
+/// in between is not taken for a missing one.
+fn open_first(paths: &[PathBuf]) -> Result<Option<(PathBuf, File)>> {
+    for path in paths {
+        match File::open(path) {
+            Ok(file) => return Ok(Some((path.clone(), file))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(None)
 }
 
 fn manifest_text(manifest: &Manifest) -> String {

@@ -7,7 +7,7 @@ use flowgauge::Error;
 use flowgauge::collect::{self, Format, ImportKind, ImportRequest};
 use flowgauge::config::Config;
 use flowgauge::model;
-use flowgauge::store::{CommitStep, Workspace};
+use flowgauge::store::{CommitStep, SourceState, Workspace};
 
 use crate::helpers::now;
 
@@ -267,14 +267,53 @@ fn an_unknown_extension_needs_a_format() {
     assert!(err.to_string().contains("--format"), "{err}");
 }
 
-/// Every table of a workspace as a reader sees it, plus its manifest's sources: what "the
-/// workspace's state" means for the crash tests.
-type State = (Vec<(String, usize)>, Vec<String>);
+/// Every table of a workspace as a reader sees it, cell by cell (each column's name and values), plus
+/// its manifest's sources: what "the workspace's state" means for the crash tests.
+type State = (Vec<(String, usize, Vec<String>)>, Vec<String>);
 
 fn state(ws_dir: &Path) -> State {
     let ws = Workspace::open_existing(ws_dir).unwrap();
-    let tables = model::TABLES.iter().map(|t| (t.name.to_string(), ws.load(t).unwrap().height())).collect();
+    let tables = model::TABLES
+        .iter()
+        .map(|t| {
+            let df = ws.load(t).unwrap();
+            (t.name.to_string(), df.height(), cells(&df))
+        })
+        .collect();
     (tables, ws.manifest().sources.keys().cloned().collect())
+}
+
+fn cells(df: &polars::prelude::DataFrame) -> Vec<String> {
+    df.get_column_names()
+        .into_iter()
+        .map(|name| {
+            let values: Vec<_> = df.column(name).unwrap().as_materialized_series().iter().collect();
+            format!("{name}: {values:?}")
+        })
+        .collect()
+}
+
+/// The rows of a table in a state.
+fn rows(state: &State, table: &str) -> usize {
+    state.0.iter().find(|(t, _, _)| t == table).unwrap().1
+}
+
+#[test]
+fn the_crash_tests_state_tells_tables_with_the_same_rows_counted_apart() {
+    // A crash that left `deployments` changed but as long must not pass for the old workspace.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deploys.csv");
+    let mut states = Vec::new();
+    for (name, content) in [("a", DEPLOYS.to_string()), ("b", DEPLOYS.replace("Succeeded", "failure"))] {
+        fs::write(&file, content).unwrap();
+        let ws_dir = dir.path().join(name);
+        let mut ws = Workspace::open(&ws_dir).unwrap();
+        collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+        drop(ws);
+        states.push(state(&ws_dir));
+    }
+    assert_eq!(rows(&states[0], "deployments"), rows(&states[1], "deployments"));
+    assert_ne!(states[0], states[1]);
 }
 
 /// A second file that adds a deployment and the commits it shipped: two tables change.
@@ -333,8 +372,7 @@ fn a_crash_between_two_tables_leaves_the_workspace_wholly_new() {
     assert_ne!(old, new);
     assert_eq!(read_after_crash, new, "a reader reads through the unfinished commit");
     assert_eq!(after_repair, new);
-    let deployment_commits = new.0.iter().find(|(t, _)| t == "deployment_commits").unwrap().1;
-    assert_eq!(deployment_commits, 5);
+    assert_eq!(rows(&new, "deployment_commits"), 5);
 }
 
 #[test]
@@ -477,4 +515,127 @@ fn a_byte_order_mark_is_accepted_in_every_format() {
         assert_eq!(report.rows_read, 1, "{name}");
     }
     assert_eq!(ws.load(&model::INCIDENTS).unwrap().height(), 2);
+}
+
+/// A workspace whose second import crashed after its first rename: `deployment_commits` is new,
+/// `deployments`, `services` and the manifest are still staged, the journal names them.
+fn workspace_with_unfinished_commit(dir: &Path) -> std::path::PathBuf {
+    let (first, second) = (dir.join("deploys.csv"), dir.join("more.csv"));
+    fs::write(&first, DEPLOYS).unwrap();
+    fs::write(&second, MORE_DEPLOYS).unwrap();
+    let ws_dir = dir.join("ws");
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    ws.crash_commit_at(CommitStep::AfterFirstRename);
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap_err();
+    ws_dir
+}
+
+#[test]
+fn a_reader_reads_a_table_the_writer_renamed_into_place_after_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_dir = workspace_with_unfinished_commit(dir.path());
+    assert!(ws_dir.join("commit.json").exists());
+    let reader = Workspace::open_existing(&ws_dir).unwrap();
+    // The writer finishing the commit renames `deployments` into place; the manifest is still staged,
+    // so the reader sees no commit happen: it must read the renamed file, not an empty table.
+    fs::rename(ws_dir.join("deployments.parquet.staged"), ws_dir.join("deployments.parquet")).unwrap();
+    assert_eq!(reader.load(&model::DEPLOYMENTS).unwrap().height(), 3);
+    // Once the manifest is renamed too, a new reader sees the whole commit.
+    fs::rename(ws_dir.join("manifest.json.staged"), ws_dir.join("manifest.json")).unwrap();
+    let reader = Workspace::open_existing(&ws_dir).unwrap();
+    assert_eq!(reader.manifest().sources.len(), 2);
+    assert_eq!(reader.load(&model::SERVICES).unwrap().height(), 2);
+}
+
+/// Imports DEPLOYS into a workspace, then MORE_DEPLOYS with a directory where `services.parquet`
+/// belongs: the commit's renames of `deployment_commits` and `deployments` succeed, the one of
+/// `services` fails, the manifest's is not reached. Returns the workspace, still open, the
+/// obstacle, and the state the second import would have left had it succeeded.
+fn rename_failing_after_commit_point(dir: &Path) -> (std::path::PathBuf, Workspace, std::path::PathBuf, State) {
+    let (first, second) = (dir.join("deploys.csv"), dir.join("more.csv"));
+    fs::write(&first, DEPLOYS).unwrap();
+    fs::write(&second, MORE_DEPLOYS).unwrap();
+    let expected_dir = dir.join("expected");
+    let mut ws = Workspace::open(&expected_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap();
+    drop(ws);
+    let new = state(&expected_dir);
+
+    let ws_dir = dir.join("ws");
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&first, ImportKind::Deployments)).unwrap();
+    let obstacle = ws_dir.join("services.parquet");
+    fs::remove_file(&obstacle).unwrap();
+    fs::create_dir(&obstacle).unwrap();
+    fs::write(obstacle.join("obstacle"), "").unwrap();
+    collect::import_file(&mut ws, &cfg(), &request(&second, ImportKind::Deployments)).unwrap_err();
+    assert!(ws_dir.join("commit.json").exists(), "the commit point was passed");
+    (ws_dir, ws, obstacle, new)
+}
+
+#[test]
+fn a_rename_failing_after_the_commit_point_is_finished_by_the_next_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_dir, ws, obstacle, new) = rename_failing_after_commit_point(dir.path());
+    drop(ws);
+    fs::remove_dir_all(&obstacle).unwrap();
+    drop(Workspace::open(&ws_dir).unwrap());
+    assert_eq!(state(&ws_dir), new);
+}
+
+#[test]
+fn a_rename_failing_after_the_commit_point_is_finished_by_the_same_writers_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_dir, mut ws, obstacle, new) = rename_failing_after_commit_point(dir.path());
+    fs::remove_dir_all(&obstacle).unwrap();
+    let nothing = SourceState { last_run: now(), cursor: String::new(), warnings: vec![] };
+    ws.record_source("test:nothing", nothing).unwrap();
+    assert!(!ws_dir.join("commit.json").exists(), "the writer's next commit finished the decided one first");
+    drop(ws);
+    let (tables, mut sources) = state(&ws_dir);
+    sources.retain(|s| s != "test:nothing");
+    assert_eq!((tables, sources), new);
+}
+
+#[test]
+fn a_reader_meeting_commits_reads_again_and_sees_one_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_dir = dir.path().join("ws");
+    let file = dir.path().join("deploys.csv");
+    let import = |ws: &mut Workspace, n: usize| {
+        let csv = format!(
+            "id,service,environment,sha,started_at,finished_at,status,commits\n\
+             {n},checkout,prod-eu,s{n},2025-01-06T10:00:00Z,2025-01-06T10:10:00Z,success,s{n}\n"
+        );
+        fs::write(&file, csv).unwrap();
+        collect::import_file(ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    };
+    let mut writer = Workspace::open(&ws_dir).unwrap();
+    import(&mut writer, 0);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Every commit adds one deployment and the one commit it shipped.
+            for n in 1..25 {
+                import(&mut writer, n);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let (deployments, shipped, generation) = Workspace::read_consistent(&ws_dir, |ws| {
+                let deployments = ws.load(&model::DEPLOYMENTS)?.height();
+                let shipped = ws.load(&model::DEPLOYMENT_COMMITS)?.height();
+                Ok((deployments, shipped, ws.manifest().generation))
+            })
+            .unwrap();
+            assert_eq!(deployments, shipped, "tables from two commits were mixed");
+            assert_eq!(deployments as u64, generation, "the manifest is from another commit than the tables");
+            reads += 1;
+        }
+        assert!(reads > 0);
+    });
 }
