@@ -906,18 +906,17 @@ fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Res
     if let Some(repo) = &args.repo {
         collect_repo(ctx, repo, None)?;
     }
-    let workspace = Workspace::open_existing(&ctx.workspace_dir)?;
-    if workspace.is_empty() {
-        return Err(Error::NotFound(format!(
-            "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",
-            ctx.workspace_dir.display()
-        ))
-        .into());
-    }
     let started = Instant::now();
-    let mut tables = metrics::load_tables(&workspace)?;
-    let manifest = workspace.manifest().clone();
-    drop(workspace);
+    // A collection may commit while this reads: the read is repeated until it sees one state.
+    let (mut tables, manifest) = Workspace::read_consistent(&ctx.workspace_dir, |workspace| {
+        if workspace.is_empty() {
+            return Err(Error::NotFound(format!(
+                "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",
+                ctx.workspace_dir.display()
+            )));
+        }
+        Ok((metrics::load_tables(workspace)?, workspace.manifest().clone()))
+    })?;
     if anonymise {
         report::anonymise(&mut tables)?;
     }

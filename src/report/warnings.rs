@@ -27,7 +27,8 @@ pub fn recorded(manifest: Option<&Manifest>) -> Vec<DataWarning> {
 
 /// The repository a warning's source names: `git:acme/shop` and `github:acme/shop` → `acme/shop`.
 fn repo_of(w: &DataWarning) -> &str {
-    w.source.split_once(':').map(|(_, repo)| repo).unwrap_or(&w.source)
+    // `git:REPO`, `github:REPO:RESOURCE`: the repository is the second part (names hold no colon).
+    w.source.split(':').nth(1).unwrap_or(&w.source)
 }
 
 /// Whether `service` takes data from `repo`: it lists the repository, or it is the service a
@@ -166,6 +167,10 @@ mod tests {
         assert_eq!(for_service(&unclaimed, "mdBook", &["mdBook"], &c).len(), 1);
         // Nobody covers it: every service is warned, since which figures it touches is unknown.
         assert_eq!(for_service(&unclaimed, "pay", &["shop", "pay"], &c).len(), 1);
+        // A GitHub source names its resource after the repository: still only shop's.
+        let github = [shallow("github:acme/shop:workflow_runs")];
+        assert_eq!(for_service(&github, "shop", &["shop", "pay"], &c).len(), 1);
+        assert!(for_service(&github, "pay", &["shop", "pay"], &c).is_empty());
     }
 
     #[test]
