@@ -511,7 +511,12 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             write_stdout(&text)
         }
         Command::Assess { action, common, answers, format, catalogue: outer } => {
-            let ctx = load_context(&cli, Overrides { benchmark_year: common.benchmark_year, ..Default::default() })?;
+            let ctx = load_context_for(
+                &cli,
+                Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
+                common.repo.as_deref(),
+            )?;
+            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
             match action {
                 None => assess(&ctx, common, answers, *format, outer.as_deref()),
                 Some(AssessAction::Questionnaire { service, out, respondents, force, catalogue }) => {
