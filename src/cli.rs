@@ -459,12 +459,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             ownership(&ctx, repo, name.as_deref(), *format, dialect)
         }
         Command::Metrics { common, period, format, collect } => {
-            let ctx = load_context_for(
-                &cli,
-                Overrides { period: period.clone(), benchmark_year: common.benchmark_year, ..Default::default() },
-                common.repo.as_deref(),
-            )?;
-            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
+            let ctx = metric_context(&cli, common, Overrides { period: period.clone(), ..Default::default() })?;
             if *collect {
                 collect_all(&ctx)?;
             }
@@ -484,24 +479,14 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             write_stdout(&text)
         }
         Command::Report { common, options, collect } => {
-            let ctx = load_context_for(
-                &cli,
-                Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
-                common.repo.as_deref(),
-            )?;
-            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
+            let ctx = metric_context(&cli, common, Overrides::default())?;
             if *collect {
                 collect_all(&ctx)?;
             }
             write_report(&ctx, common, options)
         }
         Command::Explain { metric, common, format } => {
-            let ctx = load_context_for(
-                &cli,
-                Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
-                common.repo.as_deref(),
-            )?;
-            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
+            let ctx = metric_context(&cli, common, Overrides::default())?;
             let (computation, _) = compute(&ctx, common)?;
             let records = metrics::explain(&computation, metric, common.service.as_deref())?;
             let text = match format {
@@ -511,12 +496,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             write_stdout(&text)
         }
         Command::Assess { action, common, answers, format, catalogue: outer } => {
-            let ctx = load_context_for(
-                &cli,
-                Overrides { benchmark_year: common.benchmark_year, ..Default::default() },
-                common.repo.as_deref(),
-            )?;
-            let ctx = with_release_tags(ctx, common.tags.as_deref())?;
+            let ctx = metric_context(&cli, common, Overrides::default())?;
             match action {
                 None => assess(&ctx, common, answers, *format, outer.as_deref()),
                 Some(AssessAction::Questionnaire { service, out, respondents, force, catalogue }) => {
@@ -663,6 +643,14 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
 }
 
 /// The session with `--tags` applied: the given tags mark the releases of the repository read.
+/// The session of a command that computes metrics: its benchmark year, the repository's own
+/// workspace for `--repo`, and `--tags` as the release tags.
+fn metric_context(cli: &Cli, common: &MetricArgs, extra: Overrides) -> anyhow::Result<Session> {
+    let overrides = Overrides { benchmark_year: common.benchmark_year, ..extra };
+    let ctx = load_context_for(cli, overrides, common.repo.as_deref())?;
+    with_release_tags(ctx, common.tags.as_deref())
+}
+
 fn with_release_tags(mut ctx: Session, tags: Option<&str>) -> anyhow::Result<Session> {
     if let Some(pattern) = tags {
         ctx.config.git.set_release_tags(pattern)?;
