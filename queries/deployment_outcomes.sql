@@ -110,6 +110,7 @@ SELECT
     CASE WHEN is_failure AND restored_ts IS NOT NULL THEN GREATEST(restored_ts - deployed_ts, 0) END AS recovery_s,
     CASE
         WHEN status <> 'success' THEN 'deployment did not succeed'
+        WHEN NOT is_prod_success AND environment = 'prerelease' THEN 'pre-release, not a production deployment'
         WHEN NOT is_prod_success THEN 'not a production deployment'
         WHEN window_position = 'before' THEN 'deployed before the window'
         WHEN window_position = 'after' THEN 'deployed after the window'

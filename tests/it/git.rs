@@ -448,7 +448,7 @@ fn semantic_version_tags_are_releases_by_default_and_pre_releases_stay_out_of_pr
     assert!(out.status.success(), "{}", text(&out.stderr));
     let records = text(&out.stdout);
     let line = records.lines().find(|l| l.contains("14.1.0-rc1")).unwrap_or_else(|| panic!("{records}"));
-    assert!(line.contains("prerelease") && line.contains("not a production deployment"), "{line}");
+    assert!(line.contains("prerelease") && line.contains("pre-release, not a production deployment"), "{line}");
     // Lightweight tags date each release at its own commit, so the changes tagged directly have a
     // lead time of zero and are left out; the change shipped first in the pre-release 14.1.0-rc1
     // reaches production only with 14.1.0, a week (168 hours) later.

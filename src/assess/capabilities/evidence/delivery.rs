@@ -284,8 +284,14 @@ impl Outcomes {
         for i in 0..df.height() {
             // The reason says whether the window of the configuration counts it; the period here
             // is the caller's, so only "is it a successful production deployment" is taken from it.
-            let prod_success =
-                !matches!(reasons.get(i), Some("deployment did not succeed" | "not a production deployment"));
+            let prod_success = !matches!(
+                reasons.get(i),
+                Some(
+                    "deployment did not succeed"
+                        | "not a production deployment"
+                        | "pre-release, not a production deployment"
+                )
+            );
             if services.get(i) == Some(scope.service)
                 && prod_success
                 && failure.get(i) == Some(true)
