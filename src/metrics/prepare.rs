@@ -11,7 +11,7 @@
 //! * `periods` and `service_weeks`: the calendar every service is reported on, so a service with no
 //!   events still gets a row of zeros rather than vanishing.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::DateTime;
 use polars::prelude::*;
@@ -328,11 +328,13 @@ fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config:
 struct Culprits {
     /// (service, commit) → (deployed_ts, deployment id) of the service's earliest production
     /// deployment that shipped it: an incident is caused by its own service's deployment.
-    by_sha: HashMap<(String, String), (i64, String)>,
+    /// Ordered, so that an abbreviated sha finds its commits as one range of keys, not by a scan of
+    /// every shipped commit.
+    by_sha: BTreeMap<(String, String), (i64, String)>,
     /// Change → its merge commit and its own commits.
     change_shas: HashMap<String, Vec<String>>,
-    /// Commit → the changes it belongs to (the inverse of `change_shas`).
-    commit_changes: HashMap<String, Vec<String>>,
+    /// Commit → the changes it belongs to (the inverse of `change_shas`), ordered like `by_sha`.
+    commit_changes: BTreeMap<String, Vec<String>>,
 }
 
 impl Culprits {
@@ -347,7 +349,7 @@ impl Culprits {
             .iter()
             .flat_map(|(service, list)| list.iter().map(move |d| (d.id.as_str(), (d.deployed_ts, service.as_str()))))
             .collect();
-        let mut by_sha: HashMap<(String, String), (i64, String)> = HashMap::new();
+        let mut by_sha: BTreeMap<(String, String), (i64, String)> = BTreeMap::new();
         let mut note = |sha: &str, deployment: &str| {
             if let Some(&(ts, service)) = deployed.get(deployment) {
                 let candidate = (ts, deployment.to_string());
@@ -384,7 +386,7 @@ impl Culprits {
                 change_shas.entry(id.to_string()).or_default().push(sha.to_ascii_lowercase());
             }
         }
-        let mut commit_changes: HashMap<String, Vec<String>> = HashMap::new();
+        let mut commit_changes: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (change, shas) in &change_shas {
             for sha in shas {
                 commit_changes.entry(sha.clone()).or_default().push(change.clone());
@@ -397,13 +399,19 @@ impl Culprits {
     /// digits matches by prefix).
     fn shipping(&self, service: &str, sha: &str) -> Option<&(i64, String)> {
         let sha = sha.trim().to_ascii_lowercase();
-        if let Some(hit) = self.by_sha.get(&(service.to_string(), sha.clone())) {
+        let key = (service.to_string(), sha.clone());
+        if let Some(hit) = self.by_sha.get(&key) {
             return Some(hit);
         }
         if !is_abbreviated(&sha) {
             return None;
         }
-        self.by_sha.iter().filter(|((s, full), _)| s == service && full.starts_with(&sha)).map(|(_, hit)| hit).min()
+        // The service's commits that start with the prefix sort right after it, together.
+        self.by_sha
+            .range(key..)
+            .take_while(|((s, full), _)| s == service && full.starts_with(&sha))
+            .map(|(_, hit)| hit)
+            .min()
     }
 
     /// The service's deployment that first shipped `sha`; when none shipped the commit itself (a
@@ -418,8 +426,8 @@ impl Culprits {
             Some(changes) => changes.iter().collect(),
             None if is_abbreviated(&sha) => self
                 .commit_changes
-                .iter()
-                .filter(|(full, _)| full.starts_with(&sha))
+                .range(sha.clone()..)
+                .take_while(|(full, _)| full.starts_with(&sha))
                 .flat_map(|(_, changes)| changes)
                 .collect(),
             None => Vec::new(),
