@@ -375,6 +375,8 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
         for c in capabilities {
             let id = c["id"].as_str().unwrap();
             assert_eq!(c["survey"]["score"], expected["survey"][name][id], "{name} {id} survey score");
+            // Worked out from the data files by sample-data/acme/evidence.py (EXPECTED.md).
+            assert_eq!(c["evidence"]["score"], expected["evidence"][name][id], "{name} {id} evidence score");
             for side in ["evidence", "survey"] {
                 assert!(
                     !c[side]["score"].is_null() || c[side]["unknown_reason"].is_string(),
@@ -397,7 +399,27 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(disagreements, want, "{name} disagreements");
+        let capability_disagreements: Vec<&str> = service["disagreements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["subject"].as_str())
+            .filter(|subject| capabilities.iter().any(|c| c["id"] == *subject))
+            .collect();
+        let want: Vec<&str> =
+            expected["evidence_disagreements"][name].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(capability_disagreements, want, "{name} evidence disagreements");
     }
+    // The planted disagreement: payments says its deployments are automated; the records say by hand.
+    let planted = &expected["planted_disagreement"];
+    let payments = services.iter().find(|s| s["service"] == planted["service"]).unwrap();
+    let deployment_automation =
+        payments["capabilities"].as_array().unwrap().iter().find(|c| c["id"] == planted["capability"]).unwrap();
+    assert_eq!(deployment_automation["survey"]["score"], planted["survey"]);
+    assert_eq!(deployment_automation["evidence"]["score"], planted["evidence"]);
+    assert_eq!(deployment_automation["top_indicator"], planted["indicator"]);
+    let finding = deployment_automation["disagreement"]["text"].as_str().unwrap();
+    assert!(finding.ends_with(planted["detail"].as_str().unwrap()), "{finding}");
     // Kept as dated snapshots; assessing again the same answers changes nothing.
     let first = fs::read_to_string(&snapshots).unwrap();
     let kept: Value = serde_json::from_str(&first).unwrap();
