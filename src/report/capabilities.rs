@@ -33,7 +33,6 @@ pub struct ServiceCapabilities {
     pub respondents: usize,
     pub rows: Vec<CapabilityRow>,
     pub quick_check: Vec<String>,
-    pub recommendations: Vec<String>,
 }
 
 /// One heatmap cell.
@@ -136,7 +135,6 @@ pub fn view(assessments: &[ServiceAssessment]) -> CapabilitiesView {
                 })
                 .collect(),
             quick_check: a.quick_check.iter().filter_map(|q| q.disagreement.as_ref().map(|d| d.text.clone())).collect(),
-            recommendations: a.recommendations.iter().map(|r| r.text.clone()).collect(),
         })
         .collect();
     CapabilitiesView { attribution: ATTRIBUTION, columns, heatmap, services }

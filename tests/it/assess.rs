@@ -597,3 +597,66 @@ fn the_report_shows_the_capabilities_per_service_and_the_portfolio_heatmap() {
     assert!(html.contains("answers put lead time at Less than one day (7.3"), "the Quick Check disagreement");
     assert!(html.contains("CC-BY-4.0"));
 }
+
+#[test]
+fn the_report_ranks_one_list_of_recommendations_per_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let (c, ws) = (config.to_str().unwrap(), dir.path().to_str().unwrap());
+    let out = flowgauge(dir.path(), &["--config", c, "--workspace", ws, "-q", "collect"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = |format: &str| {
+        let out = flowgauge(
+            dir.path(),
+            &["--config", c, "--workspace", ws, "-q", "report", "--format", format, "--out", "-"],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let doc: Value = serde_json::from_str(&report("json")).unwrap();
+    let ids: Vec<String> = catalogue().capabilities.iter().map(|c| c.id.clone()).collect();
+    for s in doc["capabilities"]["services"].as_array().unwrap() {
+        assert!(s.get("recommendations").is_none(), "a second list in the capabilities section: {s}");
+    }
+    for service in doc["services"].as_array().unwrap() {
+        let list = service["recommendations"].as_array().unwrap();
+        assert!(!list.is_empty());
+        for (i, r) in list.iter().enumerate() {
+            assert_eq!(r["rank"], i + 1);
+            assert!(ids.contains(&r["capability"].as_str().unwrap().to_string()), "{r}");
+            assert!(!r["metric"].as_str().unwrap().is_empty() && !r["because"].as_array().unwrap().is_empty(), "{r}");
+        }
+        // One item per capability.
+        let mut capabilities: Vec<&str> = list.iter().map(|r| r["capability"].as_str().unwrap()).collect();
+        capabilities.sort();
+        capabilities.dedup();
+        assert_eq!(capabilities.len(), list.len());
+    }
+    let payments = doc["services"].as_array().unwrap().iter().find(|s| s["name"] == "payments").unwrap();
+    let list = payments["recommendations"].as_array().unwrap();
+    // The manual release steps (the findings) are deployment automation's step (the assessment), first.
+    assert_eq!(list[0]["title"], "Replace manual release steps with automated checks");
+    assert_eq!(list[0]["capability"], "deployment-automation");
+    assert_eq!(list[0]["priority"], 20.0);
+    assert_eq!(list[0]["watch"]["id"], "da.manual_production_deployments");
+    assert_eq!(list[0]["watch"]["now"], "52 of 52 production deployments were started by a person");
+    let because: Vec<&str> = list[0]["because"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+    assert!(because[0].starts_with("start with the "), "{because:?}");
+    assert_eq!(*because.last().unwrap(), "deployment automation: evidence 0.0/10 (absent), survey 8.3/10 (leading)");
+    // Below the five first, the findings' steps stay: rollback is rehearsed nowhere at payments.
+    let rollback = list.iter().find(|r| r["capability"] == "rollback-recovery").expect("the rollback step is kept");
+    assert!(rollback["rank"].as_u64().unwrap() > 5, "{rollback}");
+    assert!(rollback["title"].as_str().unwrap().starts_with("Make rollback a rehearsed"));
+
+    let html = report("html");
+    assert!(!html.contains("Capabilities to work on first"));
+    assert!(
+        html.contains("Progress shows in <i>Production deployments started by a person</i>"),
+        "the watch indicator"
+    );
+    let md = report("md");
+    assert!(
+        md.contains(r"1. Replace manual release steps with automated checks (Deployment automation; moves lead time \(deploy stage\) and deployment frequency; watch da.manual\_production\_deployments)"),
+        "{md}"
+    );
+}
