@@ -660,3 +660,34 @@ fn the_report_ranks_one_list_of_recommendations_per_service() {
         "{md}"
     );
 }
+
+#[test]
+fn the_markdown_summary_names_the_weakest_capabilities_and_the_disagreements() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let (c, ws) = (config.to_str().unwrap(), dir.path().to_str().unwrap());
+    let out = flowgauge(
+        dir.path(),
+        &["--config", c, "--workspace", ws, "-q", "report", "--collect", "--format", "md", "--out", "-"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    let payments = &md[md.find("### payments").unwrap()..md.find("### storefront").unwrap()];
+    // Lowest score first (evidence when known, else survey); ties in catalogue order.
+    assert!(
+        payments.contains("Weakest capabilities (evidence / survey, 0–10, – unknown): Deployment automation 0.0 / 8.3; Monitoring and observability 0.0 / 6.7; Rollback and recovery readiness 0.0 / 2.9\n"),
+        "{payments}"
+    );
+    assert!(payments.contains("Where answers and records disagree:\n"), "{payments}");
+    assert!(
+        payments.contains(r"- answers say deployment automation is leading \(8.3/10\); the records say absent \(0.0/10\): 52 of 52 production deployments were started by a person"),
+        "{payments}"
+    );
+    assert!(
+        payments.contains(r"- answers put lead time at Less than one day \(7.3/10\)"),
+        "the Quick Check's too: {payments}"
+    );
+    // Every service has the part, and each comes before the first steps.
+    assert_eq!(md.matches("Weakest capabilities (evidence / survey").count(), 3);
+    assert!(payments.find("Weakest capabilities").unwrap() < payments.find("First steps:").unwrap());
+}
