@@ -383,7 +383,16 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
                     "{name} {id} {side}: neither a score nor a reason"
                 );
             }
-            assert!(c["indicators"].is_array());
+            // The done criterion: the indicators, each measured or unknown with the reason.
+            let indicators = c["indicators"].as_array().unwrap();
+            assert!(!indicators.is_empty(), "{name} {id}: no indicator");
+            for i in indicators {
+                assert!(
+                    !i["value"].is_null() || i["unknown_reason"].as_str().is_some_and(|r| !r.is_empty()),
+                    "{name} {id} {}: neither a value nor a reason",
+                    i["id"]
+                );
+            }
         }
         // The Quick Check's disagreements; the capabilities' need the evidence indicators.
         let disagreements: Vec<&str> = service["quick_check"]
@@ -690,4 +699,44 @@ fn the_markdown_summary_names_the_weakest_capabilities_and_the_disagreements() {
     // Every service has the part, and each comes before the first steps.
     assert_eq!(md.matches("Weakest capabilities (evidence / survey").count(), 3);
     assert!(payments.find("Weakest capabilities").unwrap() < payments.find("First steps:").unwrap());
+}
+
+#[test]
+fn indicator_details_agree_in_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, _) = sample_assessment(dir.path());
+    let detail = |service: &str, indicator: &str| -> String {
+        let s = json.as_array().unwrap().iter().find(|s| s["service"] == service).unwrap();
+        let found = s["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["indicators"].as_array().unwrap())
+            .find(|i| i["id"] == indicator)
+            .unwrap();
+        found["detail"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        detail("ledger", "km.codeowners_gaps"),
+        "1 CODEOWNERS gap: GitHub reports: Unknown owner in `/legacy/      @mvoss`"
+    );
+    assert_eq!(
+        detail("ledger", "rr.rollback_recovery_hours"),
+        "1 failed deployment was rolled back; median recovery 2.0 hours"
+    );
+    assert_eq!(
+        detail("storefront", "rr.rollback_recovery_hours"),
+        "2 failed deployments were rolled back; median recovery 45 minutes"
+    );
+    assert_eq!(
+        detail("payments", "cd.deploy_days_per_week"),
+        "51 deployment days in 52.1 weeks (51 successful production deployments)"
+    );
+    let payments = json.as_array().unwrap().iter().find(|s| s["service"] == "payments").unwrap();
+    let frequency =
+        payments["quick_check"].as_array().unwrap().iter().find(|q| q["metric"] == "deployment_frequency").unwrap();
+    assert!(
+        frequency["measured"].as_str().unwrap().ends_with("(0.14 a day, median 1 deployment day a week)"),
+        "{frequency}"
+    );
 }

@@ -578,7 +578,7 @@ fn changes_and_pipelines_show_integration_branch_life_review_size_and_what_pipel
     let m = measured(&fx, &cfg, "shop", |_| {});
     m.expect("ci.pipeline_before_merge", 1.0, 10.0);
     let red = m.expect("ci.main_red_hours", 0.0, 10.0);
-    assert_eq!(red.detail, "main never turned red in 1 pipelines");
+    assert_eq!(red.detail, "main never turned red in 1 pipeline");
     m.expect("tbd.merged_within_day", 1.0, 10.0);
     m.expect("sca.review_hours", 0.5, 10.0);
     m.expect("sb.median_change_lines", 25.0, 10.0);

@@ -402,7 +402,8 @@ fn measured(metric: QuickCheckMetric, m: &PeriodMetrics) -> Option<(String, f64)
             let weekly = f.median_weekly_deployment_days.unwrap_or(f.deployment_days_per_week);
             let per_month = f.deployment_days as f64 * 30.0 / f.days.max(1.0);
             let k = frequency_option(f.per_day, weekly, per_month);
-            option(k, format!("{:.2} a day, median {weekly} deployment days a week", f.per_day))
+            let days = if weekly == 1.0 { "deployment day" } else { "deployment days" };
+            option(k, format!("{:.2} a day, median {weekly} {days} a week", f.per_day))
         }),
         QuickCheckMetric::ChangeFailPercent => m.change_failure_rate.rate.map(percent),
         QuickCheckMetric::ReworkPercent => m.rework_rate.rate.map(percent),
