@@ -141,12 +141,19 @@ def indicators(service, all_deployments, changes, deployments, pipelines, jobs, 
         "higher", "%d of %d" % (len(named), len(prod)))
 
     if window_pipelines:
-        # payments: every pipeline is a release on main (no commit, no PR branch): none ran before a merge.
-        before = [c for c in merged if any(
-            p["ref"] == c.get("head_branch") and p["status"] == "success"
-            and when(p["finished_at"]) < when(c["merged_at"]) for p in window_pipelines)]
-        add("continuous-integration", "ci.pipeline_before_merge", len(before) / len(merged),
-            (0.5, 0.75, 0.9, 0.98), "higher", "%d of %d" % (len(before), len(merged)))
+        # payments: every pipeline is a release on main with no commit, the branch every change merges
+        # into: such pipelines cannot show a check before a merge, so the share is unknown.
+        targets = {c["base_branch"] for c in merged}
+        if any(p.get("sha") or p["ref"] not in targets for p in pipelines):
+            before = [c for c in merged if any(
+                p["ref"] == c.get("head_branch") and p["status"] == "success"
+                and when(p["finished_at"]) < when(c["merged_at"]) for p in window_pipelines)]
+            value, detail = len(before) / len(merged), "%d of %d" % (len(before), len(merged))
+        else:
+            value, detail = None, "unknown: %d pipelines, all on %s, none names a commit" % (
+                len(pipelines), "/".join(sorted(targets)))
+        add("continuous-integration", "ci.pipeline_before_merge", value, (0.5, 0.75, 0.9, 0.98), "higher",
+            detail)
         red = [p for p in window_pipelines if p["ref"] == "main" and p["status"] == "failure"]
         add("continuous-integration", "ci.main_red_hours", 0.0 if not red else None,
             (1, 4, 24, 72), "lower", "%d failed main pipelines of %d" % (len(red), len(window_pipelines)))

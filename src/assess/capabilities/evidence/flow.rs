@@ -279,6 +279,18 @@ fn pipeline_before_merge(input: &EvidenceInput, changes: &Changes, pipelines: &P
     if let Some(m) = changes.none_merged(ID) {
         return Ok(m);
     }
+    // Pipelines that name no commit and run only on the branches changes merge into (release or
+    // nightly pipelines, as an export of them alone holds) cannot show a check before a merge: that
+    // none ran would be a guess.
+    let targets: HashSet<&str> = changes.base_branch.iter().flatten().map(String::as_str).collect();
+    let before_merge_visible = (0..pipelines.ids.len())
+        .any(|i| pipelines.sha[i].is_some() || pipelines.git_ref[i].as_deref().is_some_and(|r| !targets.contains(r)));
+    if !before_merge_visible {
+        return Ok(Measurement::unknown(
+            ID,
+            "the service's pipelines name no commit and run only on the branches its changes merge into, so they cannot show a pipeline before a merge",
+        ));
+    }
     let mut first_success_by_sha: HashMap<String, i64> = HashMap::new();
     let mut successes_by_ref: HashMap<&str, Vec<i64>> = HashMap::new();
     for i in 0..pipelines.ids.len() {
