@@ -965,6 +965,7 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
     if assessed.iter().any(scored) {
         doc.capabilities = Some(report::capabilities::view(&assessed));
     }
+    report::recommendations::fold_into(&mut doc, &findings, &assessed);
     let (text, default_name) = match options.format {
         ReportFormat::Html => {
             (report::render::render(&doc, "report.html", options.templates.as_deref())?, "report.html")

@@ -95,6 +95,9 @@ pub struct OwnershipGap {
 pub struct Recommendation {
     pub rank: usize,
     pub title: String,
+    /// The catalogue capability it improves (`src/assess/catalogue.toml`): the report folds it into
+    /// that capability's place in the one ranking (`src/report/recommendations.rs`).
+    pub capability: &'static str,
     /// The metric it should move.
     pub metric: String,
     /// Why: the evidence that motivates it.
@@ -985,26 +988,34 @@ fn recommendations(
         out.push(Recommendation {
             rank: 0,
             title: "Replace manual release steps with automated checks".into(),
+            capability: "deployment-automation",
             metric: "lead time (deploy stage) and deployment frequency".into(),
             because: first.into_iter().chain(evidence(Question::ManualSteps)).collect(),
             score: status(Question::ManualSteps).weight() + lead_gap.max(gap(levels.deployment_frequency.level)),
         });
     }
     let lt = &m.lead_time;
+    // Each stage's advice belongs to the capability that shortens it.
     let stages = [
-        ("coding", lt.coding.median_hours, "Split work into smaller changes that reach review sooner"),
+        ("coding", lt.coding.median_hours, "Split work into smaller changes that reach review sooner", "small-batches"),
         (
             "pickup",
             lt.pickup.median_hours,
             "Agree how quickly a waiting review is picked up, and make waiting reviews visible",
+            "streamlined-change-approval",
         ),
-        ("review", lt.review.median_hours, "Keep changes small enough to review in one pass"),
-        ("deploy", lt.deploy.median_hours, "Deploy every merge automatically, soon after it lands"),
+        ("review", lt.review.median_hours, "Keep changes small enough to review in one pass", "small-batches"),
+        (
+            "deploy",
+            lt.deploy.median_hours,
+            "Deploy every merge automatically, soon after it lands",
+            "continuous-delivery",
+        ),
     ];
-    if let Some((name, Some(h), advice)) = stages
+    if let Some((name, Some(h), advice, capability)) = stages
         .iter()
         .copied()
-        .filter(|(_, h, _)| h.is_some())
+        .filter(|(_, h, _, _)| h.is_some())
         .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))
         && lead_gap > 0
     {
@@ -1012,6 +1023,7 @@ fn recommendations(
         out.push(Recommendation {
             rank: 0,
             title: advice.to_string(),
+            capability,
             metric: "lead time for changes".into(),
             because: vec![format!(
                 "the {name} stage is the longest: median {} of a {} median lead time ({})",
@@ -1027,6 +1039,7 @@ fn recommendations(
         out.push(Recommendation {
             rank: 0,
             title: "Add automated verification before and just after production".into(),
+            capability: "test-automation",
             metric: "change failure rate".into(),
             because: vec![
                 format!(
@@ -1042,6 +1055,7 @@ fn recommendations(
         out.push(Recommendation {
             rank: 0,
             title: "Make rollback a rehearsed, one-step operation and use it first when a deployment fails".into(),
+            capability: "rollback-recovery",
             metric: "failed deployment recovery time".into(),
             because: evidence(Question::Rollback),
             score: gap(levels.recovery.level) + 2,
@@ -1051,6 +1065,7 @@ fn recommendations(
         out.push(Recommendation {
             rank: 0,
             title: "Alert on what users experience, and open an incident automatically when it degrades".into(),
+            capability: "monitoring-observability",
             metric: "failed deployment recovery time and change failure rate".into(),
             because: evidence(Question::Monitoring),
             score: gap(levels.recovery.level).max(1) + 1,
@@ -1063,6 +1078,7 @@ fn recommendations(
             .any(|g| is_heavy(g) && ["incidents", "changes", "deployments"].contains(&g.area.as_str()));
         out.push(Recommendation {
             rank: 0,
+            capability: if records { "incident-response-review" } else { "code-maintainability-knowledge" },
             title: if records {
                 "Name an owner for every incident and require a review by someone other than the author".into()
             } else {
@@ -1078,6 +1094,7 @@ fn recommendations(
         out.push(Recommendation {
             rank: 0,
             title: "Release smaller batches more often".into(),
+            capability: "small-batches",
             metric: "deployment frequency".into(),
             because: vec![format!(
                 "{} in the window, {:.1} per week ({})",

@@ -26,6 +26,14 @@ pub struct CapabilityRow {
     pub movement: Option<String>,
 }
 
+/// A capability among a service's weakest, for the Markdown summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeakCapability {
+    pub name: String,
+    pub evidence: String,
+    pub survey: String,
+}
+
 /// A service's capabilities section.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceCapabilities {
@@ -33,7 +41,30 @@ pub struct ServiceCapabilities {
     pub respondents: usize,
     pub rows: Vec<CapabilityRow>,
     pub quick_check: Vec<String>,
-    pub recommendations: Vec<String>,
+    /// The three weakest capabilities: lowest score first, scored by evidence when known, else by
+    /// survey (as the recommendations rank them); capabilities with neither are left out.
+    pub weakest: Vec<WeakCapability>,
+    /// Every disagreement's text: capabilities first, then the Quick Check's.
+    pub disagreements: Vec<String>,
+}
+
+/// How many weakest capabilities the summary names.
+pub const WEAKEST: usize = 3;
+
+fn weakest(a: &ServiceAssessment) -> Vec<WeakCapability> {
+    let mut scored: Vec<(f64, &crate::assess::capabilities::scorecard::CapabilityAssessment)> =
+        a.capabilities.iter().filter_map(|c| c.evidence.score.or(c.survey.score).map(|s| (s, c))).collect();
+    // Stable: equal scores keep catalogue order.
+    scored.sort_by(|x, y| x.0.total_cmp(&y.0));
+    scored
+        .into_iter()
+        .take(WEAKEST)
+        .map(|(_, c)| WeakCapability {
+            name: c.name.clone(),
+            evidence: show(c.evidence.score),
+            survey: show(c.survey.score),
+        })
+        .collect()
 }
 
 /// One heatmap cell.
@@ -136,7 +167,8 @@ pub fn view(assessments: &[ServiceAssessment]) -> CapabilitiesView {
                 })
                 .collect(),
             quick_check: a.quick_check.iter().filter_map(|q| q.disagreement.as_ref().map(|d| d.text.clone())).collect(),
-            recommendations: a.recommendations.iter().map(|r| r.text.clone()).collect(),
+            weakest: weakest(a),
+            disagreements: a.disagreements.iter().map(|d| d.text.clone()).collect(),
         })
         .collect();
     CapabilitiesView { attribution: ATTRIBUTION, columns, heatmap, services }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::charts::{self, Threshold, Trend};
 use super::warnings;
 use crate::assess::findings::plural;
-use crate::assess::findings::{Finding, ManualStep, OwnershipGap, Recommendation, ServiceFindings};
+use crate::assess::findings::{Finding, ManualStep, OwnershipGap, ServiceFindings};
 use crate::assess::{self, Confidence, Rating};
 use crate::calendar::human_hours;
 use crate::config::Config;
@@ -157,7 +157,8 @@ pub struct ServiceSection {
     pub manual_steps: Vec<ManualStep>,
     pub manual_steps_view: Vec<[String; 4]>,
     pub ownership_gaps: Vec<OwnershipGap>,
-    pub recommendations: Vec<Recommendation>,
+    /// One ranking: the findings' steps folded into the capability ranking (`recommendations.rs`).
+    pub recommendations: Vec<super::recommendations::Recommendation>,
     pub quarter_headers: Vec<&'static str>,
     pub quarters: Vec<QuarterRow>,
     pub provenance: Vec<ProvenanceBlock>,
@@ -910,7 +911,10 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
                 .collect(),
             manual_steps: steps,
             ownership_gaps: findings.map(|f| f.ownership_gaps.clone()).unwrap_or_default(),
-            recommendations: findings.map(|f| f.recommendations.clone()).unwrap_or_default(),
+            recommendations: super::recommendations::fold(
+                findings.map(|f| f.recommendations.as_slice()).unwrap_or_default(),
+                None,
+            ),
             quarter_headers: QUARTER_HEADERS.to_vec(),
             quarters: quarters(s),
             provenance: provenance(input.computation, &s.service, per_block)?,

@@ -6,6 +6,7 @@
 pub mod capabilities;
 pub mod charts;
 pub mod document;
+pub mod recommendations;
 pub mod render;
 pub mod spreadsheet;
 pub mod warnings;

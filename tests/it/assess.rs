@@ -375,13 +375,24 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
         for c in capabilities {
             let id = c["id"].as_str().unwrap();
             assert_eq!(c["survey"]["score"], expected["survey"][name][id], "{name} {id} survey score");
+            // Worked out from the data files by sample-data/acme/evidence.py (EXPECTED.md).
+            assert_eq!(c["evidence"]["score"], expected["evidence"][name][id], "{name} {id} evidence score");
             for side in ["evidence", "survey"] {
                 assert!(
                     !c[side]["score"].is_null() || c[side]["unknown_reason"].is_string(),
                     "{name} {id} {side}: neither a score nor a reason"
                 );
             }
-            assert!(c["indicators"].is_array());
+            // The done criterion: the indicators, each measured or unknown with the reason.
+            let indicators = c["indicators"].as_array().unwrap();
+            assert!(!indicators.is_empty(), "{name} {id}: no indicator");
+            for i in indicators {
+                assert!(
+                    !i["value"].is_null() || i["unknown_reason"].as_str().is_some_and(|r| !r.is_empty()),
+                    "{name} {id} {}: neither a value nor a reason",
+                    i["id"]
+                );
+            }
         }
         // The Quick Check's disagreements; the capabilities' need the evidence indicators.
         let disagreements: Vec<&str> = service["quick_check"]
@@ -397,7 +408,27 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
             .map(|v| v.as_str().unwrap())
             .collect();
         assert_eq!(disagreements, want, "{name} disagreements");
+        let capability_disagreements: Vec<&str> = service["disagreements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["subject"].as_str())
+            .filter(|subject| capabilities.iter().any(|c| c["id"] == *subject))
+            .collect();
+        let want: Vec<&str> =
+            expected["evidence_disagreements"][name].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(capability_disagreements, want, "{name} evidence disagreements");
     }
+    // The planted disagreement: payments says its deployments are automated; the records say by hand.
+    let planted = &expected["planted_disagreement"];
+    let payments = services.iter().find(|s| s["service"] == planted["service"]).unwrap();
+    let deployment_automation =
+        payments["capabilities"].as_array().unwrap().iter().find(|c| c["id"] == planted["capability"]).unwrap();
+    assert_eq!(deployment_automation["survey"]["score"], planted["survey"]);
+    assert_eq!(deployment_automation["evidence"]["score"], planted["evidence"]);
+    assert_eq!(deployment_automation["top_indicator"], planted["indicator"]);
+    let finding = deployment_automation["disagreement"]["text"].as_str().unwrap();
+    assert!(finding.ends_with(planted["detail"].as_str().unwrap()), "{finding}");
     // Kept as dated snapshots; assessing again the same answers changes nothing.
     let first = fs::read_to_string(&snapshots).unwrap();
     let kept: Value = serde_json::from_str(&first).unwrap();
@@ -574,4 +605,138 @@ fn the_report_shows_the_capabilities_per_service_and_the_portfolio_heatmap() {
     assert!(cells[4].contains("0.0<br><small>≠ 8.3</small>"), "{}", cells[4]);
     assert!(html.contains("answers put lead time at Less than one day (7.3"), "the Quick Check disagreement");
     assert!(html.contains("CC-BY-4.0"));
+}
+
+#[test]
+fn the_report_ranks_one_list_of_recommendations_per_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let (c, ws) = (config.to_str().unwrap(), dir.path().to_str().unwrap());
+    let out = flowgauge(dir.path(), &["--config", c, "--workspace", ws, "-q", "collect"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = |format: &str| {
+        let out = flowgauge(
+            dir.path(),
+            &["--config", c, "--workspace", ws, "-q", "report", "--format", format, "--out", "-"],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let doc: Value = serde_json::from_str(&report("json")).unwrap();
+    let ids: Vec<String> = catalogue().capabilities.iter().map(|c| c.id.clone()).collect();
+    for s in doc["capabilities"]["services"].as_array().unwrap() {
+        assert!(s.get("recommendations").is_none(), "a second list in the capabilities section: {s}");
+    }
+    for service in doc["services"].as_array().unwrap() {
+        let list = service["recommendations"].as_array().unwrap();
+        assert!(!list.is_empty());
+        for (i, r) in list.iter().enumerate() {
+            assert_eq!(r["rank"], i + 1);
+            assert!(ids.contains(&r["capability"].as_str().unwrap().to_string()), "{r}");
+            assert!(!r["metric"].as_str().unwrap().is_empty() && !r["because"].as_array().unwrap().is_empty(), "{r}");
+        }
+        // One item per capability.
+        let mut capabilities: Vec<&str> = list.iter().map(|r| r["capability"].as_str().unwrap()).collect();
+        capabilities.sort();
+        capabilities.dedup();
+        assert_eq!(capabilities.len(), list.len());
+    }
+    let payments = doc["services"].as_array().unwrap().iter().find(|s| s["name"] == "payments").unwrap();
+    let list = payments["recommendations"].as_array().unwrap();
+    // The manual release steps (the findings) are deployment automation's step (the assessment), first.
+    assert_eq!(list[0]["title"], "Replace manual release steps with automated checks");
+    assert_eq!(list[0]["capability"], "deployment-automation");
+    assert_eq!(list[0]["priority"], 20.0);
+    assert_eq!(list[0]["watch"]["id"], "da.manual_production_deployments");
+    assert_eq!(list[0]["watch"]["now"], "52 of 52 production deployments were started by a person");
+    let because: Vec<&str> = list[0]["because"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+    assert!(because[0].starts_with("start with the "), "{because:?}");
+    assert_eq!(*because.last().unwrap(), "deployment automation: evidence 0.0/10 (absent), survey 8.3/10 (leading)");
+    // Below the five first, the findings' steps stay: rollback is rehearsed nowhere at payments.
+    let rollback = list.iter().find(|r| r["capability"] == "rollback-recovery").expect("the rollback step is kept");
+    assert!(rollback["rank"].as_u64().unwrap() > 5, "{rollback}");
+    assert!(rollback["title"].as_str().unwrap().starts_with("Make rollback a rehearsed"));
+
+    let html = report("html");
+    assert!(!html.contains("Capabilities to work on first"));
+    assert!(
+        html.contains("Progress shows in <i>Production deployments started by a person</i>"),
+        "the watch indicator"
+    );
+    let md = report("md");
+    assert!(
+        md.contains(r"1. Replace manual release steps with automated checks (Deployment automation; moves lead time \(deploy stage\) and deployment frequency; watch da.manual\_production\_deployments)"),
+        "{md}"
+    );
+}
+
+#[test]
+fn the_markdown_summary_names_the_weakest_capabilities_and_the_disagreements() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let (c, ws) = (config.to_str().unwrap(), dir.path().to_str().unwrap());
+    let out = flowgauge(
+        dir.path(),
+        &["--config", c, "--workspace", ws, "-q", "report", "--collect", "--format", "md", "--out", "-"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    let payments = &md[md.find("### payments").unwrap()..md.find("### storefront").unwrap()];
+    // Lowest score first (evidence when known, else survey); ties in catalogue order.
+    assert!(
+        payments.contains("Weakest capabilities (evidence / survey, 0–10, – unknown): Deployment automation 0.0 / 8.3; Monitoring and observability 0.0 / 6.7; Rollback and recovery readiness 0.0 / 2.9\n"),
+        "{payments}"
+    );
+    assert!(payments.contains("Where answers and records disagree:\n"), "{payments}");
+    assert!(
+        payments.contains(r"- answers say deployment automation is leading \(8.3/10\); the records say absent \(0.0/10\): 52 of 52 production deployments were started by a person"),
+        "{payments}"
+    );
+    assert!(
+        payments.contains(r"- answers put lead time at Less than one day \(7.3/10\)"),
+        "the Quick Check's too: {payments}"
+    );
+    // Every service has the part, and each comes before the first steps.
+    assert_eq!(md.matches("Weakest capabilities (evidence / survey").count(), 3);
+    assert!(payments.find("Weakest capabilities").unwrap() < payments.find("First steps:").unwrap());
+}
+
+#[test]
+fn indicator_details_agree_in_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, _) = sample_assessment(dir.path());
+    let detail = |service: &str, indicator: &str| -> String {
+        let s = json.as_array().unwrap().iter().find(|s| s["service"] == service).unwrap();
+        let found = s["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["indicators"].as_array().unwrap())
+            .find(|i| i["id"] == indicator)
+            .unwrap();
+        found["detail"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        detail("ledger", "km.codeowners_gaps"),
+        "1 CODEOWNERS gap: GitHub reports: Unknown owner in `/legacy/      @mvoss`"
+    );
+    assert_eq!(
+        detail("ledger", "rr.rollback_recovery_hours"),
+        "1 failed deployment was rolled back; median recovery 2.0 hours"
+    );
+    assert_eq!(
+        detail("storefront", "rr.rollback_recovery_hours"),
+        "2 failed deployments were rolled back; median recovery 45 minutes"
+    );
+    assert_eq!(
+        detail("payments", "cd.deploy_days_per_week"),
+        "51 deployment days in 52.1 weeks (51 successful production deployments)"
+    );
+    let payments = json.as_array().unwrap().iter().find(|s| s["service"] == "payments").unwrap();
+    let frequency =
+        payments["quick_check"].as_array().unwrap().iter().find(|q| q["metric"] == "deployment_frequency").unwrap();
+    assert!(
+        frequency["measured"].as_str().unwrap().ends_with("(0.14 a day, median 1 deployment day a week)"),
+        "{frequency}"
+    );
 }

@@ -578,7 +578,7 @@ fn changes_and_pipelines_show_integration_branch_life_review_size_and_what_pipel
     let m = measured(&fx, &cfg, "shop", |_| {});
     m.expect("ci.pipeline_before_merge", 1.0, 10.0);
     let red = m.expect("ci.main_red_hours", 0.0, 10.0);
-    assert_eq!(red.detail, "main never turned red in 1 pipelines");
+    assert_eq!(red.detail, "main never turned red in 1 pipeline");
     m.expect("tbd.merged_within_day", 1.0, 10.0);
     m.expect("sca.review_hours", 0.5, 10.0);
     m.expect("sb.median_change_lines", 25.0, 10.0);
@@ -1019,4 +1019,45 @@ fn the_sample_organisation_is_measured_for_every_capability() {
     // storefront has no pipelines and no repository scan: unknown, not zero.
     assert!(get("storefront", "ci.pipeline_before_merge").unknown_reason.unwrap().contains("no pipeline"));
     assert!(get("storefront", "iac.iac_in_repo").unknown_reason.unwrap().contains("not scanned"));
+}
+
+#[test]
+fn release_pipelines_alone_cannot_show_a_pipeline_before_a_merge() {
+    let cfg = services(&[("shop", "acme/shop", "")]);
+    let release = |fx: &mut Fixture, id: &str, finished: &str| {
+        fx.add(
+            &model::PIPELINES,
+            &[
+                ("id", s(id)),
+                ("source", s("test")),
+                ("repo", s("acme/shop")),
+                ("service", s("shop")),
+                ("name", s("release")),
+                ("ref", s("main")),
+                ("finished_at", t(finished)),
+                ("status", s("success")),
+            ],
+        );
+    };
+    let mut fx = Fixture::default();
+    change(
+        &mut fx,
+        "c1",
+        [Some("2025-02-01T00:00:00Z"), Some("2025-02-01T01:00:00Z"), None, Some("2025-02-02T00:00:00Z")],
+        "f1",
+        None,
+        "bob",
+        "m1",
+        "h1",
+    );
+    release(&mut fx, "r1", "2025-01-20T00:00:00Z");
+    release(&mut fx, "r2", "2025-02-03T00:00:00Z");
+    // Only the target branch, no commit: whether a check ran on the change is not in the data.
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.unknown("ci.pipeline_before_merge", "name no commit and run only on the branches its changes merge into");
+    m.expect("ci.main_red_hours", 0.0, 10.0);
+    // One pipeline on the change's branch makes the data able to tell, and it did run.
+    pipeline(&mut fx, "p1", "f1", "h1", "success", "2025-02-01T12:00:00Z", None);
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.expect("ci.pipeline_before_merge", 1.0, 10.0);
 }

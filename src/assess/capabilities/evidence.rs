@@ -214,6 +214,11 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_ascii_lowercase())
 }
 
+/// "1 merged change", "2 merged changes": a count with its noun agreeing.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// "a, b and 3 more" for at most three examples.
 fn examples<'s>(items: impl IntoIterator<Item = &'s str>) -> String {
     let all: Vec<&str> = items.into_iter().collect();

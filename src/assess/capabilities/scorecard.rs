@@ -130,6 +130,10 @@ pub struct ServiceAssessment {
     /// Every disagreement: capabilities first, then Quick Check metrics.
     pub disagreements: Vec<Disagreement>,
     pub recommendations: Vec<Recommendation>,
+    /// Every capability with a priority, ranked (the five first are `recommendations`): the report
+    /// folds the findings' recommendations into it (`src/report/recommendations.rs`).
+    #[serde(skip)]
+    pub ranking: Vec<Recommendation>,
     /// Scores that changed since the service's previous dated snapshot (filled in when snapshots are kept).
     pub since_last_assessment: Vec<super::snapshot::SnapshotMovement>,
 }
@@ -330,10 +334,12 @@ pub fn assess_service(catalogue: &Catalogue, input: &ServiceInput) -> ServiceAss
         quick_check,
         disagreements,
         recommendations: Vec::new(),
+        ranking: Vec::new(),
         since_last_assessment: Vec::new(),
     };
     if let Some(metrics) = input.metrics {
-        assessment.recommendations = recommend(catalogue, &assessment, metrics, input.analysis);
+        assessment.ranking = rank(catalogue, &assessment, metrics, input.analysis);
+        assessment.recommendations = assessment.ranking.iter().take(5).cloned().collect();
     }
     assessment
 }
@@ -396,7 +402,8 @@ fn measured(metric: QuickCheckMetric, m: &PeriodMetrics) -> Option<(String, f64)
             let weekly = f.median_weekly_deployment_days.unwrap_or(f.deployment_days_per_week);
             let per_month = f.deployment_days as f64 * 30.0 / f.days.max(1.0);
             let k = frequency_option(f.per_day, weekly, per_month);
-            option(k, format!("{:.2} a day, median {weekly} deployment days a week", f.per_day))
+            let days = if weekly == 1.0 { "deployment day" } else { "deployment days" };
+            option(k, format!("{:.2} a day, median {weekly} {days} a week", f.per_day))
         }),
         QuickCheckMetric::ChangeFailPercent => m.change_failure_rate.rate.map(percent),
         QuickCheckMetric::ReworkPercent => m.rework_rate.rate.map(percent),
@@ -489,6 +496,18 @@ pub fn recommend(
     metrics: &PeriodMetrics,
     analysis: &Analysis,
 ) -> Vec<Recommendation> {
+    let mut ranked = rank(catalogue, assessment, metrics, analysis);
+    ranked.truncate(5);
+    ranked
+}
+
+/// Every capability with a priority above 0, ranked as [`recommend`] ranks them, none left out.
+pub fn rank(
+    catalogue: &Catalogue,
+    assessment: &ServiceAssessment,
+    metrics: &PeriodMetrics,
+    analysis: &Analysis,
+) -> Vec<Recommendation> {
     let levels = crate::assess::levels(metrics, analysis);
     let by_metric = metric_levels(&levels, metrics, analysis);
     let mut ranked: Vec<Recommendation> = Vec::new();
@@ -537,7 +556,6 @@ pub fn recommend(
     }
     // Stable: equal priorities keep catalogue order.
     ranked.sort_by(|a, b| b.priority.total_cmp(&a.priority));
-    ranked.truncate(5);
     for (i, r) in ranked.iter_mut().enumerate() {
         r.rank = i + 1;
     }

@@ -4,7 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    EvidenceInput, Measurement, Scope, duration, flags, floats, median, service_rows, share, table, texts, times, words,
+    EvidenceInput, Measurement, Scope, counted, duration, flags, floats, median, service_rows, share, table, texts,
+    times, words,
 };
 use crate::error::{Error, Result};
 use crate::metrics::prepare;
@@ -142,9 +143,9 @@ impl Deployments {
         let days: HashSet<i64> = successes.iter().filter_map(|d| d.finished).map(|t| t.div_euclid(86_400)).collect();
         let weeks = scope.days() / 7.0;
         let detail = format!(
-            "{} deployment days in {weeks:.1} weeks ({} successful production deployments)",
-            days.len(),
-            successes.len()
+            "{} in {weeks:.1} weeks ({})",
+            counted(days.len(), "deployment day", "deployment days"),
+            counted(successes.len(), "successful production deployment", "successful production deployments")
         );
         let records = successes.iter().map(|d| d.id.clone()).collect();
         Measurement::known(ID, days.len() as f64 / weeks, detail, records)
@@ -255,7 +256,11 @@ fn rollback_recovery(outcomes: &Outcomes) -> Measurement {
     let Some(mid) = median(rolled.iter().filter_map(|f| f.recovery_s).collect()) else {
         return Measurement::unknown(ID, "no failed production deployment of the period was rolled back");
     };
-    let detail = format!("{} failed deployments were rolled back; median recovery {}", rolled.len(), duration(mid));
+    let detail = format!(
+        "{} rolled back; median recovery {}",
+        counted(rolled.len(), "failed deployment was", "failed deployments were"),
+        duration(mid)
+    );
     Measurement::known(ID, mid / 3_600.0, detail, rolled.iter().map(|f| f.id.clone()).collect())
 }
 
@@ -379,8 +384,11 @@ fn changes_per_deployment(input: &EvidenceInput, scope: &Scope) -> Result<Measur
         return Ok(Measurement::unknown(ID, "no change reached production with a deployment of the period"));
     };
     let changes: usize = counts.values().sum();
-    let detail =
-        format!("{changes} changes reached production in {} deployments; median {mid} per deployment", counts.len());
+    let detail = format!(
+        "{} reached production in {}; median {mid} per deployment",
+        counted(changes, "change", "changes"),
+        counted(counts.len(), "deployment", "deployments")
+    );
     Ok(Measurement::known(ID, mid, detail, sorted(counts.keys().map(|d| d.to_string()).collect())))
 }
 

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    EvidenceInput, Measurement, Scope, duration, examples, median, rows_where, service_rows, share, table, texts,
-    times, words,
+    EvidenceInput, Measurement, Scope, counted, duration, examples, median, rows_where, service_rows, share, table,
+    texts, times, words,
 };
 use crate::error::Result;
 use crate::metrics::prepare;
@@ -122,8 +122,11 @@ impl Changes {
         let Some(mid) = median(life) else {
             return Measurement::unknown(ID, "no merged change records its first commit or its opening");
         };
-        let detail =
-            format!("{} merged changes lived a median {} from first commit to merge", records.len(), duration(mid));
+        let detail = format!(
+            "{} a median {} from first commit to merge",
+            counted(records.len(), "merged change lived", "merged changes lived"),
+            duration(mid)
+        );
         Measurement::known(ID, mid / 3_600.0, detail, records)
     }
 
@@ -136,8 +139,11 @@ impl Changes {
         let Some(mid) = median(waits) else {
             return Measurement::unknown(ID, "no merged change records both its opening and its approval");
         };
-        let detail =
-            format!("{} approved changes waited a median {} from opening to approval", records.len(), duration(mid));
+        let detail = format!(
+            "{} a median {} from opening to approval",
+            counted(records.len(), "approved change waited", "approved changes waited"),
+            duration(mid)
+        );
         Measurement::known(ID, mid / 3_600.0, detail, records)
     }
 
@@ -153,7 +159,10 @@ impl Changes {
                 "no merged change records the lines it changed (git leaves additions and deletions empty)",
             );
         };
-        let detail = format!("{} merged changes changed a median {mid} lines (added + deleted)", records.len());
+        let detail = format!(
+            "{} a median {mid} lines (added + deleted)",
+            counted(records.len(), "merged change changed", "merged changes changed")
+        );
         Measurement::known(ID, mid, detail, records)
     }
 
@@ -269,6 +278,18 @@ fn pipeline_before_merge(input: &EvidenceInput, changes: &Changes, pipelines: &P
     }
     if let Some(m) = changes.none_merged(ID) {
         return Ok(m);
+    }
+    // Pipelines that name no commit and run only on the branches changes merge into (release or
+    // nightly pipelines, as an export of them alone holds) cannot show a check before a merge: that
+    // none ran would be a guess.
+    let targets: HashSet<&str> = changes.base_branch.iter().flatten().map(String::as_str).collect();
+    let before_merge_visible = (0..pipelines.ids.len())
+        .any(|i| pipelines.sha[i].is_some() || pipelines.git_ref[i].as_deref().is_some_and(|r| !targets.contains(r)));
+    if !before_merge_visible {
+        return Ok(Measurement::unknown(
+            ID,
+            "the service's pipelines name no commit and run only on the branches its changes merge into, so they cannot show a pipeline before a merge",
+        ));
     }
     let mut first_success_by_sha: HashMap<String, i64> = HashMap::new();
     let mut successes_by_ref: HashMap<&str, Vec<i64>> = HashMap::new();
@@ -401,8 +422,9 @@ fn main_red(changes: &Changes, pipelines: &Pipelines, scope: &Scope) -> Measurem
     match median(spells) {
         Some(mid) => {
             let mut detail = format!(
-                "{branch} turned red {} times in {n} pipelines; median {} until the next green pipeline",
-                spell_count,
+                "{branch} turned red {} in {}; median {} until the next green pipeline",
+                counted(spell_count, "time", "times"),
+                counted(n, "pipeline", "pipelines"),
                 duration(mid)
             );
             if unfixed {
@@ -414,7 +436,12 @@ fn main_red(changes: &Changes, pipelines: &Pipelines, scope: &Scope) -> Measurem
             ID,
             format!("{branch} turned red in the period and no later successful pipeline was collected"),
         ),
-        None => Measurement::known(ID, 0.0, format!("{branch} never turned red in {n} pipelines"), in_period),
+        None => Measurement::known(
+            ID,
+            0.0,
+            format!("{branch} never turned red in {}", counted(n, "pipeline", "pipelines")),
+            in_period,
+        ),
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use globset::GlobMatcher;
 
-use super::{EvidenceInput, Measurement, Scope, examples, share, table, texts};
+use super::{EvidenceInput, Measurement, Scope, counted, examples, share, table, texts};
 use crate::config::path_matcher;
 use crate::error::{Error, Result};
 use crate::metrics::prepare;
@@ -170,7 +170,11 @@ impl Evidence {
             "no manual step found in the repository's delivery configuration or its forge settings".to_string()
         } else {
             let what: BTreeSet<&str> = steps.iter().map(|r| r.category.as_str()).collect();
-            format!("{} manual steps: {}", steps.len(), what.into_iter().collect::<Vec<_>>().join(", "))
+            format!(
+                "{}: {}",
+                counted(steps.len(), "manual step", "manual steps"),
+                what.into_iter().collect::<Vec<_>>().join(", ")
+            )
         };
         Measurement::known(ID, steps.len() as f64, detail, steps.iter().map(|r| r.id.clone()).collect())
     }
@@ -215,7 +219,11 @@ impl Evidence {
         let detail = if gaps.is_empty() {
             "CODEOWNERS is in place and GitHub reports no errors in it".to_string()
         } else {
-            format!("{} CODEOWNERS gaps: {}", gaps.len(), examples(gaps.iter().filter_map(|r| r.detail.as_deref())))
+            format!(
+                "{}: {}",
+                counted(gaps.len(), "CODEOWNERS gap", "CODEOWNERS gaps"),
+                examples(gaps.iter().filter_map(|r| r.detail.as_deref()))
+            )
         };
         Measurement::known(ID, gaps.len() as f64, detail, gaps.iter().map(|r| r.id.clone()).collect())
     }
