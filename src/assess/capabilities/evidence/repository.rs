@@ -26,16 +26,16 @@ pub(super) fn measure(input: &EvidenceInput, scope: &Scope) -> Result<Vec<Measur
             r.category == "monitoring" && matches!(r.tool.as_deref(), Some("prometheus" | "alertmanager" | "nagios"))
         }),
         found("rr.rollback_script", "a rollback script or target", &category("rollback")),
-        found("irr.review_documents", "post-incident reviews", &|r: &Row| {
+        kept_elsewhere(found("irr.review_documents", "post-incident reviews", &|r: &Row| {
             r.category == "post-incident review" && !r.detail.as_deref().unwrap_or("").contains("template")
-        }),
+        })),
         may_not_apply(found("iac.iac_in_repo", "infrastructure as code", &category("infrastructure as code"))),
         may_not_apply(found("co.containers", "container definitions", &category("container"))),
         may_not_apply(found("co.orchestration", "orchestration (Kubernetes, Helm)", &|r: &Row| {
             r.category.starts_with("kubernetes")
         })),
         may_not_apply(found("cm.config_management", "configuration management", &category("configuration management"))),
-        found("doc.runbooks", "runbooks", &category("runbook")),
+        kept_elsewhere(found("doc.runbooks", "runbooks", &category("runbook"))),
         evidence.ownership("km.truck_factor", "truck factor"),
         evidence.ownership("km.codeowners_coverage", "codeowners coverage"),
         evidence.ownership("km.knowledge_loss", "knowledge loss"),
@@ -55,6 +55,17 @@ pub(super) fn measure(input: &EvidenceInput, scope: &Scope) -> Result<Vec<Measur
 fn may_not_apply(m: Measurement) -> Measurement {
     if m.value == Some(0.0) {
         let reason = format!("{}: the service may not need it, or it lives in another repository", m.detail);
+        Measurement::unknown(&m.indicator, reason)
+    } else {
+        m
+    }
+}
+
+/// Documents that teams often keep outside the code (a wiki, the incident tracker): finding them in
+/// the repository is evidence; not finding them there is not evidence of their absence.
+fn kept_elsewhere(m: Measurement) -> Measurement {
+    if m.value == Some(0.0) {
+        let reason = format!("{}: teams often keep them in a wiki or the incident tracker", m.detail);
         Measurement::unknown(&m.indicator, reason)
     } else {
         m
