@@ -7,7 +7,8 @@
 //! Below them all lies the vocabulary every layer shares, and it depends on nothing above it:
 //! [`error`]; [`calendar`] (the analysis [`calendar::Window`] and its periods); [`model`] (the
 //! tables); [`import_spec`] (what an import file holds and how it is written, on top of `model`);
-//! and [`config`], which uses only those. The command-line interface lives in the binary and only
+//! and [`config`], which uses only those; [`spreadsheet`] makes every CSV safe to open in a
+//! spreadsheet. The command-line interface lives in the binary and only
 //! wires the layers together.
 
 pub mod assess;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod ownership;
 pub mod report;
+pub mod spreadsheet;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -8,7 +8,7 @@ pub mod charts;
 pub mod document;
 pub mod recommendations;
 pub mod render;
-pub mod spreadsheet;
+pub use crate::spreadsheet;
 pub mod warnings;
 
 use std::fmt::Write as _;

@@ -272,11 +272,9 @@ fn the_questionnaire_round_trips_when_filled_in() {
     for option in ["less_than_one_hour", "on_demand", "change_fail_percent", "rework_percent"] {
         assert!(written.contains(option), "{option}");
     }
-    // Read back empty: two respondents, nothing answered.
+    // Read back empty: a questionnaire returned blank is no respondent (and no snapshot is kept).
     let empty = Answers::read(&[dir.path().join("q.toml")], &catalogue, &["checkout".into()]).unwrap();
-    assert_eq!(empty.respondents.len(), 2);
-    assert!(empty.respondents.iter().all(|r| r.answers.is_empty() && r.quick_check.is_empty()));
-    assert_eq!(empty.respondents[0].service.as_deref(), Some("checkout"));
+    assert!(empty.respondents.is_empty(), "{:?}", empty.respondents);
 
     // Filled in by the first respondent only.
     let filled = written
@@ -294,7 +292,8 @@ fn the_questionnaire_round_trips_when_filled_in() {
     assert_eq!(first.answers["sca.2"], Answer::DontKnow);
     assert_eq!(first.quick_check[&QuickCheckMetric::LeadTime], QuickCheckAnswer::Option(5));
     assert_eq!(first.quick_check[&QuickCheckMetric::ReworkPercent], QuickCheckAnswer::Percent(12.5));
-    assert!(back.respondents[1].answers.is_empty());
+    assert_eq!(first.service.as_deref(), Some("checkout"));
+    assert_eq!(back.respondents.len(), 1, "the second respondent left everything blank");
 
     // The filled-in file is not overwritten by accident.
     let out = flowgauge(dir.path(), &["assess", "questionnaire", "--out", "q.toml"]);
@@ -313,7 +312,7 @@ fn bad_answers(name: &str, content: &str) -> (i32, String) {
 
 #[test]
 fn bad_answers_name_file_line_and_item_with_exit_code_4() {
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 9] = [
         (
             "unknown.toml",
             "[[respondent]]\n[respondent.answers]\n\"ci.1\" = 5\n\"ci.99\" = 5\n",
@@ -328,6 +327,9 @@ fn bad_answers_name_file_line_and_item_with_exit_code_4() {
         ("service.toml", "[questionnaire]\nservice = \"nope\"\n", "service.toml:2: field `service`: no service `nope`"),
         ("broken.toml", "[[respondent]]\n[respondent.answers]\n\"ci.1\" = \n", "broken.toml:3"),
         ("unknown.csv", "respondent,ci.1,bogus\nA,5,1\n", "unknown.csv:1: field `bogus`"),
+        // A second column of the same item would silently replace the first one's answers.
+        ("twice.csv", "respondent,ci.1,CI.1\nA,5,1\n", "twice.csv:1: field `CI.1`: column named twice"),
+        ("empty.csv", "", "empty.csv: no header row"),
         (
             "scale.csv",
             "respondent,ci.1,ta.3\nA,5,1\nB,6,seven\n",
@@ -339,6 +341,18 @@ fn bad_answers_name_file_line_and_item_with_exit_code_4() {
         assert_eq!(code, 4, "{name}: {stderr}");
         assert!(stderr.contains(expected), "{name}: expected `{expected}` in {stderr}");
     }
+    // Survey tools export UTF-16 or Windows-1252 too: say what to do, exit 4, not an I/O failure.
+    let dir = project();
+    fs::write(dir.path().join("latin1.csv"), b"respondent,ci.1\nJos\xe9,5\n").unwrap();
+    let out = flowgauge(dir.path(), &["assess", "--answers", "latin1.csv"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("latin1.csv: not UTF-8"), "{}", text(&out.stderr));
+    // The same file named twice would count its respondents twice.
+    fs::write(dir.path().join("a.csv"), "respondent,ci.1\nA,5\n").unwrap();
+    let out = flowgauge(dir.path(), &["assess", "--answers", "a.csv", "--answers", "a.csv"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("a.csv: named twice"), "{}", text(&out.stderr));
+    assert!(!dir.path().join(".flowgauge/assessments.json").exists());
     let (code, stderr) = bad_answers("ragged.csv", "respondent,ci.1\nA,5,6\n");
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("ragged.csv:2"), "{stderr}");

@@ -615,8 +615,10 @@ pub fn render_table(assessments: &[ServiceAssessment]) -> String {
     out
 }
 
+/// One CSV cell: formula-leading text neutralised (`crate::spreadsheet`), then quoted when needed.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    let text = crate::spreadsheet::neutralise(text);
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.into_owned() }
 }
 
 /// The scorecard as CSV: one row per service and capability.
@@ -643,4 +645,18 @@ pub fn render_csv(assessments: &[ServiceAssessment]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_run_as_formulas() {
+        assert_eq!(csv_field("payments"), "payments");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-3.5"), "-3.5");
+    }
 }

@@ -177,7 +177,21 @@ impl Answers {
     pub fn read(files: &[PathBuf], catalogue: &Catalogue, services: &[String]) -> Result<Answers> {
         let mut all = Answers::default();
         for path in files {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            // The same respondents read twice would count twice.
+            if all.files.contains(path) {
+                return Err(Error::ImportFile {
+                    path: path.clone(),
+                    message: "named twice: each answers file is read once".into(),
+                });
+            }
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let text = String::from_utf8(bytes).map_err(|e| Error::ImportFile {
+                path: path.clone(),
+                message: format!(
+                    "not UTF-8 (byte {} is not valid): export the answers as UTF-8",
+                    e.utf8_error().valid_up_to()
+                ),
+            })?;
             // Survey tools often write a byte-order mark before the header.
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             let is_csv = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
@@ -188,7 +202,9 @@ impl Answers {
             };
             all.files.push(path.clone());
             all.date = all.date.max(date);
-            all.respondents.extend(respondents);
+            // A questionnaire returned blank (every answer left empty) is no respondent.
+            all.respondents
+                .extend(respondents.into_iter().filter(|r| !r.answers.is_empty() || !r.quick_check.is_empty()));
         }
         Ok(all)
     }
@@ -396,9 +412,20 @@ fn parse_csv(text: &str, path: &Path, catalogue: &Catalogue, services: &[String]
         Item(String),
         Quick(QuickCheckMetric),
     }
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        return Err(Error::ImportFile {
+            path: path.to_path_buf(),
+            message: "no header row: the first line must name the columns (survey item ids, quick_check.<metric>, respondent, role, service)".into(),
+        });
+    }
     let mut columns = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for header in headers.iter() {
         let name = header.trim();
+        // A second column of the same name would silently replace the first one's answers.
+        if !name.is_empty() && !seen.insert(name.to_ascii_lowercase()) {
+            return Err(row_error(path, 1, name, "column named twice"));
+        }
         let lower = name.to_ascii_lowercase();
         let column = if let Some(meta) = CSV_META.iter().find(|m| **m == lower) {
             Column::Meta(meta)
