@@ -207,8 +207,9 @@ def indicators(service, all_deployments, changes, deployments, pipelines, jobs, 
         "%d changes in %d deployments" % (sum(per_deployment), len(per_deployment)))
 
     traced = [i for i in window_incidents if i.get("caused_by_deployment_id")]
-    add("monitoring-observability", "mo.incident_cause_recorded", len(traced) / len(window_incidents),
-        (0.25, 0.5, 0.75, 0.9), "higher", "%d of %d" % (len(traced), len(window_incidents)))
+    if traced:  # none named: the source may not record causes, so unknown
+        add("monitoring-observability", "mo.incident_cause_recorded", len(traced) / len(window_incidents),
+            (0.25, 0.5, 0.75, 0.9), "higher", "%d of %d" % (len(traced), len(window_incidents)))
     acknowledged = [hours(when(i["opened_at"]), when(i["acknowledged_at"]))
                     for i in window_incidents if i.get("acknowledged_at")]
     add("proactive-failure-notification", "pfn.acknowledge_hours", median(acknowledged),
@@ -235,8 +236,9 @@ def indicators(service, all_deployments, changes, deployments, pipelines, jobs, 
         add("pervasive-security", "sec.scanning_jobs", 1.0 if scans else 0.0, (0.5,) * 4, "higher",
             "%d names" % len(names))
         migrations = any(w in n for n in names for w in ("migrat", "flyway", "liquibase", "alembic"))
-        add("database-change-management", "db.migrations_in_pipeline", 1.0 if migrations else 0.0,
-            (0.5,) * 4, "higher", "%d names" % len(names))
+        if migrations:  # none found: the service may not have a database, so unknown
+            add("database-change-management", "db.migrations_in_pipeline", 1.0,
+                (0.5,) * 4, "higher", "%d names" % len(names))
     if codeowners_errors is not None:
         add("code-maintainability-knowledge", "km.codeowners_gaps", float(len(codeowners_errors)),
             (0, 1, 2, 4), "lower", "%d CODEOWNERS errors" % len(codeowners_errors))

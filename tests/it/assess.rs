@@ -698,7 +698,7 @@ fn the_markdown_summary_names_the_weakest_capabilities_and_the_disagreements() {
     let payments = &md[md.find("### payments").unwrap()..md.find("### storefront").unwrap()];
     // Lowest score first (evidence when known, else survey); ties in catalogue order.
     assert!(
-        payments.contains("Weakest capabilities (evidence / survey, 0–10, – unknown): Deployment automation 0.0 / 8.3; Monitoring and observability 0.0 / 6.7; Rollback and recovery readiness 0.0 / 2.9\n"),
+        payments.contains("Weakest capabilities (evidence / survey, 0–10, – unknown): Deployment automation 0.0 / 8.3; Rollback and recovery readiness 0.0 / 2.9; Pervasive security 0.0 / 3.8\n"),
         "{payments}"
     );
     assert!(payments.contains("Where answers and records disagree:\n"), "{payments}");

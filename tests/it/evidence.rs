@@ -356,6 +356,11 @@ fn rollbacks_changes_per_deployment_coupled_deployments_and_incidents() {
     assert_eq!(m.records("mo.incident_cause_recorded"), ["i1", "i2"]);
     m.unknown("pfn.incidents_opened_by_monitoring", "does not record who or what opened an incident");
     m.unknown("pfn.detection_delay_hours", "not when the failure began");
+    // Q2 holds only i3, which names no cause: the source may not record causes, so no evidence.
+    let q2 = measure(&input, "shop", t_utc("2025-04-01T00:00:00Z"), t_utc("2025-07-01T00:00:00Z")).unwrap();
+    let cause = q2.iter().find(|m| m.indicator == "mo.incident_cause_recorded").unwrap();
+    assert_eq!(cause.value, None, "{}", cause.detail);
+    assert!(cause.unknown_reason.as_deref().unwrap().starts_with("none of the 1 incidents names"), "{cause:?}");
 
     // No rollbacks recorded at all, no failures, no incidents: unknown, not zero.
     let mut fx = Fixture::default();
@@ -585,7 +590,8 @@ fn changes_and_pipelines_show_integration_branch_life_review_size_and_what_pipel
     m.expect("ta.test_jobs", 1.0, 10.0);
     m.expect("ta.flaky_retries", 0.0, 10.0);
     m.expect("da.manual_jobs", 0.0, 10.0);
-    m.expect("db.migrations_in_pipeline", 0.0, 0.0);
+    // No migration step: the service may have no database — unknown, not 0.
+    m.unknown("db.migrations_in_pipeline", "the service may not need it");
     m.expect("sec.scanning_jobs", 0.0, 0.0);
     m.expect("sec.dependency_updates", 0.0, 0.0);
 
@@ -1060,4 +1066,25 @@ fn release_pipelines_alone_cannot_show_a_pipeline_before_a_merge() {
     pipeline(&mut fx, "p1", "f1", "h1", "success", "2025-02-01T12:00:00Z", None);
     let m = measured(&fx, &cfg, "shop", |_| {});
     m.expect("ci.pipeline_before_merge", 1.0, 10.0);
+}
+
+#[test]
+fn no_manual_step_counts_only_where_the_release_configuration_was_read() {
+    // The repository was scanned (a Dockerfile was found) but holds no pipeline configuration:
+    // nothing says how releases happen, so "no manual step found" is no evidence.
+    let mut fx = Fixture::default();
+    evidence(&mut fx, "e1", "scan", "shop", ["practice", "container", "docker", "Dockerfile", "container"]);
+    let cfg = services(&[("shop", "acme/mono", "")]);
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.unknown("da.manual_steps", "no pipeline configuration was found in the repository");
+    // With the pipeline configuration read and no manual step in it: 0 steps, the best score.
+    evidence(
+        &mut fx,
+        "e2",
+        "scan",
+        "shop",
+        ["practice", "ci pipeline", "github-actions", ".github/workflows/ci.yml", "ci"],
+    );
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.expect("da.manual_steps", 0.0, 10.0);
 }

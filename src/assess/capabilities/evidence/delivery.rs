@@ -495,6 +495,17 @@ impl Incidents {
             return m;
         }
         let named = self.cause_named.iter().filter(|&&n| n).count();
+        // Not one cause named: the source most likely records none (many trackers have no field
+        // for it), and some incidents have no change behind them at all — no evidence either way.
+        if named == 0 {
+            return Measurement::unknown(
+                ID,
+                format!(
+                    "none of the {} incidents names a deployment, change or commit: the source may not record causes (`caused_by_*` in an import)",
+                    self.ids.len()
+                ),
+            );
+        }
         let detail =
             format!("{named} of {} incidents name the deployment, change or commit that caused them", self.ids.len());
         Measurement::known(ID, share(named, self.ids.len()), detail, self.ids.clone())

@@ -26,7 +26,15 @@ pub(super) fn measure(input: &EvidenceInput, scope: &Scope) -> Result<Vec<Measur
         jobs.share_with("ta.test_jobs", &pipelines, |f| f.tests, "ran a test job"),
         retried(&pipelines, &jobs),
         jobs.share_with("da.manual_jobs", &pipelines, |f| f.manual, "had a manual job"),
-        named_step(&pipelines, &jobs, "db.migrations_in_pipeline", |f| f.migration, is_migration, "a migration step"),
+        // A service without a database runs no migration: only finding one is evidence.
+        super::repository::may_not_apply(named_step(
+            &pipelines,
+            &jobs,
+            "db.migrations_in_pipeline",
+            |f| f.migration,
+            is_migration,
+            "a migration step",
+        )),
         named_step(&pipelines, &jobs, "sec.scanning_jobs", |f| f.security, is_security, "a security scan"),
     ])
 }

@@ -52,7 +52,7 @@ pub(super) fn measure(input: &EvidenceInput, scope: &Scope) -> Result<Vec<Measur
 /// images to run): finding none in its repository says nothing about the practice — the service may
 /// not need them (a command-line tool has no database), or they may live in another repository — so
 /// their absence is unknown, never 0. Only finding them is evidence.
-fn may_not_apply(m: Measurement) -> Measurement {
+pub(super) fn may_not_apply(m: Measurement) -> Measurement {
     if m.value == Some(0.0) {
         let reason = format!("{}: the service may not need it, or it lives in another repository", m.detail);
         Measurement::unknown(&m.indicator, reason)
@@ -176,6 +176,13 @@ impl Evidence {
                 m = Measurement::unknown(ID, reason);
             }
             return m;
+        }
+        // Without any delivery configuration in the repository there was nothing to find steps in.
+        if steps.is_empty() && !self.rows.iter().any(|r| r.source == "scan" && r.category == "ci pipeline") {
+            return Measurement::unknown(
+                ID,
+                "no pipeline configuration was found in the repository, so its release steps could not be read",
+            );
         }
         let detail = if steps.is_empty() {
             "no manual step found in the repository's delivery configuration or its forge settings".to_string()
