@@ -507,7 +507,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                     let catalogue = catalogue.as_deref().or(outer.as_deref());
                     let args = MetricArgs { service: Some(service.clone()), ..MetricArgs::default() };
                     let c = compute_all(&ctx, &args, false)?;
-                    let catalogue = capabilities::Catalogue::load(catalogue)?;
+                    let catalogue = capabilities::Catalogue::load(catalogue_file(&ctx, catalogue))?;
                     let answers = capabilities::survey::Answers::default();
                     let input = assess_input(&ctx, &c, &catalogue, &answers);
                     let (known, measurement) = capabilities::explain(&input, indicator, service)?;
@@ -550,7 +550,7 @@ fn assess(
     format: OutputFormat,
     catalogue: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let catalogue = capabilities::Catalogue::load(catalogue)?;
+    let catalogue = capabilities::Catalogue::load(catalogue_file(ctx, catalogue))?;
     let c = compute_all(ctx, common, false)?;
     let files = if answers.is_empty() { ctx.config.assessment.answers.clone() } else { answers.to_vec() };
     let answers =
@@ -588,7 +588,7 @@ fn questionnaire(
     force: bool,
     catalogue: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let catalogue = capabilities::Catalogue::load(catalogue)?;
+    let catalogue = capabilities::Catalogue::load(catalogue_file(ctx, catalogue))?;
     if let Some(service) = service
         && !ctx.config.services.is_empty()
         && ctx.config.service(service).is_none()
@@ -992,13 +992,18 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
     Ok(())
 }
 
-/// The maturity assessment the report shows: the embedded catalogue, the configured answers.
+/// The catalogue file to read: `--catalogue`, else `assessment.catalogue`, else the embedded one.
+fn catalogue_file<'a>(ctx: &'a Session, flag: Option<&'a Path>) -> Option<&'a Path> {
+    flag.or(ctx.config.assessment.catalogue.as_deref())
+}
+
+/// The maturity assessment the report shows: the configured catalogue and answers.
 fn assess_for_report(
     ctx: &Session,
     c: &Computed,
     common: &MetricArgs,
 ) -> anyhow::Result<Vec<capabilities::scorecard::ServiceAssessment>> {
-    let catalogue = capabilities::Catalogue::load(None)?;
+    let catalogue = capabilities::Catalogue::load(catalogue_file(ctx, None))?;
     let services = answerable_services(ctx, &c.computation.services);
     let answers = capabilities::survey::Answers::read(&ctx.config.assessment.answers, &catalogue, &services)?;
     Ok(capabilities::assess(&assess_input(ctx, c, &catalogue, &answers), common.service.as_deref())?)

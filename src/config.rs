@@ -64,6 +64,8 @@ struct RawConfig {
 struct RawAssessment {
     #[serde(default)]
     answers: Vec<PathBuf>,
+    #[serde(default)]
+    catalogue: Option<PathBuf>,
 }
 
 /// Settings of the maturity assessment (`flowgauge assess`, docs/assessment.md).
@@ -71,6 +73,9 @@ struct RawAssessment {
 pub struct AssessmentSettings {
     /// The team's answers files (TOML or survey-tool CSV), relative to the configuration file.
     pub answers: Vec<PathBuf>,
+    /// A capability catalogue replacing the embedded one, relative to the configuration file; used
+    /// by `assess` and `report` alike (`--catalogue` overrides it for one `assess` run).
+    pub catalogue: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -771,7 +776,10 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 release_tags: None,
             }
         },
-        assessment: AssessmentSettings { answers: raw.assessment.answers.iter().map(|p| base.join(p)).collect() },
+        assessment: AssessmentSettings {
+            answers: raw.assessment.answers.iter().map(|p| base.join(p)).collect(),
+            catalogue: raw.assessment.catalogue.as_ref().map(|p| base.join(p)),
+        },
         file: file.map(Path::to_path_buf),
     })
 }

@@ -547,6 +547,19 @@ fn explain_and_catalogue_errors_have_their_exit_codes() {
 
     let out = flowgauge(dir.path(), &["assess", "--service", "nope"]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+
+    // `assessment.catalogue` in the configuration: `assess` and `report` read the same catalogue
+    // (the bad one here, so both stop naming it), and `--catalogue` still wins for one run.
+    let config = fs::read_to_string(dir.path().join("flowgauge.toml")).unwrap();
+    fs::write(dir.path().join("flowgauge.toml"), format!("{config}\n[assessment]\ncatalogue = \"bad.toml\"\n"))
+        .unwrap();
+    for args in [&["assess"][..], &["report", "--out", "r.html"]] {
+        let out = flowgauge(dir.path(), args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("bad.toml: key"), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = flowgauge(dir.path(), &["assess", "--catalogue", "catalogue.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
 
 #[test]
