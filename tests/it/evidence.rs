@@ -156,6 +156,16 @@ fn every_indicator_is_catalogued_with_valid_bands_and_every_capability_has_one()
     let measured_ids: BTreeSet<&str> = m.by_id.keys().map(String::as_str).collect();
     let catalogued: BTreeSet<&str> = catalogue.keys().map(String::as_str).collect();
     assert_eq!(measured_ids, catalogued);
+    // The indicators left out of quarters are catalogued, and every one read from the repository's
+    // snapshot rows alone is among them.
+    for id in flowgauge::assess::capabilities::evidence::HEAD_INDICATORS {
+        assert!(catalogue.contains_key(id), "{id} is not catalogued");
+    }
+    for (id, i) in &catalogue {
+        if i.tables == ["evidence"] {
+            assert!(flowgauge::assess::capabilities::evidence::describes_head(id), "{id} reads only evidence rows");
+        }
+    }
     for capability in CAPABILITIES {
         assert!(catalogue.values().any(|i| i.capability == capability), "{capability} has no indicator");
     }

@@ -89,6 +89,37 @@ impl Measurement {
     }
 }
 
+/// Indicators that describe the repository as it is at HEAD (the scan, the forge's settings, the
+/// ownership analysis, the files its history left): the same in every period, so they take no part
+/// in quarter-over-quarter movement.
+pub const HEAD_INDICATORS: [&str; 20] = [
+    "vc.pipeline_config_in_repo",
+    "ta.tests_in_repo",
+    "da.manual_steps",
+    "mo.monitoring_in_repo",
+    "pfn.alerting_in_repo",
+    "rr.rollback_script",
+    "irr.review_documents",
+    "iac.iac_in_repo",
+    "co.containers",
+    "co.orchestration",
+    "cm.config_management",
+    "doc.runbooks",
+    "km.truck_factor",
+    "km.codeowners_coverage",
+    "km.knowledge_loss",
+    "km.codeowners_gaps",
+    "db.migration_files",
+    "sec.security_config",
+    "doc.readme",
+    "doc.adrs",
+];
+
+/// Whether `indicator` describes the repository at HEAD rather than a period's records.
+pub fn describes_head(indicator: &str) -> bool {
+    HEAD_INDICATORS.contains(&indicator)
+}
+
 /// Every indicator the code knows, measured for one service over `[since, until)`.
 pub fn measure(
     input: &EvidenceInput,

@@ -327,7 +327,10 @@ pub fn assess(input: &AssessInput, only: Option<&str>) -> Result<Vec<scorecard::
         let measured = evidence::measure(&evidence_input, &service.service, window.since, window.until)?;
         let mut quarters = Vec::new();
         for period in crate::calendar::periods(crate::calendar::Grain::Quarter, window) {
-            let m = evidence::measure(&evidence_input, &service.service, period.start, period.end)?;
+            let mut m = evidence::measure(&evidence_input, &service.service, period.start, period.end)?;
+            // Facts about the repository as it is now cannot move from one quarter to the next: the
+            // quarters show only what dated records say of each quarter.
+            m.retain(|m| !evidence::describes_head(&m.indicator));
             quarters.push((period.label, m));
         }
         let respondents: Vec<&survey::Respondent> = input.answers.for_service(&service.service).collect();
