@@ -962,26 +962,20 @@ fn large(n: usize) -> Fixture {
     fx
 }
 
-/// Measuring stays linear: twice the records take about twice the time, not four times.
-/// Timing-based, so run alone: `cargo test --test it evidence::measuring_is_linear -- --ignored`.
+/// A larger service is measured whole: every merged change is judged for a pipeline before merge.
+/// (How the cost grows is a benchmark's question, not a test's: measured by hand at 20,000 and 40,000
+/// changes, 2.54 s and 6.09 s in a debug build on a shared machine — see the issue notes.)
 #[test]
-#[ignore]
-fn measuring_is_linear() {
+fn a_larger_service_is_measured_whole() {
     let cfg = services(&[("shop", "acme/mono", "services/shop/**"), ("pay", "acme/mono", "services/pay/**")]);
-    let mut seconds = Vec::new();
-    for n in [20_000, 40_000] {
-        let fx = large(n);
-        let (computation, _) = fx.compute(&cfg);
-        let tables = fx.frames();
-        let input = EvidenceInput { tables: &tables, computation: &computation, config: &cfg };
-        let began = std::time::Instant::now();
-        let list = measure(&input, "shop", t_utc(Q1.0), t_utc(Q1.1)).unwrap();
-        seconds.push(began.elapsed().as_secs_f64());
-        let before = list.iter().find(|m| m.indicator == "ci.pipeline_before_merge").unwrap();
-        assert_eq!(before.sample, n as u64, "{}", before.detail);
-    }
-    eprintln!("measure: {:.2} s for 20,000 changes, {:.2} s for 40,000", seconds[0], seconds[1]);
-    assert!(seconds[1] < seconds[0] * 3.0, "not linear: {seconds:?}");
+    let n = 2_000;
+    let fx = large(n);
+    let (computation, _) = fx.compute(&cfg);
+    let tables = fx.frames();
+    let input = EvidenceInput { tables: &tables, computation: &computation, config: &cfg };
+    let list = measure(&input, "shop", t_utc(Q1.0), t_utc(Q1.1)).unwrap();
+    let before = list.iter().find(|m| m.indicator == "ci.pipeline_before_merge").unwrap();
+    assert_eq!(before.sample, n as u64, "{}", before.detail);
 }
 
 /// The sample organisation, collected for real, measured over 2025.
