@@ -79,6 +79,20 @@ impl TableSchema {
     pub fn position(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }
+
+    /// Builds a row from named cells; columns not named are empty. Collectors use this rather than
+    /// positional vectors so that a column added to a table later cannot shift their values.
+    /// Naming a column the table does not have is a programming error, caught in debug builds.
+    pub fn row<'a>(&self, cells: impl IntoIterator<Item = (&'a str, Value)>) -> Row {
+        let mut row = vec![Value::Null; self.columns.len()];
+        for (name, value) in cells {
+            match self.position(name) {
+                Some(i) => row[i] = value,
+                None => debug_assert!(false, "table {} has no column {name}", self.name),
+            }
+        }
+        row
+    }
 }
 
 /// A single cell.
@@ -287,8 +301,17 @@ pub const INCIDENTS: TableSchema = TableSchema {
         opt("severity", Text, "Severity as the source names it."),
         req("opened_at", Time, "When it was opened (the failure was detected)."),
         opt("acknowledged_at", Time, "When someone acknowledged it."),
-        opt("resolved_at", Time, "When service was restored; empty while open."),
+        opt("resolved_at", Time, "When service was restored (the incident resolved); empty while open."),
+        opt("mitigated_at", Time, "When the impact ended, where the tracker records mitigation apart from resolution."),
         opt("assignee", Text, "Who owned the response."),
+        opt("priority", Text, "Priority or urgency as the source names it (e.g. `P1`, `high`)."),
+        opt("team", Text, "The team the tracker assigns the incident to."),
+        opt(
+            "detected_by",
+            Text,
+            "Who opened it: `monitoring` (an alerting integration) or `person`; empty when the source does not say.",
+        ),
+        opt("resolved_by", Text, "Who or what resolved it: a person's handle, or `monitoring` for an auto-resolve."),
         opt("caused_by_deployment_id", Text, "The deployment that caused it, when the source says so."),
         opt(
             "caused_by_change_id",
@@ -300,6 +323,12 @@ pub const INCIDENTS: TableSchema = TableSchema {
             Text,
             "A commit (full or abbreviated sha) the incident names as its cause; linked to the deployment that shipped it.",
         ),
+        opt(
+            "tracker_deployment_id",
+            Text,
+            "The deployment the incident tracker itself correlates with the incident (e.g. PagerDuty's related change events).",
+        ),
+        opt("review_url", Text, "The post-incident review (postmortem) recorded for it, when there is one."),
     ],
 };
 

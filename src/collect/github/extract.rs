@@ -715,20 +715,22 @@ pub fn incident_rows(page: &serde_json::Value, repo: &str, service: &Service, ou
         let cause = super::references::incident_cause(&text, repo);
         out.push(
             &model::INCIDENTS,
-            vec![
-                Value::Text(format!("github:issue:{repo}#{number}")),
-                Value::Text("github".into()),
-                Value::Text(service.name.clone()),
-                jtext(&node["title"]),
-                severity.map_or(Value::Null, |s| Value::Text(s.to_string())),
-                Value::Time(opened),
-                Value::Null,
-                jtime(&node["closedAt"]).map_or(Value::Null, Value::Time),
-                jtext(&node["assignees"]["nodes"][0]["login"]),
-                cause.deployment.map_or(Value::Null, |d| Value::Text(deployment_id(repo, d))),
-                cause.pull_request.map_or(Value::Null, |n| Value::Text(change_id(repo, n))),
-                cause.sha.map_or(Value::Null, Value::Text),
-            ],
+            model::INCIDENTS.row([
+                ("id", Value::Text(format!("github:issue:{repo}#{number}"))),
+                ("source", Value::Text("github".into())),
+                ("service", Value::Text(service.name.clone())),
+                ("title", jtext(&node["title"])),
+                ("severity", severity.map_or(Value::Null, |s| Value::Text(s.to_string()))),
+                ("opened_at", Value::Time(opened)),
+                ("resolved_at", jtime(&node["closedAt"]).map_or(Value::Null, Value::Time)),
+                ("assignee", jtext(&node["assignees"]["nodes"][0]["login"])),
+                (
+                    "caused_by_deployment_id",
+                    cause.deployment.map_or(Value::Null, |d| Value::Text(deployment_id(repo, d))),
+                ),
+                ("caused_by_change_id", cause.pull_request.map_or(Value::Null, |n| Value::Text(change_id(repo, n)))),
+                ("caused_by_sha", cause.sha.map_or(Value::Null, Value::Text)),
+            ]),
         );
     }
     meta
