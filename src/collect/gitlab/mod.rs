@@ -1,0 +1,3 @@
+//! The GitLab source (in progress).
+
+pub mod client;
