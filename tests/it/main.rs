@@ -7,6 +7,7 @@ mod docs;
 mod evidence;
 mod git;
 mod github;
+mod gitlab;
 mod helpers;
 mod import;
 mod metrics;
