@@ -487,7 +487,9 @@ impl Fetch<'_> {
             requests: self.client.requests(),
             points: 0,
             graphql_remaining: None,
-            rest_remaining: self.client.budget.left(),
+            // GitLab's budget is per minute, not GitHub's hour the progress line speaks of: it is
+            // reported once, at the end of the project (`GitlabReport::rate_remaining`).
+            rest_remaining: None,
             elapsed: self.started.elapsed(),
             done,
         });
