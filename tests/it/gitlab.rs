@@ -313,6 +313,9 @@ impl FakeGitlab {
                 _ => Answer::json(200, json!({ "id": 1, "username": "collector" })),
             };
         }
+        if path == "/api/v4/projects/4711" {
+            return Answer::json(200, json!({ "id": 4711, "path_with_namespace": PROJECT }));
+        }
         let Some(rest) = path.strip_prefix(&prefix) else {
             return Answer::json(404, json!({ "message": "404 Project Not Found" }));
         };
@@ -552,6 +555,10 @@ fn column(dir: &Path, schema: &TableSchema, id: &str, name: &str) -> String {
     let ids = frame.column(schema.key[0]).unwrap().str().unwrap().clone();
     let i = (0..frame.height()).find(|i| ids.get(*i) == Some(id)).unwrap_or_else(|| panic!("no row {id}"));
     format!("{}", frame.column(name).unwrap().get(i).unwrap())
+}
+
+fn load_config(path: &Path) -> flowgauge::Result<Config> {
+    Config::load(Some(path), &|_| None, &flowgauge::config::Overrides::default(), crate::helpers::now())
 }
 
 fn rows(dir: &Path, schema: &TableSchema) -> usize {
@@ -850,4 +857,73 @@ fn the_cli_collects_a_project_and_never_shows_the_token() {
     assert!(!every_file_text(dir.path()).contains(TOKEN), "the token reached the workspace");
     let bad = run(&["collect", "gitlab", "--project", "not a project"], TOKEN);
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_numeric_project_id_is_resolved_to_its_path() {
+    let fake = Arc::new(FakeGitlab::new(5, 0, 0));
+    let server = serve(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = request(&server.uri());
+    r.project = "4711".into();
+    r.resources = vec![gitlab::Resource::MergeRequests];
+    let report = collect(dir.path(), r).unwrap();
+    assert_eq!(report.project, PROJECT);
+    assert_eq!(column(dir.path(), &model::CHANGES, "gitlab:mr:acme/platform/shop!1", "service"), "\"shop\"");
+}
+
+#[test]
+fn gitlab_sources_are_configured_by_project_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |sources: &str| {
+        let path = dir.path().join("flowgauge.toml");
+        std::fs::write(
+            &path,
+            format!("[[services]]\nname = \"shop\"\nrepos = [\"{PROJECT}\"]\n\n[[sources]]\n{sources}"),
+        )
+        .unwrap();
+        load_config(&path).map(|c| c.sources.len()).map_err(|e| e.to_string())
+    };
+    assert_eq!(
+        load("type = \"gitlab\"\nproject = \"acme/platform/shop\"\napi_url = \"https://gitlab.example.com\"\n"),
+        Ok(1)
+    );
+    let error = load("type = \"gitlab\"\n").unwrap_err();
+    assert!(error.contains("sources[0].project") && error.contains("needs project"), "{error}");
+    let error = load("type = \"gitlab\"\nrepo = \"acme/shop\"\nproject = \"acme/shop\"\n").unwrap_err();
+    assert!(error.contains("sources[0].repo") && error.contains("names its `project`"), "{error}");
+    let error = load("type = \"gitlab\"\nproject = \"acme shop\"\n").unwrap_err();
+    assert!(error.contains("sources[0].project") && error.contains("group/name"), "{error}");
+    let error = load("type = \"github\"\nrepo = \"acme/shop\"\nproject = \"acme/shop\"\n").unwrap_err();
+    assert!(error.contains("applies to gitlab sources"), "{error}");
+    let error = load("type = \"gitlab\"\nproject = \"acme/shop\"\nrecorded = \"nowhere\"\n").unwrap_err();
+    assert!(error.contains("sources[0].recorded") && error.contains("does not exist"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_with_recorded_pages_is_read_without_the_network() {
+    let fake = Arc::new(FakeGitlab::new(20, 6, 5));
+    let server = serve(fake.clone()).await;
+    let online = tempfile::tempdir().unwrap();
+    collect(online.path(), request(&server.uri())).unwrap();
+    // The raw pages, shipped beside a configuration that names them.
+    let shipped = tempfile::tempdir().unwrap();
+    crate::helpers::copy_dir(&online.path().join("raw").join("gitlab"), &shipped.path().join("gitlab"));
+    std::fs::write(
+        shipped.path().join("flowgauge.toml"),
+        format!("[[services]]\nname = \"shop\"\nrepos = [\"{PROJECT}\"]\n\n[[sources]]\ntype = \"gitlab\"\nproject = \"{PROJECT}\"\nrecorded = \"gitlab\"\n"),
+    )
+    .unwrap();
+    let config = load_config(&shipped.path().join("flowgauge.toml")).unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let path = workspace.path().to_path_buf();
+    let calls = fake.calls.load(Ordering::SeqCst);
+    std::thread::spawn(move || {
+        let mut ws = Workspace::open(&path).unwrap();
+        flowgauge::collect::collect_configured(&mut ws, &config).unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(fake.calls.load(Ordering::SeqCst), calls, "no request");
+    assert_eq!(dump(workspace.path()), dump(online.path()));
 }
