@@ -201,10 +201,7 @@ pub struct GitlabReport {
 
 /// A GitLab project path (`group/subgroup/name`) or numeric id, else a configuration error.
 pub fn check_project(project: &str) -> Result<()> {
-    let valid_segment = |s: &str| {
-        !s.is_empty() && !s.starts_with('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    if project.split('/').all(valid_segment) && (project.contains('/') || project.bytes().all(|b| b.is_ascii_digit())) {
+    if crate::config::is_gitlab_project(project) {
         Ok(())
     } else {
         Err(Error::ConfigValue {
