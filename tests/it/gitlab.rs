@@ -209,7 +209,8 @@ fn deployment(n: i64) -> Value {
         "user": { "username": "dev1" },
         "environment": { "id": if n % 2 == 1 { 1 } else { 2 }, "name": environment },
         "deployable": {
-            "id": 9000 + n, "name": "deploy", "stage": "deploy", "status": if failed { "failed" } else { "success" },
+            // The deploy job of pipeline `100 + n` (a manual job), except for deployment 4: its build job.
+            "id": (100 + n) * 10 + if n == 4 { 1 } else { 4 }, "name": "deploy", "stage": "deploy", "status": if failed { "failed" } else { "success" },
             "allow_failure": failed,
             "created_at": iso(finished - chrono::Duration::minutes(30)),
             "started_at": iso(finished - chrono::Duration::minutes(10)), "finished_at": iso(finished),
@@ -645,6 +646,8 @@ async fn a_project_is_collected_into_every_table_as_gitlab_records_it() {
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(2), "is_production"), "false");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(3), "approval_wait_seconds"), "900.0");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(3), "is_manual"), "true");
+    assert_eq!(column(d, &model::DEPLOYMENTS, &dep(2), "is_manual"), "true", "its job was played by hand");
+    assert_eq!(column(d, &model::DEPLOYMENTS, &dep(4), "is_manual"), "null", "an automatic job, no approval");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(7), "status"), "\"failure\"");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(5), "is_rollback"), "true");
     assert_eq!(
