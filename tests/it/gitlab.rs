@@ -860,6 +860,9 @@ fn the_cli_collects_a_project_and_never_shows_the_token() {
     assert!(!every_file_text(dir.path()).contains(TOKEN), "the token reached the workspace");
     let bad = run(&["collect", "gitlab", "--project", "not a project"], TOKEN);
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+    let never = run(&["collect", "gitlab", "--project", "acme/never-collected", "--offline"], TOKEN);
+    assert_eq!(never.status.code(), Some(7), "{}", text(&never.stderr));
+    assert!(text(&never.stderr).contains("flowgauge collect gitlab --project acme/never-collected"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
