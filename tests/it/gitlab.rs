@@ -48,6 +48,8 @@ enum Fault {
     BadGateway,
     /// A 200 whose JSON body is cut in half.
     Truncated,
+    /// GitLab's GraphQL refusal of a query above its complexity limit.
+    TooComplex,
 }
 
 fn base() -> DateTime<Utc> {
@@ -301,6 +303,15 @@ impl FakeGitlab {
     fn rest(&self, request: &Request) -> Answer {
         let path = request.url.path().to_string();
         let prefix = format!("/api/v4/projects/{ENCODED}/");
+        if path == "/api/v4/job" {
+            // The credentials check of a CI job token: only a JOB-TOKEN header is accepted.
+            let job_token = request.headers.get("job-token").and_then(|v| v.to_str().ok());
+            return if job_token == Some(TOKEN) && !request.headers.contains_key("private-token") {
+                Answer::json(200, json!({ "id": 1, "name": "collect", "status": "running" }))
+            } else {
+                Answer::json(401, json!({ "message": "401 Unauthorized" }))
+            };
+        }
         if path == "/api/v4/user" {
             return match *self.auth.lock().unwrap() {
                 401 => Answer::json(401, json!({ "message": "401 Unauthorized" })),
@@ -411,6 +422,10 @@ impl Respond for Shared {
             Some(Fault::TooManyRequestsBare) => return ResponseTemplate::new(429).set_body_string("Retry later\n"),
             Some(Fault::BadGateway) => {
                 return ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>");
+            }
+            Some(Fault::TooComplex) => {
+                return ResponseTemplate::new(200).set_body_json(json!({ "errors": [{
+                    "message": "Query has complexity of 300, which exceeds max complexity of 250" }] }));
             }
             Some(Fault::Truncated) | None => {}
         }
@@ -932,4 +947,37 @@ async fn a_source_with_recorded_pages_is_read_without_the_network() {
     .unwrap();
     assert_eq!(fake.calls.load(Ordering::SeqCst), calls, "no request");
     assert_eq!(dump(workspace.path()), dump(online.path()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_gitlab_finds_too_complex_is_asked_again_with_smaller_pages() {
+    let fake = Arc::new(FakeGitlab::new(120, 0, 0));
+    fake.faults.lock().unwrap().insert(2, Fault::TooComplex);
+    let server = serve(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = request(&server.uri());
+    r.resources = vec![gitlab::Resource::MergeRequests];
+    let report = collect(dir.path(), r).unwrap();
+    assert_eq!(report.changes, 120);
+    assert_eq!(rows(dir.path(), &model::CHANGES), 120);
+    // After the refused query (answered before the fake reads it), pages of 25 instead of 50: five
+    // pages, plus the overflow pages of the 4 big merge requests.
+    assert_eq!(fake.graphql_calls.load(Ordering::SeqCst), 5 + 8);
+    assert_eq!(report.retries, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ci_job_token_is_sent_as_job_token() {
+    let fake = Arc::new(FakeGitlab::new(0, 3, 0));
+    let server = serve(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = request(&server.uri());
+    r.credentials = Credentials::JobToken(TOKEN.into());
+    r.resources = vec![gitlab::Resource::Environments, gitlab::Resource::Pipelines];
+    let report = collect(dir.path(), r).unwrap();
+    assert_eq!(report.pipelines, 3);
+    let mut r = request(&server.uri());
+    r.credentials = Credentials::JobToken("an-expired-job-token".into());
+    let error = collect(dir.path(), r).unwrap_err().to_string();
+    assert!(error.contains("CI_JOB_TOKEN is valid only while its job runs"), "{error}");
 }
