@@ -12,7 +12,7 @@
 //!
 //! Using the API from another module:
 //!
-//! ```ignore
+//! ```text
 //! let client = Client::connect(&api_url, Credentials::from_env(&env), pacing, "acme/shop").await?;
 //! // A REST listing: the first page from an endpoint, the next ones from the Link header.
 //! let mut page = client.get(&Listing::project(&project, "pipelines").param("per_page", "100")).await?;
