@@ -1,0 +1,6 @@
+//! The GitLab source.
+
+pub mod codeowners;
+pub mod dora;
+pub mod groups;
+pub mod incidents;
