@@ -311,7 +311,13 @@ pub fn run() -> i32 {
 fn exit_code(e: &anyhow::Error) -> i32 {
     match e.downcast_ref::<Error>() {
         Some(Error::ConfigSyntax { .. } | Error::ConfigValue { .. }) => 3,
-        Some(Error::ImportRow { .. } | Error::ImportFile { .. } | Error::Git { .. } | Error::Github { .. }) => 4,
+        Some(
+            Error::ImportRow { .. }
+            | Error::ImportFile { .. }
+            | Error::Git { .. }
+            | Error::Github { .. }
+            | Error::Gitlab { .. },
+        ) => 4,
         Some(Error::WorkspaceLocked { .. } | Error::Workspace { .. }) => 5,
         Some(Error::Query { .. } | Error::Template { .. }) => 6,
         Some(Error::NotFound(_)) => 7,

@@ -55,6 +55,10 @@ pub enum Error {
     #[error("GitHub {repo}: {message}")]
     Github { repo: String, message: String },
 
+    /// GitLab refused or failed a request; the message says what to fix (token, scope, project).
+    #[error("GitLab {project}: {message}")]
+    Gitlab { project: String, message: String },
+
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]
     Template { name: String, message: String },

@@ -1,5 +1,6 @@
-//! The GitLab source.
+//! The GitLab source (in progress).
 
+pub mod client;
 pub mod codeowners;
 pub mod dora;
 pub mod groups;
