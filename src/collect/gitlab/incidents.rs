@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::client::Listing;
 use crate::config::Service;
 use crate::model::{self, Row, Value};
 
@@ -28,31 +29,22 @@ pub const ALERT_BOT: &str = "alert-bot";
 
 /// The REST listing of a project's incidents, or of its issues carrying `label`, oldest update
 /// first, from `updated_after` on (inclusive, so the last issue of a run is read again, harmlessly).
-pub fn issues_path(project_id: &str, label: Option<&str>, updated_after: Option<DateTime<Utc>>) -> String {
-    let filter = match label {
-        None => "issue_type=incident".to_string(),
-        Some(label) => format!("labels={}", encode(label)),
+pub fn issues_listing(project: &str, label: Option<&str>, updated_after: Option<DateTime<Utc>>) -> Listing {
+    let listing = Listing::project(project, "issues");
+    let listing = match label {
+        None => listing.param("issue_type", "incident"),
+        Some(label) => listing.param("labels", label),
     };
-    let mut path = format!(
-        "/projects/{project_id}/issues?{filter}&scope=all&pagination=keyset&order_by=updated_at&sort=asc&per_page=100"
-    );
-    if let Some(after) = updated_after {
-        path.push_str(&format!("&updated_after={}", encode(&after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))));
+    let listing = listing
+        .param("scope", "all")
+        .param("pagination", "keyset")
+        .param("order_by", "updated_at")
+        .param("sort", "asc")
+        .param("per_page", "100");
+    match updated_after {
+        Some(after) => listing.param("updated_after", after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        None => listing,
     }
-    path
-}
-
-/// Percent-encodes a query value (labels may hold spaces, `&`, `::`).
-fn encode(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The GraphQL request for the severity, escalation status and timeline of some incidents, by
@@ -97,15 +89,14 @@ pub fn read_details(page: &serde_json::Value, details: &mut BTreeMap<i64, Detail
         else {
             continue;
         };
-        let severity = node["severity"]
-            .as_str()
-            .filter(|s| !s.eq_ignore_ascii_case("unknown"))
-            .map(|s| s.to_ascii_lowercase());
+        let severity =
+            node["severity"].as_str().filter(|s| !s.eq_ignore_ascii_case("unknown")).map(|s| s.to_ascii_lowercase());
         let mut tagged: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
         let events = project.pointer(&format!("/t{iid}/nodes")).and_then(|n| n.as_array()).cloned().unwrap_or_default();
         for event in &events {
             let Some(at) = time(&event["occurredAt"]) else { continue };
-            let tags = event.pointer("/timelineEventTags/nodes").and_then(|t| t.as_array()).cloned().unwrap_or_default();
+            let tags =
+                event.pointer("/timelineEventTags/nodes").and_then(|t| t.as_array()).cloned().unwrap_or_default();
             for tag in tags.iter().filter_map(|t| t["name"].as_str()) {
                 let slot = tagged.entry(tag.to_ascii_lowercase()).or_insert(at);
                 *slot = (*slot).min(at);
@@ -160,7 +151,10 @@ pub fn incident_rows(
             issues.insert(iid, issue);
         }
     }
-    issues.into_iter().filter_map(|(iid, issue)| incident_row(issue, iid, details.get(&iid), project, service)).collect()
+    issues
+        .into_iter()
+        .filter_map(|(iid, issue)| incident_row(issue, iid, details.get(&iid), project, service))
+        .collect()
 }
 
 fn incident_row(
@@ -192,7 +186,10 @@ fn incident_row(
         ("acknowledged_at", time_or_null(tag("response initiated"))),
         ("resolved_at", time_or_null(resolved)),
         ("mitigated_at", time_or_null(tag("impact mitigated"))),
-        ("assignee", text_or_null(issue["assignees"][0]["username"].as_str().or(issue["assignee"]["username"].as_str()))),
+        (
+            "assignee",
+            text_or_null(issue["assignees"][0]["username"].as_str().or(issue["assignee"]["username"].as_str())),
+        ),
         ("detected_by", Value::Text(if author == Some(ALERT_BOT) { "monitoring" } else { "person" }.into())),
         ("resolved_by", text_or_null(closer.map(|c| if c == ALERT_BOT { "monitoring" } else { c }))),
         ("caused_by_change_id", cause.merge_request.map_or(Value::Null, |n| Value::Text(merge_request_id(project, n)))),
@@ -223,7 +220,9 @@ pub struct Cause {
 pub fn incident_cause(text: &str, project: &str) -> Cause {
     let mut cause = Cause::default();
     let project = project.to_ascii_lowercase();
-    for raw in text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '<' | '>' | '"' | '\'' | '`')) {
+    for raw in
+        text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | '<' | '>' | '"' | '\'' | '`'))
+    {
         let word = raw.trim_end_matches(['.', ',', ';', ':', '?']);
         if word.is_empty() {
             continue;
@@ -298,10 +297,7 @@ mod tests {
         assert_eq!(cause("acme/other@deadbee1 and ops@acme.example").sha, None);
         assert_eq!(cause("reverted 9f8e7d6c (`9f8e7d6c`)").sha.as_deref(), Some("9f8e7d6c"));
         assert_eq!(cause("added 1234567 rows, faced deadbeef").sha, None, "hex words need both digits and letters");
-        assert_eq!(
-            cause("https://gitlab.com/api/v4/projects/acme%2Fledger/deployments/77").deployment,
-            Some(77)
-        );
+        assert_eq!(cause("https://gitlab.com/api/v4/projects/acme%2Fledger/deployments/77").deployment, Some(77));
     }
 
     #[test]
@@ -310,10 +306,7 @@ mod tests {
         assert!(query.contains("t3: incidentManagementTimelineEvents(incidentId: \"gid://gitlab/Issue/901\")"));
         assert!(query.contains("t5: incidentManagementTimelineEvents(incidentId: \"gid://gitlab/Issue/905\")"));
         assert_eq!(details_variables("acme/ledger", &[(3, 901)])["iids"], json!(["3"]));
-        assert_eq!(
-            issues_path("acme%2Fledger", Some("sev 1"), None),
-            "/projects/acme%2Fledger/issues?labels=sev%201&scope=all&pagination=keyset&order_by=updated_at&sort=asc&per_page=100"
-        );
+        assert_eq!(issues_listing("acme/ledger", Some("sev 1"), None).path(), "projects/acme%2Fledger/issues");
     }
 
     #[test]
