@@ -414,3 +414,49 @@ async fn a_group_listing_that_gives_less_than_it_reports_is_an_error() {
     let error = extras::walk_group(&client, "acme", &[service()]).await.unwrap_err().to_string();
     assert!(error.contains("reports 250 projects but its listing gave 1"), "{error}");
 }
+
+/// The ownership capability counts what GitLab reports as CODEOWNERS gaps, as it does GitHub's.
+#[test]
+fn gitlab_s_codeowners_verdict_is_counted_by_the_codeowners_gaps_indicator() {
+    use flowgauge::assess::capabilities::evidence::{EvidenceInput, measure};
+    use flowgauge::collect::gitlab::codeowners::codeowners_rows;
+
+    let cfg = crate::helpers::config(
+        "2025-01-01",
+        "2026-01-01",
+        "[[services]]\nname = \"ledger\"\nrepos = [\"acme/ledger\"]\n",
+    );
+    let indicator = |answer: Value, protected: Value| {
+        let mut fx = crate::helpers::Fixture::default();
+        fx.deploy("d1", "ledger", "production", "success", "2025-01-10T10:00:00Z");
+        for row in codeowners_rows(PROJECT, &answer, Some(&protected)) {
+            let cells: Vec<(&str, flowgauge::model::Value)> =
+                model::EVIDENCE.columns.iter().map(|c| c.name).zip(row).collect();
+            fx.add(&model::EVIDENCE, &cells);
+        }
+        let (computation, _) = fx.compute(&cfg);
+        let tables = fx.frames();
+        let input = EvidenceInput { tables: &tables, computation: &computation, config: &cfg };
+        let since = crate::helpers::t_utc("2025-01-01T00:00:00Z");
+        let until = crate::helpers::t_utc("2025-04-01T00:00:00Z");
+        measure(&input, "ledger", since, until)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.indicator == "km.codeowners_gaps")
+            .unwrap()
+    };
+    let required = json!([{ "name": "main", "code_owner_approval_required": true }]);
+    let clean = indicator(codeowners_answer(true), required);
+    assert_eq!(clean.value, Some(0.0));
+    assert_eq!(clean.detail, "CODEOWNERS is in place and GitLab reports no errors in it");
+    // GitLab's validation error and a main branch that does not require code owners: two gaps.
+    let not_required = json!([{ "name": "main", "code_owner_approval_required": false }]);
+    let gaps = indicator(codeowners_answer(false), not_required);
+    assert_eq!(gaps.value, Some(2.0), "{}", gaps.detail);
+    let mut records = gaps.records.clone();
+    records.sort();
+    assert_eq!(
+        records,
+        ["gitlab:acme/ledger:codeowners:approval:main", "gitlab:acme/ledger:codeowners:error:missing_entry_owner:4"]
+    );
+}
