@@ -493,10 +493,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Explain { metric, common, format } => {
             let ctx = metric_context(&cli, common, Overrides::default())?;
-            let (computation, _) = compute(&ctx, common)?;
-            let records = metrics::explain(&computation, metric, common.service.as_deref())?;
+            let c = compute_all(&ctx, common, false)?;
+            let records = metrics::explain(&c.computation, metric, common.service.as_deref())?;
             let text = match format {
-                RecordFormat::Table => report::render_records(&records),
+                RecordFormat::Table => {
+                    let mut text = report::render_records(&records);
+                    // GitLab's own figures, beside the records (not in CSV, which stays one table).
+                    for line in forge_figures(&c, Some(metric), common.service.as_deref())? {
+                        text.push_str(&format!("\n{line}\n"));
+                    }
+                    text
+                }
                 RecordFormat::Csv => report::render_records_csv(&records),
             };
             write_stdout(&text)
@@ -896,9 +903,12 @@ struct Computed {
     queries: Vec<metrics::Query>,
 }
 
-fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
-    let c = compute_all(ctx, args, false)?;
-    Ok((c.computation, c.report))
+/// A forge's own DORA figures beside flowgauge's, one line per service and metric.
+fn forge_figures(c: &Computed, metric: Option<&str>, service: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let Some(forge) = c.tables.get(flowgauge::model::FORGE_METRICS.name) else {
+        return Ok(Vec::new());
+    };
+    Ok(report::forge::compare(forge, &c.report, metric, service)?.iter().map(|f| f.line()).collect())
 }
 
 fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Result<Computed> {
@@ -963,6 +973,7 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
         appendix_budget: 6_000,
     };
     let mut doc = report::document::build(&input)?;
+    doc.methodology.forge_figures = forge_figures(&c, None, common.service.as_deref())?;
     let assessed = assess_for_report(ctx, &c, common)?;
     // Without a single score (no answers, no indicator measured) the section would be all "unknown".
     let scored = |a: &capabilities::scorecard::ServiceAssessment| {

@@ -460,3 +460,52 @@ fn gitlab_s_codeowners_verdict_is_counted_by_the_codeowners_gaps_indicator() {
         ["gitlab:acme/ledger:codeowners:approval:main", "gitlab:acme/ledger:codeowners:error:missing_entry_owner:4"]
     );
 }
+
+/// `explain` and the report's methodology show GitLab's own monthly figures beside flowgauge's for
+/// the same months, with the reason they differ.
+#[test]
+fn explain_and_the_report_show_gitlab_s_figures_beside_flowgauge_s() {
+    use crate::helpers::flowgauge;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(
+        root.join("flowgauge.toml"),
+        "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2025-04-01\"\n[[services]]\nname = \"ledger\"\nrepos = [\"acme/ledger\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("deploys.csv"),
+        "id,service,environment,started_at,finished_at,status,commits\n\
+         1,ledger,production,2025-01-06T10:00:00Z,2025-01-06T10:10:00Z,success,aaa\n\
+         2,ledger,production,2025-01-08T10:00:00Z,2025-01-08T10:10:00Z,success,bbb\n",
+    )
+    .unwrap();
+    let imported = flowgauge(root, &["import", "deploys.csv", "--kind", "deployments", "--service", "ledger"]);
+    assert!(imported.status.success(), "{}", crate::helpers::text(&imported.stderr));
+    {
+        let mut workspace = Workspace::open(&root.join(".flowgauge")).unwrap();
+        let page = json!([{ "date": "2025-01-01", "value": 3 }, { "date": "2025-02-01", "value": 0 }]);
+        let rows = flowgauge::collect::gitlab::dora::dora_rows(PROJECT, &service(), "deployment_frequency", &page);
+        workspace.upsert(&[(&model::FORGE_METRICS, rows)]).unwrap();
+    }
+    let out = flowgauge(root, &["explain", "deployment-frequency"]);
+    let stdout = crate::helpers::text(&out.stdout);
+    assert!(out.status.success(), "{}", crate::helpers::text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "ledger — deployment-frequency beside GitLab's own figure for acme/ledger: \
+             2025-01 GitLab 3 deployments / flowgauge 2 deployments; 2025-02 GitLab 0 deployments / flowgauge 0 deployments. \
+             Why they differ: GitLab counts"
+        ),
+        "{stdout}"
+    );
+    // Only for the metric asked about.
+    let lead = crate::helpers::text(&flowgauge(root, &["explain", "lead-time"]).stdout);
+    assert!(!lead.contains("GitLab"), "{lead}");
+    let report = root.join("report.html");
+    let made = flowgauge(root, &["report", "--out", report.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", crate::helpers::text(&made.stderr));
+    let html = std::fs::read_to_string(&report).unwrap().replace("&#x2f;", "/").replace("&#x27;", "'");
+    assert!(html.contains("<h3>GitLab's own figures</h3>"));
+    assert!(html.contains("2025-01 GitLab 3 deployments / flowgauge 2 deployments"));
+}
