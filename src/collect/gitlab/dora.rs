@@ -29,9 +29,9 @@ pub const METRICS: [(&str, &str, &str); 4] = [
 pub const DIFFERENCES: [(&str, &str); 4] = [
     (
         "deployment-frequency",
-        "GitLab counts successful deployments to environments of the production tier per month; flowgauge counts the \
-         production deployments of the service's configured environments (and signals) per week, so the monthly counts \
-         should agree when both see the same environments",
+        "GitLab counts successful deployments to environments of the production tier; flowgauge counts the \
+         production deployments of the service's configured production environments and deployment signal, so the \
+         counts agree when both see the same environments",
     ),
     (
         "lead-time",
