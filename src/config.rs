@@ -306,6 +306,12 @@ impl Service {
         self.workflow_matchers.iter().any(|m| m.is_match(&name))
     }
 
+    /// Whether the service names its production environments itself (rather than the defaults), so
+    /// that a forge's own idea of production (GitLab's `tier`) does not override them.
+    pub fn production_environments_configured(&self) -> bool {
+        self.production_environments.iter().map(String::as_str).ne(DEFAULT_PRODUCTION.iter().copied())
+    }
+
     /// Whether an environment name counts as production for this service (case-insensitive globs).
     pub fn is_production(&self, environment: &str) -> bool {
         let environment = environment.to_ascii_lowercase();
