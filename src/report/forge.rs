@@ -51,6 +51,9 @@ impl Comparison {
     }
 }
 
+/// One month of a forge's figure: its first day, the value and its unit.
+type ForgeMonth = (DateTime<Utc>, Option<f64>, String);
+
 /// The comparisons the `forge_metrics` rows allow, for one metric (or all) and one service (or
 /// all), in service, metric and month order. Months outside flowgauge's window keep flowgauge's
 /// side as `—`.
@@ -60,7 +63,7 @@ pub fn compare(
     metric: Option<&str>,
     service: Option<&str>,
 ) -> Result<Vec<Comparison>> {
-    let mut grouped: BTreeMap<(String, String, String), Vec<(DateTime<Utc>, Option<f64>, String)>> = BTreeMap::new();
+    let mut grouped: BTreeMap<(String, String, String), Vec<ForgeMonth>> = BTreeMap::new();
     for i in 0..forge.height() {
         let text = |column: &str| text_at(forge, column, i);
         let (Some(svc), Some(repo), Some(name), Some(unit)) =

@@ -8,11 +8,12 @@
 //! still be collected whole — what its tier lacks is "not available", never an error.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDate;
 
 use super::client::{Client, Listing};
+use super::{GitlabRequest, raw_dir};
 use super::{codeowners, dora, groups, incidents};
 use crate::collect::http::cursor::{self, load_cursor};
 use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
@@ -27,22 +28,6 @@ pub const PROTECTED_BRANCHES: &str = "protected_branches";
 pub const INCIDENTS: &str = "incidents";
 pub const INCIDENT_DETAILS: &str = "incident_details";
 pub const DORA: &str = "dora";
-
-/// Where the raw pages of `resource` of `project` (`group/sub/name`) live in a workspace.
-pub fn raw_dir(workspace: &Path, project: &str, resource: &str) -> Result<PathBuf> {
-    let segments: Vec<&str> = project.split('/').collect();
-    if segments.len() < 2 || segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
-        return Err(Error::Gitlab {
-            project: project.to_string(),
-            message: "a project is named by its full path, `group/name` or `group/subgroup/name`".into(),
-        });
-    }
-    let mut dir = workspace.join("raw").join("gitlab");
-    for segment in segments {
-        dir.push(segment);
-    }
-    Ok(dir.join(resource))
-}
 
 /// What one project's extras gave.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,6 +70,54 @@ pub async fn collect(client: &Client, workspace: &mut Workspace, extras: &Projec
     collect_incidents(client, workspace, extras, &mut raw, &mut report).await?;
     collect_dora(client, workspace, extras, &mut report).await?;
     Ok(report)
+}
+
+/// Connects as `request` says and collects one project's extras (the service is the one whose
+/// `repos` names the project; `incident_labels` also make an issue an incident), for the
+/// configured analysis window.
+pub fn collect_project(
+    workspace: &mut Workspace,
+    config: &crate::config::Config,
+    request: &GitlabRequest,
+    incident_labels: &[String],
+) -> Result<ExtrasReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Gitlab {
+        project: request.project.clone(),
+        message: format!("cannot start the network runtime: {e}"),
+    })?;
+    let client = runtime.block_on(Client::connect(
+        &request.api_url,
+        request.credentials.clone(),
+        request.pacing,
+        &request.project,
+    ))?;
+    let service = config
+        .service_for_repo(&request.project)
+        .cloned()
+        .unwrap_or_else(|| crate::collect::default_service(&request.project));
+    let window = &config.analysis.window;
+    let extras = ProjectExtras {
+        project: &request.project,
+        service: &service,
+        incident_labels,
+        window: (window.since.date_naive(), window.until.date_naive()),
+    };
+    runtime.block_on(collect(&client, workspace, &extras))
+}
+
+/// Connects as `request` says (its `project` names the group) and walks the group.
+pub fn walk_group_blocking(config: &crate::config::Config, request: &GitlabRequest) -> Result<groups::GroupPlan> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Gitlab {
+        project: request.project.clone(),
+        message: format!("cannot start the network runtime: {e}"),
+    })?;
+    let client = runtime.block_on(Client::connect(
+        &request.api_url,
+        request.credentials.clone(),
+        request.pacing,
+        &request.project,
+    ))?;
+    runtime.block_on(walk_group(&client, &request.project, &config.services))
 }
 
 /// Whether an error is GitLab refusing a resource the project's tier or the token's role lacks

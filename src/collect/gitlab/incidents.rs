@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::client::Listing;
+use super::extract::{change_id, deployment_id};
 use crate::config::Service;
 use crate::model::{self, Row, Value};
 
@@ -111,16 +112,6 @@ pub fn incident_id(project: &str, iid: i64) -> String {
     format!("gitlab:issue:{project}#{iid}")
 }
 
-/// The row id of a merge request (the changes table's id of the GitLab source).
-pub fn merge_request_id(project: &str, iid: i64) -> String {
-    format!("gitlab:mr:{project}!{iid}")
-}
-
-/// The row id of a deployment (the deployments table's id of the GitLab source).
-pub fn deployment_id(project: &str, id: i64) -> String {
-    format!("gitlab:deployment:{project}:{id}")
-}
-
 /// The incident issues of a REST page worth asking GraphQL about: `(iid, id)`.
 pub fn incidents_of_page(page: &serde_json::Value) -> Vec<(i64, i64)> {
     page.as_array()
@@ -192,7 +183,10 @@ fn incident_row(
         ),
         ("detected_by", Value::Text(if author == Some(ALERT_BOT) { "monitoring" } else { "person" }.into())),
         ("resolved_by", text_or_null(closer.map(|c| if c == ALERT_BOT { "monitoring" } else { c }))),
-        ("caused_by_change_id", cause.merge_request.map_or(Value::Null, |n| Value::Text(merge_request_id(project, n)))),
+        (
+            "caused_by_change_id",
+            cause.merge_request.map_or(Value::Null, |n| Value::Text(change_id(project, &n.to_string()))),
+        ),
         ("caused_by_sha", text_or_null(cause.sha.as_deref())),
         ("caused_by_deployment_id", cause.deployment.map_or(Value::Null, |d| Value::Text(deployment_id(project, d)))),
     ]))
