@@ -219,6 +219,18 @@ enum CollectSource {
         #[arg(long)]
         offline: bool,
     },
+    /// Collect merge requests, pipelines, jobs and deployments from GitLab; token from GITLAB_TOKEN (or CI_JOB_TOKEN in GitLab CI)
+    Gitlab {
+        /// The project, group/subgroup/name or its numeric id [default: every `type = "gitlab"` source in flowgauge.toml]
+        #[arg(long)]
+        project: Option<String>,
+        /// The instance's root URL, for self-managed GitLab: https://HOST [default: the source's api_url, else https://gitlab.com]
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Rebuild the rows from the raw pages already in the workspace, without the network
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 #[derive(Args, Default)]
@@ -454,6 +466,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(CollectSource::Github { repo, api_url, offline }) => {
                     collect_github(&ctx, repo.as_deref(), api_url.as_deref(), *offline)
                 }
+                Some(CollectSource::Gitlab { project, api_url, offline }) => {
+                    collect_gitlab(&ctx, project.as_deref(), api_url.as_deref(), *offline)
+                }
             }
         }
         Command::Ownership { repo, name, format, forge } => {
@@ -644,11 +659,15 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
     let mut workspace = ctx.workspace()?;
     let started = Instant::now();
     let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
-    for report in collect::collect_configured_with(&mut workspace, &ctx.config, token, ctx.progress())? {
+    let gitlab = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
+    for report in
+        collect::collect_configured_with_credentials(&mut workspace, &ctx.config, token, gitlab, ctx.progress())?
+    {
         match report {
             collect::SourceReport::Import(r) => print_import(ctx, &r),
             collect::SourceReport::Git(r) => print_git(ctx, &r),
             collect::SourceReport::Github(r) => print_github(ctx, &r),
+            collect::SourceReport::Gitlab(r) => print_gitlab(ctx, &r),
         }
     }
     ctx.detail(format!("collected in {:.2?}", started.elapsed()));
@@ -741,6 +760,91 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
         ctx.detail(format!("collected {repo} in {:.2?}", started.elapsed()));
     }
     Ok(())
+}
+
+fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
+    use flowgauge::config::{GitlabSource, Source};
+    let configured: Vec<GitlabSource> = ctx
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Gitlab(g) => Some(g.clone()),
+            _ => None,
+        })
+        .collect();
+    let targets: Vec<GitlabSource> = match project {
+        Some(project) => {
+            collect::gitlab::check_project(project)?;
+            vec![configured.iter().find(|g| g.project == project).cloned().unwrap_or_else(|| GitlabSource {
+                project: project.to_string(),
+                api_url: None,
+                max_wait_seconds: None,
+                recorded: None,
+            })]
+        }
+        None if configured.is_empty() => {
+            return Err(Error::NotFound(
+                "no GitLab project to collect: pass --project group/name or add [[sources]] type = \"gitlab\" to flowgauge.toml"
+                    .into(),
+            )
+            .into());
+        }
+        None => configured,
+    };
+    if let (Some(_), Some(recorded)) = (api_url, targets.iter().find(|s| s.recorded.is_some())) {
+        return Err(Error::Refused(format!(
+            "--api-url does not apply to {}: the configuration reads it from recorded pages",
+            recorded.project
+        ))
+        .into());
+    }
+    let mut workspace = ctx.workspace()?;
+    let credentials = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
+    if credentials.secret().is_none() && !offline && targets.iter().any(|s| s.recorded.is_none()) {
+        ctx.note("warning: neither GITLAB_TOKEN nor CI_JOB_TOKEN is set: unauthenticated requests see public projects only, without approvals or protected environments");
+    }
+    for mut source in targets {
+        let project = source.project.clone();
+        if let Some(url) = api_url {
+            source.api_url = Some(url.to_string());
+        }
+        let started = Instant::now();
+        let report = if offline && source.recorded.is_none() {
+            collect::gitlab::reextract(&mut workspace, &ctx.config, &project)?
+        } else {
+            collect::collect_gitlab_source(&mut workspace, &ctx.config, &source, credentials.clone(), ctx.progress())?
+        };
+        print_gitlab(ctx, &report);
+        ctx.detail(format!("collected {project} in {:.2?}", started.elapsed()));
+    }
+    Ok(())
+}
+
+fn print_gitlab(ctx: &Session, r: &collect::gitlab::GitlabReport) {
+    let left =
+        r.rate_remaining.map(|n| format!(", {n} requests left in GitLab's rate-limit window")).unwrap_or_default();
+    ctx.note(format!(
+        "GitLab {}: {} pages, {} requests ({} retried){}{}; {} merge requests, {} reviews and approvals, {} commits of merge requests, {} pipelines, {} jobs, {} deployments, {} deployment approvals, {} commits shipped, {} settings findings",
+        r.project,
+        r.pages,
+        r.requests,
+        r.retries,
+        if r.resumed { ", resumed an interrupted run" } else { "" },
+        left,
+        r.changes,
+        r.reviews,
+        r.change_commits,
+        r.pipelines,
+        r.jobs,
+        r.deployments,
+        r.approvals,
+        r.deployment_commits,
+        r.evidence,
+    ));
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// Draws GitHub collection progress on stderr: one line redrawn in place on a terminal (items,

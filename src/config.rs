@@ -183,6 +183,8 @@ struct RawSource {
     recorded: Option<PathBuf>,
     /// For GitHub sources: whose workflow runs' jobs to read, `deploy` or `all`.
     jobs: Option<String>,
+    /// For GitLab sources: the project to collect (`group/subgroup/name` or its numeric id).
+    project: Option<String>,
 }
 
 /// The analysis window, defined with the calendar it is cut into; re-exported for old paths.
@@ -325,6 +327,22 @@ pub enum Source {
     Import(ImportSource),
     Git(GitSource),
     Github(GithubSource),
+    Gitlab(GitlabSource),
+}
+
+/// A GitLab project collected through the API on every `flowgauge collect`, or from pages recorded
+/// earlier.
+#[derive(Debug, Clone)]
+pub struct GitlabSource {
+    /// `group/subgroup/name`, or the numeric project id.
+    pub project: String,
+    /// The instance's root URL; `https://gitlab.com` when absent.
+    pub api_url: Option<String>,
+    /// Longest single wait for a rate limit or a retry; one hour when absent.
+    pub max_wait_seconds: Option<u64>,
+    /// A directory laid out like a workspace's `raw/gitlab/` (`<group>/<name>/<resource>/` pages):
+    /// when set, the rows are extracted from these pages, with no network and no token.
+    pub recorded: Option<PathBuf>,
 }
 
 /// A GitHub repository collected through the API on every `flowgauge collect`, or from pages
@@ -474,6 +492,61 @@ impl Config {
             _ => None,
         }
     }
+}
+
+/// A `type = "gitlab"` source: a project (path or id), optionally an instance URL, a longest wait
+/// and recorded pages (which exclude the network's settings).
+fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
+    for (field, given) in [
+        ("path", s.path.is_some()),
+        ("kind", s.kind.is_some()),
+        ("service", s.service.is_some()),
+        ("format", s.format.is_some()),
+        ("namespace", s.namespace.is_some()),
+        ("repo", s.repo.is_some()),
+        ("incident_labels", s.incident_labels.is_some()),
+        ("jobs", s.jobs.is_some()),
+    ] {
+        if given {
+            let hint = if field == "repo" { " (a gitlab source names its `project`)" } else { "" };
+            return Err(bad(format!("{key}.{field}"), format!("does not apply to gitlab sources{hint}")));
+        }
+    }
+    let project =
+        s.project.ok_or_else(|| bad(format!("{key}.project"), "a gitlab source needs project = \"group/name\""))?;
+    crate::collect::gitlab::check_project(&project).map_err(|e| match e {
+        Error::ConfigValue { message, .. } => bad(format!("{key}.project"), message),
+        other => other,
+    })?;
+    if let Some(url) = &s.api_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
+    }
+    let recorded = match s.recorded {
+        Some(dir) => {
+            for (field, given) in [("api_url", s.api_url.is_some()), ("max_wait_seconds", s.max_wait_seconds.is_some())]
+            {
+                if given {
+                    return Err(bad(
+                        format!("{key}.{field}"),
+                        "applies to gitlab sources read from the network, not to `recorded` pages",
+                    ));
+                }
+            }
+            let dir = base.join(dir);
+            if !dir.is_dir() {
+                let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
+                return Err(bad(
+                    format!("{key}.recorded"),
+                    format!("{} {problem}: it should hold recorded pages as GROUP/NAME/RESOURCE/*.json", dir.display()),
+                ));
+            }
+            Some(dir)
+        }
+        None => None,
+    };
+    Ok(GitlabSource { project, api_url: s.api_url, max_wait_seconds: s.max_wait_seconds, recorded })
 }
 
 fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {
@@ -640,6 +713,10 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
     for (i, s) in raw.sources.into_iter().enumerate() {
         let key = format!("sources[{i}]");
         match s.source_type.as_str() {
+            "import" | "git" | "github" if s.project.is_some() => {
+                return Err(bad(format!("{key}.project"), format!("applies to gitlab sources, not {}", s.source_type)));
+            }
+            "gitlab" => sources.push(Source::Gitlab(gitlab_source(&key, s, base)?)),
             "import" | "git" if s.recorded.is_some() || s.jobs.is_some() => {
                 let field = if s.recorded.is_some() { "recorded" } else { "jobs" };
                 return Err(bad(format!("{key}.{field}"), format!("applies to github sources, not {}", s.source_type)));
@@ -751,7 +828,7 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             other => {
                 return Err(bad(
                     format!("{key}.type"),
-                    format!("`{other}` is not a known source type (import, git, github)"),
+                    format!("`{other}` is not a known source type (import, git, github, gitlab)"),
                 ));
             }
         }

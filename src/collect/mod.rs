@@ -16,7 +16,7 @@ pub mod scan;
 
 use chrono::Utc;
 
-use crate::config::{Config, GithubSource, Service, Source};
+use crate::config::{Config, GithubSource, GitlabSource, Service, Source};
 use crate::error::Result;
 use crate::model::{self, Row, Value};
 use crate::store::{SourceState, UpsertStats, Workspace};
@@ -170,6 +170,7 @@ pub enum SourceReport {
     Import(ImportReport),
     Git(GitReport),
     Github(github::GithubReport),
+    Gitlab(gitlab::GitlabReport),
 }
 
 /// Runs every source in the configuration, in order (GitHub sources unauthenticated: see
@@ -185,6 +186,17 @@ pub fn collect_configured_with(
     workspace: &mut Workspace,
     config: &Config,
     token: Option<String>,
+    progress: Option<github::ProgressSink>,
+) -> Result<Vec<SourceReport>> {
+    collect_configured_with_credentials(workspace, config, token, gitlab::Credentials::None, progress)
+}
+
+/// [`collect_configured_with`], with `gitlab` authenticating GitLab sources read from the network.
+pub fn collect_configured_with_credentials(
+    workspace: &mut Workspace,
+    config: &Config,
+    token: Option<String>,
+    gitlab: gitlab::Credentials,
     progress: Option<github::ProgressSink>,
 ) -> Result<Vec<SourceReport>> {
     let mut reports = Vec::new();
@@ -210,6 +222,15 @@ pub fn collect_configured_with(
                     config,
                     s,
                     token.clone(),
+                    progress.clone(),
+                )?));
+            }
+            Source::Gitlab(s) => {
+                reports.push(SourceReport::Gitlab(collect_gitlab_source(
+                    workspace,
+                    config,
+                    s,
+                    gitlab.clone(),
                     progress.clone(),
                 )?));
             }
@@ -249,6 +270,34 @@ pub fn collect_github_source(
     request.progress = progress;
     request.all_jobs = source.all_jobs;
     github::collect_github(workspace, config, &request)
+}
+
+/// Collects one configured GitLab source: from its recorded pages when it names some (no network,
+/// no token), else from the API with `credentials`.
+pub fn collect_gitlab_source(
+    workspace: &mut Workspace,
+    config: &Config,
+    source: &GitlabSource,
+    credentials: gitlab::Credentials,
+    progress: Option<github::ProgressSink>,
+) -> Result<gitlab::GitlabReport> {
+    if let Some(pages) = &source.recorded {
+        let report = gitlab::reextract_from(workspace, config, &source.project, pages)?;
+        let name = format!("gitlab:{}:recorded:{}", source.project, pages.display());
+        let warnings =
+            report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
+        workspace.record_source(
+            &name,
+            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings },
+        )?;
+        return Ok(report);
+    }
+    let mut request = gitlab::GitlabRequest::new(&source.project, source.api_url.as_deref(), credentials);
+    if let Some(seconds) = source.max_wait_seconds {
+        request.pacing.max_wait = std::time::Duration::from_secs(seconds);
+    }
+    request.progress = progress;
+    gitlab::collect_gitlab(workspace, config, &request)
 }
 
 /// The `services` table as configured.

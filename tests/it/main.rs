@@ -7,6 +7,7 @@ mod docs;
 mod evidence;
 mod git;
 mod github;
+mod gitlab;
 mod gitlab_more;
 mod helpers;
 mod import;

@@ -365,6 +365,22 @@ pub fn collect_gitlab(workspace: &mut Workspace, config: &Config, request: &Gitl
         request.pacing,
         &request.project,
     ))?;
+    // GraphQL names projects by path only: a numeric id is resolved once, and the path is what ids,
+    // raw directories and the service mapping use.
+    let resolved;
+    let request = if request.project.bytes().all(|b| b.is_ascii_digit()) {
+        let page = runtime.block_on(client.get(&Listing::new(format!("projects/{}", request.project))))?;
+        let Some(path) = page.json["path_with_namespace"].as_str() else {
+            return Err(
+                client.error(format!("project {}: GitLab's answer has no path_with_namespace", request.project))
+            );
+        };
+        check_project(path)?;
+        resolved = GitlabRequest { project: path.to_string(), ..request.clone() };
+        &resolved
+    } else {
+        request
+    };
     let service = service_for(config, &request.project);
     let mut report = GitlabReport { project: request.project.clone(), ..Default::default() };
     let mut pages_left = request.stop_after_pages;
@@ -492,7 +508,9 @@ impl Fetch<'_> {
             requests: self.client.requests(),
             points: 0,
             graphql_remaining: None,
-            rest_remaining: self.client.budget.left(),
+            // GitLab's budget is per minute, not GitHub's hour the progress line speaks of: it is
+            // reported once, at the end of the project (`GitlabReport::rate_remaining`).
+            rest_remaining: None,
             elapsed: self.started.elapsed(),
             done,
         });
