@@ -230,6 +230,9 @@ enum CollectSource {
         /// Rebuild the rows from the raw pages already in the workspace, without the network
         #[arg(long)]
         offline: bool,
+        /// Every project of this group and its subgroups that a service names in `repos`; the others are listed, not collected
+        #[arg(long, conflicts_with_all = ["project", "offline"])]
+        group: Option<String>,
     },
 }
 
@@ -466,7 +469,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(CollectSource::Github { repo, api_url, offline }) => {
                     collect_github(&ctx, repo.as_deref(), api_url.as_deref(), *offline)
                 }
-                Some(CollectSource::Gitlab { project, api_url, offline }) => {
+                Some(CollectSource::Gitlab { api_url, group: Some(group), .. }) => {
+                    collect_gitlab_group(&ctx, group, api_url.as_deref())
+                }
+                Some(CollectSource::Gitlab { project, api_url, offline, group: None }) => {
                     collect_gitlab(&ctx, project.as_deref(), api_url.as_deref(), *offline)
                 }
             }
@@ -781,6 +787,7 @@ fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, o
                 api_url: None,
                 max_wait_seconds: None,
                 recorded: None,
+                incident_labels: Vec::new(),
             })]
         }
         None if configured.is_empty() => {
@@ -811,12 +818,55 @@ fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, o
         }
         let started = Instant::now();
         let report = if offline && source.recorded.is_none() {
-            collect::gitlab::reextract(&mut workspace, &ctx.config, &project)?
+            let mut report = collect::gitlab::reextract(&mut workspace, &ctx.config, &project)?;
+            let service =
+                ctx.config.service_for_repo(&project).cloned().unwrap_or_else(|| collect::default_service(&project));
+            let extras = collect::gitlab::extras::reextract(&mut workspace, &project, &service)?;
+            report.pages += extras.pages;
+            report.evidence += extras.evidence_rows;
+            report
         } else {
             collect::collect_gitlab_source(&mut workspace, &ctx.config, &source, credentials.clone(), ctx.progress())?
         };
         print_gitlab(ctx, &report);
         ctx.detail(format!("collected {project} in {:.2?}", started.elapsed()));
+    }
+    Ok(())
+}
+
+/// `collect gitlab --group`: walks the group, names the projects no service claims, and collects
+/// the others one by one.
+fn collect_gitlab_group(ctx: &Session, group: &str, api_url: Option<&str>) -> anyhow::Result<()> {
+    let credentials = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
+    let mut request = collect::gitlab::GitlabRequest::new(group, api_url, credentials.clone());
+    request.project = group.to_string();
+    let plan = collect::gitlab::extras::walk_group_blocking(&ctx.config, &request)?;
+    if let Some(warning) = plan.unmapped_warning(group) {
+        ctx.note(format!("warning: {warning}"));
+    }
+    if plan.mapped.is_empty() {
+        return Err(Error::NotFound(format!(
+            "group {group}: no project of it is named in a service's `repos`; add them to flowgauge.toml"
+        ))
+        .into());
+    }
+    let mut workspace = ctx.workspace()?;
+    for (project, _) in &plan.mapped {
+        // A project also configured as a source keeps its settings (incident labels, longest wait).
+        let configured = ctx.config.sources.iter().find_map(|s| match s {
+            flowgauge::config::Source::Gitlab(g) if g.project == project.path && g.recorded.is_none() => Some(g),
+            _ => None,
+        });
+        let source = flowgauge::config::GitlabSource {
+            project: project.path.clone(),
+            api_url: Some(request.api_url.clone()),
+            max_wait_seconds: configured.and_then(|g| g.max_wait_seconds),
+            recorded: None,
+            incident_labels: configured.map(|g| g.incident_labels.clone()).unwrap_or_default(),
+        };
+        let report =
+            collect::collect_gitlab_source(&mut workspace, &ctx.config, &source, credentials.clone(), ctx.progress())?;
+        print_gitlab(ctx, &report);
     }
     Ok(())
 }

@@ -339,8 +339,9 @@ async fn on_gitlab_free_codeowners_is_read_without_gitlab_s_validation() {
     let dir = tempfile::tempdir().unwrap();
     let mut workspace = Workspace::open(dir.path()).unwrap();
     let report = collect(&server, &mut workspace).await.unwrap();
-    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
     assert!(report.warnings[0].contains("does not validate CODEOWNERS"));
+    assert!(report.warnings[1].contains("DORA figures are not available"));
     let ids = sorted_ids(&workspace, &model::EVIDENCE);
     assert_eq!(ids, vec!["gitlab:acme/ledger:codeowners:approval:main", "gitlab:acme/ledger:codeowners:file"]);
 }
@@ -508,4 +509,44 @@ fn explain_and_the_report_show_gitlab_s_figures_beside_flowgauge_s() {
     let html = std::fs::read_to_string(&report).unwrap().replace("&#x2f;", "/").replace("&#x27;", "'");
     assert!(html.contains("<h3>GitLab's own figures</h3>"));
     assert!(html.contains("2025-01 GitLab 3 deployments / flowgauge 2 deployments"));
+}
+
+/// `collect gitlab --group`: a group none of whose projects a service names collects nothing, says
+/// which projects it left out, and exits with "not found".
+#[test]
+fn collect_gitlab_group_names_the_projects_no_service_claims() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v4/user"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v4/groups/acme/projects"))
+            .and(query_param("include_subgroups", "true"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+                { "id": 20, "path_with_namespace": "acme/sandbox" },
+                { "id": 21, "path_with_namespace": "acme/tools/scripts" }
+            ])))
+            .mount(&server)
+            .await;
+        server
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flowgauge.toml"), "[[services]]\nname = \"ledger\"\nrepos = [\"acme/ledger\"]\n")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowgauge"))
+        .current_dir(dir.path())
+        .args(["collect", "gitlab", "--group", "acme", "--api-url", &server.uri()])
+        .env("GITLAB_TOKEN", TOKEN)
+        .env_remove("CI_JOB_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = crate::helpers::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("acme/sandbox, acme/tools/scripts"), "{stderr}");
+    assert!(stderr.contains("no project of it is named in a service's `repos`"), "{stderr}");
+    assert!(!stderr.contains(TOKEN));
 }

@@ -105,6 +105,28 @@ pub fn collect_project(
     runtime.block_on(collect(&client, workspace, &extras))
 }
 
+/// The extras of one configured GitLab source: from its recorded pages when it names some (no
+/// network), else from the API with `credentials`.
+pub fn collect_source(
+    workspace: &mut Workspace,
+    config: &crate::config::Config,
+    source: &crate::config::GitlabSource,
+    credentials: super::Credentials,
+) -> Result<ExtrasReport> {
+    let service = config
+        .service_for_repo(&source.project)
+        .cloned()
+        .unwrap_or_else(|| crate::collect::default_service(&source.project));
+    if let Some(pages) = &source.recorded {
+        return reextract_from(workspace, &source.project, &service, pages);
+    }
+    let mut request = GitlabRequest::new(&source.project, source.api_url.as_deref(), credentials);
+    if let Some(seconds) = source.max_wait_seconds {
+        request.pacing.max_wait = std::time::Duration::from_secs(seconds);
+    }
+    collect_project(workspace, config, &request, &source.incident_labels)
+}
+
 /// Connects as `request` says (its `project` names the group) and walks the group.
 pub fn walk_group_blocking(config: &crate::config::Config, request: &GitlabRequest) -> Result<groups::GroupPlan> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Gitlab {
@@ -246,6 +268,9 @@ async fn collect_dora(
     }
     if pages.len() < dora::METRICS.len() {
         report.dora = DoraOutcome::NotAvailable;
+        report.warnings.push(format!(
+            "{project}: GitLab's own DORA figures are not available (they need GitLab Ultimate and the Reporter role); flowgauge's stand alone"
+        ));
         // What an earlier run kept no longer holds: offline re-extraction must agree with this run.
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -282,29 +307,55 @@ fn last_page(dir: &Path) -> Result<Option<serde_json::Value>> {
     raw_pages(dir)?.last().map(|p| read_json(p)).transpose()
 }
 
-/// Rebuilds the rows of one project's extras from its raw pages, with no network: the latest
-/// CODEOWNERS and protected branches answers, every incidents page in fetch order with every
-/// details answer, and GitLab's DORA pages.
+/// Rebuilds the rows of one project's extras from the raw pages in the workspace, with no network.
 pub fn reextract(workspace: &mut Workspace, project: &str, service: &Service) -> Result<ExtrasReport> {
-    let root = workspace.root().to_path_buf();
+    let pages = workspace.root().join("raw").join("gitlab");
+    reextract_from(workspace, project, service, &pages)
+}
+
+/// The pages of one resource of `project` under `pages`, a directory laid out like a workspace's
+/// `raw/gitlab/` (`<group>/<name>/<resource>/`).
+fn pages_dir(pages: &Path, project: &str, resource: &str) -> Result<std::path::PathBuf> {
+    super::check_project(project)?;
+    let mut dir = pages.to_path_buf();
+    dir.extend(project.split('/'));
+    Ok(dir.join(resource))
+}
+
+/// Rebuilds the rows of one project's extras from the raw pages under `pages` (laid out like a
+/// workspace's `raw/gitlab/`), with no network: the latest CODEOWNERS and protected branches
+/// answers, every incidents page in fetch order with every details answer, and GitLab's DORA
+/// pages. A resource without pages leaves its rows as they are.
+pub fn reextract_from(
+    workspace: &mut Workspace,
+    project: &str,
+    service: &Service,
+    pages: &Path,
+) -> Result<ExtrasReport> {
     let mut report = ExtrasReport::default();
-    if let Some(page) = last_page(&raw_dir(&root, project, CODEOWNERS)?)? {
-        let protected = last_page(&raw_dir(&root, project, PROTECTED_BRANCHES)?)?;
+    if let Some(page) = last_page(&pages_dir(pages, project, CODEOWNERS)?)? {
+        let protected = last_page(&pages_dir(pages, project, PROTECTED_BRANCHES)?)?;
         let rows = codeowners::codeowners_rows(project, &page, protected.as_ref());
         report.evidence_rows = rows.len();
         workspace.replace_prefixed(&model::EVIDENCE, "id", &codeowners::codeowners_prefix(project), &rows)?;
     }
     let mut details = BTreeMap::new();
-    for path in raw_pages(&raw_dir(&root, project, INCIDENT_DETAILS)?)? {
+    for path in raw_pages(&pages_dir(pages, project, INCIDENT_DETAILS)?)? {
         incidents::read_details(&read_json(&path)?, &mut details);
     }
-    let pages: Vec<serde_json::Value> =
-        raw_pages(&raw_dir(&root, project, INCIDENTS)?)?.iter().map(|p| read_json(p)).collect::<Result<_>>()?;
-    report.pages = pages.len();
-    let rows = incidents::incident_rows(&pages, &details, project, service);
+    let issues: Vec<serde_json::Value> =
+        raw_pages(&pages_dir(pages, project, INCIDENTS)?)?.iter().map(|p| read_json(p)).collect::<Result<_>>()?;
+    report.pages = issues.len();
+    let rows = incidents::incident_rows(&issues, &details, project, service);
     report.incidents = rows.len();
     workspace.upsert(&[(&model::INCIDENTS, rows)])?;
-    let dir = raw_dir(&root, project, DORA)?;
+    let dir = pages_dir(pages, project, DORA)?;
+    if !dir.exists() {
+        // Never read, or not available when last read (the online run then removed the pages).
+        workspace.replace_prefixed(&model::FORGE_METRICS, "id", &dora::prefix(project), &[])?;
+        report.dora = DoraOutcome::NotAvailable;
+        return Ok(report);
+    }
     let mut dora_pages = Vec::new();
     for (metric, _, _) in dora::METRICS {
         let path = dir.join(format!("{metric}.json"));
