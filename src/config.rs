@@ -497,6 +497,15 @@ impl Config {
     }
 }
 
+/// Whether `project` names a GitLab project: a path of two or more segments (`group/subgroup/name`,
+/// letters, digits, `-`, `_`, `.`, none starting with `.`) or a numeric id.
+pub fn is_gitlab_project(project: &str) -> bool {
+    let segment = |s: &str| {
+        !s.is_empty() && !s.starts_with('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    project.split('/').all(segment) && (project.contains('/') || project.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A `type = "gitlab"` source: a project (path or id), optionally an instance URL, a longest wait
 /// and recorded pages (which exclude the network's settings).
 fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
@@ -516,10 +525,12 @@ fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
     }
     let project =
         s.project.ok_or_else(|| bad(format!("{key}.project"), "a gitlab source needs project = \"group/name\""))?;
-    crate::collect::gitlab::check_project(&project).map_err(|e| match e {
-        Error::ConfigValue { message, .. } => bad(format!("{key}.project"), message),
-        other => other,
-    })?;
+    if !is_gitlab_project(&project) {
+        return Err(bad(
+            format!("{key}.project"),
+            format!("`{project}` is not a GitLab project written as group/name (subgroups allowed) or a numeric id"),
+        ));
+    }
     if let Some(url) = &s.api_url
         && !(url.starts_with("https://") || url.starts_with("http://"))
     {

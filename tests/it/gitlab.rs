@@ -48,6 +48,8 @@ enum Fault {
     BadGateway,
     /// A 200 whose JSON body is cut in half.
     Truncated,
+    /// GitLab's GraphQL refusal of a query above its complexity limit.
+    TooComplex,
 }
 
 fn base() -> DateTime<Utc> {
@@ -209,7 +211,8 @@ fn deployment(n: i64) -> Value {
         "user": { "username": "dev1" },
         "environment": { "id": if n % 2 == 1 { 1 } else { 2 }, "name": environment },
         "deployable": {
-            "id": 9000 + n, "name": "deploy", "stage": "deploy", "status": if failed { "failed" } else { "success" },
+            // The deploy job of pipeline `100 + n` (a manual job), except for deployment 4: its build job.
+            "id": (100 + n) * 10 + if n == 4 { 1 } else { 4 }, "name": "deploy", "stage": "deploy", "status": if failed { "failed" } else { "success" },
             "allow_failure": failed,
             "created_at": iso(finished - chrono::Duration::minutes(30)),
             "started_at": iso(finished - chrono::Duration::minutes(10)), "finished_at": iso(finished),
@@ -300,6 +303,15 @@ impl FakeGitlab {
     fn rest(&self, request: &Request) -> Answer {
         let path = request.url.path().to_string();
         let prefix = format!("/api/v4/projects/{ENCODED}/");
+        if path == "/api/v4/job" {
+            // The credentials check of a CI job token: only a JOB-TOKEN header is accepted.
+            let job_token = request.headers.get("job-token").and_then(|v| v.to_str().ok());
+            return if job_token == Some(TOKEN) && !request.headers.contains_key("private-token") {
+                Answer::json(200, json!({ "id": 1, "name": "collect", "status": "running" }))
+            } else {
+                Answer::json(401, json!({ "message": "401 Unauthorized" }))
+            };
+        }
         if path == "/api/v4/user" {
             return match *self.auth.lock().unwrap() {
                 401 => Answer::json(401, json!({ "message": "401 Unauthorized" })),
@@ -410,6 +422,10 @@ impl Respond for Shared {
             Some(Fault::TooManyRequestsBare) => return ResponseTemplate::new(429).set_body_string("Retry later\n"),
             Some(Fault::BadGateway) => {
                 return ResponseTemplate::new(502).set_body_string("<html>502 Bad Gateway</html>");
+            }
+            Some(Fault::TooComplex) => {
+                return ResponseTemplate::new(200).set_body_json(json!({ "errors": [{
+                    "message": "Query has complexity of 300, which exceeds max complexity of 250" }] }));
             }
             Some(Fault::Truncated) | None => {}
         }
@@ -645,6 +661,8 @@ async fn a_project_is_collected_into_every_table_as_gitlab_records_it() {
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(2), "is_production"), "false");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(3), "approval_wait_seconds"), "900.0");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(3), "is_manual"), "true");
+    assert_eq!(column(d, &model::DEPLOYMENTS, &dep(2), "is_manual"), "true", "its job was played by hand");
+    assert_eq!(column(d, &model::DEPLOYMENTS, &dep(4), "is_manual"), "null", "an automatic job, no approval");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(7), "status"), "\"failure\"");
     assert_eq!(column(d, &model::DEPLOYMENTS, &dep(5), "is_rollback"), "true");
     assert_eq!(
@@ -857,6 +875,9 @@ fn the_cli_collects_a_project_and_never_shows_the_token() {
     assert!(!every_file_text(dir.path()).contains(TOKEN), "the token reached the workspace");
     let bad = run(&["collect", "gitlab", "--project", "not a project"], TOKEN);
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+    let never = run(&["collect", "gitlab", "--project", "acme/never-collected", "--offline"], TOKEN);
+    assert_eq!(never.status.code(), Some(7), "{}", text(&never.stderr));
+    assert!(text(&never.stderr).contains("flowgauge collect gitlab --project acme/never-collected"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -926,4 +947,37 @@ async fn a_source_with_recorded_pages_is_read_without_the_network() {
     .unwrap();
     assert_eq!(fake.calls.load(Ordering::SeqCst), calls, "no request");
     assert_eq!(dump(workspace.path()), dump(online.path()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_gitlab_finds_too_complex_is_asked_again_with_smaller_pages() {
+    let fake = Arc::new(FakeGitlab::new(120, 0, 0));
+    fake.faults.lock().unwrap().insert(2, Fault::TooComplex);
+    let server = serve(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = request(&server.uri());
+    r.resources = vec![gitlab::Resource::MergeRequests];
+    let report = collect(dir.path(), r).unwrap();
+    assert_eq!(report.changes, 120);
+    assert_eq!(rows(dir.path(), &model::CHANGES), 120);
+    // After the refused query (answered before the fake reads it), pages of 25 instead of 50: five
+    // pages, plus the overflow pages of the 4 big merge requests.
+    assert_eq!(fake.graphql_calls.load(Ordering::SeqCst), 5 + 8);
+    assert_eq!(report.retries, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ci_job_token_is_sent_as_job_token() {
+    let fake = Arc::new(FakeGitlab::new(0, 3, 0));
+    let server = serve(fake.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = request(&server.uri());
+    r.credentials = Credentials::JobToken(TOKEN.into());
+    r.resources = vec![gitlab::Resource::Environments, gitlab::Resource::Pipelines];
+    let report = collect(dir.path(), r).unwrap();
+    assert_eq!(report.pipelines, 3);
+    let mut r = request(&server.uri());
+    r.credentials = Credentials::JobToken("an-expired-job-token".into());
+    let error = collect(dir.path(), r).unwrap_err().to_string();
+    assert!(error.contains("CI_JOB_TOKEN is valid only while its job runs"), "{error}");
 }

@@ -620,6 +620,21 @@ mod tests {
     }
 
     #[test]
+    fn a_spent_budget_waits_for_its_reset() {
+        let budget = Budget::default();
+        assert_eq!(budget.left(), None, "not said yet");
+        let mut headers = HeaderMap::new();
+        headers.insert("ratelimit-remaining", "3".parse().unwrap());
+        headers.insert("ratelimit-reset", (Utc::now().timestamp() + 30).to_string().parse().unwrap());
+        budget.note(&headers);
+        assert_eq!((budget.left(), budget.wait_before_next()), (Some(3), None));
+        headers.insert("ratelimit-remaining", "0".parse().unwrap());
+        budget.note(&headers);
+        let wait = budget.wait_before_next().expect("spent");
+        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(31), "{wait:?}");
+    }
+
+    #[test]
     fn messages_lose_their_origin() {
         assert_eq!(strip_origin("http://127.0.0.1:80/api/v4/projects/1?page=2"), "/api/v4/projects/1?page=2");
     }

@@ -773,11 +773,13 @@ pub fn note_approvals(detail: &serde_json::Value, approvals: &mut ApprovalsByDep
 /// update, replaced when they finish. A failed job that was allowed to fail (`allow_failure`)
 /// makes a failed deployment, never a successful one. Approvals (Premium deployment approvals)
 /// carry their times: the wait is from the job's creation (when the deployment was blocked) to the
-/// last approval, or to the rejection.
+/// last approval, or to the rejection. A deployment is manual when it waited for approvals or its
+/// job is one of `manual_jobs` (a manual job, waiting or played by hand: see [`job_rows`]).
 pub fn deployment_rows(
     page: &serde_json::Value,
     tiers: &BTreeMap<String, String>,
     approvals: &ApprovalsByDeployment,
+    manual_jobs: &BTreeSet<i64>,
     project: &str,
     service: &Service,
     out: &mut Extracted,
@@ -818,7 +820,8 @@ pub fn deployment_rows(
             _ => Value::Null,
         };
         let deployer = job["user"]["username"].as_str().or(d["user"]["username"].as_str());
-        let manual = !decisions.is_empty() || d["status"].as_str() == Some("blocked");
+        let played = job["id"].as_i64().is_some_and(|j| manual_jobs.contains(&j));
+        let manual = !decisions.is_empty() || d["status"].as_str() == Some("blocked") || played;
         let finished = if status == "running" {
             jtime(&d["updated_at"])
         } else {
@@ -962,7 +965,7 @@ mod tests {
                             "user": { "username": "ana" } }
         }]);
         let mut out = Extracted::default();
-        deployment_rows(&page, &BTreeMap::new(), &BTreeMap::new(), "acme/shop", &service, &mut out);
+        deployment_rows(&page, &BTreeMap::new(), &BTreeMap::new(), &BTreeSet::new(), "acme/shop", &service, &mut out);
         let row = &out.tables["deployments"][0];
         let status = model::DEPLOYMENTS.position("status").unwrap();
         assert_eq!(row[status], Value::Text("failure".into()));

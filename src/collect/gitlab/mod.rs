@@ -206,10 +206,7 @@ pub struct GitlabReport {
 
 /// A GitLab project path (`group/subgroup/name`) or numeric id, else a configuration error.
 pub fn check_project(project: &str) -> Result<()> {
-    let valid_segment = |s: &str| {
-        !s.is_empty() && !s.starts_with('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    if project.split('/').all(valid_segment) && (project.contains('/') || project.bytes().all(|b| b.is_ascii_digit())) {
+    if crate::config::is_gitlab_project(project) {
         Ok(())
     } else {
         Err(Error::ConfigValue {
@@ -747,6 +744,7 @@ impl Fetch<'_> {
         Ok(SliceContext {
             tiers: extract::environment_tiers(&environments),
             required: extract::required_approvals(&protected),
+            manual_jobs: manual_jobs(self.workspace, project)?,
         })
     }
 
@@ -805,8 +803,15 @@ impl Fetch<'_> {
                     extract::note_approvals(&detail.json, &mut approvals);
                 }
                 self.raw.write(&self.dir(Resource::Deployments.name())?, &page.body)?;
-                let meta =
-                    extract::deployment_rows(&page.json, &context.tiers, &approvals, &project, self.service, &mut rows);
+                let meta = extract::deployment_rows(
+                    &page.json,
+                    &context.tiers,
+                    &approvals,
+                    &context.manual_jobs,
+                    &project,
+                    self.service,
+                    &mut rows,
+                );
                 Ok((rows, meta))
             }
         }
@@ -886,6 +891,19 @@ impl Fetch<'_> {
 struct SliceContext {
     tiers: BTreeMap<String, String>,
     required: BTreeMap<String, i64>,
+    /// The project's manual jobs (by GitLab job id), as the jobs table holds them.
+    manual_jobs: BTreeSet<i64>,
+}
+
+/// The ids of the project's jobs the `jobs` table marks manual (waiting, or played by hand).
+fn manual_jobs(workspace: &Workspace, project: &str) -> Result<BTreeSet<i64>> {
+    let jobs = workspace.load(&model::JOBS)?;
+    let (ids, manual) = (jobs.column("id")?.str()?, jobs.column("is_manual")?.bool()?);
+    let prefix = format!("gitlab:job:{project}:");
+    Ok((0..jobs.height())
+        .filter(|i| manual.get(*i) == Some(true))
+        .filter_map(|i| ids.get(i)?.strip_prefix(&prefix)?.parse().ok())
+        .collect())
 }
 
 /// Replaces the evidence rows under `prefix` (a snapshot of settings) with those in `rows`.
@@ -1087,10 +1105,11 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, project: &str,
         extract::note_approvals(&read_raw_json(&path, project)?, &mut approvals);
     }
     let tiers = environments.as_ref().map(extract::environment_tiers).unwrap_or_default();
+    let manual = manual_jobs(workspace, project)?;
     for path in raw_pages(&dir_of(Resource::Deployments.name())?)? {
         let json = read_raw_json(&path, project)?;
         let mut rows = Extracted::default();
-        extract::deployment_rows(&json, &tiers, &approvals, project, &service, &mut rows);
+        extract::deployment_rows(&json, &tiers, &approvals, &manual, project, &service, &mut rows);
         report.pages += 1;
         upsert(workspace, &mut report, rows)?;
     }
