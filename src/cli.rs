@@ -230,6 +230,9 @@ enum CollectSource {
         /// Rebuild the rows from the raw pages already in the workspace, without the network
         #[arg(long)]
         offline: bool,
+        /// Every project of this group and its subgroups that a service names in `repos`; the others are listed, not collected
+        #[arg(long, conflicts_with_all = ["project", "offline"])]
+        group: Option<String>,
     },
 }
 
@@ -466,7 +469,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(CollectSource::Github { repo, api_url, offline }) => {
                     collect_github(&ctx, repo.as_deref(), api_url.as_deref(), *offline)
                 }
-                Some(CollectSource::Gitlab { project, api_url, offline }) => {
+                Some(CollectSource::Gitlab { api_url, group: Some(group), .. }) => {
+                    collect_gitlab_group(&ctx, group, api_url.as_deref())
+                }
+                Some(CollectSource::Gitlab { project, api_url, offline, group: None }) => {
                     collect_gitlab(&ctx, project.as_deref(), api_url.as_deref(), *offline)
                 }
             }
@@ -508,10 +514,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Explain { metric, common, format } => {
             let ctx = metric_context(&cli, common, Overrides::default())?;
-            let (computation, _) = compute(&ctx, common)?;
-            let records = metrics::explain(&computation, metric, common.service.as_deref())?;
+            let c = compute_all(&ctx, common, false)?;
+            let records = metrics::explain(&c.computation, metric, common.service.as_deref())?;
             let text = match format {
-                RecordFormat::Table => report::render_records(&records),
+                RecordFormat::Table => {
+                    let mut text = report::render_records(&records);
+                    // GitLab's own figures, beside the records (not in CSV, which stays one table).
+                    for line in forge_figures(&c, Some(metric), common.service.as_deref())? {
+                        text.push_str(&format!("\n{line}\n"));
+                    }
+                    text
+                }
                 RecordFormat::Csv => report::render_records_csv(&records),
             };
             write_stdout(&text)
@@ -774,6 +787,7 @@ fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, o
                 api_url: None,
                 max_wait_seconds: None,
                 recorded: None,
+                incident_labels: Vec::new(),
             })]
         }
         None if configured.is_empty() => {
@@ -804,12 +818,55 @@ fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, o
         }
         let started = Instant::now();
         let report = if offline && source.recorded.is_none() {
-            collect::gitlab::reextract(&mut workspace, &ctx.config, &project)?
+            let mut report = collect::gitlab::reextract(&mut workspace, &ctx.config, &project)?;
+            let service =
+                ctx.config.service_for_repo(&project).cloned().unwrap_or_else(|| collect::default_service(&project));
+            let extras = collect::gitlab::extras::reextract(&mut workspace, &project, &service)?;
+            report.pages += extras.pages;
+            report.evidence += extras.evidence_rows;
+            report
         } else {
             collect::collect_gitlab_source(&mut workspace, &ctx.config, &source, credentials.clone(), ctx.progress())?
         };
         print_gitlab(ctx, &report);
         ctx.detail(format!("collected {project} in {:.2?}", started.elapsed()));
+    }
+    Ok(())
+}
+
+/// `collect gitlab --group`: walks the group, names the projects no service claims, and collects
+/// the others one by one.
+fn collect_gitlab_group(ctx: &Session, group: &str, api_url: Option<&str>) -> anyhow::Result<()> {
+    let credentials = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
+    let mut request = collect::gitlab::GitlabRequest::new(group, api_url, credentials.clone());
+    request.project = group.to_string();
+    let plan = collect::gitlab::extras::walk_group_blocking(&ctx.config, &request)?;
+    if let Some(warning) = plan.unmapped_warning(group) {
+        ctx.note(format!("warning: {warning}"));
+    }
+    if plan.mapped.is_empty() {
+        return Err(Error::NotFound(format!(
+            "group {group}: no project of it is named in a service's `repos`; add them to flowgauge.toml"
+        ))
+        .into());
+    }
+    let mut workspace = ctx.workspace()?;
+    for (project, _) in &plan.mapped {
+        // A project also configured as a source keeps its settings (incident labels, longest wait).
+        let configured = ctx.config.sources.iter().find_map(|s| match s {
+            flowgauge::config::Source::Gitlab(g) if g.project == project.path && g.recorded.is_none() => Some(g),
+            _ => None,
+        });
+        let source = flowgauge::config::GitlabSource {
+            project: project.path.clone(),
+            api_url: Some(request.api_url.clone()),
+            max_wait_seconds: configured.and_then(|g| g.max_wait_seconds),
+            recorded: None,
+            incident_labels: configured.map(|g| g.incident_labels.clone()).unwrap_or_default(),
+        };
+        let report =
+            collect::collect_gitlab_source(&mut workspace, &ctx.config, &source, credentials.clone(), ctx.progress())?;
+        print_gitlab(ctx, &report);
     }
     Ok(())
 }
@@ -1000,9 +1057,12 @@ struct Computed {
     queries: Vec<metrics::Query>,
 }
 
-fn compute(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::Computation, metrics::MetricsReport)> {
-    let c = compute_all(ctx, args, false)?;
-    Ok((c.computation, c.report))
+/// A forge's own DORA figures beside flowgauge's, one line per service and metric.
+fn forge_figures(c: &Computed, metric: Option<&str>, service: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let Some(forge) = c.tables.get(flowgauge::model::FORGE_METRICS.name) else {
+        return Ok(Vec::new());
+    };
+    Ok(report::forge::compare(forge, &c.report, metric, service)?.iter().map(|f| f.line()).collect())
 }
 
 fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Result<Computed> {
@@ -1067,6 +1127,7 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
         appendix_budget: 6_000,
     };
     let mut doc = report::document::build(&input)?;
+    doc.methodology.forge_figures = forge_figures(&c, None, common.service.as_deref())?;
     let assessed = assess_for_report(ctx, &c, common)?;
     // Without a single score (no answers, no indicator measured) the section would be all "unknown".
     let scored = |a: &capabilities::scorecard::ServiceAssessment| {

@@ -343,6 +343,9 @@ pub struct GitlabSource {
     /// A directory laid out like a workspace's `raw/gitlab/` (`<group>/<name>/<resource>/` pages):
     /// when set, the rows are extracted from these pages, with no network and no token.
     pub recorded: Option<PathBuf>,
+    /// Issues carrying any of these labels are incidents too (issues of GitLab's `incident` type
+    /// always are); empty when absent.
+    pub incident_labels: Vec<String>,
 }
 
 /// A GitHub repository collected through the API on every `flowgauge collect`, or from pages
@@ -513,7 +516,6 @@ fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
         ("format", s.format.is_some()),
         ("namespace", s.namespace.is_some()),
         ("repo", s.repo.is_some()),
-        ("incident_labels", s.incident_labels.is_some()),
         ("jobs", s.jobs.is_some()),
     ] {
         if given {
@@ -536,8 +538,11 @@ fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
     }
     let recorded = match s.recorded {
         Some(dir) => {
-            for (field, given) in [("api_url", s.api_url.is_some()), ("max_wait_seconds", s.max_wait_seconds.is_some())]
-            {
+            for (field, given) in [
+                ("api_url", s.api_url.is_some()),
+                ("max_wait_seconds", s.max_wait_seconds.is_some()),
+                ("incident_labels", s.incident_labels.is_some()),
+            ] {
                 if given {
                     return Err(bad(
                         format!("{key}.{field}"),
@@ -557,7 +562,12 @@ fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
         }
         None => None,
     };
-    Ok(GitlabSource { project, api_url: s.api_url, max_wait_seconds: s.max_wait_seconds, recorded })
+    // Issues of GitLab's `incident` type are always incidents; these labels add labelled issues.
+    let incident_labels = s.incident_labels.unwrap_or_default();
+    if incident_labels.iter().any(|l| l.trim().is_empty()) {
+        return Err(bad(format!("{key}.incident_labels"), "labels must not be empty"));
+    }
+    Ok(GitlabSource { project, api_url: s.api_url, max_wait_seconds: s.max_wait_seconds, recorded, incident_labels })
 }
 
 fn apply_overrides(tree: &mut toml::Table, o: &Overrides) {

@@ -354,7 +354,7 @@ pub const EVIDENCE: TableSchema = TableSchema {
         req(
             "id",
             Text,
-            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, `gitlab:<project>:environment:…` / `gitlab:<project>:manual-job:<name>`, or `ownership:<repo>:<service>:<category>`.",
+            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, `gitlab:<project>:environment:…` / `gitlab:<project>:manual-job:<name>` / `gitlab:<project>:codeowners:…`, or `ownership:<repo>:<service>:<category>`.",
         ),
         req(
             "source",
@@ -397,6 +397,37 @@ pub const EVIDENCE: TableSchema = TableSchema {
     ],
 };
 
+/// What a forge itself reports for the DORA metrics (GitLab's `/projects/:id/dora/metrics`), kept
+/// to show beside flowgauge's own figures, never mixed into them.
+pub const FORGE_METRICS: TableSchema = TableSchema {
+    name: "forge_metrics",
+    key: &["id"],
+    doc: "DORA figures a forge computes itself (GitLab Ultimate's DORA API), per month, shown beside flowgauge's in `explain` and the report's methodology with the definitional differences.",
+    columns: &[
+        req("id", Text, "Namespaced id: `gitlab:<project>:dora:<metric>:<YYYY-MM-DD>`."),
+        req("source", Text, "The forge: `gitlab`."),
+        req("service", Text, "Service the project belongs to."),
+        req("repo", Text, "The project (`group/project`)."),
+        req(
+            "metric",
+            Text,
+            "The flowgauge metric it stands beside, by its `explain` name: `deployment-frequency`, `lead-time`, `time-to-restore`, `change-failure-rate`.",
+        ),
+        req(
+            "forge_metric",
+            Text,
+            "The forge's own name: `deployment_frequency`, `lead_time_for_changes`, `time_to_restore_service`, `change_failure_rate`.",
+        ),
+        req("period_start", Time, "First day of the month the value covers (00:00 UTC)."),
+        opt(
+            "value",
+            Float,
+            "The forge's value as it gives it: deployments in the month; median seconds (GitLab: the median of daily medians); or incidents per deployment. Empty when the forge has no value for the month.",
+        ),
+        req("unit", Text, "`deployments`, `seconds` or `ratio`."),
+    ],
+};
+
 /// Every domain table, in the order documentation lists them.
 pub const TABLES: &[&TableSchema] = &[
     &SERVICES,
@@ -412,6 +443,7 @@ pub const TABLES: &[&TableSchema] = &[
     &INCIDENTS,
     &APPROVALS,
     &EVIDENCE,
+    &FORGE_METRICS,
 ];
 
 /// Looks a table up by name.

@@ -282,7 +282,8 @@ pub fn collect_gitlab_source(
     progress: Option<github::ProgressSink>,
 ) -> Result<gitlab::GitlabReport> {
     if let Some(pages) = &source.recorded {
-        let report = gitlab::reextract_from(workspace, config, &source.project, pages)?;
+        let mut report = gitlab::reextract_from(workspace, config, &source.project, pages)?;
+        add_extras(&mut report, gitlab::extras::collect_source(workspace, config, source, credentials));
         let name = format!("gitlab:{}:recorded:{}", source.project, pages.display());
         let warnings =
             report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
@@ -297,7 +298,26 @@ pub fn collect_gitlab_source(
         request.pacing.max_wait = std::time::Duration::from_secs(seconds);
     }
     request.progress = progress;
-    gitlab::collect_gitlab(workspace, config, &request)
+    let mut report = gitlab::collect_gitlab(workspace, config, &request)?;
+    add_extras(&mut report, gitlab::extras::collect_source(workspace, config, source, request.credentials.clone()));
+    Ok(report)
+}
+
+/// Folds what a GitLab project's extras (CODEOWNERS verdict, incidents, GitLab's DORA figures)
+/// read into the project's report. Their failure does not undo the merge requests, pipelines and
+/// deployments already stored: it is reported as a warning naming what is missing.
+fn add_extras(report: &mut gitlab::GitlabReport, extras: Result<gitlab::extras::ExtrasReport>) {
+    match extras {
+        Ok(extras) => {
+            report.pages += extras.pages;
+            report.evidence += extras.evidence_rows;
+            report.warnings.extend(extras.warnings);
+        }
+        Err(e) => report.warnings.push(format!(
+            "{}: CODEOWNERS, incidents and GitLab's own DORA figures were not read ({e}); run the collection again",
+            report.project
+        )),
+    }
 }
 
 /// The `services` table as configured.

@@ -184,6 +184,9 @@ pub struct Methodology {
     pub tables: Vec<(String, usize)>,
     pub coverage: Vec<String>,
     pub warnings: Vec<String>,
+    /// A forge's own DORA figures beside flowgauge's, one line per service and metric
+    /// ([`super::forge`]); filled by the caller, empty when no forge reported any.
+    pub forge_figures: Vec<String>,
 }
 
 /// The whole report (`flowgauge report --format json` prints this, minus nothing).
@@ -969,6 +972,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             tables: input.table_rows.clone(),
             coverage: coverage(input.computation)?,
             warnings: notes,
+            forge_figures: Vec::new(),
         },
         capabilities: None,
     })

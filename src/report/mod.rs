@@ -6,6 +6,7 @@
 pub mod capabilities;
 pub mod charts;
 pub mod document;
+pub mod forge;
 pub mod recommendations;
 pub mod render;
 pub use crate::spreadsheet;

@@ -8,6 +8,7 @@ mod evidence;
 mod git;
 mod github;
 mod gitlab;
+mod gitlab_more;
 mod helpers;
 mod import;
 mod metrics;

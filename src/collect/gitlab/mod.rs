@@ -15,7 +15,12 @@
 //! that ends having returned fewer items than GitLab reported is an error.
 
 pub mod client;
+pub mod codeowners;
+pub mod dora;
 pub mod extract;
+pub mod extras;
+pub mod groups;
+pub mod incidents;
 pub mod references;
 
 use std::collections::{BTreeMap, BTreeSet};

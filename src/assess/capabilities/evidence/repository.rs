@@ -225,17 +225,20 @@ impl Evidence {
         Measurement::known(indicator, value, detail, vec![row.id.clone()])
     }
 
-    /// CODEOWNERS gaps GitHub reports: no file, a file naming nobody, and each error in it.
+    /// CODEOWNERS gaps the forge reports (GitHub or GitLab): no file, a file naming nobody, each
+    /// error in it, and (GitLab) a default branch whose merges need no code owner's approval.
     fn codeowners_gaps(&self) -> Measurement {
         const ID: &str = "km.codeowners_gaps";
+        let from_forge = |r: &&Row| r.source == "github" || r.source == "gitlab";
         let read: Vec<&Row> =
-            self.rows.iter().filter(|r| r.source == "github" && r.category.starts_with("code owners")).collect();
+            self.rows.iter().filter(from_forge).filter(|r| r.category.starts_with("code owners")).collect();
         if read.is_empty() {
             return Measurement::unknown(ID, "CODEOWNERS was not read from the forge (the GitHub source reads it)");
         }
         let gaps: Vec<&Row> = read.iter().copied().filter(|r| r.kind == "gap").collect();
         let detail = if gaps.is_empty() {
-            "CODEOWNERS is in place and GitHub reports no errors in it".to_string()
+            let forge = if read.iter().all(|r| r.source == "gitlab") { "GitLab" } else { "GitHub" };
+            format!("CODEOWNERS is in place and {forge} reports no errors in it")
         } else {
             format!(
                 "{}: {}",
