@@ -55,6 +55,11 @@ pub enum Error {
     #[error("GitHub {repo}: {message}")]
     Github { repo: String, message: String },
 
+    /// PagerDuty refused or failed a request; the message says what to fix (token, permission,
+    /// service, region).
+    #[error("PagerDuty {account}: {message}")]
+    Pagerduty { account: String, message: String },
+
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]
     Template { name: String, message: String },
