@@ -10,6 +10,7 @@ mod github;
 mod helpers;
 mod import;
 mod metrics;
+mod pagerduty;
 mod recorded;
 mod report;
 mod sample;

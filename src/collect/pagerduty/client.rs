@@ -140,6 +140,10 @@ impl Client {
         if !status.is_success() {
             return self.classify(status, &headers, &body, path, what);
         }
+        if header_u64(&headers, "ratelimit-remaining") == Some(0) {
+            // The minute's budget is spent: wait for it to refill rather than earn a 429.
+            tokio::time::sleep(self.rate_limit_wait(&headers)).await;
+        }
         match serde_json::from_str(&body) {
             Ok(json) => Ok(Outcome::Done(Page { body, json })),
             // A body cut short by a dropped connection or a proxy: ask again.

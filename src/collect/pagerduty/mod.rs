@@ -416,6 +416,7 @@ struct Fetch<'a> {
 impl Fetch<'_> {
     fn all(&mut self) -> Result<()> {
         let now = whole_second(Utc::now());
+        self.check_mapped_services()?;
         // Incidents, then change events (which incidents may have related ones depends on them),
         // then the log entries of the same time.
         self.listing(Listing::Incidents, now)?;
@@ -426,6 +427,20 @@ impl Fetch<'_> {
         // mark now stands (it waits at the oldest unresolved incident).
         self.set_high_water(Listing::LogEntries, incidents_mark)?;
         self.related_change_events()
+    }
+
+    /// Asks for each service the map names by id, so that a mistyped id is an error naming it
+    /// (PagerDuty answers 404) rather than incidents silently unmapped.
+    fn check_mapped_services(&mut self) -> Result<()> {
+        for mapping in &self.request.source.service_map {
+            if !looks_like_id(&mapping.pagerduty) {
+                continue;
+            }
+            let path = format!("/services/{}", mapping.pagerduty);
+            let what = format!("service {} (service_map entry for {})", mapping.pagerduty, mapping.service);
+            self.runtime.block_on(self.client.get(&path, &what))?;
+        }
+        Ok(())
     }
 
     fn page_budget(&mut self) -> Result<()> {
@@ -626,6 +641,14 @@ impl Fetch<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether a `service_map` pattern is a PagerDuty id (`P` and upper-case letters and digits, no
+/// glob characters) rather than a name glob.
+fn looks_like_id(pattern: &str) -> bool {
+    pattern.len() >= 6
+        && pattern.starts_with('P')
+        && pattern.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
