@@ -354,12 +354,12 @@ pub const EVIDENCE: TableSchema = TableSchema {
         req(
             "id",
             Text,
-            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, or `ownership:<repo>:<service>:<category>`.",
+            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, `ownership:<repo>:<service>:<category>`, or `pagerduty:<account>:<pagerduty service id>:incident detection`.",
         ),
         req(
             "source",
             Text,
-            "`scan` (the repository's files), `github` (the forge's settings) or `ownership` (the ownership analysis of the git history).",
+            "`scan` (the repository's files), `github` (the forge's settings), `ownership` (the ownership analysis of the git history) or `pagerduty` (who opens a PagerDuty service's incidents).",
         ),
         opt("repo", Text, "Repository scanned."),
         opt(

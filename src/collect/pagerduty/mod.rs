@@ -240,12 +240,17 @@ pub fn reextract_from(
 
 /// Reads every page of an account's directory.
 fn gather(dir: &Path, report: &mut PagerdutyReport) -> Result<Pages> {
+    let account = report.account.clone();
+    let not_a_page = |path: &Path, what: &str| Error::Pagerduty {
+        account: account.clone(),
+        message: format!("{}: not a PagerDuty {what} page of the documented shape", path.display()),
+    };
     let mut pages = Pages::default();
     for listing in [Listing::Incidents, Listing::ChangeEvents, Listing::LogEntries] {
         for path in raw_pages(&dir.join(listing.name()))? {
-            let json = read_json(&path)?;
+            let json = read_json(&path, &account)?;
             report.pages += 1;
-            let bad = || Error::NotFound(format!("{}: not a PagerDuty {} page", path.display(), listing.name()));
+            let bad = || not_a_page(&path, listing.name());
             match listing {
                 Listing::Incidents => {
                     pages.add_incidents(extract::list_page::<Incident>(&json, "incidents").ok_or_else(bad)?.0)
@@ -259,21 +264,23 @@ fn gather(dir: &Path, report: &mut PagerdutyReport) -> Result<Pages> {
         }
     }
     for path in raw_pages(&dir.join(RELATED))? {
-        let json = read_json(&path)?;
+        let json = read_json(&path, &account)?;
         report.pages += 1;
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
         let incident = stem.strip_suffix(OPEN).unwrap_or(stem);
-        let events = extract::list_page::<ChangeEvent>(&json, "change_events")
-            .ok_or_else(|| Error::NotFound(format!("{}: not a PagerDuty related change events page", path.display())))?
-            .0;
+        let events =
+            extract::list_page::<ChangeEvent>(&json, "change_events").ok_or_else(|| not_a_page(&path, RELATED))?.0;
         pages.related.insert(incident.to_string(), events);
     }
     Ok(pages)
 }
 
-fn read_json(path: &Path) -> Result<serde_json::Value> {
+fn read_json(path: &Path, account: &str) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::NotFound(format!("{}: not JSON ({e})", path.display())))
+    serde_json::from_str(&text).map_err(|e| Error::Pagerduty {
+        account: account.to_string(),
+        message: format!("{}: not JSON ({e})", path.display()),
+    })
 }
 
 /// Matches PagerDuty services to flowgauge services by id, else by a case-insensitive name glob,
@@ -589,7 +596,7 @@ impl Fetch<'_> {
     /// event in the account in the 24 hours before it opened) and has no answer kept yet — or was
     /// not resolved when asked, as its correlation may still change. One file per incident.
     fn related_change_events(&mut self) -> Result<()> {
-        let mut scratch = PagerdutyReport::default();
+        let mut scratch = PagerdutyReport { account: self.request.account.clone(), ..Default::default() };
         let pages = gather(&self.dir, &mut scratch)?;
         let mut times: Vec<DateTime<Utc>> = pages.change_events.values().map(|e| e.timestamp).collect();
         times.sort_unstable();
