@@ -609,3 +609,52 @@ fn the_tracker_link_comes_after_explicit_and_before_reference_and_window() {
     approx(w.failed_deployment_recovery_time.median_hours, 53.5);
     approx(w.time_to_restore.median_hours, 3.0);
 }
+
+/// The sample organisation's storefront incidents come from recorded PagerDuty pages: the search
+/// incident of 12 June is linked by PagerDuty's related change event, whose commit is the one the
+/// imported deployment `sf-20250612` shipped; the checkout incident an hour later, on another
+/// PagerDuty service, by the link window to the same deployment.
+#[test]
+fn the_sample_links_a_storefront_incident_through_its_change_events_commit() {
+    let dir = crate::helpers::repo_root().join("sample-data/acme");
+    let config = Config::load(
+        Some(&dir.join("flowgauge.toml")),
+        &|_| None,
+        &flowgauge::config::Overrides::default(),
+        crate::helpers::now(),
+    )
+    .unwrap();
+    let workspace_dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(workspace_dir.path()).unwrap();
+    let reports = flowgauge::collect::collect_configured(&mut ws, &config).unwrap();
+    let pd = reports
+        .iter()
+        .find_map(|r| match r {
+            flowgauge::collect::SourceReport::Pagerduty(p) => Some(p),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((pd.incidents, pd.tracker_links, pd.deployments), (5, 1, 0));
+    assert!(pd.unmapped.is_empty());
+    let get = |id: &str, column: &str| cell(&ws, &model::INCIDENTS, id, column);
+    assert_eq!(get("pagerduty:incident:Q2SF1016", "tracker_deployment_id"), "\"import:deployment:sf-20250612\"");
+    assert_eq!(get("pagerduty:incident:Q2SF1017", "tracker_deployment_id"), "null");
+    assert_eq!(get("pagerduty:incident:Q2SF1007", "detected_by"), "\"person\"");
+    assert_eq!(get("pagerduty:incident:Q2SF1016", "detected_by"), "\"monitoring\"");
+    let tables = flowgauge::metrics::load_tables(&ws).unwrap();
+    let queries = flowgauge::metrics::queries::load(None).unwrap();
+    let computation = flowgauge::metrics::compute(&tables, &config, &queries).unwrap();
+    let restores = &computation.records["incident_restores"];
+    let (ids, how, linked) = (
+        restores.column("incident_id").unwrap().str().unwrap(),
+        restores.column("link").unwrap().str().unwrap(),
+        restores.column("caused_by_deployment_id").unwrap().str().unwrap(),
+    );
+    let link = |id: &str| {
+        let i = (0..restores.height()).find(|&i| ids.get(i) == Some(id)).unwrap();
+        (how.get(i).map(str::to_string), linked.get(i).map(str::to_string))
+    };
+    let sf = Some("import:deployment:sf-20250612".to_string());
+    assert_eq!(link("pagerduty:incident:Q2SF1016"), (Some("tracker".into()), sf.clone()));
+    assert_eq!(link("pagerduty:incident:Q2SF1017"), (Some("window".into()), sf));
+}

@@ -475,7 +475,7 @@ impl Fetch<'_> {
             requests: self.client.requests(),
             points: 0,
             graphql_remaining: None,
-            rest_remaining: self.client.remaining(),
+            rest_remaining: None,
             elapsed: self.started.elapsed(),
             done,
         });
