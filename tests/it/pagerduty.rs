@@ -658,3 +658,24 @@ fn the_sample_links_a_storefront_incident_through_its_change_events_commit() {
     assert_eq!(link("pagerduty:incident:Q2SF1016"), (Some("tracker".into()), sf.clone()));
     assert_eq!(link("pagerduty:incident:Q2SF1017"), (Some("window".into()), sf));
 }
+
+#[test]
+fn a_pagerduty_source_is_validated_key_by_key() {
+    let error = |extra: &str| {
+        let text = format!("[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n{SERVICES}{extra}");
+        Config::from_toml(&text, crate::helpers::now()).unwrap_err().to_string()
+    };
+    let e =
+        error("[[sources]]\ntype = \"pagerduty\"\nservice_map = [{ pagerduty = \"PABC123\", service = \"nope\" }]\n");
+    assert!(e.contains("sources[0].service_map[0].service") && e.contains("no service named `nope`"), "{e}");
+    let e = error("[[sources]]\ntype = \"pagerduty\"\nservice_map = [{ pagerduty = \"[x\", service = \"shop\" }]\n");
+    assert!(e.contains("sources[0].service_map[0].pagerduty"), "{e}");
+    let e = error("[[sources]]\ntype = \"pagerduty\"\nrepo = \"acme/shop\"\n");
+    assert!(e.contains("sources[0].repo") && e.contains("does not apply to pagerduty sources"), "{e}");
+    let e = error("[[sources]]\ntype = \"github\"\nrepo = \"acme/shop\"\naccount = \"acme\"\n");
+    assert!(e.contains("sources[0].account") && e.contains("applies to pagerduty sources"), "{e}");
+    let e = error("[[sources]]\ntype = \"pagerduty\"\nrecorded = \"no-such-dir\"\n");
+    assert!(e.contains("sources[0].recorded") && e.contains("does not exist"), "{e}");
+    let e = error("[[sources]]\ntype = \"pagerduty\"\napi_url = \"api.eu.pagerduty.com\"\n");
+    assert!(e.contains("sources[0].api_url") && e.contains("not an http(s) URL"), "{e}");
+}
