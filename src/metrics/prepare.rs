@@ -458,14 +458,31 @@ pub const WINDOW_LINK: &str = "window";
 /// Every link an incident can have, in the order the rules are tried (`docs/metrics.md`).
 pub const INCIDENT_LINKS: [&str; 4] = [EXPLICIT_LINK, TRACKER_LINK, REFERENCE_LINK, WINDOW_LINK];
 
+/// Successful production deployments by id (with their service and time), for the incidents'
+/// `tracker_deployment_id`; empty when no incident names one, as most data does not.
+type TrackerIndex<'a> = HashMap<&'a str, (&'a str, i64)>;
+
+fn tracker_index<'a>(tracker: &StringChunked, prod: &'a ProdIndex) -> TrackerIndex<'a> {
+    if tracker.null_count() == tracker.len() {
+        return HashMap::new();
+    }
+    prod.iter()
+        .flat_map(|(service, list)| list.iter().map(move |d| (d.id.as_str(), (service.as_str(), d.deployed_ts))))
+        .collect()
+}
+
 /// The deployment the incident tracker correlated with the incident (`tracker_deployment_id`),
 /// when it is a successful production deployment of the incident's own service that finished at
 /// or before the incident opened; anything else (a change event not read as a deployment, another
 /// service's deployment, a later one) is no link, and the next rule is tried.
-fn tracker_link<'a>(tracker: Option<&str>, service: &str, opened: Option<i64>, prod: &'a ProdIndex) -> Option<&'a str> {
-    let (tracker, opened) = (tracker?, opened?);
-    let d = prod.get(service)?.iter().find(|d| d.id == tracker)?;
-    (d.deployed_ts <= opened).then_some(d.id.as_str())
+fn tracker_link<'a>(
+    tracker: Option<&str>,
+    service: &str,
+    opened: Option<i64>,
+    index: &TrackerIndex<'a>,
+) -> Option<&'a str> {
+    let (id, (owner, deployed_ts)) = index.get_key_value(tracker?)?;
+    (*owner == service && *deployed_ts <= opened?).then_some(*id)
 }
 
 fn build_incident_links(
@@ -481,6 +498,7 @@ fn build_incident_links(
     let by_change = strs(incidents, "caused_by_change_id")?;
     let by_sha = strs(incidents, "caused_by_sha")?;
     let tracker = incidents.column("tracker_deployment_id")?.str()?.clone();
+    let tracked = tracker_index(&tracker, prod);
     let (mut incident_ids, mut deployment_ids, mut links) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..incidents.height() {
         let Some(id) = ids.get(i) else { continue };
@@ -490,7 +508,8 @@ fn build_incident_links(
             links.push(EXPLICIT_LINK);
             continue;
         }
-        if let Some(deployment) = tracker_link(tracker.get(i), services.get(i).unwrap_or_default(), opened.get(i), prod)
+        if let Some(deployment) =
+            tracker_link(tracker.get(i), services.get(i).unwrap_or_default(), opened.get(i), &tracked)
         {
             incident_ids.push(id.to_string());
             deployment_ids.push(deployment.to_string());
