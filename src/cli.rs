@@ -234,6 +234,18 @@ enum CollectSource {
         #[arg(long, conflicts_with_all = ["project", "offline"])]
         group: Option<String>,
     },
+    /// Collect incidents (with their log entries and related change events) from PagerDuty; token from PAGERDUTY_TOKEN
+    Pagerduty {
+        /// The account, as the source's `account` names it [default: every `type = "pagerduty"` source in flowgauge.toml]
+        #[arg(long)]
+        account: Option<String>,
+        /// REST API root, e.g. https://api.eu.pagerduty.com [default: the source's api_url, else https://api.pagerduty.com]
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Rebuild the rows from the raw pages already in the workspace, without the network
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 #[derive(Args, Default)]
@@ -331,7 +343,8 @@ fn exit_code(e: &anyhow::Error) -> i32 {
             | Error::ImportFile { .. }
             | Error::Git { .. }
             | Error::Github { .. }
-            | Error::Gitlab { .. },
+            | Error::Gitlab { .. }
+            | Error::Pagerduty { .. },
         ) => 4,
         Some(Error::WorkspaceLocked { .. } | Error::Workspace { .. }) => 5,
         Some(Error::Query { .. } | Error::Template { .. }) => 6,
@@ -474,6 +487,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 }
                 Some(CollectSource::Gitlab { project, api_url, offline, group: None }) => {
                     collect_gitlab(&ctx, project.as_deref(), api_url.as_deref(), *offline)
+                }
+                Some(CollectSource::Pagerduty { account, api_url, offline }) => {
+                    collect_pagerduty(&ctx, account.as_deref(), api_url.as_deref(), *offline)
                 }
             }
         }
@@ -674,6 +690,7 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
             collect::SourceReport::Git(r) => print_git(ctx, &r),
             collect::SourceReport::Github(r) => print_github(ctx, &r),
             collect::SourceReport::Gitlab(r) => print_gitlab(ctx, &r),
+            collect::SourceReport::Pagerduty(r) => print_pagerduty(ctx, &r),
         }
     }
     ctx.detail(format!("collected in {:.2?}", started.elapsed()));
@@ -890,6 +907,80 @@ fn print_gitlab(ctx: &Session, r: &collect::gitlab::GitlabReport) {
         r.deployments,
         r.approvals,
         r.deployment_commits,
+        r.evidence,
+    ));
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn collect_pagerduty(ctx: &Session, account: Option<&str>, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
+    use flowgauge::collect::pagerduty;
+    use flowgauge::config::Source;
+    let configured: Vec<flowgauge::config::PagerdutySource> = ctx
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Pagerduty(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let targets: Vec<flowgauge::config::PagerdutySource> = match account {
+        Some(account) => {
+            let found = configured.iter().find(|p| pagerduty::account_name(p) == account).cloned();
+            vec![found.ok_or_else(|| {
+                Error::NotFound(format!(
+                    "--account {account}: no [[sources]] type = \"pagerduty\" with that account in the configuration"
+                ))
+            })?]
+        }
+        None if configured.is_empty() => {
+            return Err(Error::NotFound(
+                "no PagerDuty account to collect: add [[sources]] type = \"pagerduty\" (with its service_map) to flowgauge.toml".into(),
+            )
+            .into());
+        }
+        None => configured,
+    };
+    if let (Some(_), Some(recorded)) = (api_url, targets.iter().find(|s| s.recorded.is_some())) {
+        return Err(Error::Refused(format!(
+            "--api-url does not apply to {}: the configuration reads it from recorded pages",
+            pagerduty::account_name(recorded)
+        ))
+        .into());
+    }
+    let mut workspace = ctx.workspace()?;
+    let token = pagerduty::token_from_env(&|k| std::env::var(k).ok());
+    for mut source in targets {
+        if let Some(url) = api_url {
+            source.api_url = Some(url.to_string());
+        }
+        let started = Instant::now();
+        let report = if offline && source.recorded.is_none() {
+            pagerduty::reextract(&mut workspace, &ctx.config, &source)?
+        } else {
+            pagerduty::collect_source(&mut workspace, &ctx.config, &source, token.clone(), ctx.progress())?
+        };
+        print_pagerduty(ctx, &report);
+        ctx.detail(format!("collected {} in {:.2?}", report.account, started.elapsed()));
+    }
+    Ok(())
+}
+
+fn print_pagerduty(ctx: &Session, r: &collect::pagerduty::PagerdutyReport) {
+    ctx.note(format!(
+        "PagerDuty {}: {} pages, {} requests ({} retried, {} windows split){}{}; {} incidents ({} linked to a deployment by PagerDuty's change correlation), {} deployments from change events, {} detection findings",
+        r.account,
+        r.pages,
+        r.requests,
+        r.retries,
+        r.splits,
+        if r.resumed { ", resumed an interrupted run" } else { "" },
+        r.remaining.map(|n| format!(", {n} requests left this minute")).unwrap_or_default(),
+        r.incidents,
+        r.tracker_links,
+        r.deployments,
         r.evidence,
     ));
     for w in &r.warnings {

@@ -185,6 +185,21 @@ struct RawSource {
     jobs: Option<String>,
     /// For GitLab sources: the project to collect (`group/subgroup/name` or its numeric id).
     project: Option<String>,
+    /// For PagerDuty sources: the account's name in source names and the raw layer.
+    account: Option<String>,
+    /// For PagerDuty sources: which PagerDuty services are which flowgauge services.
+    service_map: Option<Vec<RawServiceMapping>>,
+    /// For PagerDuty sources: read change events as deployments (absent: only for services with
+    /// no deployments from another source).
+    change_events_as_deployments: Option<bool>,
+}
+
+/// One `service_map` entry of a PagerDuty source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServiceMapping {
+    pagerduty: String,
+    service: String,
 }
 
 /// The analysis window, defined with the calendar it is cut into; re-exported for old paths.
@@ -328,6 +343,7 @@ pub enum Source {
     Git(GitSource),
     Github(GithubSource),
     Gitlab(GitlabSource),
+    Pagerduty(PagerdutySource),
 }
 
 /// A GitLab project collected through the API on every `flowgauge collect`, or from pages recorded
@@ -346,6 +362,34 @@ pub struct GitlabSource {
     /// Issues carrying any of these labels are incidents too (issues of GitLab's `incident` type
     /// always are); empty when absent.
     pub incident_labels: Vec<String>,
+}
+
+/// A PagerDuty account collected through the REST API v2 on every `flowgauge collect`, or from
+/// pages recorded earlier.
+#[derive(Debug, Clone)]
+pub struct PagerdutySource {
+    /// Names the account in source names and the raw layer (`raw/pagerduty/<account>/`); the API
+    /// host when absent.
+    pub account: Option<String>,
+    /// REST API root; `https://api.pagerduty.com` when absent (EU: `https://api.eu.pagerduty.com`).
+    pub api_url: Option<String>,
+    pub max_wait_seconds: Option<u64>,
+    /// PagerDuty services → flowgauge services, tried in order.
+    pub service_map: Vec<ServiceMapping>,
+    /// `Some(true)`: every change event of a mapped service is a deployment; `Some(false)`: none;
+    /// `None`: only for services with no deployments from another source.
+    pub change_events_as_deployments: Option<bool>,
+    /// A directory laid out like a workspace's `raw/pagerduty/<account>/`: when set, the rows are
+    /// extracted from these pages, with no network and no token.
+    pub recorded: Option<PathBuf>,
+}
+
+/// A PagerDuty service (its id, or a case-insensitive glob over its name) and the flowgauge service
+/// it is.
+#[derive(Debug, Clone)]
+pub struct ServiceMapping {
+    pub pagerduty: String,
+    pub service: String,
 }
 
 /// A GitHub repository collected through the API on every `flowgauge collect`, or from pages
@@ -734,6 +778,22 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
     for (i, s) in raw.sources.into_iter().enumerate() {
         let key = format!("sources[{i}]");
         match s.source_type.as_str() {
+            "import" | "git" | "github" | "gitlab"
+                if s.account.is_some() || s.service_map.is_some() || s.change_events_as_deployments.is_some() =>
+            {
+                let field = if s.account.is_some() {
+                    "account"
+                } else if s.service_map.is_some() {
+                    "service_map"
+                } else {
+                    "change_events_as_deployments"
+                };
+                return Err(bad(
+                    format!("{key}.{field}"),
+                    format!("applies to pagerduty sources, not {}", s.source_type),
+                ));
+            }
+            "pagerduty" => sources.push(Source::Pagerduty(pagerduty_source(s, &key, base, &names)?)),
             "import" | "git" | "github" if s.project.is_some() => {
                 return Err(bad(format!("{key}.project"), format!("applies to gitlab sources, not {}", s.source_type)));
             }
@@ -849,7 +909,7 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             other => {
                 return Err(bad(
                     format!("{key}.type"),
-                    format!("`{other}` is not a known source type (import, git, github, gitlab)"),
+                    format!("`{other}` is not a known source type (import, git, github, gitlab, pagerduty)"),
                 ));
             }
         }
@@ -885,6 +945,84 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
             catalogue: raw.assessment.catalogue.as_ref().map(|p| base.join(p)),
         },
         file: file.map(Path::to_path_buf),
+    })
+}
+
+/// Validates a `type = "pagerduty"` source.
+fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<String>) -> Result<PagerdutySource> {
+    for (field, given) in [
+        ("path", s.path.is_some()),
+        ("kind", s.kind.is_some()),
+        ("service", s.service.is_some()),
+        ("format", s.format.is_some()),
+        ("namespace", s.namespace.is_some()),
+        ("repo", s.repo.is_some()),
+        ("incident_labels", s.incident_labels.is_some()),
+        ("jobs", s.jobs.is_some()),
+        ("project", s.project.is_some()),
+    ] {
+        if given {
+            return Err(bad(format!("{key}.{field}"), "does not apply to pagerduty sources"));
+        }
+    }
+    if let Some(url) = &s.api_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
+    }
+    if let Some(account) = &s.account
+        && (account.is_empty() || !account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    {
+        return Err(bad(
+            format!("{key}.account"),
+            format!("`{account}` may hold only letters, digits, `-`, `_` and `.`"),
+        ));
+    }
+    let mut service_map = Vec::new();
+    for (j, m) in s.service_map.unwrap_or_default().into_iter().enumerate() {
+        if m.pagerduty.trim().is_empty() {
+            return Err(bad(format!("{key}.service_map[{j}].pagerduty"), "must not be empty"));
+        }
+        Glob::new(&m.pagerduty.to_ascii_lowercase())
+            .map_err(|e| bad(format!("{key}.service_map[{j}].pagerduty"), e.to_string()))?;
+        if !names.contains(&m.service) {
+            return Err(bad(
+                format!("{key}.service_map[{j}].service"),
+                format!("no service named `{}` is configured", m.service),
+            ));
+        }
+        service_map.push(ServiceMapping { pagerduty: m.pagerduty, service: m.service });
+    }
+    let recorded = match s.recorded {
+        Some(dir) => {
+            for (field, given) in [("api_url", s.api_url.is_some()), ("max_wait_seconds", s.max_wait_seconds.is_some())]
+            {
+                if given {
+                    return Err(bad(
+                        format!("{key}.{field}"),
+                        "applies to pagerduty sources read from the network, not to `recorded` pages",
+                    ));
+                }
+            }
+            let dir = base.join(dir);
+            if !dir.is_dir() {
+                let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
+                return Err(bad(
+                    format!("{key}.recorded"),
+                    format!("{} {problem}: it should hold recorded pages as RESOURCE/*.json", dir.display()),
+                ));
+            }
+            Some(dir)
+        }
+        None => None,
+    };
+    Ok(PagerdutySource {
+        account: s.account,
+        api_url: s.api_url,
+        max_wait_seconds: s.max_wait_seconds,
+        service_map,
+        change_events_as_deployments: s.change_events_as_deployments,
+        recorded,
     })
 }
 

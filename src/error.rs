@@ -58,6 +58,10 @@ pub enum Error {
     /// GitLab refused or failed a request; the message says what to fix (token, scope, project).
     #[error("GitLab {project}: {message}")]
     Gitlab { project: String, message: String },
+    /// PagerDuty refused or failed a request; the message says what to fix (token, permission,
+    /// service, region).
+    #[error("PagerDuty {account}: {message}")]
+    Pagerduty { account: String, message: String },
 
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]

@@ -2,8 +2,8 @@
 """Works out the sample's evidence indicators from the data files alone, without flowgauge.
 
 EXPECTED.md ("The assessment: evidence scores") quotes what this prints. It reads the exports
-(deployments.csv, changes.csv, pipelines.csv, jobs.csv, incidents.ndjson, ledger-deployments.json) and
-the recorded GitHub pages (github/acme/ledger/), applies the indicator definitions and bands of
+(deployments.csv, changes.csv, pipelines.csv, jobs.csv, incidents.ndjson, ledger-deployments.json), the
+recorded GitHub pages (github/acme/ledger/) and storefront's recorded PagerDuty pages (pagerduty/), applies the indicator definitions and bands of
 docs/assessment.md ("Indicators") and prints, per service, each measurable indicator's value and score
 and each capability's evidence score (the mean of its indicators' scores, one decimal).
 
@@ -206,7 +206,7 @@ def indicators(service, all_deployments, changes, deployments, pipelines, jobs, 
     add("small-batches", "sb.changes_per_deployment", median(per_deployment), (1, 3, 8, 20), "lower",
         "%d changes in %d deployments" % (sum(per_deployment), len(per_deployment)))
 
-    traced = [i for i in window_incidents if i.get("caused_by_deployment_id")]
+    traced = [i for i in window_incidents if i.get("caused_by_deployment_id") or i.get("tracker_deployment_id")]
     if traced:  # none named: the source may not record causes, so unknown
         add("monitoring-observability", "mo.incident_cause_recorded", len(traced) / len(window_incidents),
             (0.25, 0.5, 0.75, 0.9), "higher", "%d of %d" % (len(traced), len(window_incidents)))
@@ -272,12 +272,33 @@ def changes_per_deployment(service, changes, deployments, succeeded):
     return counts
 
 
+def pagerduty_incidents():
+    """storefront's incidents from the recorded PagerDuty pages, as incidents.ndjson would hold them:
+    acknowledged at the first acknowledge log entry; traced to a deployment when PagerDuty relates a
+    change event to it (docs/pagerduty.md)."""
+    directory = path("pagerduty")
+    incidents = json.load(open(os.path.join(directory, "incidents", "00000001.json")))["incidents"]
+    entries = json.load(open(os.path.join(directory, "log_entries", "00000001.json")))["log_entries"]
+    related_dir = os.path.join(directory, "related_change_events")
+    out = []
+    for i in incidents:
+        acks = sorted(e["created_at"] for e in entries
+                      if e["incident"]["id"] == i["id"] and e["type"] == "acknowledge_log_entry")
+        related = os.path.join(related_dir, i["id"] + ".json")
+        events = json.load(open(related))["change_events"] if os.path.exists(related) else []
+        out.append({"service": "storefront", "opened_at": i["created_at"], "resolved_at": i["resolved_at"],
+                    "acknowledged_at": acks[0] if acks else None,
+                    "tracker_deployment_id": events[0]["id"] if events else None})
+    return out
+
+
 def main():
     deployments = read_csv("deployments.csv")
     changes = read_csv("changes.csv")
     pipelines = read_csv("pipelines.csv")
     jobs = read_csv("jobs.csv")
     incidents = [json.loads(line) for line in open(path("incidents.ndjson")) if line.strip()]
+    incidents += pagerduty_incidents()
     ledger_changes, ledger_deployments, errors = ledger_github()
     for service in ("storefront", "payments", "ledger"):
         if service == "ledger":

@@ -757,6 +757,93 @@ LEDGER_CODEOWNERS = """# ledger owners
 """
 
 
+# storefront's incidents are in PagerDuty: recorded REST API v2 pages under pagerduty/, read with
+# `recorded = "pagerduty"` (docs/pagerduty.md). Two PagerDuty services, both storefront's; Datadog opens
+# the incidents (a customer-support agent opened the images one by hand) and felix.braun acknowledges
+# (5 minutes in) and resolves them. The release manager sent one change event, for the Jun 12 search
+# deploy; PagerDuty relates it to the search incident (same service), not to the checkout one.
+PAGERDUTY = HERE / "pagerduty"
+PAGERDUTY_SERVICE = "storefront"
+PD_CATALOG = {"id": "PSFCTLG", "type": "service_reference", "summary": "Storefront catalog"}
+PD_CHECKOUT = {"id": "PSFCHKT", "type": "service_reference", "summary": "Storefront checkout"}
+PD_DATADOG = {"id": "PDDOG01", "type": "events_api_v2_inbound_integration_reference", "summary": "Datadog"}
+PD_FELIX = {"id": "PFELIX1", "type": "user_reference", "summary": "felix.braun"}
+PD_SUPPORT = {"id": "PSUPP01", "type": "user_reference", "summary": "support.desk"}
+PD_CHANGE_DEPLOY = "sf-20250612"
+
+
+def pagerduty_list(field, items):
+    return {field: items, "limit": 100, "offset": 0, "more": False, "total": len(items)}
+
+
+def write_pagerduty(incidents, deployments):
+    """Writes storefront's PagerDuty pages; returns {resource: items written}."""
+    incident_nodes, entries, related = [], [], {}
+    deploy = next(d for d in deployments if d["id"] == PD_CHANGE_DEPLOY)
+    change = {
+        "id": "Q3CHG20250612", "type": "change_event", "summary": "Deploy search index v2 (sf-20250612)",
+        "timestamp": zulu(datetime.fromisoformat(deploy["finished_at"])), "source": "release-manager",
+        "services": [PD_CATALOG], "integration": None, "custom_details": {"sha": deploy["sha"]},
+        "links": [{"href": f"https://github.com/acme/platform/commit/{deploy['sha']}", "text": "commit"}],
+    }
+    for i in incidents:
+        number = int(i["id"].split("-")[1])
+        pd_id = f"Q2SF{number}"
+        service = PD_CHECKOUT if "Checkout" in i["title"] else PD_CATALOG
+        opened = datetime.fromisoformat(i["opened_at"].replace("Z", "+00:00"))
+        resolved = datetime.fromisoformat(i["resolved_at"].replace("Z", "+00:00"))
+        sev2 = i["severity"] == "SEV2"
+        incident_nodes.append({
+            "id": pd_id, "type": "incident", "summary": f"[#{number}] {i['title']}", "incident_number": number,
+            "title": i["title"], "created_at": i["opened_at"], "updated_at": i["resolved_at"], "status": "resolved",
+            "incident_key": None, "service": service, "assignments": [], "acknowledgements": [],
+            "last_status_change_at": i["resolved_at"], "resolved_at": i["resolved_at"],
+            "urgency": "high" if sev2 else "low",
+            "priority": {"id": "PPRIO2" if sev2 else "PPRIO3", "type": "priority", "summary": "P2" if sev2 else "P3"},
+            "teams": [{"id": "PTEAMSF", "type": "team_reference", "summary": "Storefront"}],
+            "html_url": f"https://acme.pagerduty.com/incidents/{pd_id}",
+        })
+        ref = {"id": pd_id, "type": "incident_reference", "summary": f"[#{number}] {i['title']}"}
+        opener = PD_SUPPORT if i["title"] == "Product images not loading" and opened.month == 2 else PD_DATADOG
+        entries += [
+            {"id": f"R{pd_id}T", "type": "trigger_log_entry", "created_at": i["opened_at"], "agent": opener,
+             "channel": {"type": "api" if opener is PD_DATADOG else "web_trigger"}, "incident": ref},
+            {"id": f"R{pd_id}A", "type": "acknowledge_log_entry", "created_at": zulu(opened + timedelta(minutes=5)),
+             "agent": PD_FELIX, "channel": {"type": "web_ui"}, "incident": ref},
+            {"id": f"R{pd_id}R", "type": "resolve_log_entry", "created_at": zulu(resolved), "agent": PD_FELIX,
+             "channel": {"type": "web_ui"}, "incident": ref},
+        ]
+        # Asked for every incident opened within 24 hours after the change event.
+        since_change = (opened - datetime.fromisoformat(change["timestamp"].replace("Z", "+00:00"))).total_seconds()
+        if 0 <= since_change <= 24 * 3600:
+            same = service is PD_CATALOG
+            related[pd_id] = [dict(change, correlation_reason={"reason": "related_service"})] if same else []
+    entries.sort(key=lambda e: (e["created_at"], e["id"]))
+    pages = {
+        "incidents": pagerduty_list("incidents", incident_nodes),
+        "change_events": pagerduty_list("change_events", [change]),
+        "log_entries": pagerduty_list("log_entries", entries),
+    }
+    written = {}
+    for resource, page in pages.items():
+        directory = PAGERDUTY / resource
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.json"):
+            old.unlink()
+        with open(directory / "00000001.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+        written[resource] = len(next(iter(v for k, v in page.items() if isinstance(v, list))))
+    directory = PAGERDUTY / "related_change_events"
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.json"):
+        old.unlink()
+    for pd_id, events in related.items():
+        with open(directory / f"{pd_id}.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps({"change_events": events}, indent=2, ensure_ascii=False) + "\n")
+    written["related_change_events"] = len(related)
+    return written
+
+
 def cell(v):
     if v is None:
         return ""
@@ -816,13 +903,18 @@ def main():
             reviews_by_key.setdefault(review[1], []).append(review)
     recorded = write_recorded(org, reviews_by_key)
 
+    from_pagerduty = []
     with open(HERE / "incidents.ndjson", "w", encoding="utf-8") as f:
         for n, i in enumerate(sorted(org.incidents, key=lambda i: i["opened_at"]), 1001):
             i["id"] = f"INC-{n}"
+            if i["service"] == PAGERDUTY_SERVICE:
+                from_pagerduty.append(i)
+                continue
             if i["caused_by_deployment_id"]:
                 i["caused_by_deployment_id"] = deployment_ids.get(i["caused_by_deployment_id"],
                                                                   i["caused_by_deployment_id"])
             f.write(json.dumps({k: v for k, v in i.items() if v is not None}) + "\n")
+    pagerduty = write_pagerduty(from_pagerduty, org.deployments)
 
     write_csv("pipelines.csv", ["id", "repo", "service", "name", "ref", "trigger", "triggered_by", "queued_at",
                                 "started_at", "finished_at", "status", "attempt"], org.pipelines)
@@ -834,7 +926,8 @@ def main():
         "ledger-deployments.json": len(org.ledger_deployments),
         "changes.csv": len(changes),
         "reviews.csv": len(reviews),
-        "incidents.ndjson": len(org.incidents),
+        "incidents.ndjson": len(org.incidents) - len(from_pagerduty),
+        **{f"pagerduty/{resource}": n for resource, n in pagerduty.items()},
         "pipelines.csv": len(org.pipelines),
         "jobs.csv": len(org.jobs),
         **{f"github/{GITHUB_REPO}/{resource}": n for resource, n in recorded.items()},

@@ -12,6 +12,7 @@ pub mod gitlab;
 pub mod http;
 pub mod import;
 pub mod ownership_evidence;
+pub mod pagerduty;
 pub mod scan;
 
 use chrono::Utc;
@@ -171,6 +172,7 @@ pub enum SourceReport {
     Git(GitReport),
     Github(github::GithubReport),
     Gitlab(gitlab::GitlabReport),
+    Pagerduty(pagerduty::PagerdutyReport),
 }
 
 /// Runs every source in the configuration, in order (GitHub sources unauthenticated: see
@@ -215,6 +217,16 @@ pub fn collect_configured_with_credentials(
             Source::Git(s) => {
                 let (report, _) = collect_git(workspace, config, &s.path, s.repo.as_deref())?;
                 reports.push(SourceReport::Git(report));
+            }
+            Source::Pagerduty(s) => {
+                let token = pagerduty::token_from_env(&|k| std::env::var(k).ok());
+                reports.push(SourceReport::Pagerduty(pagerduty::collect_source(
+                    workspace,
+                    config,
+                    s,
+                    token,
+                    progress.clone(),
+                )?));
             }
             Source::Github(s) => {
                 reports.push(SourceReport::Github(collect_github_source(

@@ -448,12 +448,42 @@ fn is_abbreviated(sha: &str) -> bool {
 
 /// `incident_links.link`: the incident's cause was given as a deployment id.
 pub const EXPLICIT_LINK: &str = "explicit";
+/// `incident_links.link`: the incident tracker correlated the incident with this deployment
+/// (PagerDuty's related change events).
+pub const TRACKER_LINK: &str = "tracker";
 /// `incident_links.link`: the incident names a change or commit, and this deployment shipped it.
 pub const REFERENCE_LINK: &str = "reference";
 /// `incident_links.link`: the service's latest deployment within the link window before it opened.
 pub const WINDOW_LINK: &str = "window";
 /// Every link an incident can have, in the order the rules are tried (`docs/metrics.md`).
-pub const INCIDENT_LINKS: [&str; 3] = [EXPLICIT_LINK, REFERENCE_LINK, WINDOW_LINK];
+pub const INCIDENT_LINKS: [&str; 4] = [EXPLICIT_LINK, TRACKER_LINK, REFERENCE_LINK, WINDOW_LINK];
+
+/// Successful production deployments by id (with their service and time), for the incidents'
+/// `tracker_deployment_id`; empty when no incident names one, as most data does not.
+type TrackerIndex<'a> = HashMap<&'a str, (&'a str, i64)>;
+
+fn tracker_index<'a>(tracker: &StringChunked, prod: &'a ProdIndex) -> TrackerIndex<'a> {
+    if tracker.null_count() == tracker.len() {
+        return HashMap::new();
+    }
+    prod.iter()
+        .flat_map(|(service, list)| list.iter().map(move |d| (d.id.as_str(), (service.as_str(), d.deployed_ts))))
+        .collect()
+}
+
+/// The deployment the incident tracker correlated with the incident (`tracker_deployment_id`),
+/// when it is a successful production deployment of the incident's own service that finished at
+/// or before the incident opened; anything else (a change event not read as a deployment, another
+/// service's deployment, a later one) is no link, and the next rule is tried.
+fn tracker_link<'a>(
+    tracker: Option<&str>,
+    service: &str,
+    opened: Option<i64>,
+    index: &TrackerIndex<'a>,
+) -> Option<&'a str> {
+    let (id, (owner, deployed_ts)) = index.get_key_value(tracker?)?;
+    (*owner == service && *deployed_ts <= opened?).then_some(*id)
+}
 
 fn build_incident_links(
     incidents: &DataFrame,
@@ -467,6 +497,8 @@ fn build_incident_links(
     let caused_by = strs(incidents, "caused_by_deployment_id")?;
     let by_change = strs(incidents, "caused_by_change_id")?;
     let by_sha = strs(incidents, "caused_by_sha")?;
+    let tracker = incidents.column("tracker_deployment_id")?.str()?.clone();
+    let tracked = tracker_index(&tracker, prod);
     let (mut incident_ids, mut deployment_ids, mut links) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..incidents.height() {
         let Some(id) = ids.get(i) else { continue };
@@ -474,6 +506,14 @@ fn build_incident_links(
             incident_ids.push(id.to_string());
             deployment_ids.push(deployment.to_string());
             links.push(EXPLICIT_LINK);
+            continue;
+        }
+        if let Some(deployment) =
+            tracker_link(tracker.get(i), services.get(i).unwrap_or_default(), opened.get(i), &tracked)
+        {
+            incident_ids.push(id.to_string());
+            deployment_ids.push(deployment.to_string());
+            links.push(TRACKER_LINK);
             continue;
         }
         // A cause is shipped before the failure it causes: a reference to something deployed only

@@ -605,6 +605,7 @@ fn text_at(df: &DataFrame, name: &str, i: usize) -> Option<String> {
     df.column(name).ok()?.get(i).ok().and_then(|v| match v {
         AnyValue::Null => None,
         AnyValue::String(s) => Some(s.to_string()),
+        AnyValue::StringOwned(s) => Some(s.to_string()),
         other => Some(other.to_string()),
     })
 }
@@ -756,8 +757,10 @@ fn coverage(computation: &Computation) -> Result<Vec<String>> {
     }
     if restores.height() > 0 {
         lines.push(format!(
-            "Incidents linked to a deployment: {} explicitly by the source, {} by the link window, {} not linked.",
+            "Incidents linked to a deployment: {} explicitly by the source, {} by the incident tracker, {} by a change or commit they name, {} by the link window, {} not linked.",
             by_link.get("explicit").copied().unwrap_or(0),
+            by_link.get("tracker").copied().unwrap_or(0),
+            by_link.get("reference").copied().unwrap_or(0),
             by_link.get("window").copied().unwrap_or(0),
             by_link.get("none").copied().unwrap_or(0)
         ));

@@ -209,3 +209,36 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A TCP proxy in front of the fake server that cuts the first `drop` connections after reading
+/// the request and writing half a status line (a connection reset mid-response).
+pub fn flaky_proxy(target: &str, drop: usize) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let target = target.trim_start_matches("http://").to_string();
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut client) = stream else { continue };
+            if i < drop {
+                let mut buffer = [0u8; 1024];
+                let _ = client.read(&mut buffer);
+                let _ = client.write_all(b"HTTP/1.1 200 O");
+                continue; // dropped: the connection closes mid-response
+            }
+            let Ok(server) = TcpStream::connect(&target) else { continue };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut client, mut server) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+                let _ = s2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    format!("http://{address}")
+}

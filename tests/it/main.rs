@@ -12,6 +12,7 @@ mod gitlab_more;
 mod helpers;
 mod import;
 mod metrics;
+mod pagerduty;
 mod recorded;
 mod report;
 mod sample;

@@ -411,8 +411,14 @@ impl Incidents {
         let df = service_rows(input, "incidents", scope.service)?;
         let (ids, opened) = (texts(&df, "id")?, times(&df, "opened_ts")?);
         let (acknowledged, resolved) = (times(&df, "acknowledged_ts")?, times(&df, "resolved_ts")?);
-        let causes =
-            [texts(&df, "caused_by_deployment_id")?, texts(&df, "caused_by_change_id")?, texts(&df, "caused_by_sha")?];
+        // A tracker's own correlation with a deployment (PagerDuty's related change events) traces
+        // the incident to its cause as much as a cause named by hand.
+        let causes = [
+            texts(&df, "caused_by_deployment_id")?,
+            texts(&df, "caused_by_change_id")?,
+            texts(&df, "caused_by_sha")?,
+            texts(&df, "tracker_deployment_id")?,
+        ];
         let mut out =
             Incidents { ids: vec![], opened: vec![], acknowledged: vec![], resolved: vec![], cause_named: vec![] };
         for i in 0..df.height() {
