@@ -183,6 +183,30 @@ struct RawSource {
     recorded: Option<PathBuf>,
     /// For GitHub sources: whose workflow runs' jobs to read, `deploy` or `all`.
     jobs: Option<String>,
+    /// For Jira sources: `cloud` or `datacenter` (detected from the server when absent).
+    flavour: Option<String>,
+    /// For Jira sources: projects whose "[System] Incident" work items are incidents.
+    projects: Option<Vec<String>>,
+    /// For Jira sources: work items with any of these labels are incidents.
+    labels: Option<Vec<String>>,
+    /// For Jira sources: the JQL choosing incidents, replacing `projects` and `labels`.
+    jql: Option<String>,
+    /// For Jira sources: where an incident's service is read, `components`, `labels` or a field id.
+    service_from: Option<String>,
+    /// For Jira sources: Jira component, label or field value → configured service.
+    service_map: Option<std::collections::BTreeMap<String, String>>,
+    /// For Jira sources: statuses that mean someone is working on the incident.
+    acknowledged_statuses: Option<Vec<String>>,
+    /// For Jira sources: statuses that mean the impact has ended.
+    mitigated_statuses: Option<Vec<String>>,
+    /// For Jira sources: statuses that mean the incident is over.
+    resolved_statuses: Option<Vec<String>>,
+    /// For Jira sources: the field holding severity (e.g. `customfield_10040`).
+    severity_field: Option<String>,
+    /// For Jira sources: the field holding the responding team.
+    team_field: Option<String>,
+    /// For Jira sources: read each incident's remote links (one request per incident).
+    remote_links: Option<bool>,
 }
 
 /// The analysis window, defined with the calendar it is cut into; re-exported for old paths.
@@ -319,6 +343,7 @@ pub enum Source {
     Import(ImportSource),
     Git(GitSource),
     Github(GithubSource),
+    Jira(Box<JiraSource>),
 }
 
 /// A GitHub repository collected through the API on every `flowgauge collect`, or from pages
@@ -339,6 +364,55 @@ pub struct GithubSource {
     /// Read the jobs of every workflow run (`jobs = "all"`), not only of the runs of the service's
     /// deploy workflows (`jobs = "deploy"`, the default): the REST API costs one request per run.
     pub all_jobs: bool,
+}
+
+/// Which Jira answers: Jira Cloud (`/rest/api/3/search/jql`, changelogs in bulk) or Jira Data
+/// Center / Server (`/rest/api/2/search` with `startAt`, changelogs expanded in the search).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JiraFlavour {
+    Cloud,
+    DataCenter,
+}
+
+/// Where a Jira incident's service is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JiraServiceField {
+    Components,
+    Labels,
+    /// A field by id (`customfield_10050`): its text, option value or name.
+    Field(String),
+}
+
+/// Jira statuses that default to meaning acknowledged, mitigated and resolved (compared without case).
+pub const JIRA_ACKNOWLEDGED: &[&str] =
+    &["In Progress", "Work in progress", "Investigating", "Identified", "Acknowledged"];
+pub const JIRA_MITIGATED: &[&str] = &["Mitigated"];
+pub const JIRA_RESOLVED: &[&str] = &["Resolved", "Done", "Closed", "Completed"];
+
+/// A Jira Cloud or Data Center site whose incidents are collected on every `flowgauge collect`, or
+/// pages recorded earlier.
+#[derive(Debug, Clone)]
+pub struct JiraSource {
+    /// The site root, `https://SITE.atlassian.net` or a Data Center base URL; names the site.
+    pub api_url: String,
+    /// `None`: asked of the server (`/rest/api/2/serverInfo`).
+    pub flavour: Option<JiraFlavour>,
+    pub projects: Vec<String>,
+    pub labels: Vec<String>,
+    pub jql: Option<String>,
+    /// Every incident belongs to this service (else `service_from` decides).
+    pub service: Option<String>,
+    pub service_from: JiraServiceField,
+    pub service_map: std::collections::BTreeMap<String, String>,
+    pub acknowledged_statuses: Vec<String>,
+    pub mitigated_statuses: Vec<String>,
+    pub resolved_statuses: Vec<String>,
+    pub severity_field: Option<String>,
+    pub team_field: Option<String>,
+    pub remote_links: bool,
+    /// A directory laid out like a workspace's `raw/jira/`: rows come from these pages, no network.
+    pub recorded: Option<PathBuf>,
+    pub max_wait_seconds: Option<u64>,
 }
 
 /// A local repository read on every `flowgauge collect`.
@@ -520,6 +594,110 @@ fn parse_scalar(value: &str) -> toml::Value {
     } else {
         toml::Value::String(value.to_string())
     }
+}
+
+/// Validates a `type = "jira"` source.
+fn jira_source(key: &str, s: RawSource, base: &Path, names: &BTreeSet<String>) -> Result<JiraSource> {
+    let api_url = s.api_url.ok_or_else(|| {
+        bad(
+            format!("{key}.api_url"),
+            "a jira source needs api_url = \"https://SITE.atlassian.net\" (it names the site)",
+        )
+    })?;
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) || api_url.parse::<http::Uri>().is_err() {
+        return Err(bad(format!("{key}.api_url"), format!("`{api_url}` is not an http(s) URL")));
+    }
+    for (field, given) in [("repo", s.repo.is_some()), ("kind", s.kind.is_some()), ("jobs", s.jobs.is_some())] {
+        if given {
+            return Err(bad(format!("{key}.{field}"), "does not apply to jira sources"));
+        }
+    }
+    let flavour = match s.flavour.as_deref() {
+        None => None,
+        Some("cloud") => Some(JiraFlavour::Cloud),
+        Some("datacenter") | Some("server") => Some(JiraFlavour::DataCenter),
+        Some(other) => {
+            return Err(bad(format!("{key}.flavour"), format!("`{other}` is not \"cloud\" or \"datacenter\"")));
+        }
+    };
+    let projects = s.projects.unwrap_or_default();
+    let labels = s.labels.unwrap_or_default();
+    if projects.iter().chain(&labels).any(|p| p.trim().is_empty() || p.contains('"')) {
+        return Err(bad(format!("{key}.projects"), "project keys and labels must be non-empty and hold no `\"`"));
+    }
+    if let Some(jql) = &s.jql {
+        if jql.trim().is_empty() {
+            return Err(bad(format!("{key}.jql"), "must not be empty"));
+        }
+        if jql.to_ascii_lowercase().contains("order by") {
+            return Err(bad(format!("{key}.jql"), "must not hold ORDER BY: incidents are read oldest update first"));
+        }
+    } else if projects.is_empty() && labels.is_empty() {
+        return Err(bad(
+            format!("{key}.projects"),
+            "a jira source needs `projects` (their \"[System] Incident\" work items), `labels` or `jql` to choose incidents",
+        ));
+    }
+    if let Some(service) = &s.service
+        && !names.contains(service)
+    {
+        return Err(bad(format!("{key}.service"), format!("no service named `{service}` is configured")));
+    }
+    let service_map = s.service_map.unwrap_or_default();
+    for (from, to) in &service_map {
+        if !names.contains(to) {
+            return Err(bad(format!("{key}.service_map.{from}"), format!("no service named `{to}` is configured")));
+        }
+    }
+    let service_from = match s.service_from.as_deref() {
+        None | Some("components") => JiraServiceField::Components,
+        Some("labels") => JiraServiceField::Labels,
+        Some(field) if field.starts_with("customfield_") => JiraServiceField::Field(field.to_string()),
+        Some(other) => {
+            return Err(bad(
+                format!("{key}.service_from"),
+                format!("`{other}` is not \"components\", \"labels\" or a field id such as \"customfield_10050\""),
+            ));
+        }
+    };
+    let statuses = |given: Option<Vec<String>>, default: &[&str], field: &str| -> Result<Vec<String>> {
+        let list = given.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
+        if list.iter().any(|s| s.trim().is_empty()) {
+            return Err(bad(format!("{key}.{field}"), "statuses must not be empty"));
+        }
+        Ok(list)
+    };
+    let recorded = match s.recorded {
+        Some(dir) => {
+            let dir = base.join(dir);
+            if !dir.is_dir() {
+                return Err(bad(
+                    format!("{key}.recorded"),
+                    format!("{} is not a directory of recorded pages (SITE/search/*.json)", dir.display()),
+                ));
+            }
+            Some(dir)
+        }
+        None => None,
+    };
+    Ok(JiraSource {
+        api_url: api_url.trim_end_matches('/').to_string(),
+        flavour,
+        projects,
+        labels,
+        jql: s.jql,
+        service: s.service,
+        service_from,
+        service_map,
+        acknowledged_statuses: statuses(s.acknowledged_statuses, JIRA_ACKNOWLEDGED, "acknowledged_statuses")?,
+        mitigated_statuses: statuses(s.mitigated_statuses, JIRA_MITIGATED, "mitigated_statuses")?,
+        resolved_statuses: statuses(s.resolved_statuses, JIRA_RESOLVED, "resolved_statuses")?,
+        severity_field: s.severity_field,
+        team_field: s.team_field,
+        remote_links: s.remote_links.unwrap_or(true),
+        recorded,
+        max_wait_seconds: s.max_wait_seconds,
+    })
 }
 
 fn bad(key: impl Into<String>, message: impl Into<String>) -> Error {
@@ -742,10 +920,11 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                     all_jobs,
                 }));
             }
+            "jira" => sources.push(Source::Jira(Box::new(jira_source(&key, s, base, &names)?))),
             other => {
                 return Err(bad(
                     format!("{key}.type"),
-                    format!("`{other}` is not a known source type (import, git, github)"),
+                    format!("`{other}` is not a known source type (import, git, github, jira)"),
                 ));
             }
         }

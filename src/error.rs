@@ -55,6 +55,11 @@ pub enum Error {
     #[error("GitHub {repo}: {message}")]
     Github { repo: String, message: String },
 
+    /// Jira refused or failed a request; the message says what to fix (credentials, permission,
+    /// project, JQL — with Jira's own `errorMessages`).
+    #[error("Jira {site}: {message}")]
+    Jira { site: String, message: String },
+
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]
     Template { name: String, message: String },

@@ -10,12 +10,13 @@ pub mod git;
 pub mod github;
 pub mod http;
 pub mod import;
+pub mod jira;
 pub mod ownership_evidence;
 pub mod scan;
 
 use chrono::Utc;
 
-use crate::config::{Config, GithubSource, Service, Source};
+use crate::config::{Config, GithubSource, JiraSource, Service, Source};
 use crate::error::Result;
 use crate::model::{self, Row, Value};
 use crate::store::{SourceState, UpsertStats, Workspace};
@@ -169,6 +170,7 @@ pub enum SourceReport {
     Import(ImportReport),
     Git(GitReport),
     Github(github::GithubReport),
+    Jira(jira::JiraReport),
 }
 
 /// Runs every source in the configuration, in order (GitHub sources unauthenticated: see
@@ -212,6 +214,10 @@ pub fn collect_configured_with(
                     progress.clone(),
                 )?));
             }
+            Source::Jira(s) => {
+                let auth = jira::client::Auth::from_env(&|k| std::env::var(k).ok());
+                reports.push(SourceReport::Jira(collect_jira_source(workspace, config, s, auth, progress.clone())?));
+            }
         }
     }
     workspace.replace(&model::SERVICES, &service_rows(config))?;
@@ -248,6 +254,31 @@ pub fn collect_github_source(
     request.progress = progress;
     request.all_jobs = source.all_jobs;
     github::collect_github(workspace, config, &request)
+}
+
+/// Collects one configured Jira source: from its recorded pages when it names some (no network, no
+/// credentials), else from the site, authenticated with `auth`.
+pub fn collect_jira_source(
+    workspace: &mut Workspace,
+    config: &Config,
+    source: &JiraSource,
+    auth: Option<jira::client::Auth>,
+    progress: Option<github::ProgressSink>,
+) -> Result<jira::JiraReport> {
+    if let Some(pages) = &source.recorded {
+        let report = jira::reextract_from(workspace, config, source, pages)?;
+        let name = format!("jira:{}:recorded:{}", jira::site_name(&source.api_url), pages.display());
+        let warnings =
+            report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
+        workspace.record_source(
+            &name,
+            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings },
+        )?;
+        return Ok(report);
+    }
+    let mut request = jira::JiraRequest::new(source, auth);
+    request.progress = progress;
+    jira::collect_jira(workspace, config, &request)
 }
 
 /// The `services` table as configured.

@@ -9,6 +9,7 @@ mod git;
 mod github;
 mod helpers;
 mod import;
+mod jira;
 mod metrics;
 mod recorded;
 mod report;
