@@ -92,7 +92,7 @@ fn histories(i: usize) -> Vec<Value> {
     };
     let mut list = vec![status(1, open + hours(1.0 / 6.0), "In Progress", false)];
     match i % 3 {
-        0 => list.push(status(2, open + hours(3.0), "Resolved", i % 2 == 0)),
+        0 => list.push(status(2, open + hours(3.0), "Resolved", i.is_multiple_of(2))),
         1 => {
             list.push(status(2, open + hours(1.0), "Mitigated", false));
             list.push(status(3, open + hours(5.0), "Resolved", false));
@@ -110,7 +110,7 @@ fn issue(i: usize, embed_changelog: bool) -> Value {
         _ => ("Mitigated", None),
     };
     let component = if i == 7 { "Mainframe" } else { "Ledger API" };
-    let description = if i % 5 == 0 {
+    let description = if i.is_multiple_of(5) {
         json!({ "type": "doc", "version": 1, "content": [{ "type": "paragraph", "content": [
             { "type": "text", "text": "Started after " },
             { "type": "inlineCard", "attrs": { "url": format!("https://github.com/acme/ledger/pull/{i}") } }
@@ -118,7 +118,7 @@ fn issue(i: usize, embed_changelog: bool) -> Value {
     } else {
         Value::Null
     };
-    let links = if i % 4 == 0 {
+    let links = if i.is_multiple_of(4) {
         json!([{ "id": "1", "type": { "name": "Relates", "inward": "relates to", "outward": "relates to" },
                  "outwardIssue": { "key": format!("PIR-{i}"), "fields": { "summary": "Review of the outage", "issuetype": { "name": "Post-incident review" } } } }])
     } else {
@@ -135,14 +135,14 @@ fn issue(i: usize, embed_changelog: bool) -> Value {
             "updated": jira_time(open + hours(6.0)),
             "resolutiondate": resolved.map(jira_time),
             "status": { "name": status, "statusCategory": { "key": if resolved.is_some() { "done" } else { "indeterminate" } } },
-            "priority": { "name": if i % 2 == 0 { "High" } else { "Medium" } },
+            "priority": { "name": if i.is_multiple_of(2) { "High" } else { "Medium" } },
             "assignee": { "displayName": "Olivia Grant", "accountType": "atlassian" },
-            "reporter": if i % 2 == 0 { json!({ "displayName": "Datadog", "accountType": "app" }) } else { json!({ "displayName": "Olivia Grant", "accountType": "atlassian" }) },
+            "reporter": if i.is_multiple_of(2) { json!({ "displayName": "Datadog", "accountType": "app" }) } else { json!({ "displayName": "Olivia Grant", "accountType": "atlassian" }) },
             "components": [{ "name": component }],
             "labels": ["incident"],
             "issuelinks": links,
             "issuetype": { "name": "[System] Incident" },
-            "customfield_10040": { "value": if i % 2 == 0 { "Sev 2" } else { "Sev 3" } }
+            "customfield_10040": { "value": if i.is_multiple_of(2) { "Sev 2" } else { "Sev 3" } }
         }
     });
     if embed_changelog {
@@ -246,9 +246,9 @@ impl FakeJira {
             ("GET", p) if p.ends_with("/remotelink") => {
                 let key = p.split('/').rev().nth(1).unwrap_or("");
                 let i: usize = key.trim_start_matches("OPS-").parse().unwrap_or(0);
-                let links = if i % 6 == 0 {
+                let links = if i.is_multiple_of(6) {
                     json!([{ "id": 1, "object": { "url": format!("https://acme.atlassian.net/wiki/spaces/OPS/pages/{i}"), "title": format!("Postmortem OPS-{i}") } }])
-                } else if i % 7 == 0 {
+                } else if i.is_multiple_of(7) {
                     json!([{ "id": 2, "object": { "url": format!("https://github.com/acme/ledger/commit/{:07x}", 0xabc0000 + i), "title": "suspect commit" } }])
                 } else {
                     json!([])
