@@ -354,12 +354,12 @@ pub const EVIDENCE: TableSchema = TableSchema {
         req(
             "id",
             Text,
-            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, or `ownership:<repo>:<service>:<category>`.",
+            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, or `ownership:<repo>:<service>:<category>`; `jira:<site>:review:<KEY>` for an incident's post-incident review.",
         ),
         req(
             "source",
             Text,
-            "`scan` (the repository's files), `github` (the forge's settings) or `ownership` (the ownership analysis of the git history).",
+            "`scan` (the repository's files), `github` (the forge's settings), `ownership` (the ownership analysis of the git history) or `jira` (an incident's post-incident review).",
         ),
         opt("repo", Text, "Repository scanned."),
         opt(
