@@ -670,3 +670,25 @@ fn configuration_mistakes_name_their_key() {
             .contains("service_from")
     );
 }
+
+#[test]
+fn the_command_line_collects_recorded_pages_and_names_a_missing_source() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&crate::helpers::repo_root().join("sample-data/acme/jira"), &dir.path().join("jira"));
+    let toml = "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n[[services]]\nname = \"ledger\"\n";
+    std::fs::write(dir.path().join("flowgauge.toml"), toml).unwrap();
+    let out = crate::helpers::flowgauge(dir.path(), &["collect", "jira"]);
+    assert_eq!(out.status.code(), Some(7), "{}", crate::helpers::text(&out.stderr));
+    assert!(crate::helpers::text(&out.stderr).contains("no jira source"));
+    let source = "[[sources]]\ntype = \"jira\"\napi_url = \"https://acme.atlassian.net\"\nprojects = [\"LDG\"]\n\
+                  service_map = { \"Ledger core\" = \"ledger\" }\nrecorded = \"jira\"\n";
+    std::fs::write(dir.path().join("flowgauge.toml"), format!("{toml}{source}")).unwrap();
+    let out = crate::helpers::flowgauge(dir.path(), &["collect", "jira"]);
+    let stderr = crate::helpers::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Jira acme.atlassian.net (from raw pages): 1 pages")
+            && stderr.contains("24 incidents (1 restored at mitigation, 22 at resolution), 1 post-incident reviews"),
+        "{stderr}"
+    );
+}
