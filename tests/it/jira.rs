@@ -53,6 +53,8 @@ struct FakeJira {
     calls: AtomicUsize,
     /// Bodies of the searches asked, for checking the JQL.
     searches: Mutex<Vec<String>>,
+    /// Refuse the next page token once, as Cloud does with tokens older than 7 days.
+    expire_token: std::sync::atomic::AtomicBool,
 }
 
 fn base() -> DateTime<Utc> {
@@ -164,6 +166,7 @@ impl FakeJira {
             refusal: Mutex::new(Refusal::None),
             calls: AtomicUsize::new(0),
             searches: Mutex::new(Vec::new()),
+            expire_token: Default::default(),
         }
     }
 
@@ -186,6 +189,11 @@ impl FakeJira {
                 self.searches.lock().unwrap().push(body["jql"].as_str().unwrap_or("").to_string());
                 if let Some(refused) = self.refused() {
                     return refused;
+                }
+                if body["nextPageToken"].is_string() && self.expire_token.swap(false, Ordering::SeqCst) {
+                    return ResponseTemplate::new(400).set_body_json(
+                        json!({ "errorMessages": ["The provided next page token is invalid or expired."] }),
+                    );
                 }
                 let start = body["nextPageToken"]
                     .as_str()
@@ -691,4 +699,25 @@ fn the_command_line_collects_recorded_pages_and_names_a_missing_source() {
             && stderr.contains("24 incidents (1 restored at mitigation, 22 at resolution), 1 post-incident reviews"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_run_resumed_after_its_page_token_expired_starts_again_and_loses_nothing() {
+    let server = Server::start(FakeJira::new(250, true));
+    let clean = tempfile::tempdir().unwrap();
+    collect(clean.path(), &server, "remote_links = false").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.cfg("remote_links = false");
+    let mut request = server.request(&config);
+    request.stop_after_pages = Some(1);
+    jira::collect_jira(&mut Workspace::open(dir.path()).unwrap(), &config, &request).unwrap_err();
+    server.fake.expire_token.store(true, Ordering::SeqCst);
+    let report = collect(dir.path(), &server, "remote_links = false").unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.contains("could not be resumed") && w.contains("expired")),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(report.search_requests, 4, "the refused resume, then three pages from the start");
+    assert_same_tables(clean.path(), dir.path());
 }

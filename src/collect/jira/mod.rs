@@ -347,7 +347,7 @@ pub fn collect_jira(workspace: &mut Workspace, config: &Config, request: &JiraRe
     report.changelog_requests = fetch.changelog_requests;
     report.remote_link_requests = fetch.remote_link_requests;
     report.data_warnings = cursor_warnings(&site, &load_cursor(fetch.workspace, &source_name(&site)));
-    report.warnings = report.data_warnings.iter().map(|w| w.message.clone()).collect();
+    report.warnings.extend(report.data_warnings.iter().map(|w| w.message.clone()));
     result?;
     fetch.workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
@@ -400,6 +400,7 @@ impl Fetch<'_> {
             None => Run { stop_at: cursor.high_water, ..Default::default() },
         };
         let jql = jql(&self.request.source, run.stop_at);
+        let resumed_at = run.pages;
         let mut pages_left = self.request.stop_after_pages;
         loop {
             match &mut pages_left {
@@ -412,7 +413,19 @@ impl Fetch<'_> {
                 Some(n) => *n -= 1,
                 None => {}
             }
-            let (body, page, next) = self.search(flavour, &jql, run.after.as_deref())?;
+            let (body, page, next) = match self.search(flavour, &jql, run.after.as_deref()) {
+                Ok(answer) => answer,
+                // Cloud keeps a page token for 7 days: a run resumed later is refused its token.
+                // Starting again from the high-water mark reads more but loses nothing.
+                Err(e) if self.report.resumed && run.after.is_some() && run.pages == resumed_at => {
+                    self.report.warnings.push(format!(
+                        "the interrupted run could not be resumed ({e}); it started again from the last complete run"
+                    ));
+                    run = Run { stop_at: cursor.high_water, ..Default::default() };
+                    self.search(flavour, &jql, None)?
+                }
+                Err(e) => return Err(e),
+            };
             let changelogs = match flavour {
                 JiraFlavour::Cloud => self.changelogs(&page)?,
                 JiraFlavour::DataCenter => Changelogs::default(),
