@@ -523,6 +523,72 @@ fn incident_cause(ctx: &Context, service: &str, issue: &Issue, links: &[Linked],
 mod tests {
     use super::*;
 
+    fn source() -> JiraSource {
+        let text = "[analysis]\nsince = \"2025-01-01\"\nuntil = \"2026-01-01\"\n[[services]]\nname = \"ledger\"\nrepos = [\"acme/ledger\"]\n[[sources]]\ntype = \"jira\"\napi_url = \"https://acme.atlassian.net\"\nprojects = [\"OPS\"]\n";
+        let config = Config::from_toml(text, Utc::now()).unwrap();
+        match &config.sources[0] {
+            crate::config::Source::Jira(j) => (**j).clone(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn moved(id: &str, at: &str, to: &str) -> History {
+        History {
+            id: id.into(),
+            created: at.into(),
+            author: Some(Person { display_name: Some("Dana".into()), account_type: Some("atlassian".into()) }),
+            items: vec![Item { field: "status".into(), to_string: Some(to.into()) }],
+        }
+    }
+
+    fn fields(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_reopened_incident_is_resolved_by_its_last_resolution_and_mitigation_never_follows_it() {
+        let s = source();
+        let opened = time("2025-03-01T10:00:00.000+0000").unwrap();
+        let h = [
+            moved("1", "2025-03-01T10:05:00.000+0000", "In Progress"),
+            moved("2", "2025-03-01T11:00:00.000+0000", "Resolved"),
+            moved("3", "2025-03-01T12:00:00.000+0000", "In Progress"),
+            moved("4", "2025-03-01T13:00:00.000+0000", "Mitigated"),
+            moved("5", "2025-03-01T14:00:00.000+0000", "Done"),
+        ];
+        let refs: Vec<&History> = h.iter().collect();
+        // No resolutiondate: the last move into a resolved status, while the issue is still done.
+        let t = timeline(&s, opened, &fields(serde_json::json!({"status": {"name": "Done"}})), &refs);
+        assert_eq!(t.resolved, time("2025-03-01T14:00:00.000+0000"));
+        assert_eq!(t.mitigated, time("2025-03-01T13:00:00.000+0000"));
+        assert_eq!(t.acknowledged, time("2025-03-01T10:05:00.000+0000"));
+        assert_eq!(t.resolved_by.as_deref(), Some("Dana"));
+        // Reopened and in progress again: open, whatever it was before.
+        let t = timeline(&s, opened, &fields(serde_json::json!({"status": {"name": "In Progress"}})), &refs[..3]);
+        assert_eq!((t.resolved, t.resolved_by), (None, None));
+        // Jira's resolutiondate wins; a mitigation after it is not a restoration.
+        let f =
+            fields(serde_json::json!({"status": {"name": "Done"}, "resolutiondate": "2025-03-01T12:30:00.000+0000"}));
+        let t = timeline(&s, opened, &f, &refs);
+        assert_eq!(t.resolved, time("2025-03-01T12:30:00.000+0000"));
+        assert_eq!(t.mitigated, None, "mitigated at 13:00, after the resolution");
+    }
+
+    #[test]
+    fn an_issue_linked_as_the_cause_lends_its_summary_and_other_links_do_not() {
+        let f = fields(serde_json::json!({"issuelinks": [
+            {"type": {"name": "Problem/Incident", "inward": "is caused by", "outward": "causes"},
+             "inwardIssue": {"key": "CHG-7", "fields": {"summary": "Deploy acme/ledger#41", "issuetype": {"name": "Change"}}}},
+            {"type": {"name": "Problem/Incident", "inward": "is caused by", "outward": "causes"},
+             "outwardIssue": {"key": "OPS-9", "fields": {"summary": "acme/ledger#99", "issuetype": {"name": "Incident"}}}},
+            {"type": {"name": "Relates", "inward": "relates to", "outward": "relates to"},
+             "outwardIssue": {"key": "OPS-8", "fields": {"summary": "acme/ledger#98", "issuetype": {"name": "Incident"}}}}
+        ]}));
+        let links = issue_links(&f);
+        let causes: Vec<&str> = links.iter().filter(|l| l.causes).map(|l| l.key.as_str()).collect();
+        assert_eq!(causes, ["CHG-7"], "only the issue this incident is caused by");
+    }
+
     #[test]
     fn jira_times_with_offsets_without_colons_are_read() {
         let t = time("2025-01-07T18:00:00.000+0100").unwrap();
