@@ -3,8 +3,10 @@
 -- grain: period
 -- requires: periods, incident_restores
 --
--- For incidents opened in the period and resolved: opened -> resolved, median, 75th and 90th
--- percentile. Includes incidents no deployment caused; those still open are counted in `open`.
+-- For incidents opened in the period and restored: opened -> restored (mitigated_at when the
+-- tracker records mitigation, else resolved_at; incident_restores.restore_basis says which), median,
+-- 75th and 90th percentile. Includes incidents no deployment caused; those with neither time are
+-- counted in `open`.
 WITH inside AS (
     SELECT * FROM incident_restores WHERE reason IN ('counted', 'not resolved yet')
 )

@@ -246,6 +246,15 @@ enum CollectSource {
         #[arg(long)]
         offline: bool,
     },
+    /// Collect incidents from Jira Cloud / Jira Service Management or Jira Data Center; credentials from JIRA_EMAIL and JIRA_TOKEN, or JIRA_PAT
+    Jira {
+        /// Only the configured jira source with this site root [default: every `type = "jira"` source in flowgauge.toml]
+        #[arg(long)]
+        api_url: Option<String>,
+        /// Rebuild the rows from the raw pages already in the workspace, without the network
+        #[arg(long)]
+        offline: bool,
+    },
 }
 
 #[derive(Args, Default)]
@@ -344,7 +353,8 @@ fn exit_code(e: &anyhow::Error) -> i32 {
             | Error::Git { .. }
             | Error::Github { .. }
             | Error::Gitlab { .. }
-            | Error::Pagerduty { .. },
+            | Error::Pagerduty { .. }
+            | Error::Jira { .. },
         ) => 4,
         Some(Error::WorkspaceLocked { .. } | Error::Workspace { .. }) => 5,
         Some(Error::Query { .. } | Error::Template { .. }) => 6,
@@ -488,6 +498,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Some(CollectSource::Gitlab { project, api_url, offline, group: None }) => {
                     collect_gitlab(&ctx, project.as_deref(), api_url.as_deref(), *offline)
                 }
+                Some(CollectSource::Jira { api_url, offline }) => collect_jira(&ctx, api_url.as_deref(), *offline),
                 Some(CollectSource::Pagerduty { account, api_url, offline }) => {
                     collect_pagerduty(&ctx, account.as_deref(), api_url.as_deref(), *offline)
                 }
@@ -690,6 +701,7 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
             collect::SourceReport::Git(r) => print_git(ctx, &r),
             collect::SourceReport::Github(r) => print_github(ctx, &r),
             collect::SourceReport::Gitlab(r) => print_gitlab(ctx, &r),
+            collect::SourceReport::Jira(r) => print_jira(ctx, &r),
             collect::SourceReport::Pagerduty(r) => print_pagerduty(ctx, &r),
         }
     }
@@ -982,6 +994,67 @@ fn print_pagerduty(ctx: &Session, r: &collect::pagerduty::PagerdutyReport) {
         r.tracker_links,
         r.deployments,
         r.evidence,
+    ));
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn collect_jira(ctx: &Session, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
+    use flowgauge::config::Source;
+    let wanted = |url: &str| api_url.is_none_or(|u| u.trim_end_matches('/') == url);
+    let targets: Vec<flowgauge::config::JiraSource> = ctx
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Jira(j) if wanted(&j.api_url) => Some((**j).clone()),
+            _ => None,
+        })
+        .collect();
+    if targets.is_empty() {
+        let which = api_url.map(|u| format!(" with api_url = \"{u}\"")).unwrap_or_default();
+        return Err(Error::NotFound(format!(
+            "no jira source{which} in the configuration: add [[sources]] type = \"jira\" with api_url and projects, labels or jql to flowgauge.toml (docs/jira.md)"
+        ))
+        .into());
+    }
+    let mut workspace = ctx.workspace()?;
+    let auth = collect::jira::client::Auth::from_env(&|k| std::env::var(k).ok());
+    for source in targets {
+        let started = Instant::now();
+        // Recorded pages are read as they are, --offline or not.
+        let report = if offline && source.recorded.is_none() {
+            collect::jira::reextract(&mut workspace, &ctx.config, &source)?
+        } else {
+            collect::collect_jira_source(&mut workspace, &ctx.config, &source, auth.clone(), ctx.progress())?
+        };
+        print_jira(ctx, &report);
+        ctx.detail(format!("collected {} in {:.2?}", source.api_url, started.elapsed()));
+    }
+    Ok(())
+}
+
+fn print_jira(ctx: &Session, r: &collect::jira::JiraReport) {
+    let flavour = match r.flavour {
+        Some(flowgauge::config::JiraFlavour::Cloud) => "Cloud",
+        Some(flowgauge::config::JiraFlavour::DataCenter) => "Data Center",
+        None => "from raw pages",
+    };
+    ctx.note(format!(
+        "Jira {} ({flavour}): {} pages, {} requests ({} search, {} changelog, {} remote links; {} retried){}; {} incidents ({} restored at mitigation, {} at resolution), {} post-incident reviews",
+        r.site,
+        r.pages,
+        r.requests,
+        r.search_requests,
+        r.changelog_requests,
+        r.remote_link_requests,
+        r.retries,
+        if r.resumed { ", resumed an interrupted run" } else { "" },
+        r.incidents,
+        r.by_mitigation,
+        r.by_resolution,
+        r.reviews,
     ));
     for w in &r.warnings {
         eprintln!("warning: {w}");

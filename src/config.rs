@@ -3,7 +3,7 @@
 //! Layers are merged as TOML trees before anything is interpreted, so every layer can set every key
 //! and a validation error always names the key that is wrong, whatever layer it came from.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -187,11 +187,53 @@ struct RawSource {
     project: Option<String>,
     /// For PagerDuty sources: the account's name in source names and the raw layer.
     account: Option<String>,
-    /// For PagerDuty sources: which PagerDuty services are which flowgauge services.
-    service_map: Option<Vec<RawServiceMapping>>,
+    /// For PagerDuty and Jira sources: which of the tracker's services (PagerDuty service, Jira
+    /// component, label or field value) are which flowgauge services.
+    service_map: Option<RawServiceMap>,
     /// For PagerDuty sources: read change events as deployments (absent: only for services with
     /// no deployments from another source).
     change_events_as_deployments: Option<bool>,
+    /// For Jira sources: `cloud` or `datacenter` (detected from the server when absent).
+    flavour: Option<String>,
+    /// For Jira sources: projects whose "[System] Incident" work items are incidents.
+    projects: Option<Vec<String>>,
+    /// For Jira sources: work items with any of these labels are incidents.
+    labels: Option<Vec<String>>,
+    /// For Jira sources: the JQL choosing incidents, replacing `projects` and `labels`.
+    jql: Option<String>,
+    /// For Jira sources: where an incident's service is read, `components`, `labels` or a field id.
+    service_from: Option<String>,
+    /// For Jira sources: statuses that mean someone is working on the incident.
+    acknowledged_statuses: Option<Vec<String>>,
+    /// For Jira sources: statuses that mean the impact has ended.
+    mitigated_statuses: Option<Vec<String>>,
+    /// For Jira sources: statuses that mean the incident is over.
+    resolved_statuses: Option<Vec<String>>,
+    /// For Jira sources: the field holding severity (e.g. `customfield_10040`).
+    severity_field: Option<String>,
+    /// For Jira sources: the field holding the responding team.
+    team_field: Option<String>,
+    /// For Jira sources: read each incident's remote links (one request per incident).
+    remote_links: Option<bool>,
+}
+
+/// A `service_map`, written either as a table (`{ "Ledger core" = "ledger" }`) or, where order
+/// matters (PagerDuty's globs are tried in order), as a list of `{ pagerduty = …, service = … }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawServiceMap {
+    List(Vec<RawServiceMapping>),
+    Table(BTreeMap<String, String>),
+}
+
+impl RawServiceMap {
+    /// The entries as (tracker's name, flowgauge service) pairs, in the order they are tried.
+    fn into_pairs(self) -> Vec<(String, String)> {
+        match self {
+            RawServiceMap::List(list) => list.into_iter().map(|m| (m.pagerduty, m.service)).collect(),
+            RawServiceMap::Table(table) => table.into_iter().collect(),
+        }
+    }
 }
 
 /// One `service_map` entry of a PagerDuty source.
@@ -344,6 +386,7 @@ pub enum Source {
     Github(GithubSource),
     Gitlab(GitlabSource),
     Pagerduty(PagerdutySource),
+    Jira(Box<JiraSource>),
 }
 
 /// A GitLab project collected through the API on every `flowgauge collect`, or from pages recorded
@@ -410,6 +453,55 @@ pub struct GithubSource {
     /// Read the jobs of every workflow run (`jobs = "all"`), not only of the runs of the service's
     /// deploy workflows (`jobs = "deploy"`, the default): the REST API costs one request per run.
     pub all_jobs: bool,
+}
+
+/// Which Jira answers: Jira Cloud (`/rest/api/3/search/jql`, changelogs in bulk) or Jira Data
+/// Center / Server (`/rest/api/2/search` with `startAt`, changelogs expanded in the search).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JiraFlavour {
+    Cloud,
+    DataCenter,
+}
+
+/// Where a Jira incident's service is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JiraServiceField {
+    Components,
+    Labels,
+    /// A field by id (`customfield_10050`): its text, option value or name.
+    Field(String),
+}
+
+/// Jira statuses that default to meaning acknowledged, mitigated and resolved (compared without case).
+pub const JIRA_ACKNOWLEDGED: &[&str] =
+    &["In Progress", "Work in progress", "Investigating", "Identified", "Acknowledged"];
+pub const JIRA_MITIGATED: &[&str] = &["Mitigated"];
+pub const JIRA_RESOLVED: &[&str] = &["Resolved", "Done", "Closed", "Completed"];
+
+/// A Jira Cloud or Data Center site whose incidents are collected on every `flowgauge collect`, or
+/// pages recorded earlier.
+#[derive(Debug, Clone)]
+pub struct JiraSource {
+    /// The site root, `https://SITE.atlassian.net` or a Data Center base URL; names the site.
+    pub api_url: String,
+    /// `None`: asked of the server (`/rest/api/2/serverInfo`).
+    pub flavour: Option<JiraFlavour>,
+    pub projects: Vec<String>,
+    pub labels: Vec<String>,
+    pub jql: Option<String>,
+    /// Every incident belongs to this service (else `service_from` decides).
+    pub service: Option<String>,
+    pub service_from: JiraServiceField,
+    pub service_map: std::collections::BTreeMap<String, String>,
+    pub acknowledged_statuses: Vec<String>,
+    pub mitigated_statuses: Vec<String>,
+    pub resolved_statuses: Vec<String>,
+    pub severity_field: Option<String>,
+    pub team_field: Option<String>,
+    pub remote_links: bool,
+    /// A directory laid out like a workspace's `raw/jira/`: rows come from these pages, no network.
+    pub recorded: Option<PathBuf>,
+    pub max_wait_seconds: Option<u64>,
 }
 
 /// A local repository read on every `flowgauge collect`.
@@ -666,6 +758,137 @@ fn parse_scalar(value: &str) -> toml::Value {
     }
 }
 
+/// The first key given that only a Jira source reads, so that it is not silently ignored elsewhere.
+fn jira_only_key(s: &RawSource) -> Option<&'static str> {
+    [
+        ("flavour", s.flavour.is_some()),
+        ("projects", s.projects.is_some()),
+        ("labels", s.labels.is_some()),
+        ("jql", s.jql.is_some()),
+        ("service_from", s.service_from.is_some()),
+        ("acknowledged_statuses", s.acknowledged_statuses.is_some()),
+        ("mitigated_statuses", s.mitigated_statuses.is_some()),
+        ("resolved_statuses", s.resolved_statuses.is_some()),
+        ("severity_field", s.severity_field.is_some()),
+        ("team_field", s.team_field.is_some()),
+        ("remote_links", s.remote_links.is_some()),
+    ]
+    .into_iter()
+    .find_map(|(field, given)| given.then_some(field))
+}
+
+/// Validates a `type = "jira"` source.
+fn jira_source(key: &str, s: RawSource, base: &Path, names: &BTreeSet<String>) -> Result<JiraSource> {
+    let api_url = s.api_url.ok_or_else(|| {
+        bad(
+            format!("{key}.api_url"),
+            "a jira source needs api_url = \"https://SITE.atlassian.net\" (it names the site)",
+        )
+    })?;
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) || api_url.parse::<http::Uri>().is_err() {
+        return Err(bad(format!("{key}.api_url"), format!("`{api_url}` is not an http(s) URL")));
+    }
+    for (field, given) in [
+        ("repo", s.repo.is_some()),
+        ("kind", s.kind.is_some()),
+        ("jobs", s.jobs.is_some()),
+        ("project", s.project.is_some()),
+        ("account", s.account.is_some()),
+        ("change_events_as_deployments", s.change_events_as_deployments.is_some()),
+    ] {
+        if given {
+            return Err(bad(format!("{key}.{field}"), "does not apply to jira sources"));
+        }
+    }
+    let flavour = match s.flavour.as_deref() {
+        None => None,
+        Some("cloud") => Some(JiraFlavour::Cloud),
+        Some("datacenter") | Some("server") => Some(JiraFlavour::DataCenter),
+        Some(other) => {
+            return Err(bad(format!("{key}.flavour"), format!("`{other}` is not \"cloud\" or \"datacenter\"")));
+        }
+    };
+    let projects = s.projects.unwrap_or_default();
+    let labels = s.labels.unwrap_or_default();
+    if projects.iter().chain(&labels).any(|p| p.trim().is_empty() || p.contains('"')) {
+        return Err(bad(format!("{key}.projects"), "project keys and labels must be non-empty and hold no `\"`"));
+    }
+    if let Some(jql) = &s.jql {
+        if jql.trim().is_empty() {
+            return Err(bad(format!("{key}.jql"), "must not be empty"));
+        }
+        if jql.to_ascii_lowercase().contains("order by") {
+            return Err(bad(format!("{key}.jql"), "must not hold ORDER BY: incidents are read oldest update first"));
+        }
+    } else if projects.is_empty() && labels.is_empty() {
+        return Err(bad(
+            format!("{key}.projects"),
+            "a jira source needs `projects` (their \"[System] Incident\" work items), `labels` or `jql` to choose incidents",
+        ));
+    }
+    if let Some(service) = &s.service
+        && !names.contains(service)
+    {
+        return Err(bad(format!("{key}.service"), format!("no service named `{service}` is configured")));
+    }
+    let service_map: BTreeMap<String, String> =
+        s.service_map.map(RawServiceMap::into_pairs).unwrap_or_default().into_iter().collect();
+    for (from, to) in &service_map {
+        if !names.contains(to) {
+            return Err(bad(format!("{key}.service_map.{from}"), format!("no service named `{to}` is configured")));
+        }
+    }
+    let service_from = match s.service_from.as_deref() {
+        None | Some("components") => JiraServiceField::Components,
+        Some("labels") => JiraServiceField::Labels,
+        Some(field) if field.starts_with("customfield_") => JiraServiceField::Field(field.to_string()),
+        Some(other) => {
+            return Err(bad(
+                format!("{key}.service_from"),
+                format!("`{other}` is not \"components\", \"labels\" or a field id such as \"customfield_10050\""),
+            ));
+        }
+    };
+    let statuses = |given: Option<Vec<String>>, default: &[&str], field: &str| -> Result<Vec<String>> {
+        let list = given.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
+        if list.iter().any(|s| s.trim().is_empty()) {
+            return Err(bad(format!("{key}.{field}"), "statuses must not be empty"));
+        }
+        Ok(list)
+    };
+    let recorded = match s.recorded {
+        Some(dir) => {
+            let dir = base.join(dir);
+            if !dir.is_dir() {
+                return Err(bad(
+                    format!("{key}.recorded"),
+                    format!("{} is not a directory of recorded pages (SITE/search/*.json)", dir.display()),
+                ));
+            }
+            Some(dir)
+        }
+        None => None,
+    };
+    Ok(JiraSource {
+        api_url: api_url.trim_end_matches('/').to_string(),
+        flavour,
+        projects,
+        labels,
+        jql: s.jql,
+        service: s.service,
+        service_from,
+        service_map,
+        acknowledged_statuses: statuses(s.acknowledged_statuses, JIRA_ACKNOWLEDGED, "acknowledged_statuses")?,
+        mitigated_statuses: statuses(s.mitigated_statuses, JIRA_MITIGATED, "mitigated_statuses")?,
+        resolved_statuses: statuses(s.resolved_statuses, JIRA_RESOLVED, "resolved_statuses")?,
+        severity_field: s.severity_field,
+        team_field: s.team_field,
+        remote_links: s.remote_links.unwrap_or(true),
+        recorded,
+        max_wait_seconds: s.max_wait_seconds,
+    })
+}
+
 fn bad(key: impl Into<String>, message: impl Into<String>) -> Error {
     Error::ConfigValue { key: key.into(), message: message.into() }
 }
@@ -778,6 +1001,10 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
     for (i, s) in raw.sources.into_iter().enumerate() {
         let key = format!("sources[{i}]");
         match s.source_type.as_str() {
+            "import" | "git" | "github" | "gitlab" | "pagerduty" if jira_only_key(&s).is_some() => {
+                let field = jira_only_key(&s).unwrap_or_default();
+                return Err(bad(format!("{key}.{field}"), format!("applies to jira sources, not {}", s.source_type)));
+            }
             "import" | "git" | "github" | "gitlab"
                 if s.account.is_some() || s.service_map.is_some() || s.change_events_as_deployments.is_some() =>
             {
@@ -790,7 +1017,11 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 };
                 return Err(bad(
                     format!("{key}.{field}"),
-                    format!("applies to pagerduty sources, not {}", s.source_type),
+                    format!(
+                        "applies to {} sources, not {}",
+                        if field == "service_map" { "pagerduty and jira" } else { "pagerduty" },
+                        s.source_type
+                    ),
                 ));
             }
             "pagerduty" => sources.push(Source::Pagerduty(pagerduty_source(s, &key, base, &names)?)),
@@ -906,10 +1137,11 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                     all_jobs,
                 }));
             }
+            "jira" => sources.push(Source::Jira(Box::new(jira_source(&key, s, base, &names)?))),
             other => {
                 return Err(bad(
                     format!("{key}.type"),
-                    format!("`{other}` is not a known source type (import, git, github, gitlab, pagerduty)"),
+                    format!("`{other}` is not a known source type (import, git, github, gitlab, pagerduty, jira)"),
                 ));
             }
         }
@@ -979,7 +1211,10 @@ fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<Strin
         ));
     }
     let mut service_map = Vec::new();
-    for (j, m) in s.service_map.unwrap_or_default().into_iter().enumerate() {
+    for (j, (pagerduty, service)) in
+        s.service_map.map(RawServiceMap::into_pairs).unwrap_or_default().into_iter().enumerate()
+    {
+        let m = RawServiceMapping { pagerduty, service };
         if m.pagerduty.trim().is_empty() {
             return Err(bad(format!("{key}.service_map[{j}].pagerduty"), "must not be empty"));
         }

@@ -62,6 +62,10 @@ pub enum Error {
     /// service, region).
     #[error("PagerDuty {account}: {message}")]
     Pagerduty { account: String, message: String },
+    /// Jira refused or failed a request; the message says what to fix (credentials, permission,
+    /// project, JQL — with Jira's own `errorMessages`).
+    #[error("Jira {site}: {message}")]
+    Jira { site: String, message: String },
 
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]

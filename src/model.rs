@@ -354,12 +354,12 @@ pub const EVIDENCE: TableSchema = TableSchema {
         req(
             "id",
             Text,
-            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, `gitlab:<project>:environment:…` / `gitlab:<project>:manual-job:<name>` / `gitlab:<project>:codeowners:…`, `pagerduty:<account>:<pagerduty service id>:incident detection`, or `ownership:<repo>:<service>:<category>`.",
+            "Namespaced id: `scan:<repo>:<path>:<line>:<category>`, `github:<repo>:environment:…` / `github:<repo>:codeowners:…`, `gitlab:<project>:environment:…` / `gitlab:<project>:manual-job:<name>` / `gitlab:<project>:codeowners:…`, `pagerduty:<account>:<pagerduty service id>:incident detection`, `jira:<site>:review:<KEY>` for an incident's post-incident review, or `ownership:<repo>:<service>:<category>`.",
         ),
         req(
             "source",
             Text,
-            "`scan` (the repository's files), `github` or `gitlab` (the forge's settings and, for `gitlab`, the manual jobs its pipelines ran), `pagerduty` (who opens a PagerDuty service's incidents) or `ownership` (the ownership analysis of the git history).",
+            "`scan` (the repository's files), `github` or `gitlab` (the forge's settings and, for `gitlab`, the manual jobs its pipelines ran), `pagerduty` (who opens a PagerDuty service's incidents), `jira` (an incident's post-incident review) or `ownership` (the ownership analysis of the git history).",
         ),
         opt("repo", Text, "Repository scanned."),
         opt(

@@ -24,7 +24,9 @@ Files written: deployments.csv (storefront + payments), ledger-deployments.json 
 syncs), changes.csv and reviews.csv (storefront + payments), incidents.ndjson, pipelines.csv, jobs.csv
 (payments' release pipelines), and github/acme/ledger/{pull_requests,deployments,incidents,environments,codeowners,codeowners_errors}/00000001.json:
 the pages `flowgauge collect github` would have kept in a workspace's raw/github/ (flowgauge.toml reads
-them with `recorded = "github"`).
+them with `recorded = "github"`). ledger's incidents are Jira Service Management incidents, written as
+the pages `flowgauge collect jira` keeps in raw/jira/ (jira/acme.atlassian.net/{search,changelog}/,
+read with `recorded = "jira"`); the other services' incidents are in incidents.ndjson.
 """
 
 import base64
@@ -100,9 +102,10 @@ def naive(t):
 
 
 # What went wrong after a production deployment. `after` and `lasts` are hours.
-def incident(after, lasts, explicit=False, title=None, severity="SEV3"):
+def incident(after, lasts, explicit=False, title=None, severity="SEV3", mitigated=None):
+    """`mitigated`: hours after opening when the impact ended, where the tracker records it (Jira)."""
     return {"kind": "incident", "after": after, "lasts": lasts, "explicit": explicit, "title": title,
-            "severity": severity}
+            "severity": severity, "mitigated": mitigated}
 
 
 def rollback(after):
@@ -187,7 +190,7 @@ class Org:
         self.pipelines = []
         self.jobs = []
 
-    def add_incident(self, service, opened, lasts, caused_by=None, title=None, severity="SEV3"):
+    def add_incident(self, service, opened, lasts, caused_by=None, title=None, severity="SEV3", mitigated=None):
         """Incident ids (INC-1001, …) are given in order of opening when the file is written."""
         titles = INCIDENT_TITLES[service]
         self.incidents.append({
@@ -200,6 +203,7 @@ class Org:
             "resolved_at": zulu(opened + hours(lasts)) if lasts is not None else None,
             "assignee": ONCALL[service],
             "caused_by_deployment_id": caused_by,
+            "mitigated": opened + hours(mitigated) if mitigated is not None else None,
         })
 
     def add_change(self, key, service, repo, author, title, first_commit, created, reviewed, merged,
@@ -482,7 +486,8 @@ LEDGER_TROUBLE = {
     date(2025, 5, 13): [incident(after=3, lasts=5)],
     date(2025, 6, 3): [incident(after=2, lasts=2)],
     date(2025, 6, 17): [incident(after=6, lasts=6)],
-    date(2025, 7, 8): [incident(after=1, lasts=19, severity="SEV2"), hotfix(after=19, lead=14)],
+    # Mitigated 2 h in (traffic moved off the broken import path), resolved with the hotfix.
+    date(2025, 7, 8): [incident(after=1, lasts=19, severity="SEV2", mitigated=2), hotfix(after=19, lead=14)],
     date(2025, 7, 29): [incident(after=2, lasts=1, explicit=True), incident(after=2.5, lasts=1.5)],
     date(2025, 8, 19): [incident(after=5, lasts=3)],
     date(2025, 9, 9): [incident(after=3, lasts=3)],
@@ -543,7 +548,7 @@ def build_ledger(org):
             if event["kind"] == "incident":
                 org.add_incident("ledger", deployed + hours(event["after"]), event["lasts"],
                                  caused_by=key if event["explicit"] else None, title=event["title"],
-                                 severity=event["severity"])
+                                 severity=event["severity"], mitigated=event.get("mitigated"))
             elif event["kind"] == "rollback":
                 ledger_deployment(org, f"{key}-rollback", deployed + hours(event["after"]), [],
                                   rollback_to=previous_head, who="erik.lindqvist")
@@ -854,6 +859,98 @@ def cell(v):
     return v
 
 
+# --------------------------------------------------------------------------------------------------
+# ledger's incidents in Jira Service Management: the pages `flowgauge collect jira` keeps in raw/jira/,
+# in the shapes of Jira Cloud's REST API v3 (POST /rest/api/3/search/jql, one page; POST
+# /rest/api/3/changelog/bulkfetch for their status histories, one page).
+
+JIRA_SITE = "acme.atlassian.net"
+JIRA_RECORDED = HERE / "jira" / JIRA_SITE
+DATADOG = {"accountId": "557058:datadog", "displayName": "Datadog", "accountType": "app", "active": True}
+OLIVIA = {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "olivia.grant", "accountType": "atlassian",
+          "active": True}
+
+
+def jira_time(t):
+    """Jira's own format: milliseconds and an offset without a colon."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+
+def parse_zulu(text):
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def jira_issue(n, i):
+    """Incident LDG-n. An explicit cause is the GitHub deployment's API URL in the description; the
+    SEV1 of Apr 22 links its post-incident review."""
+    opened = parse_zulu(i["opened_at"])
+    resolved = parse_zulu(i["resolved_at"]) if i["resolved_at"] else None
+    status = "Resolved" if resolved else ("Mitigated" if i["mitigated"] else "In Progress")
+    paragraph = [{"type": "text", "text": "Opened by the " + ("on-call" if n % 5 == 0 else "Datadog monitor") + "."}]
+    if i["caused_by_deployment_id"]:
+        number = i["caused_by_deployment_id"].rsplit(":", 1)[1]
+        paragraph += [{"type": "text", "text": " Started with release "},
+                      {"type": "inlineCard", "attrs": {"url": f"https://api.github.com/repos/{GITHUB_REPO}/deployments/{number}"}}]
+    links = []
+    if i["severity"] == "SEV1":
+        links.append({"id": "20001", "type": {"id": "10003", "name": "Relates", "inward": "relates to",
+                                              "outward": "relates to"},
+                      "outwardIssue": {"id": "10500", "key": "LDG-900",
+                                       "fields": {"summary": "Trial balance outage: what we learned",
+                                                  "status": {"name": "Done"},
+                                                  "issuetype": {"name": "Post-incident review"}}}})
+    updated = resolved or (parse_zulu(i["opened_at"]) + timedelta(minutes=5))
+    return {
+        "id": str(10100 + n),
+        "key": f"LDG-{n}",
+        "self": f"https://{JIRA_SITE}/rest/api/3/issue/{10100 + n}",
+        "fields": {
+            "summary": i["title"],
+            "description": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": paragraph}]},
+            "issuetype": {"id": "10010", "name": "[System] Incident"},
+            "created": jira_time(opened),
+            "updated": jira_time(updated),
+            "resolutiondate": jira_time(resolved) if resolved else None,
+            "status": {"name": status, "statusCategory": {"key": "done" if resolved else "indeterminate"}},
+            "priority": {"name": {"SEV1": "Highest", "SEV2": "High"}.get(i["severity"], "Medium")},
+            "assignee": OLIVIA,
+            "reporter": OLIVIA if n % 5 == 0 else DATADOG,
+            "components": [{"id": "10200", "name": "Ledger core"}],
+            "labels": [],
+            "issuelinks": links,
+            "customfield_10040": {"id": "10300", "value": i["severity"]},
+        },
+    }
+
+
+def jira_histories(n, i):
+    """In progress 5 minutes in, mitigated where recorded, resolved (with resolution Done) at the end."""
+    opened = parse_zulu(i["opened_at"])
+    moves = [(opened + timedelta(minutes=5), "Open", "In Progress")]
+    if i["mitigated"]:
+        moves.append((i["mitigated"], "In Progress", "Mitigated"))
+    if i["resolved_at"]:
+        moves.append((parse_zulu(i["resolved_at"]), moves[-1][2], "Resolved"))
+    out = []
+    for k, (t, frm, to) in enumerate(moves, 1):
+        items = [{"field": "status", "fieldtype": "jira", "fieldId": "status", "from": None, "fromString": frm,
+                  "to": None, "toString": to}]
+        if to == "Resolved":
+            items.append({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution", "from": None,
+                          "fromString": None, "to": "10000", "toString": "Done"})
+        out.append({"id": str(50000 + n * 10 + k), "author": OLIVIA, "created": jira_time(t), "items": items})
+    return out
+
+
+def write_jira(incidents):
+    issues = [jira_issue(n, i) for n, i in enumerate(incidents, 1)]
+    logs = [{"issueId": str(10100 + n), "changeHistories": jira_histories(n, i)} for n, i in enumerate(incidents, 1)]
+    for kind, page in [("changelog", {"issueChangeLogs": logs}), ("search", {"issues": issues, "isLast": True})]:
+        (JIRA_RECORDED / kind).mkdir(parents=True, exist_ok=True)
+        with open(JIRA_RECORDED / kind / "00000001.json", "w", encoding="utf-8") as f:
+            f.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+
+
 def write_csv(name, columns, rows):
     with open(HERE / name, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -903,18 +1000,21 @@ def main():
             reviews_by_key.setdefault(review[1], []).append(review)
     recorded = write_recorded(org, reviews_by_key)
 
-    from_pagerduty = []
+    incidents = sorted(org.incidents, key=lambda i: i["opened_at"])
+    for n, i in enumerate(incidents, 1001):
+        i["id"] = f"INC-{n}"
+        if i["caused_by_deployment_id"]:
+            i["caused_by_deployment_id"] = deployment_ids.get(i["caused_by_deployment_id"],
+                                                              i["caused_by_deployment_id"])
+    in_jira = [i for i in incidents if i["service"] == "ledger"]
+    from_pagerduty = [i for i in incidents if i["service"] == PAGERDUTY_SERVICE]
     with open(HERE / "incidents.ndjson", "w", encoding="utf-8") as f:
-        for n, i in enumerate(sorted(org.incidents, key=lambda i: i["opened_at"]), 1001):
-            i["id"] = f"INC-{n}"
-            if i["service"] == PAGERDUTY_SERVICE:
-                from_pagerduty.append(i)
-                continue
-            if i["caused_by_deployment_id"]:
-                i["caused_by_deployment_id"] = deployment_ids.get(i["caused_by_deployment_id"],
-                                                                  i["caused_by_deployment_id"])
-            f.write(json.dumps({k: v for k, v in i.items() if v is not None}) + "\n")
+        for i in incidents:
+            if i["service"] not in ("ledger", PAGERDUTY_SERVICE):
+                row = {k: v for k, v in i.items() if v is not None and k != "mitigated"}
+                f.write(json.dumps(row) + "\n")
     pagerduty = write_pagerduty(from_pagerduty, org.deployments)
+    write_jira(in_jira)
 
     write_csv("pipelines.csv", ["id", "repo", "service", "name", "ref", "trigger", "triggered_by", "queued_at",
                                 "started_at", "finished_at", "status", "attempt"], org.pipelines)
@@ -926,8 +1026,9 @@ def main():
         "ledger-deployments.json": len(org.ledger_deployments),
         "changes.csv": len(changes),
         "reviews.csv": len(reviews),
-        "incidents.ndjson": len(org.incidents) - len(from_pagerduty),
+        "incidents.ndjson": len(org.incidents) - len(in_jira) - len(from_pagerduty),
         **{f"pagerduty/{resource}": n for resource, n in pagerduty.items()},
+        f"jira/{JIRA_SITE}/search": len(in_jira),
         "pipelines.csv": len(org.pipelines),
         "jobs.csv": len(org.jobs),
         **{f"github/{GITHUB_REPO}/{resource}": n for resource, n in recorded.items()},

@@ -21,6 +21,7 @@ pub use crate::import_spec::{Format, ImportKind};
 /// References to other tables' ids that are namespaced like the ids they point at.
 const REFERENCES: &[(&str, &str)] = &[
     ("caused_by_deployment_id", "deployment"),
+    ("tracker_deployment_id", "deployment"),
     ("reverts_change_id", "change"),
     ("caused_by_change_id", "change"),
     ("change_id", "change"),
@@ -213,6 +214,7 @@ fn convert(
         }
     }
     normalise_status(request, schema, &mut row, line)?;
+    normalise_detected_by(request, schema, &mut row, line)?;
     check_order(request, schema, &row, line)?;
     let shas = record.fields.get(COMMITS_COLUMN).map(|v| {
         text_of(v)
@@ -355,12 +357,36 @@ fn normalise_status(request: &ImportRequest, schema: &TableSchema, row: &mut Row
     }
 }
 
+/// Who opened an incident is one of two words, so that the share opened by monitoring can be
+/// counted; case is ignored and the lower-case word is stored.
+const DETECTED_BY: &[&str] = &["monitoring", "person"];
+
+fn normalise_detected_by(request: &ImportRequest, schema: &TableSchema, row: &mut Row, line: usize) -> Result<()> {
+    let Some(Value::Text(who)) = get(schema, row, "detected_by") else {
+        return Ok(());
+    };
+    let lower = who.to_ascii_lowercase();
+    if !DETECTED_BY.contains(&lower.as_str()) {
+        return Err(row_error(
+            request,
+            line,
+            "detected_by",
+            format!("`{who}` is neither `monitoring` (an alerting integration opened it) nor `person`"),
+        ));
+    }
+    set(schema, row, "detected_by", Value::Text(lower));
+    Ok(())
+}
+
 /// Rejects rows whose times contradict each other: they would produce negative durations.
 fn check_order(request: &ImportRequest, schema: &TableSchema, row: &Row, line: usize) -> Result<()> {
     let pairs: &[(&str, &str)] = &[
         ("started_at", "finished_at"),
         ("opened_at", "resolved_at"),
         ("opened_at", "acknowledged_at"),
+        ("opened_at", "mitigated_at"),
+        // Mitigation ends the impact; the incident is resolved then or later.
+        ("mitigated_at", "resolved_at"),
         ("created_at", "merged_at"),
         ("created_at", "closed_at"),
     ];

@@ -11,13 +11,14 @@ pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod import;
+pub mod jira;
 pub mod ownership_evidence;
 pub mod pagerduty;
 pub mod scan;
 
 use chrono::Utc;
 
-use crate::config::{Config, GithubSource, GitlabSource, Service, Source};
+use crate::config::{Config, GithubSource, GitlabSource, JiraSource, Service, Source};
 use crate::error::Result;
 use crate::model::{self, Row, Value};
 use crate::store::{SourceState, UpsertStats, Workspace};
@@ -173,6 +174,7 @@ pub enum SourceReport {
     Github(github::GithubReport),
     Gitlab(gitlab::GitlabReport),
     Pagerduty(pagerduty::PagerdutyReport),
+    Jira(jira::JiraReport),
 }
 
 /// Runs every source in the configuration, in order (GitHub sources unauthenticated: see
@@ -245,6 +247,10 @@ pub fn collect_configured_with_credentials(
                     gitlab.clone(),
                     progress.clone(),
                 )?));
+            }
+            Source::Jira(s) => {
+                let auth = jira::client::Auth::from_env(&|k| std::env::var(k).ok());
+                reports.push(SourceReport::Jira(collect_jira_source(workspace, config, s, auth, progress.clone())?));
             }
         }
     }
@@ -330,6 +336,31 @@ fn add_extras(report: &mut gitlab::GitlabReport, extras: Result<gitlab::extras::
             report.project
         )),
     }
+}
+
+/// Collects one configured Jira source: from its recorded pages when it names some (no network, no
+/// credentials), else from the site, authenticated with `auth`.
+pub fn collect_jira_source(
+    workspace: &mut Workspace,
+    config: &Config,
+    source: &JiraSource,
+    auth: Option<jira::client::Auth>,
+    progress: Option<github::ProgressSink>,
+) -> Result<jira::JiraReport> {
+    if let Some(pages) = &source.recorded {
+        let report = jira::reextract_from(workspace, config, source, pages)?;
+        let name = format!("jira:{}:recorded:{}", jira::site_name(&source.api_url), pages.display());
+        let warnings =
+            report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
+        workspace.record_source(
+            &name,
+            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings },
+        )?;
+        return Ok(report);
+    }
+    let mut request = jira::JiraRequest::new(source, auth);
+    request.progress = progress;
+    jira::collect_jira(workspace, config, &request)
 }
 
 /// The `services` table as configured.

@@ -329,6 +329,7 @@ const EXPLAIN_COLUMNS: &[&str] = &[
     "is_failure",
     "is_rework",
     "link",
+    "restore_basis",
 ];
 
 fn cell(value: AnyValue, name: &str) -> String {

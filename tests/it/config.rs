@@ -38,7 +38,7 @@ fn validation_errors_name_the_key() {
         key_error("[[sources]]\ntype = \"import\"\npath = \"x.csv\"\nkind = \"deploys\"")
             .starts_with("sources[0].kind:")
     );
-    assert!(key_error("[[sources]]\ntype = \"jira\"").starts_with("sources[0].type:"));
+    assert!(key_error("[[sources]]\ntype = \"servicenow\"").starts_with("sources[0].type:"));
     assert!(
         key_error("[[sources]]\ntype = \"import\"\npath = \"x\"\nkind = \"incidents\"\nformat = \"xlsx\"")
             .starts_with("sources[0].format:")

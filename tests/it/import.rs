@@ -678,3 +678,62 @@ fn a_file_that_is_not_utf8_is_refused_whole() {
     assert!(err.to_string().contains("latin1.csv: cannot read: stream did not contain valid UTF-8"), "{err}");
     assert!(ws.is_empty());
 }
+
+/// Every column of the incidents table, the ones tracker collectors fill included, comes through an
+/// import file: the guide in docs/import.md for tools flowgauge has no collector for relies on it.
+#[test]
+fn an_incident_file_carries_every_field_a_tracker_collector_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("incidents.ndjson");
+    let line = serde_json::json!({
+        "id": "INC-9", "service": "checkout", "title": "Checkout 500s", "severity": "sev1",
+        "opened_at": "2025-03-03T10:00:00Z", "acknowledged_at": "2025-03-03T10:05:00Z",
+        "mitigated_at": "2025-03-03T10:40:00Z", "resolved_at": "2025-03-03T12:00:00Z",
+        "assignee": "dana", "priority": "P1", "team": "payments-sre", "detected_by": "Monitoring",
+        "resolved_by": "dana", "caused_by_deployment_id": "4711", "caused_by_change_id": "88",
+        "caused_by_sha": "9f3c2e1", "tracker_deployment_id": "4712",
+        "review_url": "https://wiki.example.com/postmortems/INC-9"
+    });
+    fs::write(&file, format!("{line}\n")).unwrap();
+    let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
+    let mut req = request(&file, ImportKind::Incidents);
+    req.namespace = "rootly".into();
+    collect::import_file(&mut ws, &cfg(), &req).unwrap();
+    let df = ws.load(&model::INCIDENTS).unwrap();
+    for column in model::INCIDENTS.columns {
+        assert_eq!(df.column(column.name).unwrap().null_count(), 0, "`{}` was not carried", column.name);
+    }
+    let text = |name: &str| df.column(name).unwrap().str().unwrap().get(0).unwrap().to_string();
+    assert_eq!(text("tracker_deployment_id"), "rootly:deployment:4712");
+    assert_eq!(text("caused_by_deployment_id"), "rootly:deployment:4711");
+    assert_eq!(text("detected_by"), "monitoring");
+    assert_eq!(text("source"), "rootly");
+    let mitigated = df.column("mitigated_at").unwrap().datetime().unwrap().physical().get(0).unwrap();
+    assert_eq!(mitigated, crate::helpers::t_utc("2025-03-03T10:40:00Z").timestamp_micros());
+}
+
+#[test]
+fn tracker_fields_that_contradict_themselves_are_rejected() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "id,service,opened_at,detected_by\n7,checkout,2025-01-02T00:00:00Z,pager\n",
+            "detected_by",
+            "neither `monitoring`",
+        ),
+        (
+            "id,service,opened_at,mitigated_at\n7,checkout,2025-01-02T00:00:00Z,2025-01-01T00:00:00Z\n",
+            "mitigated_at",
+            "before opened_at",
+        ),
+        (
+            "id,service,opened_at,mitigated_at,resolved_at\n7,checkout,2025-01-02T00:00:00Z,2025-01-02T05:00:00Z,2025-01-02T04:00:00Z\n",
+            "resolved_at",
+            "before mitigated_at",
+        ),
+    ];
+    for (content, field, words) in cases {
+        let (err, before, after) = rejected("incidents.csv", content, ImportKind::Incidents);
+        assert_row_error(&err, 2, field, words);
+        assert_eq!(before, after);
+    }
+}

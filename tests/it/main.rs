@@ -11,6 +11,7 @@ mod gitlab;
 mod gitlab_more;
 mod helpers;
 mod import;
+mod jira;
 mod metrics;
 mod pagerduty;
 mod recorded;

@@ -641,3 +641,60 @@ fn without_an_opening_time_coding_pickup_and_review_are_unknown_not_zero() {
     assert_eq!((lt.coding.median_hours, lt.pickup.median_hours, lt.review.median_hours), (None, None, None));
     approx(lt.deploy.median_hours, 2.0);
 }
+
+#[test]
+fn restore_time_stops_at_mitigation_when_the_tracker_records_it_else_at_resolution() {
+    let mut f = Fixture::default();
+    let incident = |f: &mut Fixture, id: &str, opened: &str, mitigated: Option<&str>, resolved: Option<&str>| {
+        let mut cells = vec![("id", s(id)), ("source", s("test")), ("service", s("api")), ("opened_at", t(opened))];
+        if let Some(m) = mitigated {
+            cells.push(("mitigated_at", t(m)));
+        }
+        if let Some(r) = resolved {
+            cells.push(("resolved_at", t(r)));
+        }
+        f.add(&model::INCIDENTS, &cells);
+    };
+    // m1: impact ended after 30 min, the ticket closed 4 h later: 0.5 h, by mitigation.
+    incident(&mut f, "m1", "2025-02-04T10:00:00Z", Some("2025-02-04T10:30:00Z"), Some("2025-02-04T14:00:00Z"));
+    // m2: no mitigation recorded: 2 h, by resolution.
+    incident(&mut f, "m2", "2025-02-05T10:00:00Z", None, Some("2025-02-05T12:00:00Z"));
+    // m3: mitigated after 1 h, still open for its review: restored, 1 h, by mitigation.
+    incident(&mut f, "m3", "2025-02-06T10:00:00Z", Some("2025-02-06T11:00:00Z"), None);
+    // m4: neither: not restored yet, counted in `open`.
+    incident(&mut f, "m4", "2025-02-07T10:00:00Z", None, None);
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    let ttr = &window(&report, "api").time_to_restore;
+    // Restores 0.5, 2 and 1 h: sorted 0.5, 1, 2; median 1; p75 at 1.5 of 2 → 1.5; p90 at 1.8 → 1.8.
+    assert_eq!(ttr.incidents, 3);
+    assert_eq!(ttr.open, 1);
+    approx(ttr.median_hours, 1.0);
+    approx(ttr.p75_hours, 1.5);
+    approx(ttr.p90_hours, 1.8);
+    let records = metrics::explain(&computation, "time-to-restore", Some("api")).unwrap();
+    let ids = records.column("incident_id").unwrap().str().unwrap().clone();
+    let basis = records.column("restore_basis").unwrap().str().unwrap().clone();
+    let seconds = records.column("restore_s").unwrap().i64().unwrap().clone();
+    let mut rows: Vec<(String, Option<String>, Option<i64>)> = (0..records.height())
+        .map(|i| (ids.get(i).unwrap().to_string(), basis.get(i).map(String::from), seconds.get(i)))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            ("m1".into(), Some("mitigation".into()), Some(1800)),
+            ("m2".into(), Some("resolution".into()), Some(7200)),
+            ("m3".into(), Some("mitigation".into()), Some(3600)),
+            ("m4".into(), None, None),
+        ]
+    );
+    assert_eq!(
+        reasons(&computation, "incident_restores", "incident_id"),
+        vec![
+            ("m1".to_string(), "counted".to_string()),
+            ("m2".into(), "counted".into()),
+            ("m3".into(), "counted".into()),
+            ("m4".into(), "not resolved yet".into()),
+        ]
+    );
+}
