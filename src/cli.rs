@@ -16,7 +16,7 @@ use flowgauge::assess::capabilities;
 use flowgauge::collect::{self, Format, ImportKind, ImportRequest};
 use flowgauge::config::{Config, Overrides};
 use flowgauge::store::Workspace;
-use flowgauge::{Error, metrics, report};
+use flowgauge::{Error, export, metrics, report};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -142,6 +142,16 @@ enum Command {
         /// Output format (json is not offered: use csv for machines)
         #[arg(long, value_enum, default_value = "table")]
         format: RecordFormat,
+    },
+    /// Run ad-hoc SQL over the tables the metric queries see (docs/export.md lists them)
+    Sql {
+        /// One SQL statement, e.g. "SELECT service, COUNT(*) FROM deployment_outcomes GROUP BY service"
+        statement: String,
+        #[command(flatten)]
+        common: MetricArgs,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
     },
     /// Maturity assessment: every delivery capability scored from the records and from the team's answers
     Assess {
@@ -492,6 +502,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             let text = match format {
                 RecordFormat::Table => report::render_records(&records),
                 RecordFormat::Csv => report::render_records_csv(&records),
+            };
+            write_stdout(&text)
+        }
+        Command::Sql { statement, common, format } => {
+            let ctx = metric_context(&cli, common, Overrides::default())?;
+            let snapshot = snapshot(&ctx, common)?;
+            let df = export::adhoc::run(&snapshot, statement)?;
+            let text = match format {
+                OutputFormat::Table => export::adhoc::render_table(&df),
+                OutputFormat::Csv => export::adhoc::render_csv(&df),
+                OutputFormat::Json => export::adhoc::render_json(&df),
             };
             write_stdout(&text)
         }
@@ -929,6 +950,27 @@ fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Res
         .into());
     }
     Ok(Computed { tables, manifest, computation, report: metrics_report, queries })
+}
+
+/// Every table the metric queries read and write, for `sql` and `export`.
+fn snapshot(ctx: &Session, args: &MetricArgs) -> anyhow::Result<export::Snapshot> {
+    if let Some(repo) = &args.repo {
+        collect_repo(ctx, repo, None)?;
+    }
+    let started = Instant::now();
+    let tables = Workspace::read_consistent(&ctx.workspace_dir, |workspace| {
+        if workspace.is_empty() {
+            return Err(Error::NotFound(format!(
+                "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",
+                ctx.workspace_dir.display()
+            )));
+        }
+        metrics::load_tables(workspace)
+    })?;
+    let queries = metrics::queries::load(args.queries.as_deref())?;
+    let snapshot = export::snapshot(&tables, &ctx.config, &queries)?;
+    ctx.detail(format!("prepared the tables and ran the queries in {:.2?}", started.elapsed()));
+    Ok(snapshot)
 }
 
 fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> anyhow::Result<()> {
