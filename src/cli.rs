@@ -153,6 +153,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
+    /// Write the tables and metric queries for DuckDB, Trino or Spark SQL (docs/export.md)
+    Export {
+        /// The engine whose script to write, beside the tables as parquet
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(export::dialect::Dialect::NAMES))]
+        sql: String,
+        /// The directory to write (an earlier export there is replaced)
+        #[arg(long, default_value = "flowgauge-export")]
+        out: PathBuf,
+        /// Where the engine will find the tables, e.g. s3://bucket/flowgauge [default: the absolute path of OUT/tables]
+        #[arg(long)]
+        location: Option<String>,
+        #[command(flatten)]
+        common: MetricArgs,
+    },
     /// Maturity assessment: every delivery capability scored from the records and from the team's answers
     Assess {
         #[command(subcommand)]
@@ -515,6 +529,20 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 OutputFormat::Json => export::adhoc::render_json(&df),
             };
             write_stdout(&text)
+        }
+        Command::Export { sql, out, location, common } => {
+            let ctx = metric_context(&cli, common, Overrides::default())?;
+            let dialect = export::dialect::Dialect::parse(sql).expect("clap checked the dialect");
+            let snapshot = snapshot(&ctx, common)?;
+            let queries = metrics::queries::load(common.queries.as_deref())?;
+            let written = export::write_sql(&snapshot, &queries, dialect, out, location.as_deref())?;
+            ctx.note(format!(
+                "wrote {} tables under {} and {}",
+                written.tables,
+                written.dir.join("tables").display(),
+                written.script.display()
+            ));
+            Ok(())
         }
         Command::Assess { action, common, answers, format, catalogue: outer } => {
             let ctx = metric_context(&cli, common, Overrides::default())?;

@@ -7,12 +7,15 @@
 //! what the metric queries saw, and never a second, drifting copy of the definitions.
 
 pub mod adhoc;
+pub mod dialect;
+
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
 use crate::calendar::Grain;
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metrics::{self, Computation, Query, QueryGrain, prepare};
 
 /// The column that tells apart the rows of each grain where the grains share one table.
@@ -91,4 +94,125 @@ fn with_grain(df: DataFrame, grain: Grain) -> LazyFrame {
 fn stack(frames: Vec<LazyFrame>) -> Result<DataFrame> {
     let args = UnionArgs { to_supertypes: true, ..Default::default() };
     Ok(concat(frames, args)?.collect()?)
+}
+
+/// What `export --sql` wrote.
+pub struct SqlExport {
+    /// The directory: `tables/<table>/part-0.parquet` and the script.
+    pub dir: PathBuf,
+    pub script: PathBuf,
+    pub tables: usize,
+}
+
+/// Marks a directory as written by `export --sql`, so a later export may replace it.
+const EXPORT_MARKER: &str = ".flowgauge-export";
+
+/// Writes the snapshot's inputs as parquet under `out/tables/` and a script for `dialect` that
+/// defines them as tables (over `location`, default the absolute path of `out/tables`) and the
+/// queries as views. The directory appears whole or not at all; an earlier export in `out` is
+/// replaced, anything else there is refused.
+pub fn write_sql(
+    snapshot: &Snapshot,
+    queries: &[Query],
+    dialect: dialect::Dialect,
+    out: &Path,
+    location: Option<&str>,
+) -> Result<SqlExport> {
+    if out.exists() && !out.join(EXPORT_MARKER).is_file() {
+        return Err(Error::Refused(format!(
+            "{} exists and was not written by `flowgauge export`; name a new directory with --out",
+            out.display()
+        )));
+    }
+    let out = std::path::absolute(out).map_err(|e| Error::io(out, e))?;
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
+    let parent = out.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let staging = parent.join(format!(".{name}.partial"));
+    let written = stage_sql(snapshot, queries, dialect, &out, &staging, location).and_then(|export| {
+        replace_dir(&staging, &out, &parent.join(format!(".{name}.old")))?;
+        Ok(export)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    written
+}
+
+fn stage_sql(
+    snapshot: &Snapshot,
+    queries: &[Query],
+    dialect: dialect::Dialect,
+    out: &Path,
+    staging: &Path,
+    location: Option<&str>,
+) -> Result<SqlExport> {
+    if staging.exists() {
+        std::fs::remove_dir_all(staging).map_err(|e| Error::io(staging, e))?;
+    }
+    let mut schemas = Vec::new();
+    for (name, df) in snapshot.inputs.iter().chain(&snapshot.calendar) {
+        let dir = staging.join("tables").join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut df = portable_types(df)?;
+        let path = dir.join("part-0.parquet");
+        let mut file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        ParquetWriter::new(&mut file).finish(&mut df)?;
+        schemas.push((name.as_str(), df.schema().clone()));
+    }
+    let tables: Vec<dialect::TableFiles> =
+        schemas.iter().map(|(name, schema)| dialect::TableFiles { name, schema: schema.as_ref() }).collect();
+    let location = match location {
+        Some(given) => given.trim_end_matches('/').to_string(),
+        None => {
+            let local = out.join("tables").display().to_string();
+            match dialect {
+                dialect::Dialect::DuckDb => local,
+                dialect::Dialect::Trino | dialect::Dialect::Spark => format!("file://{local}"),
+            }
+        }
+    };
+    let grains: Vec<&str> = Grain::ALL.iter().map(|g| g.name()).collect();
+    let text = dialect::script(dialect, &tables, queries, &location, &grains)?;
+    let script_name = format!("{}.sql", dialect.name());
+    let script = staging.join(&script_name);
+    std::fs::write(&script, text).map_err(|e| Error::io(&script, e))?;
+    let marker = staging.join(EXPORT_MARKER);
+    std::fs::write(&marker, "written by flowgauge export --sql\n").map_err(|e| Error::io(&marker, e))?;
+    Ok(SqlExport { dir: out.to_path_buf(), script: out.join(script_name), tables: tables.len() })
+}
+
+/// Unsigned integers (polars' counts) as signed 64-bit: not every engine reads unsigned parquet.
+fn portable_types(df: &DataFrame) -> Result<DataFrame> {
+    let exprs: Vec<Expr> = df
+        .schema()
+        .iter()
+        .map(|(name, dtype)| match dtype {
+            DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+                col(name.clone()).cast(DataType::Int64)
+            }
+            _ => col(name.clone()),
+        })
+        .collect();
+    Ok(df.clone().lazy().select(exprs).collect()?)
+}
+
+/// Moves `staging` to `out`, replacing an earlier `out` (kept aside as `old` until the move is done).
+fn replace_dir(staging: &Path, out: &Path, old: &Path) -> Result<()> {
+    if old.exists() {
+        std::fs::remove_dir_all(old).map_err(|e| Error::io(old, e))?;
+    }
+    let had_one = out.exists();
+    if had_one {
+        std::fs::rename(out, old).map_err(|e| Error::io(out, e))?;
+    }
+    if let Err(e) = std::fs::rename(staging, out) {
+        if had_one {
+            let _ = std::fs::rename(old, out);
+        }
+        return Err(Error::io(out, e));
+    }
+    if had_one {
+        let _ = std::fs::remove_dir_all(old);
+    }
+    Ok(())
 }

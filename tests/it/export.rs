@@ -1,12 +1,16 @@
 //! Taking the workspace elsewhere: `flowgauge sql` over the tables the metric queries see, the
 //! queries run unchanged by DuckDB, `export --sql` for DuckDB/Trino/Spark and `export --postgres`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use flowgauge::calendar::Grain;
 use flowgauge::collect;
 use flowgauge::config::{Config, Overrides};
+use flowgauge::export::{self, Snapshot};
 use flowgauge::metrics::{self, MetricsReport};
 use flowgauge::store::Workspace;
+use polars::prelude::*;
 
 use crate::helpers::{flowgauge, now, repo_root, text};
 
@@ -14,6 +18,7 @@ use crate::helpers::{flowgauge, now, repo_root, text};
 struct Sample {
     dir: tempfile::TempDir,
     config_path: PathBuf,
+    config: Config,
     report: MetricsReport,
 }
 
@@ -28,7 +33,7 @@ impl Sample {
         let queries = metrics::queries::load(None).unwrap();
         let computation = metrics::compute(&tables, &config, &queries).unwrap();
         let report = metrics::report(&computation, &config).unwrap();
-        Sample { dir, config_path, report }
+        Sample { dir, config_path, config, report }
     }
 
     fn workspace(&self) -> PathBuf {
@@ -42,6 +47,17 @@ impl Sample {
         let mut all = vec!["--config", config.as_str(), "--workspace", workspace.as_str()];
         all.extend_from_slice(args);
         flowgauge(self.dir.path(), &all)
+    }
+
+    /// What polars computed, every table by name.
+    fn snapshot(&self) -> Snapshot {
+        let workspace = Workspace::open(&self.workspace()).unwrap();
+        let tables = metrics::load_tables(&workspace).unwrap();
+        export::snapshot(&tables, &self.config, &metrics::queries::load(None).unwrap()).unwrap()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -114,4 +130,219 @@ fn sql_on_an_empty_workspace_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let out = flowgauge(dir.path(), &["--workspace", "ws", "sql", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+}
+
+/// Whether Python's `duckdb` package can be imported; CI installs it and sets
+/// FLOWGAUGE_REQUIRE_DUCKDB, so there these tests can never be skipped.
+fn duckdb_available() -> bool {
+    let found = Command::new("python3").args(["-c", "import duckdb"]).output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("FLOWGAUGE_REQUIRE_DUCKDB").is_none(),
+            "FLOWGAUGE_REQUIRE_DUCKDB is set but `python3 -c 'import duckdb'` fails"
+        );
+        eprintln!("skipping: no Python duckdb package (pip install duckdb)");
+    }
+    found
+}
+
+fn python(script: &str, args: &[&Path]) {
+    let out = Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3 runs");
+    assert!(out.status.success(), "DuckDB side failed: {}", text(&out.stderr));
+}
+
+fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .finish()
+        .unwrap()
+}
+
+/// A cell as something both engines agree on: numbers as f64 (DuckDB sums are 128-bit, polars
+/// counts unsigned), text as text.
+#[derive(Debug, PartialEq)]
+enum Cell {
+    Null,
+    Number(f64),
+    Text(String),
+    Bool(bool),
+}
+
+fn cell(value: AnyValue) -> Cell {
+    match value {
+        AnyValue::Null => Cell::Null,
+        AnyValue::Boolean(b) => Cell::Bool(b),
+        AnyValue::String(s) => Cell::Text(s.to_string()),
+        AnyValue::StringOwned(s) => Cell::Text(s.to_string()),
+        other => Cell::Number(other.extract::<f64>().unwrap_or_else(|| panic!("unexpected cell {other:?}"))),
+    }
+}
+
+fn same(a: &Cell, b: &Cell) -> bool {
+    match (a, b) {
+        (Cell::Number(x), Cell::Number(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+        _ => a == b,
+    }
+}
+
+/// Asserts two outputs hold the same rows (in any order) and columns (in the same order).
+fn assert_same(what: &str, polars: &DataFrame, duckdb: &DataFrame, keys: &[&str]) {
+    let names = |df: &DataFrame| df.get_column_names().iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(names(polars), names(duckdb), "{what}: columns");
+    assert_eq!(polars.height(), duckdb.height(), "{what}: rows");
+    let sorted = |df: &DataFrame| {
+        df.sort(keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(), SortMultipleOptions::default()).unwrap()
+    };
+    let (p, d) = (sorted(polars), sorted(duckdb));
+    for name in names(&p) {
+        let (pc, dc) = (p.column(&name).unwrap(), d.column(&name).unwrap());
+        for i in 0..p.height() {
+            let (a, b) = (cell(pc.get(i).unwrap()), cell(dc.get(i).unwrap()));
+            assert!(same(&a, &b), "{what}: row {i} column {name}: polars {a:?}, DuckDB {b:?}");
+        }
+    }
+}
+
+/// Runs the query files as they are, in flowgauge's order, with DuckDB over the tables polars read:
+/// record queries once, period queries once per grain over the records with that grain's `period`.
+const RUN_QUERY_FILES: &str = r#"
+import duckdb, os, sys
+tables, queries, out = sys.argv[1], sys.argv[2], sys.argv[3]
+order = sys.argv[4].split(",")
+records = sys.argv[5].split(",")
+def load(con, skip=()):
+    for name in os.listdir(tables):
+        if name not in skip:
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{tables}/{name}/*.parquet')")
+con = duckdb.connect()
+load(con)
+for name in order:
+    if name in records:
+        con.execute(f"CREATE TABLE {name} AS " + open(f"{queries}/{name}.sql").read())
+        con.execute(f"COPY {name} TO '{out}/{name}.parquet' (FORMAT parquet)")
+for grain in ["window", "quarter", "month", "week"]:
+    con = duckdb.connect()
+    load(con, skip=("periods", "service_weeks"))
+    for calendar in ["periods", "service_weeks"]:
+        con.execute(f"CREATE VIEW {calendar} AS SELECT * EXCLUDE (grain) FROM read_parquet('{tables}/{calendar}/*.parquet') WHERE grain = '{grain}'")
+    for name in records:
+        con.execute(f"CREATE VIEW {name} AS SELECT r.*, r.{grain} AS period FROM read_parquet('{out}/{name}.parquet') r")
+    for name in order:
+        if name not in records:
+            con.execute(f"COPY (" + open(f"{queries}/{name}.sql").read() + f") TO '{out}/{grain}-{name}.parquet' (FORMAT parquet)")
+"#;
+
+#[test]
+fn every_query_file_runs_unchanged_on_duckdb_with_the_figures_of_polars() {
+    if !duckdb_available() {
+        return;
+    }
+    let sample = Sample::collect();
+    sample.ok(&["export", "--sql", "duckdb", "--out", "exported"]);
+    let snapshot = sample.snapshot();
+    let queries = metrics::queries::load(None).unwrap();
+    let order: Vec<&str> = queries.iter().map(|q| q.file.as_str()).collect();
+    let records: Vec<&str> =
+        queries.iter().filter(|q| q.grain == metrics::QueryGrain::Record).map(|q| q.file.as_str()).collect();
+    let out = sample.path("duckdb-out");
+    std::fs::create_dir(&out).unwrap();
+    let (order_arg, records_arg) = (PathBuf::from(order.join(",")), PathBuf::from(records.join(",")));
+    python(
+        RUN_QUERY_FILES,
+        &[&sample.path("exported/tables"), &repo_root().join("queries"), &out, &order_arg, &records_arg],
+    );
+    for (name, df) in &snapshot.records {
+        let key = df.get_column_names()[0].to_string();
+        assert_same(name, df, &read_parquet(&out.join(format!("{name}.parquet"))), &[key.as_str()]);
+    }
+    for grain in Grain::ALL {
+        for (name, _) in &snapshot.periods {
+            let polars = &snapshot.computation.aggregates[&(grain, name.clone())];
+            let duckdb = read_parquet(&out.join(format!("{}-{name}.parquet", grain.name())));
+            assert_same(&format!("{name} by {}", grain.name()), polars, &duckdb, &["service", "period"]);
+        }
+    }
+}
+
+/// Runs the script `export --sql duckdb` wrote and saves every period view (all grains) as parquet.
+const RUN_EXPORTED_SCRIPT: &str = r#"
+import duckdb, sys
+script, out = sys.argv[1], sys.argv[2]
+con = duckdb.connect()
+con.execute(open(script).read())
+for name in sys.argv[3].split(","):
+    con.execute(f"COPY (SELECT * FROM {name}) TO '{out}/{name}.parquet' (FORMAT parquet)")
+"#;
+
+#[test]
+fn the_exported_duckdb_script_gives_flowgauges_figures() {
+    if !duckdb_available() {
+        return;
+    }
+    let sample = Sample::collect();
+    let note = text(&sample.run(&["export", "--sql", "duckdb", "--out", "exported"]).stderr);
+    assert!(note.contains("duckdb.sql"), "{note}");
+    let script = sample.path("exported/duckdb.sql");
+    let written = std::fs::read_to_string(&script).unwrap();
+    // The queries run unchanged: each file's text is there as it is.
+    for (file, text) in metrics::queries::EMBEDDED {
+        let body = text.lines().skip_while(|l| l.starts_with("--")).collect::<Vec<_>>().join("\n");
+        assert!(written.contains(&body), "{file} is not in the script unchanged");
+    }
+    let snapshot = sample.snapshot();
+    let names: Vec<&str> = snapshot.periods.iter().map(|(n, _)| n.as_str()).collect();
+    let out = sample.path("duckdb-out");
+    std::fs::create_dir(&out).unwrap();
+    python(RUN_EXPORTED_SCRIPT, &[&script, &out, &PathBuf::from(names.join(","))]);
+    for (name, polars) in &snapshot.periods {
+        let duckdb = read_parquet(&out.join(format!("{name}.parquet")));
+        assert_same(name, polars, &duckdb, &["grain", "service", "period"]);
+    }
+    // A metric as `flowgauge metrics` reports it, read back from DuckDB.
+    let lead = read_parquet(&out.join("lead_time.parquet"));
+    let row = lead
+        .clone()
+        .lazy()
+        .filter(col("grain").eq(lit("window")).and(col("service").eq(lit("payments"))))
+        .collect()
+        .unwrap();
+    let median = row.column("median_hours").unwrap().get(0).unwrap().extract::<f64>();
+    assert_eq!(median, window_lead_time_median(&sample.report, "payments"));
+}
+
+#[test]
+fn export_replaces_its_own_output_and_refuses_anything_else() {
+    let sample = Sample::collect();
+    sample.ok(&["export", "--sql", "trino", "--out", "exported", "--location", "s3://bucket/acme"]);
+    sample.ok(&["export", "--sql", "spark", "--out", "exported"]);
+    let names: Vec<String> = std::fs::read_dir(sample.path("exported"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"spark.sql".to_string()) && names.contains(&"tables".to_string()), "{names:?}");
+    std::fs::create_dir(sample.path("mine")).unwrap();
+    std::fs::write(sample.path("mine/notes.txt"), "keep").unwrap();
+    let out = sample.run(&["export", "--sql", "duckdb", "--out", "mine"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(sample.path("mine/notes.txt")).unwrap(), "keep");
+    assert!(!sample.path(".mine.partial").exists());
+}
+
+#[test]
+fn trino_and_spark_scripts_define_external_tables_and_rewritten_queries() {
+    let sample = Sample::collect();
+    sample.ok(&["export", "--sql", "trino", "--out", "trino", "--location", "s3://bucket/acme/"]);
+    let trino = std::fs::read_to_string(sample.path("trino/trino.sql")).unwrap();
+    assert!(trino.contains(
+        "CREATE TABLE deploys (\"deployment_id\" varchar, \"service\" varchar, \"environment\" varchar, \"status\" varchar, \"is_production\" boolean, \"is_prod_success\" boolean, \"deployed_ts\" bigint"
+    ), "{trino}");
+    assert!(trino.contains("WITH (external_location = 's3://bucket/acme/deploys', format = 'PARQUET');"), "{trino}");
+    assert!(!trino.to_ascii_uppercase().contains("MEDIAN(") && trino.contains("array_agg("));
+    assert!(trino.contains("USE hive.flowgauge_by_quarter;"));
+    sample.ok(&["export", "--sql", "spark", "--out", "spark"]);
+    let spark = std::fs::read_to_string(sample.path("spark/spark.sql")).unwrap();
+    let location = format!("file://{}", sample.path("spark/tables/deploys").display());
+    assert!(spark.contains(&format!("CREATE TABLE deploys USING parquet LOCATION '{location}';")), "{spark}");
+    assert!(spark.contains("percentile(c.lead_time_s, 0.75)") && !spark.contains("QUANTILE_CONT"), "{spark}");
 }
