@@ -153,16 +153,22 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
-    /// Write the tables and metric queries for DuckDB, Trino or Spark SQL (docs/export.md)
+    /// Write the tables and metric queries for DuckDB, Trino or Spark SQL, or load them into PostgreSQL (docs/export.md)
     Export {
         /// The engine whose script to write, beside the tables as parquet
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(export::dialect::Dialect::NAMES))]
-        sql: String,
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(export::dialect::Dialect::NAMES), required_unless_present = "postgres", conflicts_with = "postgres")]
+        sql: Option<String>,
+        /// Load the domain tables and the metrics into PostgreSQL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (password also from PGPASSWORD)
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+        /// With --postgres: the schema to load into (created when missing)
+        #[arg(long, default_value = "flowgauge", requires = "postgres")]
+        schema: String,
         /// The directory to write (an earlier export there is replaced)
         #[arg(long, default_value = "flowgauge-export")]
         out: PathBuf,
         /// Where the engine will find the tables, e.g. s3://bucket/flowgauge [default: the absolute path of OUT/tables]
-        #[arg(long)]
+        #[arg(long, conflicts_with = "postgres")]
         location: Option<String>,
         #[command(flatten)]
         common: MetricArgs,
@@ -521,7 +527,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sql { statement, common, format } => {
             let ctx = metric_context(&cli, common, Overrides::default())?;
-            let snapshot = snapshot(&ctx, common)?;
+            let (_, snapshot) = snapshot(&ctx, common)?;
             let df = export::adhoc::run(&snapshot, statement)?;
             let text = match format {
                 OutputFormat::Table => export::adhoc::render_table(&df),
@@ -530,10 +536,24 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             write_stdout(&text)
         }
-        Command::Export { sql, out, location, common } => {
+        Command::Export { sql, postgres, schema, out, location, common } => {
             let ctx = metric_context(&cli, common, Overrides::default())?;
+            let (tables, snapshot) = snapshot(&ctx, common)?;
+            if let Some(url) = postgres {
+                let password = std::env::var("PGPASSWORD").ok();
+                let target = export::postgres::Target { url, password: password.as_deref(), schema };
+                let loaded = export::postgres::load(&tables, &snapshot, &target)?;
+                let rows: usize = loaded.tables.iter().map(|(_, n)| n).sum();
+                ctx.note(format!(
+                    "loaded {} tables ({rows} rows) into schema {} of {}",
+                    loaded.tables.len(),
+                    loaded.schema,
+                    loaded.target
+                ));
+                return Ok(());
+            }
+            let sql = sql.as_deref().expect("clap requires --sql or --postgres");
             let dialect = export::dialect::Dialect::parse(sql).expect("clap checked the dialect");
-            let snapshot = snapshot(&ctx, common)?;
             let queries = metrics::queries::load(common.queries.as_deref())?;
             let written = export::write_sql(&snapshot, &queries, dialect, out, location.as_deref())?;
             ctx.note(format!(
@@ -981,7 +1001,7 @@ fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Res
 }
 
 /// Every table the metric queries read and write, for `sql` and `export`.
-fn snapshot(ctx: &Session, args: &MetricArgs) -> anyhow::Result<export::Snapshot> {
+fn snapshot(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::prepare::Frames, export::Snapshot)> {
     if let Some(repo) = &args.repo {
         collect_repo(ctx, repo, None)?;
     }
@@ -998,7 +1018,7 @@ fn snapshot(ctx: &Session, args: &MetricArgs) -> anyhow::Result<export::Snapshot
     let queries = metrics::queries::load(args.queries.as_deref())?;
     let snapshot = export::snapshot(&tables, &ctx.config, &queries)?;
     ctx.detail(format!("prepared the tables and ran the queries in {:.2?}", started.elapsed()));
-    Ok(snapshot)
+    Ok((tables, snapshot))
 }
 
 fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> anyhow::Result<()> {

@@ -55,6 +55,10 @@ pub enum Error {
     #[error("GitHub {repo}: {message}")]
     Github { repo: String, message: String },
 
+    /// An export destination (a database) refused or failed; the message never holds a password.
+    #[error("{target}: {message}")]
+    Export { target: String, message: String },
+
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]
     Template { name: String, message: String },

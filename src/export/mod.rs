@@ -8,6 +8,7 @@
 
 pub mod adhoc;
 pub mod dialect;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 

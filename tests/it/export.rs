@@ -346,3 +346,196 @@ fn trino_and_spark_scripts_define_external_tables_and_rewritten_queries() {
     assert!(spark.contains(&format!("CREATE TABLE deploys USING parquet LOCATION '{location}';")), "{spark}");
     assert!(spark.contains("percentile(c.lead_time_s, 0.75)") && !spark.contains("QUANTILE_CONT"), "{spark}");
 }
+
+/// The PostgreSQL to test against: FLOWGAUGE_TEST_POSTGRES (`.ci/run` starts one and sets it, and
+/// FLOWGAUGE_REQUIRE_POSTGRES, so in CI these tests can never be skipped).
+fn test_postgres() -> Option<String> {
+    let url = std::env::var("FLOWGAUGE_TEST_POSTGRES").ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var_os("FLOWGAUGE_REQUIRE_POSTGRES").is_none(),
+            "FLOWGAUGE_REQUIRE_POSTGRES is set but FLOWGAUGE_TEST_POSTGRES is not"
+        );
+        eprintln!("skipping: FLOWGAUGE_TEST_POSTGRES is not set (postgres://USER:PASSWORD@HOST:PORT/DATABASE)");
+    }
+    url
+}
+
+/// A schema of its own for one test, dropped when the test ends.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    fn new(url: &str, test: &str) -> Schema {
+        let schema = Schema { url: url.to_string(), name: format!("fg_{}_{test}", std::process::id()) };
+        schema.client().batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", schema.name)).unwrap();
+        schema
+    }
+
+    fn client(&self) -> postgres::Client {
+        postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
+    }
+
+    /// Every row of a table as text, sorted: for comparing two loads.
+    fn dump(&self, table: &str) -> Vec<String> {
+        let sql = format!("SELECT t::text FROM {}.{table} t", self.name);
+        let mut rows: Vec<String> = self.client().query(&sql, &[]).unwrap().iter().map(|r| r.get(0)).collect();
+        rows.sort();
+        rows
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+#[test]
+fn postgres_export_loads_the_tables_and_metrics_and_a_second_run_changes_nothing() {
+    let Some(url) = test_postgres() else { return };
+    let schema = Schema::new(&url, "load");
+    let sample = Sample::collect();
+    let args = ["export", "--postgres", url.as_str(), "--schema", schema.name.as_str()];
+    let first = sample.run(&args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    // Every domain table row by row, and the metrics.
+    let workspace = Workspace::open(&sample.workspace()).unwrap();
+    let tables = metrics::load_tables(&workspace).unwrap();
+    let mut client = schema.client();
+    for table in flowgauge::model::TABLES {
+        let count: i64 =
+            client.query_one(&format!("SELECT COUNT(*) FROM {}.{}", schema.name, table.name), &[]).unwrap().get(0);
+        assert_eq!(count as usize, tables[table.name].height(), "{}", table.name);
+    }
+    let median: Option<f64> = client
+        .query_one(
+            &format!(
+                "SELECT median_hours FROM {}.lead_time WHERE grain = 'window' AND service = 'payments'",
+                schema.name
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(median, window_lead_time_median(&sample.report, "payments"));
+    let deployed: i64 = client
+        .query_one(
+            &format!(
+                "SELECT SUM(deployments)::bigint FROM {}.deployment_frequency WHERE grain = 'quarter'",
+                schema.name
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let expected: u64 = sample.report.services.iter().map(|s| s.window.deployment_frequency.deployments).sum();
+    assert_eq!(deployed as u64, expected);
+    let start: String = client
+        .query_one(
+            &format!(
+                "SELECT to_char(MIN(period_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {}.lead_time WHERE grain = 'quarter'",
+                schema.name
+            ),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(start, "2025-01-01 00:00:00");
+
+    // A view a team built on a table survives a second run, which leaves the same rows.
+    client.batch_execute(&format!("CREATE VIEW {0}.mine AS SELECT service FROM {0}.deployments", schema.name)).unwrap();
+    let before: Vec<Vec<String>> = ["deployments", "changes", "incidents", "deployment_outcomes", "lead_time"]
+        .iter()
+        .map(|t| schema.dump(t))
+        .collect();
+    let second = sample.run(&args);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let after: Vec<Vec<String>> = ["deployments", "changes", "incidents", "deployment_outcomes", "lead_time"]
+        .iter()
+        .map(|t| schema.dump(t))
+        .collect();
+    assert_eq!(before, after);
+    let mine: i64 = client.query_one(&format!("SELECT COUNT(*) FROM {}.mine", schema.name), &[]).unwrap().get(0);
+    assert_eq!(mine as usize, tables["deployments"].height());
+}
+
+#[test]
+fn postgres_password_comes_from_the_url_or_pgpassword_and_is_never_printed() {
+    let Some(url) = test_postgres() else { return };
+    let config: postgres::Config = url.parse().unwrap();
+    let password = String::from_utf8(config.get_password().expect("the test URL has a password").to_vec()).unwrap();
+    let without = url.replacen(&format!(":{password}@"), "@", 1);
+    assert_ne!(without, url);
+    let schema = Schema::new(&url, "pgpassword");
+    let sample = Sample::collect();
+    let workspace = sample.workspace().display().to_string();
+    let config_path = sample.config_path.display().to_string();
+    let base = [
+        "--config",
+        config_path.as_str(),
+        "--workspace",
+        workspace.as_str(),
+        "export",
+        "--schema",
+        schema.name.as_str(),
+    ];
+    let run = |url: &str, pgpassword: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flowgauge"));
+        command.args(base).args(["--postgres", url]).current_dir(sample.dir.path()).env_remove("PGPASSWORD");
+        if let Some(p) = pgpassword {
+            command.env("PGPASSWORD", p);
+        }
+        command.output().unwrap()
+    };
+    let with_env = run(&without, Some(&password));
+    assert!(with_env.status.success(), "{}", text(&with_env.stderr));
+    let wrong = "n0t-the-Passw0rd";
+    let refused = run(&url.replacen(&format!(":{password}@"), &format!(":{wrong}@"), 1), None);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("password authentication failed") && stderr.contains("PostgreSQL localhost"), "{stderr}");
+    for out in [&with_env, &refused] {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!all.contains(&password) && !all.contains(wrong), "{all}");
+    }
+    let bad_schema = sample.run(&["export", "--postgres", url.as_str(), "--schema", "x; DROP TABLE y"]);
+    assert_eq!(bad_schema.status.code(), Some(2), "{}", text(&bad_schema.stderr));
+}
+
+#[test]
+fn the_grafana_dashboard_queries_run_on_the_exported_tables() {
+    let Some(url) = test_postgres() else { return };
+    let schema = Schema::new(&url, "grafana");
+    let sample = Sample::collect();
+    sample.ok(&["export", "--postgres", url.as_str(), "--schema", schema.name.as_str()]);
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("docs/grafana-dashboard.json")).unwrap())
+            .unwrap();
+    // Grafana's macros and variables, as Grafana expands them for "the last ten years, every service".
+    let expand = |sql: &str, grain: &str| {
+        sql.replace("${schema}", &schema.name)
+            .replace("${grain}", grain)
+            .replace("${service:sqlstring}", "'storefront','payments','ledger'")
+            .replace("$__timeFilter(period_start)", "period_start BETWEEN '2020-01-01' AND '2030-01-01'")
+    };
+    let mut client = schema.client();
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    let services = variables.iter().find(|v| v["name"] == "service").unwrap()["query"].as_str().unwrap();
+    assert_eq!(client.query(&expand(services, "month"), &[]).unwrap().len(), 3);
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 5);
+    for panel in panels {
+        for target in panel["targets"].as_array().unwrap() {
+            let sql = target["rawSql"].as_str().unwrap();
+            for grain in ["week", "month", "quarter"] {
+                let rows = client.query(&expand(sql, grain), &[]).unwrap_or_else(|e| panic!("{}: {e}", panel["title"]));
+                assert!(!rows.is_empty(), "{} by {grain}: no rows", panel["title"]);
+            }
+        }
+    }
+}
