@@ -148,7 +148,7 @@ enum Command {
         /// One SQL statement, e.g. "SELECT service, COUNT(*) FROM deployment_outcomes GROUP BY service"
         statement: String,
         #[command(flatten)]
-        common: MetricArgs,
+        common: QueryArgs,
         /// Output format
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
@@ -171,7 +171,7 @@ enum Command {
         #[arg(long, conflicts_with = "postgres")]
         location: Option<String>,
         #[command(flatten)]
-        common: MetricArgs,
+        common: QueryArgs,
     },
     /// Maturity assessment: every delivery capability scored from the records and from the team's answers
     Assess {
@@ -269,6 +269,31 @@ struct MetricArgs {
     /// DORA report whose thresholds set the levels
     #[arg(long)]
     benchmark_year: Option<i64>,
+}
+
+/// What `sql` and `export` read: the workspace, optionally a repository first, and the query files.
+#[derive(Args)]
+struct QueryArgs {
+    /// Read this local git repository first, as for `metrics --repo`
+    #[arg(long)]
+    repo: Option<PathBuf>,
+    /// With --repo: tags (glob) that mark releases, e.g. `v*` [default: each service's deploy_tags, else semantic versions]
+    #[arg(long, value_name = "GLOB", requires = "repo")]
+    tags: Option<String>,
+    /// Directory of .sql files replacing the built-in metric definitions of the same name
+    #[arg(long)]
+    queries: Option<PathBuf>,
+}
+
+impl QueryArgs {
+    fn as_metric_args(&self) -> MetricArgs {
+        MetricArgs {
+            repo: self.repo.clone(),
+            tags: self.tags.clone(),
+            queries: self.queries.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -526,6 +551,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             write_stdout(&text)
         }
         Command::Sql { statement, common, format } => {
+            let common = &common.as_metric_args();
             let ctx = metric_context(&cli, common, Overrides::default())?;
             let (_, snapshot) = snapshot(&ctx, common)?;
             let df = export::adhoc::run(&snapshot, statement)?;
@@ -537,6 +563,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             write_stdout(&text)
         }
         Command::Export { sql, postgres, schema, out, location, common } => {
+            let common = &common.as_metric_args();
             let ctx = metric_context(&cli, common, Overrides::default())?;
             let (tables, snapshot) = snapshot(&ctx, common)?;
             if let Some(url) = postgres {

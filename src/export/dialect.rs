@@ -83,9 +83,10 @@ pub fn rewrite(dialect: Dialect, sql: &str) -> Result<String> {
 }
 
 /// `QUANTILE_CONT(x, p)` in Trino: with the group's `n` non-empty values sorted as `s`, the value at
-/// the 1-based position `1 + p(n − 1)`, interpolated linearly between its neighbours.
+/// the 1-based position `1 + p(n − 1)`, interpolated linearly between its neighbours. `p` is made a
+/// DOUBLE: a literal like `0.75` is a DECIMAL in Trino, which would round the result.
 fn trino_percentile(x: &str, p: &str) -> String {
-    let pos = format!("(1 + ({p}) * (cardinality(s) - 1))");
+    let pos = format!("(1 + CAST({p} AS DOUBLE) * (cardinality(s) - 1))");
     format!(
         "transform(ARRAY[array_sort(filter(array_agg({x}), v -> v IS NOT NULL))], s -> IF(cardinality(s) = 0, NULL, \
          s[CAST(floor({pos}) AS integer)] + ({pos} - floor({pos})) * (s[CAST(ceiling({pos}) AS integer)] - s[CAST(floor({pos}) AS integer)])))[1]"
