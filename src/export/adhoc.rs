@@ -86,22 +86,22 @@ pub fn render_csv(df: &DataFrame) -> String {
     out.finish()
 }
 
-/// A JSON array with one object per row; numbers stay numbers, empty values and non-finite numbers
-/// are `null`.
+/// A JSON array with one object per row, its keys in the statement's column order; numbers stay
+/// numbers, empty values and non-finite numbers are `null`.
 pub fn render_json(df: &DataFrame) -> String {
-    let headers = names(df);
+    let keys: Vec<String> = names(df).iter().map(|n| serde_json::Value::from(*n).to_string()).collect();
     let columns = df.columns();
-    let rows: Vec<serde_json::Value> = (0..df.height())
+    let rows: Vec<String> = (0..df.height())
         .map(|i| {
-            let object = headers
+            let fields: Vec<String> = keys
                 .iter()
                 .zip(columns)
-                .map(|(name, c)| (name.to_string(), json(c.get(i).unwrap_or(AnyValue::Null))))
-                .collect::<serde_json::Map<_, _>>();
-            serde_json::Value::Object(object)
+                .map(|(key, c)| format!("{key}: {}", json(c.get(i).unwrap_or(AnyValue::Null))))
+                .collect();
+            format!("  {{{}}}", fields.join(", "))
         })
         .collect();
-    serde_json::to_string_pretty(&rows).expect("JSON values serialise") + "\n"
+    if rows.is_empty() { "[]\n".to_string() } else { format!("[\n{}\n]\n", rows.join(",\n")) }
 }
 
 fn json(value: AnyValue) -> serde_json::Value {

@@ -108,6 +108,9 @@ fn sql_csv_is_formula_safe_and_json_keeps_types() {
     let json = sample.ok(&["sql", "--format", "json", "SELECT 1 AS i, 2.5 AS f, true AS b, NULL AS nothing, 'x' AS s"]);
     let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(rows, serde_json::json!([{"i": 1, "f": 2.5, "b": true, "nothing": null, "s": "x"}]));
+    // Keys keep the statement's column order.
+    assert_eq!(json, "[\n  {\"i\": 1, \"f\": 2.5, \"b\": true, \"nothing\": null, \"s\": \"x\"}\n]\n");
+    assert_eq!(sample.ok(&["sql", "--format", "json", "SELECT service FROM periods WHERE grain = 'none'"]), "[]\n");
 }
 
 #[test]
