@@ -98,7 +98,7 @@ SELECT
     week,
     month,
     quarter,
-    window,
+    timed.window, -- qualified: WINDOW is a keyword DuckDB, PostgreSQL and others reserve
     deployed_ts - first_commit_ts AS lead_time_s,
     -- Stages are clamped at zero (a draft opened before its first commit has no coding time) and
     -- stay empty when an end is unknown: GREATEST alone would turn an empty value into zero.

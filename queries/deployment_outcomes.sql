@@ -97,7 +97,7 @@ SELECT
     week,
     month,
     quarter,
-    window,
+    judged.window, -- qualified: WINDOW is a keyword DuckDB, PostgreSQL and others reserve
     incidents,
     rolled_back,
     hotfixed,

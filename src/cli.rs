@@ -16,7 +16,7 @@ use flowgauge::assess::capabilities;
 use flowgauge::collect::{self, Format, ImportKind, ImportRequest};
 use flowgauge::config::{Config, Overrides};
 use flowgauge::store::Workspace;
-use flowgauge::{Error, metrics, report};
+use flowgauge::{Error, export, metrics, report};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -142,6 +142,36 @@ enum Command {
         /// Output format (json is not offered: use csv for machines)
         #[arg(long, value_enum, default_value = "table")]
         format: RecordFormat,
+    },
+    /// Run ad-hoc SQL over the tables the metric queries see (docs/export.md lists them)
+    Sql {
+        /// One SQL statement, e.g. "SELECT service, COUNT(*) FROM deployment_outcomes GROUP BY service"
+        statement: String,
+        #[command(flatten)]
+        common: QueryArgs,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Write the tables and metric queries for DuckDB, Trino or Spark SQL, or load them into PostgreSQL (docs/export.md)
+    Export {
+        /// The engine whose script to write, beside the tables as parquet
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(export::dialect::Dialect::NAMES), required_unless_present = "postgres", conflicts_with = "postgres")]
+        sql: Option<String>,
+        /// Load the domain tables and the metrics into PostgreSQL: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (password also from PGPASSWORD)
+        #[arg(long, value_name = "URL")]
+        postgres: Option<String>,
+        /// With --postgres: the schema to load into (created when missing)
+        #[arg(long, default_value = "flowgauge", requires = "postgres")]
+        schema: String,
+        /// The directory to write (an earlier export there is replaced)
+        #[arg(long, default_value = "flowgauge-export")]
+        out: PathBuf,
+        /// Where the engine will find the tables, e.g. s3://bucket/flowgauge [default: the absolute path of OUT/tables]
+        #[arg(long, conflicts_with = "postgres")]
+        location: Option<String>,
+        #[command(flatten)]
+        common: QueryArgs,
     },
     /// Maturity assessment: every delivery capability scored from the records and from the team's answers
     Assess {
@@ -275,6 +305,31 @@ struct MetricArgs {
     /// DORA report whose thresholds set the levels
     #[arg(long)]
     benchmark_year: Option<i64>,
+}
+
+/// What `sql` and `export` read: the workspace, optionally a repository first, and the query files.
+#[derive(Args)]
+struct QueryArgs {
+    /// Read this local git repository first, as for `metrics --repo`
+    #[arg(long)]
+    repo: Option<PathBuf>,
+    /// With --repo: tags (glob) that mark releases, e.g. `v*` [default: each service's deploy_tags, else semantic versions]
+    #[arg(long, value_name = "GLOB", requires = "repo")]
+    tags: Option<String>,
+    /// Directory of .sql files replacing the built-in metric definitions of the same name
+    #[arg(long)]
+    queries: Option<PathBuf>,
+}
+
+impl QueryArgs {
+    fn as_metric_args(&self) -> MetricArgs {
+        MetricArgs {
+            repo: self.repo.clone(),
+            tags: self.tags.clone(),
+            queries: self.queries.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -555,6 +610,47 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 RecordFormat::Csv => report::render_records_csv(&records),
             };
             write_stdout(&text)
+        }
+        Command::Sql { statement, common, format } => {
+            let common = &common.as_metric_args();
+            let ctx = metric_context(&cli, common, Overrides::default())?;
+            let (_, snapshot) = snapshot(&ctx, common)?;
+            let df = export::adhoc::run(&snapshot, statement)?;
+            let text = match format {
+                OutputFormat::Table => export::adhoc::render_table(&df),
+                OutputFormat::Csv => export::adhoc::render_csv(&df),
+                OutputFormat::Json => export::adhoc::render_json(&df),
+            };
+            write_stdout(&text)
+        }
+        Command::Export { sql, postgres, schema, out, location, common } => {
+            let common = &common.as_metric_args();
+            let ctx = metric_context(&cli, common, Overrides::default())?;
+            let (tables, snapshot) = snapshot(&ctx, common)?;
+            if let Some(url) = postgres {
+                let password = std::env::var("PGPASSWORD").ok();
+                let target = export::postgres::Target { url, password: password.as_deref(), schema };
+                let loaded = export::postgres::load(&tables, &snapshot, &target)?;
+                let rows: usize = loaded.tables.iter().map(|(_, n)| n).sum();
+                ctx.note(format!(
+                    "loaded {} tables ({rows} rows) into schema {} of {}",
+                    loaded.tables.len(),
+                    loaded.schema,
+                    loaded.target
+                ));
+                return Ok(());
+            }
+            let sql = sql.as_deref().expect("clap requires --sql or --postgres");
+            let dialect = export::dialect::Dialect::parse(sql).expect("clap checked the dialect");
+            let queries = metrics::queries::load(common.queries.as_deref())?;
+            let written = export::write_sql(&snapshot, &queries, dialect, out, location.as_deref())?;
+            ctx.note(format!(
+                "wrote {} tables under {} and {}",
+                written.tables,
+                written.dir.join("tables").display(),
+                written.script.display()
+            ));
+            Ok(())
         }
         Command::Assess { action, common, answers, format, catalogue: outer } => {
             let ctx = metric_context(&cli, common, Overrides::default())?;
@@ -1263,6 +1359,27 @@ fn compute_all(ctx: &Session, args: &MetricArgs, anonymise: bool) -> anyhow::Res
         .into());
     }
     Ok(Computed { tables, manifest, computation, report: metrics_report, queries })
+}
+
+/// Every table the metric queries read and write, for `sql` and `export`.
+fn snapshot(ctx: &Session, args: &MetricArgs) -> anyhow::Result<(metrics::prepare::Frames, export::Snapshot)> {
+    if let Some(repo) = &args.repo {
+        collect_repo(ctx, repo, None)?;
+    }
+    let started = Instant::now();
+    let tables = Workspace::read_consistent(&ctx.workspace_dir, |workspace| {
+        if workspace.is_empty() {
+            return Err(Error::NotFound(format!(
+                "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",
+                ctx.workspace_dir.display()
+            )));
+        }
+        metrics::load_tables(workspace)
+    })?;
+    let queries = metrics::queries::load(args.queries.as_deref())?;
+    let snapshot = export::snapshot(&tables, &ctx.config, &queries)?;
+    ctx.detail(format!("prepared the tables and ran the queries in {:.2?}", started.elapsed()));
+    Ok((tables, snapshot))
 }
 
 fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> anyhow::Result<()> {

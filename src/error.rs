@@ -66,6 +66,9 @@ pub enum Error {
     /// project, JQL — with Jira's own `errorMessages`).
     #[error("Jira {site}: {message}")]
     Jira { site: String, message: String },
+    /// An export destination (a database) refused or failed; the message never holds a password.
+    #[error("{target}: {message}")]
+    Export { target: String, message: String },
 
     /// A report template or chart failed to render.
     #[error("template {name}: {message}")]

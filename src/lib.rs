@@ -3,6 +3,8 @@
 //! Data flows one way, and modules depend only on those before them:
 //! sources → [`collect`] (rows of the [`model`] tables) → [`store`] (parquet workspace) →
 //! [`metrics`] (`queries/*.sql` over the tables) → [`assess`] (levels, confidence) → [`report`].
+//! [`export`] takes the tables and queries of [`metrics`] to other engines (`flowgauge sql`, DuckDB,
+//! Trino, Spark SQL, PostgreSQL).
 //!
 //! Below them all lies the vocabulary every layer shares, and it depends on nothing above it:
 //! [`error`]; [`calendar`] (the analysis [`calendar::Window`] and its periods); [`model`] (the
@@ -16,6 +18,7 @@ pub mod calendar;
 pub mod collect;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod import_spec;
 pub mod metrics;
 pub mod model;

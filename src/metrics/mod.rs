@@ -59,7 +59,12 @@ type GrainOutput = ((Grain, String), DataFrame);
 
 /// Runs every query over the tables.
 pub fn compute(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> Result<Computation> {
-    let prepared = prepare::prepare(tables, config)?;
+    compute_prepared(&prepare::prepare(tables, config)?, config, queries)
+}
+
+/// Runs every query over tables already prepared: for callers that also need the prepared frames
+/// (`flowgauge sql`, `flowgauge export`), so they see exactly what the queries saw.
+pub fn compute_prepared(prepared: &prepare::Prepared, config: &Config, queries: &[Query]) -> Result<Computation> {
     let mut ctx = SQLContext::new();
     for (name, df) in &prepared.frames {
         ctx.register(name, df.clone().lazy());
@@ -98,7 +103,7 @@ pub fn compute(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> 
     for result in per_grain {
         aggregates.extend(result?);
     }
-    Ok(Computation { services: prepared.services, records, aggregates })
+    Ok(Computation { services: prepared.services.clone(), records, aggregates })
 }
 
 /// Reads typed cells out of a query output by column name, naming the query when a column is missing.

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod docs;
 mod evidence;
+mod export;
 mod git;
 mod github;
 mod gitlab;
