@@ -12,6 +12,7 @@ pub mod http;
 pub mod import;
 pub mod ownership_evidence;
 pub mod scan;
+pub mod shard;
 
 use chrono::Utc;
 

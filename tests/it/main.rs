@@ -13,3 +13,4 @@ mod metrics;
 mod recorded;
 mod report;
 mod sample;
+mod store;
