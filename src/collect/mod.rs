@@ -45,7 +45,7 @@ pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportR
         request.path.display()
     );
     let stats = workspace.transaction(|ws| {
-        let stats = ws.upsert(&batch.tables)?;
+        let stats = ws.upsert_frames(&batch.tables)?;
         ws.replace(&model::SERVICES, &service_rows(config))?;
         ws.record_source(
             &name,

@@ -85,13 +85,29 @@ impl Manifest {
     }
 }
 
-/// One live partition file.
+/// One live partition: a file, plus the files of rows appended to it since it was last written whole.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartitionFile {
     /// Path relative to the workspace, `/`-separated: `tables/<table>/scope=<scope>/part-….parquet`.
     pub file: String,
+    /// Rows in the partition, appended files included.
     pub rows: u64,
+    /// Files of rows whose keys the partition did not hold yet, appended by upserts in the same
+    /// directory, each sorted by key; at most [`MAX_APPENDED`], then the partition is written whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appended: Vec<String>,
 }
+
+impl PartitionFile {
+    /// Every file holding the partition's rows.
+    pub fn files(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.file).chain(&self.appended)
+    }
+}
+
+/// How many appended files a partition may have before an upsert writes it whole again: the reads
+/// of a partition stay few, and an upsert of new rows stays in proportion to the rows most times.
+pub const MAX_APPENDED: usize = 16;
 
 /// Sync cursor of one source.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -149,9 +165,9 @@ struct TableChange {
     schema: TableSchema,
     /// Scope → the partition file written for it, or `None` when the partition is emptied.
     partitions: BTreeMap<String, Option<PartitionFile>>,
-    /// Scope → the file its new rows were computed from (`None`: the partition was empty): when
-    /// the manifest names another file for it at commit time, another writer changed it meanwhile.
-    parents: BTreeMap<String, Option<String>>,
+    /// Scope → the partition its new rows were computed from (`None`: it was empty): when the
+    /// manifest names another for it at commit time, another writer changed it meanwhile.
+    parents: BTreeMap<String, Option<PartitionFile>>,
     /// The operations, in order (shared writers only).
     operations: Vec<Operation>,
 }
@@ -169,6 +185,8 @@ pub struct Workspace {
     changes: BTreeMap<String, TableChange>,
     /// Source entries recorded in the open transaction.
     recorded: BTreeMap<String, SourceState>,
+    /// Files written in the open transaction (named by no commit yet).
+    written: HashSet<String>,
     /// Depth of nested [`Workspace::transaction`] calls; the outermost commits.
     depth: usize,
     /// For a reader of a workspace still in the old layout: where its tables are.
@@ -203,6 +221,7 @@ impl Workspace {
             access,
             changes: BTreeMap::new(),
             recorded: BTreeMap::new(),
+            written: HashSet::new(),
             depth: 0,
             legacy,
             crash_at: None,
@@ -336,14 +355,25 @@ impl Workspace {
 
     /// Reads a table (every partition, sorted by key); a table never written reads as empty with
     /// the right columns.
+    ///
+    /// A reader reads the files its manifest names. They are never changed in place, so whatever
+    /// commits happen meanwhile, it reads the one state it opened; only when a commit removed a
+    /// file it still needs does it fail, saying so ([`Workspace::read_consistent`] reads again). A
+    /// workspace in the old layout, whose files are replaced in place, is checked for commits
+    /// before and after every table instead.
     pub fn load(&self, schema: &TableSchema) -> Result<DataFrame> {
-        self.check_unchanged()?;
+        let in_place = self.legacy.is_some();
+        if in_place {
+            self.check_unchanged()?;
+        }
         let df = self.read_table(schema).map_err(|e| match self.check_unchanged() {
-            // A file vanished or changed under the reader because a writer committed: say that.
+            // A file vanished under the reader because a writer committed: say that.
             Err(changed) => changed,
             Ok(()) => e,
         })?;
-        self.check_unchanged()?;
+        if in_place {
+            self.check_unchanged()?;
+        }
         Ok(df)
     }
 
@@ -366,43 +396,48 @@ impl Workspace {
         if let Some(tables) = &self.legacy {
             return tables.read(schema);
         }
-        let files = self.partition_files(schema.name);
-        let mut frames = Vec::with_capacity(files.len());
-        for (scope, file) in &files {
-            frames.push(self.read_partition_file(schema, scope, Some(file.file.clone()))?.0);
+        let partitions = self.partition_files(schema.name);
+        let mut frames = Vec::with_capacity(partitions.len());
+        for (scope, partition) in &partitions {
+            let read =
+                self.read_partition_as(schema, scope, Some(partition.clone()), |path| read_parquet(schema, path))?;
+            frames.extend(read.0);
         }
         combine(schema, frames)
     }
 
-    /// Reads one partition as this workspace sees it (empty when it has none), with the file read.
-    fn read_partition(&self, schema: &TableSchema, scope: &str) -> Result<(DataFrame, Option<String>)> {
-        let file = self.partition_files(schema.name).get(scope).map(|f| f.file.clone());
-        self.read_partition_file(schema, scope, file)
+    /// Reads one partition as this workspace sees it (empty when it has none), with the partition read.
+    fn read_partition(&self, schema: &TableSchema, scope: &str) -> Result<(DataFrame, Option<PartitionFile>)> {
+        let partition = self.partition_files(schema.name).get(scope).cloned();
+        let (frames, read) = self.read_partition_as(schema, scope, partition, |path| read_parquet(schema, path))?;
+        Ok((combine(schema, frames)?, read))
     }
 
-    /// Reads a partition's `file`. Another shared writer's commit may have removed it since this
-    /// writer read the manifest: then the partition is read as the manifest names it now (the
-    /// commit re-applies this writer's operations if it was changed, see [`Workspace::rebase`]).
-    fn read_partition_file(
+    /// Reads every file of `partition` with `read`. Another shared writer's commit may have
+    /// removed them since this writer read the manifest: then the partition is read as the manifest
+    /// names it now (the commit re-applies this writer's operations if it was changed, see
+    /// [`Workspace::rebase`]).
+    fn read_partition_as<T>(
         &self,
         schema: &TableSchema,
         scope: &str,
-        mut file: Option<String>,
-    ) -> Result<(DataFrame, Option<String>)> {
+        mut partition: Option<PartitionFile>,
+        read: impl Fn(&Path) -> Result<T>,
+    ) -> Result<(Vec<T>, Option<PartitionFile>)> {
         let mut attempts = 0;
         loop {
-            let Some(name) = &file else {
-                return Ok((rows_to_frame(schema, &[])?, None));
+            let Some(files) = &partition else {
+                return Ok((Vec::new(), None));
             };
-            match read_parquet(schema, &self.root.join(name)) {
+            match files.files().map(|f| read(&self.root.join(f))).collect::<Result<Vec<T>>>() {
                 Err(Error::Io { error, .. })
                     if error.kind() == std::io::ErrorKind::NotFound && self.is_shared_writer() && attempts < 10 =>
                 {
                     attempts += 1;
                     let now = read_manifest(&self.root)?.unwrap_or_else(Manifest::empty);
-                    file = now.partitions(schema.name).and_then(|p| p.get(scope)).map(|f| f.file.clone());
+                    partition = now.partitions(schema.name).and_then(|p| p.get(scope)).cloned();
                 }
-                other => return other.map(|df| (df, file)),
+                other => return other.map(|frames| (frames, partition)),
             }
         }
     }
@@ -441,10 +476,9 @@ impl Workspace {
 
     /// Forgets an uncommitted transaction: the files it wrote go, the manifest is as before.
     fn abandon(&mut self) {
-        for change in std::mem::take(&mut self.changes).into_values() {
-            for file in change.partitions.into_values().flatten() {
-                let _ = fs::remove_file(self.root.join(&file.file));
-            }
+        self.changes.clear();
+        for file in std::mem::take(&mut self.written) {
+            let _ = fs::remove_file(self.root.join(file));
         }
         self.recorded.clear();
         self.manifest = self.base.clone();
@@ -471,7 +505,9 @@ impl Workspace {
                     Some(file) => partitions.insert(scope.clone(), file.clone()),
                     None => partitions.remove(scope),
                 };
-                obsolete.extend(replaced.map(|f| f.file));
+                // An appended file keeps the partition's other files: only those no longer named go.
+                let kept: HashSet<&String> = file.iter().flat_map(|f| f.files()).collect();
+                obsolete.extend(replaced.iter().flat_map(|f| f.files()).filter(|f| !kept.contains(f)).cloned());
             }
             if partitions.is_empty() {
                 next.tables.remove(table);
@@ -490,6 +526,7 @@ impl Workspace {
         fs::rename(self.root.join(MANIFEST_TMP), &live).map_err(|e| Error::io(&live, e))?;
         sync_directory(&self.root);
         self.changes.clear();
+        self.written.clear();
         self.base = next.clone();
         self.manifest = next;
         if self.crash_at == Some(CommitStep::AfterFirstRename) {
@@ -512,7 +549,7 @@ impl Workspace {
         for table in tables {
             let (base, now) = (self.base.partitions(&table), current.partitions(&table));
             let file_in = |files: Option<&BTreeMap<String, PartitionFile>>, scope: &str| {
-                files.and_then(|f| f.get(scope)).map(|f| f.file.clone())
+                files.and_then(|f| f.get(scope)).cloned()
             };
             let change = &self.changes[&table];
             let mut stale: BTreeSet<String> = change
@@ -545,14 +582,15 @@ impl Workspace {
             for scope in stale {
                 let schema = copy_of(&self.changes[&table].schema);
                 let parent = file_in(now, &scope);
-                let mut df = match &parent {
-                    Some(file) => read_parquet(&schema, &self.root.join(file))?,
-                    None => rows_to_frame(&schema, &[])?,
-                };
+                let mut frames = Vec::new();
+                for file in parent.iter().flat_map(|p| p.files()) {
+                    frames.push(read_parquet(&schema, &self.root.join(file))?);
+                }
+                let mut df = combine(&schema, frames)?;
                 for op in &self.changes[&table].operations {
                     df = apply(&schema, op, &scope, df)?;
                 }
-                self.stage_partition(&schema, &scope, parent.clone(), df)?;
+                self.stage_partition(&schema, &scope, parent.clone(), NewRows::Whole(df))?;
                 self.change(&schema).parents.insert(scope, parent);
             }
         }
@@ -578,13 +616,55 @@ impl Workspace {
         };
         let mut planned = Vec::new();
         for scope in scopes {
+            if let Some(append) = self.plan_append(schema, op, &scope, existing.get(&scope))? {
+                planned.push(append);
+                continue;
+            }
             let (before, parent) = self.read_partition(schema, &scope)?;
             let after = apply(schema, op, &scope, before.clone())?;
             if !after.equals_missing(&before) {
-                planned.push(Planned { scope, parent, before, after });
+                planned.push(Planned { scope, parent, before, after: NewRows::Whole(after) });
             }
         }
         Ok(planned)
+    }
+
+    /// An upsert into a partition holding none of its keys appends a file of its rows rather than
+    /// writing the partition whole: it reads only the partition's key columns, and writes only the
+    /// new rows. `None` when the partition must be written whole.
+    fn plan_append(
+        &self,
+        schema: &TableSchema,
+        op: &Operation,
+        scope: &str,
+        partition: Option<&PartitionFile>,
+    ) -> Result<Option<Planned>> {
+        let (Operation::Upsert(rows), Some(partition)) = (op, partition) else {
+            return Ok(None);
+        };
+        let Some(incoming) = rows.get(scope) else {
+            return Ok(None);
+        };
+        if partition.appended.len() >= MAX_APPENDED {
+            return Ok(None);
+        }
+        let (key_frames, read) =
+            self.read_partition_as(schema, scope, Some(partition.clone()), |path| read_keys(schema, path))?;
+        if read.as_ref() != Some(partition) {
+            return Ok(None); // another writer's commit replaced it meanwhile: write it whole
+        }
+        let existing: HashSet<String> = key_frames.iter().flat_map(|keys| joined_keys(schema, keys)).collect();
+        let new_rows = merge_by_key(schema, rows_to_frame(schema, &[])?, incoming.clone())?;
+        if joined_keys(schema, &new_rows).iter().any(|key| existing.contains(key)) {
+            return Ok(None);
+        }
+        let before = rows_to_frame(schema, &[])?;
+        Ok(Some(Planned {
+            scope: scope.to_string(),
+            parent: read,
+            before,
+            after: NewRows::Appended(partition.clone(), new_rows),
+        }))
     }
 
     /// Writes the planned partitions and records the operation for a shared writer's rebase.
@@ -613,17 +693,33 @@ impl Workspace {
         &mut self,
         schema: &TableSchema,
         scope: &str,
-        parent: Option<String>,
-        mut df: DataFrame,
+        parent: Option<PartitionFile>,
+        rows: NewRows,
     ) -> Result<()> {
-        let file = if df.height() == 0 { None } else { Some(write_partition(&self.root, schema, scope, &mut df)?) };
+        let file = match rows {
+            NewRows::Whole(df) if df.height() == 0 => None,
+            NewRows::Whole(mut df) => Some(write_partition(&self.root, schema, scope, &mut df)?),
+            NewRows::Appended(mut partition, mut df) => {
+                let appended = write_partition(&self.root, schema, scope, &mut df)?;
+                partition.rows += appended.rows;
+                partition.appended.push(appended.file);
+                Some(partition)
+            }
+        };
+        self.written.extend(file.iter().flat_map(|f| f.files()).cloned());
         let root = self.root.clone();
         let change = self.change(schema);
-        // The first computation of a partition in this transaction started from the committed file.
+        // The first computation of a partition in this transaction started from the committed one.
         change.parents.entry(scope.to_string()).or_insert(parent);
-        if let Some(Some(superseded)) = change.partitions.insert(scope.to_string(), file) {
-            // Written earlier in this transaction and never committed: nothing names it.
-            let _ = fs::remove_file(root.join(superseded.file));
+        let superseded = change.partitions.insert(scope.to_string(), file.clone());
+        let kept: HashSet<&String> = file.iter().flat_map(|f| f.files()).collect();
+        let dropped: Vec<String> =
+            superseded.iter().flatten().flat_map(|f| f.files()).filter(|f| !kept.contains(f)).cloned().collect();
+        for name in dropped {
+            // Written earlier in this transaction and named by no commit: nothing needs it.
+            if self.written.remove(&name) {
+                let _ = fs::remove_file(root.join(name));
+            }
         }
         Ok(())
     }
@@ -719,7 +815,9 @@ impl Workspace {
             let plan = ws.plan(schema, &op)?;
             let mut changed = 0;
             for planned in &plan {
-                changed += count_differences(planned.before.column(flag)?.bool()?, planned.after.column(flag)?.bool()?);
+                if let NewRows::Whole(after) = &planned.after {
+                    changed += count_differences(planned.before.column(flag)?.bool()?, after.column(flag)?.bool()?);
+                }
             }
             ws.stage(schema, op, plan)?;
             Ok(changed)
@@ -737,12 +835,35 @@ impl Workspace {
     }
 }
 
-/// A partition an operation changes: its rows before and after, and the file they were read from.
+/// A partition an operation changes: its rows before and after, and the partition they were read from.
 struct Planned {
     scope: String,
-    parent: Option<String>,
+    parent: Option<PartitionFile>,
     before: DataFrame,
-    after: DataFrame,
+    after: NewRows,
+}
+
+/// A partition's new rows: all of them, or rows to append to it (keys it does not hold).
+enum NewRows {
+    Whole(DataFrame),
+    Appended(PartitionFile, DataFrame),
+}
+
+/// Reads only the key columns of a partition file.
+fn read_keys(schema: &TableSchema, path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file)
+        .with_columns(Some(schema.key.iter().map(|k| k.to_string()).collect()))
+        .finish()
+        .map_err(|e| Error::Workspace { path: path.to_path_buf(), message: format!("cannot read table: {e}") })
+}
+
+/// Each row's key as one string (values joined by a separator no text value holds).
+fn joined_keys(schema: &TableSchema, df: &DataFrame) -> Vec<String> {
+    let columns: Vec<&StringChunked> = schema.key.iter().filter_map(|k| df.column(k).ok()?.str().ok()).collect();
+    (0..df.height())
+        .map(|i| columns.iter().map(|c| c.get(i).unwrap_or_default()).collect::<Vec<_>>().join("\u{1f}"))
+        .collect()
 }
 
 /// A table's schema, owned (its parts are all static).
@@ -882,7 +1003,7 @@ fn write_partition(root: &Path, schema: &TableSchema, scope: &str, df: &mut Data
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     write_parquet(&path, df)?;
-    Ok(PartitionFile { file: relative, rows: df.height() as u64 })
+    Ok(PartitionFile { file: relative, rows: df.height() as u64, appended: Vec::new() })
 }
 
 fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
@@ -942,7 +1063,7 @@ fn sweep_uncommitted(root: &Path, manifest: &Manifest) -> Result<()> {
     }
     legacy::sweep_leftovers(root)?;
     let live: HashSet<PathBuf> =
-        manifest.tables.values().flat_map(|p| p.values()).map(|f| root.join(&f.file)).collect();
+        manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.files()).map(|f| root.join(f)).collect();
     let tables = root.join(TABLES);
     for table in read_dir_paths(&tables)? {
         for scope in read_dir_paths(&table)? {

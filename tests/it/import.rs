@@ -412,8 +412,16 @@ fn a_reader_notices_a_commit_made_while_it_reads() {
     reader.load(&model::DEPLOYMENTS).unwrap();
     fs::write(&file, MORE_DEPLOYS).unwrap();
     collect::import_file(&mut writer, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
-    let err = reader.load(&model::DEPLOYMENT_COMMITS).unwrap_err();
+    // The reader still reads the state it opened (its files are never changed in place), not a
+    // mix: the second deployment's commits are not there.
+    assert_eq!(reader.load(&model::DEPLOYMENT_COMMITS).unwrap().height(), 2);
+    assert_eq!(reader.load(&model::DEPLOYMENTS).unwrap().height(), 2);
+    // A commit that writes the partition whole removes the files the reader needs: it says so.
+    fs::write(&file, DEPLOYS.replace("Succeeded", "failure")).unwrap();
+    collect::import_file(&mut writer, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    let err = reader.load(&model::DEPLOYMENTS).unwrap_err();
     assert!(err.to_string().contains("run the command again"), "{err}");
+    assert_eq!(Workspace::open_existing(&ws_dir).unwrap().load(&model::DEPLOYMENTS).unwrap().height(), 3);
 }
 
 #[test]
@@ -561,4 +569,43 @@ fn a_reader_meeting_commits_reads_again_and_sees_one_state() {
         }
         assert!(reads > 0);
     });
+}
+
+#[test]
+fn a_file_of_many_chunks_imports_every_row_and_finds_duplicates_across_chunks() {
+    // The importer gathers rows into frames 10,000 at a time: 25,000 rows span three.
+    let rows = 25_000;
+    let mut csv = String::from("id,service,environment,finished_at,status,commits\n");
+    for i in 0..rows {
+        csv.push_str(&format!("{i},checkout,prod-eu,2025-01-06T10:00:00Z,success,s{i}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.csv");
+    fs::write(&file, &csv).unwrap();
+    let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
+    let report = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap();
+    assert_eq!(report.rows_read, rows);
+    let deployments = ws.load(&model::DEPLOYMENTS).unwrap();
+    assert_eq!(deployments.height(), rows);
+    assert_eq!(deployments.column("id").unwrap().str().unwrap().get(0), Some("import:deployment:0"));
+    assert_eq!(ws.load(&model::DEPLOYMENT_COMMITS).unwrap().height(), rows);
+
+    csv.push_str("7,checkout,prod-eu,2025-01-06T10:00:00Z,failure,\n");
+    let (err, before, after) = rejected("dup.csv", &csv, ImportKind::Deployments);
+    assert_row_error(&err, rows + 2, "id", "duplicate id `import:deployment:7` (first on line 9)");
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_whole() {
+    let mut bytes = DEPLOYS.as_bytes().to_vec();
+    bytes.extend_from_slice(b"3,checkout,prod-eu,ccc,2025-01-08T10:00:00Z,2025-01-08T10:10:00Z,success,\xff\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("latin1.csv");
+    fs::write(&file, bytes).unwrap();
+    let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
+    let err = collect::import_file(&mut ws, &cfg(), &request(&file, ImportKind::Deployments)).unwrap_err();
+    assert!(matches!(err, Error::ImportFile { .. }), "{err}");
+    assert!(err.to_string().contains("latin1.csv: cannot read: stream did not contain valid UTF-8"), "{err}");
+    assert!(ws.is_empty());
 }

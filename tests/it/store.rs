@@ -53,24 +53,52 @@ fn an_upsert_rewrites_only_the_partitions_its_rows_belong_to() {
     assert!(shop.file.starts_with("tables/changes/scope=github%3Aacme%2Fshop/part-"), "{}", shop.file);
     assert!(dir.path().join(&shop.file).exists());
 
-    let stats = ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#2", "c")])]).unwrap();
+    // A new key: its row is appended to the partition, which is not rewritten.
+    let stats = ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#0", "c")])]).unwrap();
     assert_eq!((stats[0].before, stats[0].after), (2, 3));
     let second = partitions(&ws, "changes");
     assert_eq!(second["github:acme/web"], first["github:acme/web"], "the untouched partition is not rewritten");
-    assert_ne!(second["github:acme/shop"], first["github:acme/shop"]);
-    assert_eq!(second["github:acme/shop"].rows, 2);
-    assert!(!dir.path().join(&first["github:acme/shop"].file).exists(), "the replaced file is removed");
+    let shop = &second["github:acme/shop"];
+    assert_eq!((shop.file.as_str(), shop.rows, shop.appended.len()), (first["github:acme/shop"].file.as_str(), 2, 1));
     assert_eq!(
         ids(&ws.load(&model::CHANGES).unwrap()),
-        ["github:pr:acme/shop#1", "github:pr:acme/shop#2", "github:pr:acme/web#1"],
+        ["github:pr:acme/shop#0", "github:pr:acme/shop#1", "github:pr:acme/web#1"],
         "a table reads whole, sorted by key"
     );
 
     // The same rows again change nothing: no file is written, no generation spent.
     let generation = ws.manifest().generation;
-    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#2", "c")])]).unwrap();
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#0", "c")])]).unwrap();
     assert_eq!(partitions(&ws, "changes"), second);
     assert_eq!(ws.manifest().generation, generation);
+
+    // A key the partition holds: the partition is written whole, its old files removed.
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#1", "changed")])]).unwrap();
+    let third = partitions(&ws, "changes");
+    assert!(third["github:acme/shop"].appended.is_empty());
+    assert_eq!(third["github:acme/shop"].rows, 2);
+    for old in shop.files() {
+        assert!(!dir.path().join(old).exists(), "{old} is removed");
+    }
+    let titles = ws.load(&model::CHANGES).unwrap();
+    let titles: Vec<&str> = titles.column("title").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(titles, ["c", "changed", "b"]);
+}
+
+#[test]
+fn a_partition_takes_appended_files_up_to_a_limit_then_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    for n in 0..=store::MAX_APPENDED + 1 {
+        ws.upsert(&[(&model::CHANGES, vec![change(&format!("github:pr:acme/shop#{n}"), "x")])]).unwrap();
+        let shop = &partitions(&ws, "changes")["github:acme/shop"];
+        let expected = if n <= store::MAX_APPENDED { n } else { 0 };
+        assert_eq!((shop.appended.len(), shop.rows as usize), (expected, n + 1), "after upsert {n}");
+    }
+    assert_eq!(ws.load(&model::CHANGES).unwrap().height(), store::MAX_APPENDED + 2);
+    drop(ws);
+    drop(Workspace::open(dir.path()).unwrap());
+    assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new());
 }
 
 #[test]
@@ -115,7 +143,8 @@ fn replacing_by_prefix_and_marking_reach_only_their_partitions() {
 fn unnamed_files(ws_dir: &Path) -> Vec<PathBuf> {
     let manifest: store::Manifest =
         serde_json::from_str(&fs::read_to_string(ws_dir.join("manifest.json")).unwrap()).unwrap();
-    let named: Vec<PathBuf> = manifest.tables.values().flat_map(|p| p.values()).map(|f| ws_dir.join(&f.file)).collect();
+    let named: Vec<PathBuf> =
+        manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.files()).map(|f| ws_dir.join(f)).collect();
     let mut unnamed: Vec<PathBuf> = walk(&ws_dir.join("tables")).into_iter().filter(|f| !named.contains(f)).collect();
     unnamed.extend(fs::read_dir(ws_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| {
         let name = p.file_name().unwrap().to_string_lossy();
@@ -424,8 +453,9 @@ fn a_commit_interrupted_at_either_step_leaves_no_file_behind_once_the_next_write
     for step in [CommitStep::BeforeJournal, CommitStep::AfterFirstRename] {
         let dir = tempfile::tempdir().unwrap();
         let ws_dir = imported(dir.path(), "ws", &[("d.csv", DEPLOYS)]);
+        // Deployment 1 again, now failed: its partition is written whole, replacing a file.
         let more = dir.path().join("m.csv");
-        fs::write(&more, MORE_DEPLOYS).unwrap();
+        fs::write(&more, DEPLOYS.replace("Succeeded", "failure")).unwrap();
         let mut ws = Workspace::open(&ws_dir).unwrap();
         ws.crash_commit_at(step);
         let request = ImportRequest {
@@ -440,7 +470,9 @@ fn a_commit_interrupted_at_either_step_leaves_no_file_behind_once_the_next_write
         assert!(!unnamed_files(&ws_dir).is_empty(), "{step:?}: the crash left files for the next writer");
         drop(Workspace::open(&ws_dir).unwrap());
         assert_eq!(unnamed_files(&ws_dir), Vec::<PathBuf>::new(), "{step:?}");
-        let rows = Workspace::open_existing(&ws_dir).unwrap().load(&model::DEPLOYMENTS).unwrap().height();
-        assert_eq!(rows, if step == CommitStep::BeforeJournal { 2 } else { 3 }, "{step:?}");
+        let deployments = Workspace::open_existing(&ws_dir).unwrap().load(&model::DEPLOYMENTS).unwrap();
+        let first = deployments.column("status").unwrap().str().unwrap().get(0).map(str::to_string);
+        let expected = if step == CommitStep::BeforeJournal { "success" } else { "failure" };
+        assert_eq!(first.as_deref(), Some(expected), "{step:?}");
     }
 }
