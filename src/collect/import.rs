@@ -125,10 +125,11 @@ impl RowsInChunks {
         }
         let mut frames = self.frames.into_iter();
         let mut df = frames.next().expect("one frame at least");
+        // Left in chunks: the upsert's merge writes the rows out contiguous anyway, and making them
+        // contiguous here would hold the table twice.
         for frame in frames {
             df.vstack_mut_owned(frame)?;
         }
-        df.rechunk_mut();
         Ok(df)
     }
 }
