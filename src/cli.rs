@@ -93,6 +93,10 @@ enum Command {
     Collect {
         #[command(subcommand)]
         source: Option<CollectSource>,
+        /// Collect only shard I of N of the configured sources (every N-th, from the I-th), beside other
+        /// shards writing the same workspace at the same time (docs/workspace.md)
+        #[arg(long, value_name = "I/N", value_parser = collect::shard::Shard::parse)]
+        shard: Option<collect::shard::Shard>,
     },
     /// Who owns what: CODEOWNERS coverage, degree of authorship, truck factor, knowledge loss
     Ownership {
@@ -536,10 +540,17 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             print_import(&ctx, &report);
             Ok(())
         }
-        Command::Collect { source } => {
+        Command::Collect { source, shard } => {
             let ctx = load_context(&cli, Overrides::default())?;
             match source {
-                None => collect_all(&ctx),
+                None => match shard {
+                    Some(shard) => collect_shard(&ctx, *shard),
+                    None => collect_all(&ctx),
+                },
+                Some(_) if shard.is_some() => Err(Error::Refused(
+                    "--shard splits the configured sources: give it to `flowgauge collect` without a source".into(),
+                )
+                .into()),
                 Some(CollectSource::Git { path, name, tags }) => {
                     let ctx = with_release_tags(ctx, tags.as_deref())?;
                     collect_repo(&ctx, path, name.as_deref())
@@ -786,12 +797,28 @@ fn collect_all(ctx: &Session) -> anyhow::Result<()> {
         ctx.note("no sources configured: add [[sources]] to flowgauge.toml (see `flowgauge init`)");
     }
     let mut workspace = ctx.workspace()?;
+    collect_into(ctx, &mut workspace, &ctx.config)
+}
+
+/// `collect --shard I/N`: this shard's sources, written beside the other shards' (docs/workspace.md).
+fn collect_shard(ctx: &Session, shard: collect::shard::Shard) -> anyhow::Result<()> {
+    let config = shard.of(&ctx.config);
+    ctx.note(format!(
+        "shard {}/{}: {} of {} configured sources",
+        shard.index,
+        shard.count,
+        config.sources.len(),
+        ctx.config.sources.len()
+    ));
+    let mut workspace = Workspace::open_shared(&ctx.workspace_dir)?;
+    collect_into(ctx, &mut workspace, &config)
+}
+
+fn collect_into(ctx: &Session, workspace: &mut Workspace, config: &Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
     let gitlab = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
-    for report in
-        collect::collect_configured_with_credentials(&mut workspace, &ctx.config, token, gitlab, ctx.progress())?
-    {
+    for report in collect::collect_configured_with_credentials(workspace, config, token, gitlab, ctx.progress())? {
         match report {
             collect::SourceReport::Import(r) => print_import(ctx, &r),
             collect::SourceReport::Git(r) => print_git(ctx, &r),

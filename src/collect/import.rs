@@ -45,10 +45,11 @@ pub struct ImportRequest {
     pub namespace: String,
 }
 
-/// Validated rows, per table, ready to upsert.
+/// Validated rows, per table, ready to upsert (as frames: a million rows held as [`Row`]s would
+/// take gigabytes, see [`RowsInChunks`]).
 #[derive(Debug, Default)]
 pub struct ImportBatch {
-    pub tables: Vec<(&'static TableSchema, Vec<Row>)>,
+    pub tables: Vec<(&'static TableSchema, polars::prelude::DataFrame)>,
     pub rows_read: usize,
     /// What looks wrong with a file that can still be imported (it holds no rows).
     pub warnings: Vec<String>,
@@ -61,6 +62,9 @@ struct Record {
 }
 
 /// Reads and validates a file. Fails on the first bad row; returns nothing partial.
+///
+/// A CSV file is read record by record, each converted to a row as it is read and the rows gathered
+/// into frames a chunk at a time, so memory holds the file's rows once, as columns.
 pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
     let path = &request.path;
     let format = match request.format.or_else(|| Format::from_path(path)) {
@@ -72,41 +76,121 @@ pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
             });
         }
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::ImportFile { path: path.clone(), message: format!("cannot read: {e}") })?;
-    // Spreadsheet programs and Windows editors start UTF-8 files with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let records = match format {
-        Format::Csv => read_csv(path, text)?,
-        Format::Json => read_json(path, text)?,
-        Format::Ndjson => read_ndjson(path, text)?,
-    };
     let schema = request.kind.table();
-    let mut rows = Vec::with_capacity(records.len());
-    let mut links = Vec::new();
-    let mut first_line_of_key: std::collections::HashMap<Vec<String>, usize> = std::collections::HashMap::new();
-    for record in &records {
-        let (row, shas) = convert(request, config, schema, record)?;
-        reject_duplicate_key(request, schema, &row, record.line, &mut first_line_of_key)?;
-        if let Some(shas) = shas {
+    let mut batch = BatchBuilder::new(request, config, schema);
+    match format {
+        Format::Csv => read_csv(path, &mut |record| batch.add(&record))?,
+        Format::Json | Format::Ndjson => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::ImportFile { path: path.clone(), message: format!("cannot read: {e}") })?;
+            // Spreadsheet programs and Windows editors start UTF-8 files with a byte-order mark.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            let records = match format {
+                Format::Json => read_json(path, text)?,
+                _ => read_ndjson(path, text)?,
+            };
+            for record in &records {
+                batch.add(record)?;
+            }
+        }
+    }
+    batch.finish()
+}
+
+/// Rows gathered into frames a chunk at a time: a [`Row`] costs about a kilobyte, a row in a frame
+/// a small fraction of that.
+struct RowsInChunks {
+    schema: &'static TableSchema,
+    rows: Vec<Row>,
+    frames: Vec<polars::prelude::DataFrame>,
+}
+
+impl RowsInChunks {
+    const CHUNK: usize = 10_000;
+
+    fn new(schema: &'static TableSchema) -> RowsInChunks {
+        RowsInChunks { schema, rows: Vec::new(), frames: Vec::new() }
+    }
+
+    fn push(&mut self, row: Row) -> Result<()> {
+        self.rows.push(row);
+        if self.rows.len() >= Self::CHUNK {
+            self.frames.push(crate::store::rows_to_frame(self.schema, &std::mem::take(&mut self.rows))?);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<polars::prelude::DataFrame> {
+        if !self.rows.is_empty() || self.frames.is_empty() {
+            self.frames.push(crate::store::rows_to_frame(self.schema, &self.rows)?);
+        }
+        let mut frames = self.frames.into_iter();
+        let mut df = frames.next().expect("one frame at least");
+        // Left in chunks: the upsert's merge writes the rows out contiguous anyway, and making them
+        // contiguous here would hold the table twice.
+        for frame in frames {
+            df.vstack_mut_owned(frame)?;
+        }
+        Ok(df)
+    }
+}
+
+/// Converts and checks records one at a time into the batch's rows.
+struct BatchBuilder<'a> {
+    request: &'a ImportRequest,
+    config: &'a Config,
+    schema: &'static TableSchema,
+    rows: RowsInChunks,
+    /// The `deployment_commits` / `change_commits` rows of the `commits` column.
+    links: Option<RowsInChunks>,
+    /// Each key seen, as its values joined, with the line it was first on.
+    first_line_of_key: std::collections::HashMap<String, usize>,
+    records: usize,
+}
+
+impl<'a> BatchBuilder<'a> {
+    fn new(request: &'a ImportRequest, config: &'a Config, schema: &'static TableSchema) -> BatchBuilder<'a> {
+        let links = match request.kind {
+            ImportKind::Deployments => Some(RowsInChunks::new(&model::DEPLOYMENT_COMMITS)),
+            ImportKind::Changes => Some(RowsInChunks::new(&model::CHANGE_COMMITS)),
+            _ => None,
+        };
+        BatchBuilder {
+            request,
+            config,
+            schema,
+            rows: RowsInChunks::new(schema),
+            links,
+            first_line_of_key: std::collections::HashMap::new(),
+            records: 0,
+        }
+    }
+
+    fn add(&mut self, record: &Record) -> Result<()> {
+        let (row, shas) = convert(self.request, self.config, self.schema, record)?;
+        reject_duplicate_key(self.request, self.schema, &row, record.line, &mut self.first_line_of_key)?;
+        if let (Some(shas), Some(links)) = (shas, self.links.as_mut()) {
             let owner = match &row[0] {
                 Value::Text(id) => id.clone(),
                 _ => unreachable!("id is required and text"),
             };
             for sha in shas {
-                links.push(vec![Value::Text(owner.clone()), Value::Text(sha)]);
+                links.push(vec![Value::Text(owner.clone()), Value::Text(sha)])?;
             }
         }
-        rows.push(row);
+        self.rows.push(row)?;
+        self.records += 1;
+        Ok(())
     }
-    let warnings = if records.is_empty() { vec![empty_file_warning(request)] } else { Vec::new() };
-    let mut batch = ImportBatch { tables: vec![(schema, rows)], rows_read: records.len(), warnings };
-    match request.kind {
-        ImportKind::Deployments => batch.tables.push((&model::DEPLOYMENT_COMMITS, links)),
-        ImportKind::Changes => batch.tables.push((&model::CHANGE_COMMITS, links)),
-        _ => {}
+
+    fn finish(self) -> Result<ImportBatch> {
+        let warnings = if self.records == 0 { vec![empty_file_warning(self.request)] } else { Vec::new() };
+        let mut tables = vec![(self.schema, self.rows.finish()?)];
+        if let Some(links) = self.links {
+            tables.push((links.schema, links.finish()?));
+        }
+        Ok(ImportBatch { tables, rows_read: self.records, warnings })
     }
-    Ok(batch)
 }
 
 /// Two rows with the same key in one file would silently keep only the last (a success replaced
@@ -116,11 +200,13 @@ fn reject_duplicate_key(
     schema: &TableSchema,
     row: &Row,
     line: usize,
-    first_line_of_key: &mut std::collections::HashMap<Vec<String>, usize>,
+    first_line_of_key: &mut std::collections::HashMap<String, usize>,
 ) -> Result<()> {
     let key: Vec<String> =
         schema.key.iter().map(|k| display_value(&row[schema.position(k).expect("key is a column")])).collect();
-    match first_line_of_key.get(&key) {
+    // One string per key (values joined by a separator no text value holds) keeps a million keys small.
+    let joined = key.join("\u{1f}");
+    match first_line_of_key.get(&joined) {
         Some(first) => {
             let shown: Vec<String> = key.iter().map(|v| format!("`{v}`")).collect();
             Err(row_error(
@@ -135,7 +221,7 @@ fn reject_duplicate_key(
             ))
         }
         None => {
-            first_line_of_key.insert(key, line);
+            first_line_of_key.insert(joined, line);
             Ok(())
         }
     }
@@ -454,14 +540,27 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
     Err(format!("`{s}` is not a time (RFC 3339, e.g. 2025-03-30T01:30:00+01:00, or YYYY-MM-DD HH:MM:SS in UTC)"))
 }
 
-fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+/// Reads a CSV file record by record, handing each to `each` as it is read.
+fn read_csv(path: &Path, each: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
+    use std::io::BufRead;
+    let cannot_read = |e: &dyn std::fmt::Display| Error::ImportFile {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    };
+    let file = std::fs::File::open(path).map_err(|e| cannot_read(&e))?;
+    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+    // Spreadsheet programs and Windows editors start UTF-8 files with a byte-order mark.
+    if input.fill_buf().map_err(|e| cannot_read(&e))?.starts_with("\u{feff}".as_bytes()) {
+        input.consume(3);
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
     let headers: Vec<String> = reader
-        .headers()
+        .byte_headers()
         .map_err(|e| Error::ImportFile { path: path.to_path_buf(), message: format!("cannot read the header: {e}") })?
         .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+        .map(|h| std::str::from_utf8(h).map(|h| h.trim().to_string()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| cannot_read(&"stream did not contain valid UTF-8"))?;
     if let Some(duplicate) = first_duplicate(headers.iter().filter(|h| !h.is_empty())) {
         return Err(Error::ImportRow {
             path: path.to_path_buf(),
@@ -470,22 +569,27 @@ fn read_csv(path: &Path, text: &str) -> Result<Vec<Record>> {
             message: "the header names this column twice; only one of the two can be meant".into(),
         });
     }
-    let mut records = Vec::new();
-    for result in reader.records() {
-        let record = result.map_err(|e| {
-            let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-            Error::ImportRow { path: path.to_path_buf(), line, field: "-".into(), message: e.to_string() }
+    for result in reader.byte_records() {
+        let record = result.map_err(|e| match e.kind() {
+            csv::ErrorKind::Io(e) => cannot_read(e),
+            _ => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                Error::ImportRow { path: path.to_path_buf(), line, field: "-".into(), message: e.to_string() }
+            }
         })?;
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
-        let fields = headers
-            .iter()
-            .zip(record.iter())
-            .filter(|(h, _)| !h.is_empty())
-            .map(|(h, v)| (h.clone(), serde_json::Value::String(v.to_string())))
-            .collect();
-        records.push(Record { line, fields });
+        let mut fields = BTreeMap::new();
+        for (header, value) in headers.iter().zip(record.iter()) {
+            if header.is_empty() {
+                continue;
+            }
+            // The whole file was once read as text first: a file that is not UTF-8 fails as then.
+            let value = std::str::from_utf8(value).map_err(|_| cannot_read(&"stream did not contain valid UTF-8"))?;
+            fields.insert(header.clone(), serde_json::Value::String(value.to_string()));
+        }
+        each(Record { line, fields })?;
     }
-    Ok(records)
+    Ok(())
 }
 
 fn first_duplicate<'a>(names: impl Iterator<Item = &'a String>) -> Option<&'a String> {

@@ -15,6 +15,7 @@ pub mod jira;
 pub mod ownership_evidence;
 pub mod pagerduty;
 pub mod scan;
+pub mod shard;
 
 use chrono::Utc;
 
@@ -47,7 +48,7 @@ pub fn import_file(workspace: &mut Workspace, config: &Config, request: &ImportR
         request.path.display()
     );
     let stats = workspace.transaction(|ws| {
-        let stats = ws.upsert(&batch.tables)?;
+        let stats = ws.upsert_frames(&batch.tables)?;
         ws.replace(&model::SERVICES, &service_rows(config))?;
         ws.record_source(
             &name,

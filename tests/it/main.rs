@@ -18,3 +18,4 @@ mod pagerduty;
 mod recorded;
 mod report;
 mod sample;
+mod store;

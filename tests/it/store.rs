@@ -1,0 +1,478 @@
+//! The partitioned workspace: partitions rewritten only where rows change, the migration of old
+//! workspaces (crash-safe), and shared writers committing side by side without losing each other's
+//! rows.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use flowgauge::collect::{self, ImportKind, ImportRequest};
+use flowgauge::config::Config;
+use flowgauge::model::{self, Row, Value};
+use flowgauge::store::{CommitStep, PartitionFile, SourceState, Workspace};
+use flowgauge::{Error, store};
+use polars::prelude::*;
+
+use crate::helpers::{flowgauge, now, text};
+
+fn cfg() -> Config {
+    Config::from_toml(
+        "[[services]]\nname = \"checkout\"\nrepos = [\"acme/shop\"]\nproduction_environments = [\"prod-*\"]\n\
+         [[services]]\nname = \"search\"\n",
+        now(),
+    )
+    .unwrap()
+}
+
+fn change(id: &str, title: &str) -> Row {
+    model::CHANGES.row([
+        ("id", Value::Text(id.into())),
+        ("source", Value::Text("github".into())),
+        ("service", Value::Text("checkout".into())),
+        ("title", Value::Text(title.into())),
+    ])
+}
+
+fn partitions(ws: &Workspace, table: &str) -> BTreeMap<String, PartitionFile> {
+    ws.manifest().tables.get(table).cloned().unwrap_or_default()
+}
+
+fn ids(df: &DataFrame) -> Vec<String> {
+    df.column("id").unwrap().str().unwrap().iter().flatten().map(str::to_string).collect()
+}
+
+#[test]
+fn an_upsert_rewrites_only_the_partitions_its_rows_belong_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#1", "a"), change("github:pr:acme/web#1", "b")])])
+        .unwrap();
+    let first = partitions(&ws, "changes");
+    assert_eq!(first.keys().collect::<Vec<_>>(), ["github:acme/shop", "github:acme/web"]);
+    let shop = &first["github:acme/shop"];
+    assert!(shop.file.starts_with("tables/changes/scope=github%3Aacme%2Fshop/part-"), "{}", shop.file);
+    assert!(dir.path().join(&shop.file).exists());
+
+    // A new key: its row is appended to the partition, which is not rewritten.
+    let stats = ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#0", "c")])]).unwrap();
+    assert_eq!((stats[0].before, stats[0].after), (2, 3));
+    let second = partitions(&ws, "changes");
+    assert_eq!(second["github:acme/web"], first["github:acme/web"], "the untouched partition is not rewritten");
+    let shop = &second["github:acme/shop"];
+    assert_eq!((shop.file.as_str(), shop.rows, shop.appended.len()), (first["github:acme/shop"].file.as_str(), 2, 1));
+    assert_eq!(
+        ids(&ws.load(&model::CHANGES).unwrap()),
+        ["github:pr:acme/shop#0", "github:pr:acme/shop#1", "github:pr:acme/web#1"],
+        "a table reads whole, sorted by key"
+    );
+
+    // The same rows again change nothing: no file is written, no generation spent.
+    let generation = ws.manifest().generation;
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#0", "c")])]).unwrap();
+    assert_eq!(partitions(&ws, "changes"), second);
+    assert_eq!(ws.manifest().generation, generation);
+
+    // A key the partition holds: the partition is written whole, its old files removed.
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#1", "changed")])]).unwrap();
+    let third = partitions(&ws, "changes");
+    assert!(third["github:acme/shop"].appended.is_empty());
+    assert_eq!(third["github:acme/shop"].rows, 2);
+    for old in shop.files() {
+        assert!(!dir.path().join(old).exists(), "{old} is removed");
+    }
+    let titles = ws.load(&model::CHANGES).unwrap();
+    let titles: Vec<&str> = titles.column("title").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(titles, ["c", "changed", "b"]);
+}
+
+#[test]
+fn a_partition_takes_appended_files_up_to_a_limit_then_is_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    for n in 0..=store::MAX_APPENDED + 1 {
+        ws.upsert(&[(&model::CHANGES, vec![change(&format!("github:pr:acme/shop#{n}"), "x")])]).unwrap();
+        let shop = &partitions(&ws, "changes")["github:acme/shop"];
+        let expected = if n <= store::MAX_APPENDED { n } else { 0 };
+        assert_eq!((shop.appended.len(), shop.rows as usize), (expected, n + 1), "after upsert {n}");
+    }
+    assert_eq!(ws.load(&model::CHANGES).unwrap().height(), store::MAX_APPENDED + 2);
+    drop(ws);
+    drop(Workspace::open(dir.path()).unwrap());
+    assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn replacing_by_prefix_and_marking_reach_only_their_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let deploy = |id: &str| {
+        model::DEPLOYMENTS.row([
+            ("id", Value::Text(id.into())),
+            ("source", Value::Text("git".into())),
+            ("service", Value::Text("checkout".into())),
+            ("environment", Value::Text("production".into())),
+            ("is_production", Value::Bool(true)),
+            ("finished_at", Value::Time(now())),
+            ("status", Value::Text("success".into())),
+        ])
+    };
+    ws.upsert(&[(&model::DEPLOYMENTS, vec![deploy("git:tag:acme/shop:v1"), deploy("git:tag:acme/web:v1")])]).unwrap();
+    let before = partitions(&ws, "deployments");
+    ws.replace_prefixed(&model::DEPLOYMENTS, "id", "git:tag:acme/shop:", &[deploy("git:tag:acme/shop:v2")]).unwrap();
+    let after = partitions(&ws, "deployments");
+    assert_eq!(after["git:acme/web"], before["git:acme/web"]);
+    assert_eq!(ids(&ws.load(&model::DEPLOYMENTS).unwrap()), ["git:tag:acme/shop:v2", "git:tag:acme/web:v1"]);
+
+    let keys = ["git:tag:acme/web:v1".to_string()].into_iter().collect();
+    assert_eq!(ws.mark(&model::DEPLOYMENTS, "is_rollback", &keys).unwrap(), 1);
+    assert_eq!(ws.mark(&model::DEPLOYMENTS, "is_rollback", &keys).unwrap(), 0);
+    let marked = partitions(&ws, "deployments");
+    assert_eq!(marked["git:acme/shop"], after["git:acme/shop"]);
+    let df = ws.load(&model::DEPLOYMENTS).unwrap();
+    let flags: Vec<Option<bool>> = df.column("is_rollback").unwrap().bool().unwrap().iter().collect();
+    assert_eq!(flags, [None, Some(true)]);
+
+    // Replacing a whole table drops the partitions its new rows no longer fill.
+    ws.replace(&model::DEPLOYMENTS, &[deploy("git:tag:acme/web:v9")]).unwrap();
+    assert_eq!(partitions(&ws, "deployments").keys().collect::<Vec<_>>(), ["git:acme/web"]);
+    drop(ws);
+    assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+/// Files under `tables/` that the manifest does not name, and files of the old layout.
+fn unnamed_files(ws_dir: &Path) -> Vec<PathBuf> {
+    let manifest: store::Manifest =
+        serde_json::from_str(&fs::read_to_string(ws_dir.join("manifest.json")).unwrap()).unwrap();
+    let named: Vec<PathBuf> =
+        manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.files()).map(|f| ws_dir.join(f)).collect();
+    let mut unnamed: Vec<PathBuf> = walk(&ws_dir.join("tables")).into_iter().filter(|f| !named.contains(f)).collect();
+    unnamed.extend(fs::read_dir(ws_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| {
+        let name = p.file_name().unwrap().to_string_lossy();
+        name.ends_with(".parquet") || name.ends_with(".staged") || name.ends_with(".tmp") || name == "commit.json"
+    }));
+    unnamed
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    entries.map(|e| e.unwrap().path()).flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] }).collect()
+}
+
+// ---- the old layout and its migration ----
+
+const DEPLOYS: &str = "\
+id,service,environment,sha,started_at,finished_at,status,commits
+1,checkout,prod-eu,aaa,2025-01-06T10:00:00Z,2025-01-06T10:10:00Z,Succeeded,aaa bbb
+2,checkout,staging,bbb,2025-01-07 10:00:00,2025-01-07 10:10:00,success,
+";
+
+const MORE_DEPLOYS: &str = "\
+id,service,environment,sha,started_at,finished_at,status,commits
+3,checkout,prod-eu,ccc,2025-01-08T10:00:00Z,2025-01-08T10:10:00Z,success,ccc ddd eee
+";
+
+fn import(ws: &mut Workspace, file: &Path, namespace: &str) {
+    let request = ImportRequest {
+        path: file.to_path_buf(),
+        kind: ImportKind::Deployments,
+        format: None,
+        service: None,
+        namespace: namespace.into(),
+    };
+    collect::import_file(ws, &cfg(), &request).unwrap();
+}
+
+/// A workspace (in the current layout) after importing `files` in order.
+fn imported(dir: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let ws_dir = dir.join(name);
+    let mut ws = Workspace::open(&ws_dir).unwrap();
+    for (file, content) in files {
+        let path = dir.join(file);
+        fs::write(&path, content).unwrap();
+        import(&mut ws, &path, "import");
+    }
+    ws_dir
+}
+
+/// Every table of a workspace as a reader sees it, cell by cell, plus its manifest's sources.
+type State = (Vec<(String, Vec<String>)>, Vec<String>);
+
+fn state(ws_dir: &Path) -> State {
+    let ws = Workspace::open_existing(ws_dir).unwrap();
+    let tables = model::TABLES
+        .iter()
+        .map(|t| {
+            let df = ws.load(t).unwrap();
+            let cells = df
+                .get_column_names()
+                .into_iter()
+                .map(|name| {
+                    format!(
+                        "{name}: {:?}",
+                        df.column(name).unwrap().as_materialized_series().iter().collect::<Vec<_>>()
+                    )
+                })
+                .collect();
+            (t.name.to_string(), cells)
+        })
+        .collect();
+    (tables, ws.manifest().sources.keys().cloned().collect())
+}
+
+/// Writes the tables and manifest of the workspace `from` in the old layout into `to`: one
+/// `TABLE.parquet` (+ `suffix`) per table written, a manifest of schema version 1.
+fn write_old_layout(from: &Path, to: &Path, suffix: &str) -> Vec<String> {
+    fs::create_dir_all(to).unwrap();
+    let ws = Workspace::open_existing(from).unwrap();
+    let mut written = Vec::new();
+    for table in model::TABLES {
+        if !ws.manifest().tables.contains_key(table.name) {
+            continue;
+        }
+        let mut df = ws.load(table).unwrap();
+        let name = format!("{}.parquet", table.name);
+        let mut file = fs::File::create(to.join(format!("{name}{suffix}"))).unwrap();
+        ParquetWriter::new(&mut file).finish(&mut df).unwrap();
+        written.push(name);
+    }
+    let mut manifest = serde_json::to_value(ws.manifest()).unwrap();
+    manifest["schema_version"] = 1.into();
+    manifest.as_object_mut().unwrap().remove("tables");
+    fs::write(to.join(format!("manifest.json{suffix}")), manifest.to_string()).unwrap();
+    written
+}
+
+#[test]
+fn an_old_workspace_migrates_on_open_losing_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = imported(dir.path(), "current", &[("d.csv", DEPLOYS), ("m.csv", MORE_DEPLOYS)]);
+    let old = dir.path().join("old");
+    write_old_layout(&current, &old, "");
+    assert!(old.join("deployments.parquet").exists());
+    let expected = state(&current);
+    assert_eq!(state(&old), expected, "a reader reads the old layout as it is");
+    assert!(!old.join("tables").exists(), "reading migrates nothing");
+
+    let ws = Workspace::open(&old).unwrap();
+    assert_eq!(ws.manifest().schema_version, store::SCHEMA_VERSION);
+    drop(ws);
+    assert_eq!(state(&old), expected);
+    assert_eq!(unnamed_files(&old), Vec::<PathBuf>::new(), "the old table files are gone");
+    assert!(partitions(&Workspace::open_existing(&old).unwrap(), "deployments").contains_key("import"));
+}
+
+#[test]
+fn a_migration_interrupted_before_or_after_its_commit_point_loses_nothing() {
+    for step in [CommitStep::BeforeJournal, CommitStep::AfterFirstRename] {
+        let dir = tempfile::tempdir().unwrap();
+        let current = imported(dir.path(), "current", &[("d.csv", DEPLOYS), ("m.csv", MORE_DEPLOYS)]);
+        let old = dir.path().join("old");
+        write_old_layout(&current, &old, "");
+        let expected = state(&current);
+        let err = Workspace::open_crashing_migration(&old, step).err().expect("simulated crash");
+        assert!(err.to_string().contains("simulated crash"), "{err}");
+        assert_eq!(state(&old), expected, "{step:?}: a reader after the crash");
+        let migrated = step == CommitStep::AfterFirstRename;
+        let version: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(old.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(version["schema_version"], if migrated { 2 } else { 1 }, "{step:?}");
+        drop(Workspace::open(&old).unwrap()); // the next writer migrates or tidies
+        assert_eq!(state(&old), expected, "{step:?}: after the next writer");
+        assert_eq!(unnamed_files(&old), Vec::<PathBuf>::new(), "{step:?}");
+    }
+}
+
+/// An old workspace whose second import (MORE_DEPLOYS) crashed after its journal was written and
+/// `deployment_commits` renamed into place: the rest still staged. Returns it and the state the
+/// commit decided.
+fn old_workspace_with_unfinished_commit(dir: &Path) -> (PathBuf, State) {
+    let before = imported(dir, "before", &[("d.csv", DEPLOYS)]);
+    let after = imported(dir, "after", &[("d.csv", DEPLOYS), ("m.csv", MORE_DEPLOYS)]);
+    let old = dir.join("old");
+    write_old_layout(&before, &old, "");
+    let staged = write_old_layout(&after, &old, ".staged");
+    let mut renames: Vec<(String, String)> = staged.iter().map(|n| (format!("{n}.staged"), n.clone())).collect();
+    renames.push(("manifest.json.staged".into(), "manifest.json".into()));
+    fs::write(old.join("commit.json"), serde_json::json!({ "renames": renames }).to_string()).unwrap();
+    fs::rename(old.join("deployment_commits.parquet.staged"), old.join("deployment_commits.parquet")).unwrap();
+    (old, state(&after))
+}
+
+#[test]
+fn an_old_workspace_with_an_unfinished_commit_is_read_through_and_finished_by_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, decided) = old_workspace_with_unfinished_commit(dir.path());
+    assert_eq!(state(&old), decided, "a reader reads the staged files the journal names");
+    // The old writer finishing that commit renames `deployments` into place under the reader.
+    let reader = Workspace::open_existing(&old).unwrap();
+    fs::rename(old.join("deployments.parquet.staged"), old.join("deployments.parquet")).unwrap();
+    assert_eq!(reader.load(&model::DEPLOYMENTS).unwrap().height(), 3);
+    drop(Workspace::open(&old).unwrap());
+    assert_eq!(state(&old), decided);
+    assert_eq!(unnamed_files(&old), Vec::<PathBuf>::new());
+}
+
+// ---- shared writers ----
+
+fn source(cursor: &str) -> SourceState {
+    SourceState { last_run: now(), cursor: cursor.into(), warnings: vec![] }
+}
+
+#[test]
+fn an_exclusive_writer_and_shared_writers_refuse_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Workspace::open_shared(dir.path()).unwrap();
+    let _also_shared = Workspace::open_shared(dir.path()).unwrap();
+    assert!(matches!(Workspace::open(dir.path()).err().unwrap(), Error::WorkspaceLocked { .. }));
+    drop((shared, _also_shared));
+    let _exclusive = Workspace::open(dir.path()).unwrap();
+    assert!(matches!(Workspace::open_shared(dir.path()).err().unwrap(), Error::WorkspaceLocked { .. }));
+}
+
+#[test]
+fn a_shared_writer_committing_after_another_keeps_the_others_rows_in_the_same_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Workspace::open_shared(dir.path()).unwrap();
+    let mut b = Workspace::open_shared(dir.path()).unwrap();
+    let rows = |ids: &[&str]| -> Vec<Row> { ids.iter().map(|id| change(id, id)).collect() };
+    a.upsert(&[(&model::CHANGES, rows(&["github:pr:acme/shop#1", "github:pr:acme/web#1"]))]).unwrap();
+    a.record_source("a", source("1")).unwrap();
+    b.transaction(|ws| {
+        ws.upsert(&[(&model::CHANGES, rows(&["github:pr:acme/shop#2", "github:pr:acme/cart#1"]))])?;
+        ws.replace(&model::SERVICES, &collect::service_rows(&cfg()))?;
+        // `a` commits into the same partitions while `b`'s transaction is open.
+        a.upsert(&[(&model::CHANGES, rows(&["github:pr:acme/shop#3"]))])?;
+        a.replace(&model::SERVICES, &collect::service_rows(&cfg()))?;
+        ws.record_source("b", source("2"))
+    })
+    .unwrap();
+    drop((a, b));
+    let ws = Workspace::open_existing(dir.path()).unwrap();
+    assert_eq!(
+        ids(&ws.load(&model::CHANGES).unwrap()),
+        [
+            "github:pr:acme/cart#1",
+            "github:pr:acme/shop#1",
+            "github:pr:acme/shop#2",
+            "github:pr:acme/shop#3",
+            "github:pr:acme/web#1"
+        ]
+    );
+    assert_eq!(ws.load(&model::SERVICES).unwrap().height(), 2);
+    assert_eq!(ws.manifest().sources.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(ws.manifest().generation, 4, "a: two rows, one row, the services; b");
+    drop(ws);
+    drop(Workspace::open(dir.path()).unwrap());
+    assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new(), "every superseded file was removed");
+}
+
+#[test]
+fn shared_writers_on_threads_commit_the_union_of_their_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_dir = dir.path().join("ws");
+    let (writers, imports) = (4, 6);
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let (dir, ws_dir) = (dir.path(), &ws_dir);
+            scope.spawn(move || {
+                let mut ws = Workspace::open_shared(ws_dir).unwrap();
+                for n in 0..imports {
+                    let file = dir.join(format!("w{w}-{n}.csv"));
+                    let csv = format!(
+                        "id,service,environment,sha,finished_at,status,commits\n\
+                         {n},checkout,prod-eu,s{w}{n},2025-01-06T10:00:00Z,success,s{w}{n}\n\
+                         shared-{w}-{n},checkout,prod-eu,t{w}{n},2025-01-06T10:00:00Z,success,\n"
+                    );
+                    fs::write(&file, csv).unwrap();
+                    // Each writer its own namespace (its own partition), all of them `import` too.
+                    import(&mut ws, &file, &format!("w{w}"));
+                }
+            });
+        }
+    });
+    let ws = Workspace::open_existing(&ws_dir).unwrap();
+    assert_eq!(ws.load(&model::DEPLOYMENTS).unwrap().height(), writers * imports * 2);
+    assert_eq!(ws.load(&model::DEPLOYMENT_COMMITS).unwrap().height(), writers * imports);
+    assert_eq!(ws.manifest().sources.len(), writers * imports);
+    assert_eq!(partitions(&ws, "deployments").len(), writers);
+}
+
+#[test]
+fn sharded_collect_processes_running_at_once_collect_every_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = String::from("[[services]]\nname = \"checkout\"\nproduction_environments = [\"prod-*\"]\n");
+    let sources = 6;
+    for n in 0..sources {
+        let rows: String =
+            (0..50).map(|i| format!("{i},checkout,prod-eu,s{n}x{i},2025-01-06T10:00:00Z,success,s{n}x{i}\n")).collect();
+        fs::write(
+            dir.path().join(format!("d{n}.csv")),
+            format!("id,service,environment,sha,finished_at,status,commits\n{rows}"),
+        )
+        .unwrap();
+        toml.push_str(&format!(
+            "[[sources]]\ntype = \"import\"\npath = \"d{n}.csv\"\nkind = \"deployments\"\nnamespace = \"ci{n}\"\n"
+        ));
+    }
+    fs::write(dir.path().join("flowgauge.toml"), toml).unwrap();
+    let shards = 3;
+    // Every shard a process of its own, all started at once.
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=shards)
+            .map(|i| {
+                let dir = dir.path().to_path_buf();
+                scope.spawn(move || {
+                    std::process::Command::new(env!("CARGO_BIN_EXE_flowgauge"))
+                        .args(["--workspace", "ws", "collect", "--shard", &format!("{i}/{shards}")])
+                        .current_dir(dir)
+                        .env_remove("FLOWGAUGE_CONFIG")
+                        .env_remove("FLOWGAUGE_WORKSPACE")
+                        .output()
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for output in &outputs {
+        assert!(output.status.success(), "{}", text(&output.stderr));
+    }
+    let ws = Workspace::open_existing(&dir.path().join("ws")).unwrap();
+    assert_eq!(ws.load(&model::DEPLOYMENTS).unwrap().height(), sources * 50);
+    assert_eq!(ws.load(&model::DEPLOYMENT_COMMITS).unwrap().height(), sources * 50);
+    assert_eq!(ws.manifest().sources.len(), sources);
+    let scopes: Vec<String> = partitions(&ws, "deployments").into_keys().collect();
+    assert_eq!(scopes, (0..sources).map(|n| format!("ci{n}")).collect::<Vec<_>>());
+
+    let usage = flowgauge(dir.path(), &["--workspace", "ws", "collect", "--shard", "4/3"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage.stderr));
+}
+
+#[test]
+fn a_commit_interrupted_at_either_step_leaves_no_file_behind_once_the_next_writer_opens() {
+    for step in [CommitStep::BeforeJournal, CommitStep::AfterFirstRename] {
+        let dir = tempfile::tempdir().unwrap();
+        let ws_dir = imported(dir.path(), "ws", &[("d.csv", DEPLOYS)]);
+        // Deployment 1 again, now failed: its partition is written whole, replacing a file.
+        let more = dir.path().join("m.csv");
+        fs::write(&more, DEPLOYS.replace("Succeeded", "failure")).unwrap();
+        let mut ws = Workspace::open(&ws_dir).unwrap();
+        ws.crash_commit_at(step);
+        let request = ImportRequest {
+            path: more,
+            kind: ImportKind::Deployments,
+            format: None,
+            service: None,
+            namespace: "import".into(),
+        };
+        collect::import_file(&mut ws, &cfg(), &request).unwrap_err();
+        drop(ws);
+        assert!(!unnamed_files(&ws_dir).is_empty(), "{step:?}: the crash left files for the next writer");
+        drop(Workspace::open(&ws_dir).unwrap());
+        assert_eq!(unnamed_files(&ws_dir), Vec::<PathBuf>::new(), "{step:?}");
+        let deployments = Workspace::open_existing(&ws_dir).unwrap().load(&model::DEPLOYMENTS).unwrap();
+        let first = deployments.column("status").unwrap().str().unwrap().get(0).map(str::to_string);
+        let expected = if step == CommitStep::BeforeJournal { "success" } else { "failure" };
+        assert_eq!(first.as_deref(), Some(expected), "{step:?}");
+    }
+}
