@@ -26,6 +26,7 @@ fn main() {
         deployments: arg("--deployments", 40_000),
         incidents: arg("--incidents", 4_000),
         years: 2,
+        links: synth::Links::ChangeIds,
     };
     println!("flowgauge report benchmark: {size:?}, 8 quarters");
     let tables = synth::organisation(size);
