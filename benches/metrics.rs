@@ -130,6 +130,9 @@ fn main() {
         for &links in &shapes {
             let size = Size::scaled(changes, links);
             let dir = workspace(&root, size);
+            if runs == 0 {
+                continue; // `--runs 0`: generate the workspaces only
+            }
             let ours_out = dir.join("flowgauge.json");
             let theirs_out = dir.join("duckdb.json");
             let ours_args: Vec<String> = vec![

@@ -641,3 +641,27 @@ pub fn calendar_frames(services: &[String], grain: Grain, window: &Window) -> Re
     )?;
     Ok((periods_df, weeks_df))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wanted_abbreviation_matches_the_commits_it_prefixes_and_nothing_else() {
+        let mut wanted = Wanted::default();
+        wanted.insert("abcdef12");
+        wanted.insert("0123456789012345678901234567890123456789");
+        assert!(wanted.matches("abcdef1234567890abcdef1234567890abcdef12"));
+        assert!(wanted.matches("abcdef12"));
+        assert!(!wanted.matches("abcdef13ffffffffffffffffffffffffffffffff"), "same first 7 digits, not the prefix");
+        assert!(wanted.matches("0123456789012345678901234567890123456789"));
+        assert!(!wanted.matches("0123456789012345678901234567890123456788"), "a full sha matches only itself");
+        assert!(!wanted.matches("abc"), "shorter than any abbreviation");
+    }
+
+    #[test]
+    fn commits_are_compared_in_lower_case_without_copying_those_that_already_are() {
+        assert!(matches!(lower("abc123"), std::borrow::Cow::Borrowed("abc123")));
+        assert_eq!(lower("ABC123"), "abc123");
+    }
+}
