@@ -131,7 +131,7 @@ pub fn prepare(tables: &Frames, config: &Config) -> Result<Prepared> {
     let named = incidents.column("caused_by_change_id")?.null_count() < incidents.height()
         || incidents.column("caused_by_sha")?.null_count() < incidents.height();
     let culprits = if named {
-        Culprits::new(tables, &changes, &deployments, &shipped, &prod_by_service)?
+        Culprits::new(tables, &changes, &deployments, &shipped, &prod_by_service, &incidents)?
     } else {
         Culprits::default()
     };
@@ -262,10 +262,6 @@ fn latest_at_or_before(list: &[ProdDeployment], ts: i64) -> Option<&ProdDeployme
 
 fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config: &Config) -> Result<DataFrame> {
     let recorded = &tables["deployment_commits"];
-    let mut deployment_ids: Vec<String> =
-        strs(recorded, "deployment_id")?.iter().flatten().map(str::to_string).collect();
-    let mut shas: Vec<String> = strs(recorded, "sha")?.iter().flatten().map(str::to_string).collect();
-    let mut inferred = vec![false; deployment_ids.len()];
     let with_record: HashSet<&str> = strs(recorded, "deployment_id")?.iter().flatten().collect();
 
     // Merged changes per service, sorted by merge time: the candidates for inference.
@@ -302,28 +298,37 @@ fn build_shipped(tables: &Frames, changes: &DataFrame, prod: &ProdIndex, config:
             }
             let from = candidates.partition_point(|(ts, _)| *ts <= low);
             let to = candidates.partition_point(|(ts, _)| *ts <= d.started_ts);
-            for (_, sha) in &candidates[from..to.max(from)] {
-                extra_ids.push(d.id.clone());
-                extra_shas.push(sha.to_string());
+            for &(_, sha) in &candidates[from..to.max(from)] {
+                extra_ids.push(d.id.as_str());
+                extra_shas.push(sha);
             }
         }
     }
-    inferred.extend(std::iter::repeat_n(true, extra_ids.len()));
-    deployment_ids.extend(extra_ids);
-    shas.extend(extra_shas);
-    let n = shas.len();
-    Ok(DataFrame::new(
+    // The recorded rows as they are (no copy of their text), then the inferred ones.
+    let mut shipped = recorded
+        .select(["deployment_id", "sha"])?
+        .lazy()
+        .filter(col("deployment_id").is_not_null().and(col("sha").is_not_null()))
+        .with_column(lit(false).alias("inferred"))
+        .collect()?;
+    let n = extra_ids.len();
+    shipped.vstack_mut(&DataFrame::new(
         n,
         vec![
-            Column::new("deployment_id".into(), deployment_ids),
-            Column::new("sha".into(), shas),
-            Column::new("inferred".into(), inferred),
+            Column::new("deployment_id".into(), extra_ids),
+            Column::new("sha".into(), extra_shas),
+            Column::new("inferred".into(), vec![true; n]),
         ],
-    )?)
+    )?)?;
+    Ok(shipped)
 }
 
 /// Which successful production deployment first shipped each commit and change, for incidents that
 /// name their cause (`caused_by_change_id`, `caused_by_sha`).
+///
+/// Only the commits and changes the incidents name are indexed (and the commits of the changes they
+/// name): an organisation has millions of shipped commits and a few thousand incidents, so indexing
+/// every commit would cost more than everything else the metrics do.
 #[derive(Default)]
 struct Culprits {
     /// (service, commit) → (deployed_ts, deployment id) of the service's earliest production
@@ -337,6 +342,61 @@ struct Culprits {
     commit_changes: BTreeMap<String, Vec<String>>,
 }
 
+/// `sha` in lower case, borrowed when it already is (it nearly always is).
+fn lower(sha: &str) -> std::borrow::Cow<'_, str> {
+    if sha.bytes().any(|b| b.is_ascii_uppercase()) { sha.to_ascii_lowercase().into() } else { sha.into() }
+}
+
+/// Commits (lower case) to look up, full or abbreviated: `matches` tells whether a commit of the data
+/// is one of them or, for an abbreviated one, starts with it.
+#[derive(Default)]
+struct Wanted {
+    exact: HashSet<String>,
+    /// Abbreviated commits by their first 7 bytes (every abbreviation has at least 7).
+    prefixes: HashMap<[u8; 7], Vec<String>>,
+}
+
+fn head(sha: &str) -> Option<[u8; 7]> {
+    sha.as_bytes().get(..7).and_then(|h| h.try_into().ok())
+}
+
+impl Wanted {
+    fn insert(&mut self, sha: &str) {
+        if is_abbreviated(sha)
+            && let Some(head) = head(sha)
+        {
+            let list = self.prefixes.entry(head).or_default();
+            if !list.iter().any(|p| p == sha) {
+                list.push(sha.to_string());
+            }
+        }
+        self.exact.insert(sha.to_string());
+    }
+
+    fn matches(&self, sha: &str) -> bool {
+        self.exact.contains(sha)
+            || head(sha)
+                .and_then(|h| self.prefixes.get(&h))
+                .is_some_and(|list| list.iter().any(|p| sha.starts_with(p.as_str())))
+    }
+}
+
+/// Every (change, commit) pair of the data: each change's merge commit and its `change_commits`.
+fn for_each_change_sha(tables: &Frames, changes: &DataFrame, mut visit: impl FnMut(&str, &str)) -> Result<()> {
+    for (id, sha) in strs(changes, "id")?.iter().zip(strs(changes, "merge_commit_sha")?.iter()) {
+        if let (Some(id), Some(sha)) = (id, sha) {
+            visit(id, &lower(sha));
+        }
+    }
+    let commits = &tables["change_commits"];
+    for (id, sha) in strs(commits, "change_id")?.iter().zip(strs(commits, "sha")?.iter()) {
+        if let (Some(id), Some(sha)) = (id, sha) {
+            visit(id, &lower(sha));
+        }
+    }
+    Ok(())
+}
+
 impl Culprits {
     fn new(
         tables: &Frames,
@@ -344,17 +404,49 @@ impl Culprits {
         deployments: &DataFrame,
         shipped: &DataFrame,
         prod: &ProdIndex,
+        incidents: &DataFrame,
     ) -> Result<Culprits> {
+        // What the incidents name: changes by id, commits in full or abbreviated.
+        let mut named_changes: HashSet<String> =
+            strs(incidents, "caused_by_change_id")?.iter().flatten().map(str::to_string).collect();
+        let mut named_shas = Wanted::default();
+        for sha in strs(incidents, "caused_by_sha")?.iter().flatten() {
+            named_shas.insert(&sha.trim().to_ascii_lowercase());
+        }
+        // The changes a named commit belongs to, and the commits of every change named either way.
+        let mut commit_changes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for_each_change_sha(tables, changes, |id, sha| {
+            if named_shas.matches(sha) {
+                commit_changes.entry(sha.to_string()).or_default().push(id.to_string());
+            }
+        })?;
+        named_changes.extend(commit_changes.values().flatten().cloned());
+        let mut change_shas: HashMap<String, Vec<String>> = HashMap::new();
+        for_each_change_sha(tables, changes, |id, sha| {
+            if named_changes.contains(id) {
+                change_shas.entry(id.to_string()).or_default().push(sha.to_string());
+            }
+        })?;
+        let mut wanted = named_shas;
+        for sha in change_shas.values().flatten() {
+            // As `shipping` looks it up.
+            wanted.insert(sha.trim());
+        }
+
         let deployed: HashMap<&str, (i64, &str)> = prod
             .iter()
             .flat_map(|(service, list)| list.iter().map(move |d| (d.id.as_str(), (d.deployed_ts, service.as_str()))))
             .collect();
         let mut by_sha: BTreeMap<(String, String), (i64, String)> = BTreeMap::new();
         let mut note = |sha: &str, deployment: &str| {
+            let sha = lower(sha);
+            if !wanted.matches(&sha) {
+                return;
+            }
             if let Some(&(ts, service)) = deployed.get(deployment) {
                 let candidate = (ts, deployment.to_string());
                 by_sha
-                    .entry((service.to_string(), sha.to_ascii_lowercase()))
+                    .entry((service.to_string(), sha.into_owned()))
                     .and_modify(|best| {
                         if candidate < *best {
                             *best = candidate.clone();
@@ -372,24 +464,6 @@ impl Culprits {
         for (deployment, sha) in strs(deployments, "id")?.iter().zip(strs(deployments, "sha")?.iter()) {
             if let (Some(d), Some(sha)) = (deployment, sha) {
                 note(sha, d);
-            }
-        }
-        let mut change_shas: HashMap<String, Vec<String>> = HashMap::new();
-        for (id, sha) in strs(changes, "id")?.iter().zip(strs(changes, "merge_commit_sha")?.iter()) {
-            if let (Some(id), Some(sha)) = (id, sha) {
-                change_shas.entry(id.to_string()).or_default().push(sha.to_ascii_lowercase());
-            }
-        }
-        let commits = &tables["change_commits"];
-        for (id, sha) in strs(commits, "change_id")?.iter().zip(strs(commits, "sha")?.iter()) {
-            if let (Some(id), Some(sha)) = (id, sha) {
-                change_shas.entry(id.to_string()).or_default().push(sha.to_ascii_lowercase());
-            }
-        }
-        let mut commit_changes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (change, shas) in &change_shas {
-            for sha in shas {
-                commit_changes.entry(sha.clone()).or_default().push(change.clone());
             }
         }
         Ok(Culprits { by_sha, change_shas, commit_changes })
@@ -606,4 +680,28 @@ pub fn calendar_frames(services: &[String], grain: Grain, window: &Window) -> Re
         ],
     )?;
     Ok((periods_df, weeks_df))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wanted_abbreviation_matches_the_commits_it_prefixes_and_nothing_else() {
+        let mut wanted = Wanted::default();
+        wanted.insert("abcdef12");
+        wanted.insert("0123456789012345678901234567890123456789");
+        assert!(wanted.matches("abcdef1234567890abcdef1234567890abcdef12"));
+        assert!(wanted.matches("abcdef12"));
+        assert!(!wanted.matches("abcdef13ffffffffffffffffffffffffffffffff"), "same first 7 digits, not the prefix");
+        assert!(wanted.matches("0123456789012345678901234567890123456789"));
+        assert!(!wanted.matches("0123456789012345678901234567890123456788"), "a full sha matches only itself");
+        assert!(!wanted.matches("abc"), "shorter than any abbreviation");
+    }
+
+    #[test]
+    fn commits_are_compared_in_lower_case_without_copying_those_that_already_are() {
+        assert!(matches!(lower("abc123"), std::borrow::Cow::Borrowed("abc123")));
+        assert_eq!(lower("ABC123"), "abc123");
+    }
 }

@@ -4,7 +4,7 @@
 //! formatted, charts drawn); templates only lay it out. Untrusted text stays plain text here and is
 //! escaped by the template engine on output (HTML) or by the Markdown formatter ([`super::render`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
@@ -601,77 +601,79 @@ fn quarters(s: &ServiceMetrics) -> Vec<QuarterRow> {
     rows
 }
 
-fn text_at(df: &DataFrame, name: &str, i: usize) -> Option<String> {
-    df.column(name).ok()?.get(i).ok().and_then(|v| match v {
-        AnyValue::Null => None,
-        AnyValue::String(s) => Some(s.to_string()),
-        AnyValue::StringOwned(s) => Some(s.to_string()),
-        other => Some(other.to_string()),
-    })
-}
-
-fn int_at(df: &DataFrame, name: &str, i: usize) -> Option<i64> {
-    df.column(name).ok()?.get(i).ok().and_then(|v| v.extract::<i64>())
-}
-
-fn provenance(computation: &Computation, service: &str, limit: usize) -> Result<Vec<ProvenanceBlock>> {
-    let blocks: [(&'static str, &'static str, &str, &str, &str, &str); 3] = [
-        ("Lead time for changes", "lead-time", "change_lead_times", "change_id", "deployed_ts", "lead_time_s"),
-        (
-            "Deployments (frequency, change failure rate, rework)",
-            "change-failure-rate",
-            "deployment_outcomes",
-            "deployment_id",
-            "deployed_ts",
-            "recovery_s",
-        ),
-        (
-            "Incidents (time to restore)",
-            "time-to-restore",
-            "incident_restores",
-            "incident_id",
-            "opened_ts",
-            "restore_s",
-        ),
+fn provenance(computation: &Computation, limit: usize) -> Result<HashMap<String, Vec<ProvenanceBlock>>> {
+    // In the order of `empty_provenance`: the explain metric, the record's id, time and duration.
+    let blocks: [(&str, &str, &str, &str); 3] = [
+        ("lead-time", "change_id", "deployed_ts", "lead_time_s"),
+        ("change-failure-rate", "deployment_id", "deployed_ts", "recovery_s"),
+        ("time-to-restore", "incident_id", "opened_ts", "restore_s"),
     ];
-    let mut out = Vec::new();
-    for (metric, explain, file, id_column, time_column, value_column) in blocks {
-        let df = crate::metrics::explain(computation, explain, Some(service))?;
-        let mut counted = 0;
-        let mut excluded: BTreeMap<String, usize> = BTreeMap::new();
-        let mut records = Vec::new();
+    let mut out: HashMap<String, Vec<ProvenanceBlock>> =
+        computation.services.iter().map(|s| (s.clone(), empty_provenance())).collect();
+    for (k, (explain, id_column, time_column, value_column)) in blocks.into_iter().enumerate() {
+        let df = crate::metrics::explain(computation, explain, None)?;
+        let service = df.column("service")?.str()?;
+        let reason = df.column("reason")?.str()?;
+        let id = df.column(id_column)?.cast(&DataType::String)?;
+        let id = id.str()?;
+        let time = df.column(time_column)?.cast(&DataType::Int64)?;
+        let time = time.i64()?;
+        let value = df.column(value_column)?.cast(&DataType::Int64)?;
+        let value = value.i64()?;
         for i in 0..df.height() {
-            let reason = text_at(&df, "reason", i).unwrap_or_default();
+            let Some(name) = service.get(i) else { continue };
+            let list = out.entry(name.to_string()).or_insert_with(empty_provenance);
+            let block = &mut list[k];
+            let reason = reason.get(i).unwrap_or_default();
             if reason == "counted" {
-                counted += 1;
+                block.counted += 1;
             } else {
-                *excluded.entry(reason.clone()).or_default() += 1;
+                match block.excluded.iter_mut().find(|(r, _)| r == reason) {
+                    Some((_, n)) => *n += 1,
+                    None => block.excluded.push((reason.to_string(), 1)),
+                }
             }
-            if records.len() < limit {
-                records.push(RecordRow {
-                    id: text_at(&df, id_column, i).unwrap_or_default(),
-                    reason,
-                    when: int_at(&df, time_column, i)
+            if block.records.len() < limit {
+                block.records.push(RecordRow {
+                    id: id.get(i).unwrap_or_default().to_string(),
+                    reason: reason.to_string(),
+                    when: time
+                        .get(i)
                         .and_then(|t| DateTime::from_timestamp(t, 0))
                         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                         .unwrap_or_else(|| "-".into()),
-                    value: int_at(&df, value_column, i)
-                        .map(|s| human_hours(Some(s as f64 / 3600.0)))
-                        .unwrap_or_else(|| "-".into()),
+                    value: value.get(i).map(|s| human_hours(Some(s as f64 / 3600.0))).unwrap_or_else(|| "-".into()),
                 });
+            } else {
+                block.more += 1;
             }
         }
-        let _ = file;
-        out.push(ProvenanceBlock {
-            metric,
-            explain,
-            counted,
-            excluded: excluded.into_iter().collect(),
-            more: df.height().saturating_sub(records.len()),
-            records,
-        });
+    }
+    for list in out.values_mut() {
+        for block in list {
+            block.excluded.sort();
+        }
     }
     Ok(out)
+}
+
+/// The provenance blocks of a service with no records at all.
+fn empty_provenance() -> Vec<ProvenanceBlock> {
+    [
+        ("Lead time for changes", "lead-time"),
+        ("Deployments (frequency, change failure rate, rework)", "change-failure-rate"),
+        ("Incidents (time to restore)", "time-to-restore"),
+    ]
+    .into_iter()
+    .map(|(metric, explain)| ProvenanceBlock {
+        metric,
+        explain,
+        counted: 0,
+        excluded: Vec::new(),
+        more: 0,
+        records: Vec::new(),
+    })
+    .collect()
 }
 
 fn service_warnings(m: &PeriodMetrics, config: &Config, data_warnings: &[DataWarning]) -> Vec<String> {
@@ -744,16 +746,15 @@ pub fn repositories(tables: &crate::metrics::prepare::Frames) -> Result<Vec<Stri
 fn coverage(computation: &Computation) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     let lt = &computation.records["change_lead_times"];
-    let reasons: Vec<Option<String>> = (0..lt.height()).map(|i| text_at(lt, "reason", i)).collect();
-    let counted = reasons.iter().filter(|r| r.as_deref() == Some("counted")).count();
+    let counted = lt.column("reason")?.str()?.iter().filter(|r| *r == Some("counted")).count();
     lines.push(format!(
         "{counted} of {} changes have a lead time; the rest are listed with the reason per service.",
         lt.height()
     ));
     let restores = &computation.records["incident_restores"];
     let mut by_link: BTreeMap<String, usize> = BTreeMap::new();
-    for i in 0..restores.height() {
-        *by_link.entry(text_at(restores, "link", i).unwrap_or_else(|| "none".into())).or_default() += 1;
+    for link in restores.column("link")?.str()?.iter() {
+        *by_link.entry(link.unwrap_or("none").to_string()).or_default() += 1;
     }
     if restores.height() > 0 {
         lines.push(format!(
@@ -872,6 +873,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
     // Every service of the workspace, not only those shown (`--service`): a warning belongs to the
     // service that takes data from its repository even when that service is not in this report.
     let names: Vec<&str> = input.computation.services.iter().map(String::as_str).collect();
+    let mut provenance = provenance(input.computation, per_block)?;
     for (index, s) in input.metrics.services.iter().enumerate() {
         let findings = input.findings.iter().find(|f| f.service == s.service);
         let steps = findings.map(|f| f.manual_steps.clone()).unwrap_or_default();
@@ -923,7 +925,7 @@ pub fn build(input: &ReportInput) -> Result<ReportDoc> {
             ),
             quarter_headers: QUARTER_HEADERS.to_vec(),
             quarters: quarters(s),
-            provenance: provenance(input.computation, &s.service, per_block)?,
+            provenance: provenance.remove(&s.service).unwrap_or_else(empty_provenance),
             warnings: service_warnings(&s.window, config, &weakening),
             data_warnings: weakening.iter().map(WarningView::new).collect(),
         });
