@@ -108,13 +108,21 @@ GRAINS = ["window", "quarter", "month", "week"]
 # --- the computation ------------------------------------------------------------------------------
 
 def table_source(workspace, name):
-    """A workspace table as DuckDB reads it: one parquet file, or a hive-partitioned directory."""
+    """A workspace table as DuckDB reads it: the files the manifest names for it (the partitioned
+    layout, docs/workspace.md: each partition's file and the files appended to it, which hold only
+    new keys), else the one file per table of workspaces written before partitions."""
+    manifest_path = os.path.join(workspace, "manifest.json")
+    if os.path.exists(manifest_path):
+        with open(manifest_path, encoding="utf-8") as f:
+            partitions = json.load(f).get("tables", {}).get(name)
+        if partitions:
+            files = [os.path.join(workspace, path)
+                     for part in partitions.values() for path in [part["file"], *part.get("appended", [])]]
+            listed = ", ".join(f"'{path}'" for path in files)
+            return f"read_parquet([{listed}], union_by_name = true)"
     single = os.path.join(workspace, f"{name}.parquet")
     if os.path.exists(single):
         return f"read_parquet('{single}')"
-    folder = os.path.join(workspace, name)
-    if os.path.isdir(folder):
-        return f"read_parquet('{folder}/**/*.parquet', hive_partitioning = true, union_by_name = true)"
     return None
 
 
@@ -137,8 +145,17 @@ def compute(con, workspace, since, until, lookback_days, link_hours, service_lin
     view("changes", f"""id, service, author, is_revert, reverts_change_id, merge_commit_sha,
         {ts('created_at')} AS created_ts, {ts('first_commit_at')} AS first_commit_ts,
         {ts('first_review_at')} AS first_review_ts, {ts('merged_at')} AS merged_ts""")
+    # Workspaces written before the tracker columns existed lack them: they read as empty.
+    incident_columns = {r[0] for r in con.execute(
+        f"DESCRIBE SELECT * FROM {table_source(workspace, 'incidents')}").fetchall()}
+    present = lambda column, kind: column if column in incident_columns else f"NULL::{kind}"
     view("incidents", f"""id, service, caused_by_deployment_id, caused_by_change_id, caused_by_sha,
-        {ts('opened_at')} AS opened_ts, {ts('resolved_at')} AS resolved_ts""")
+        {present('tracker_deployment_id', 'VARCHAR')} AS tracker_deployment_id,
+        {ts('opened_at')} AS opened_ts,
+        {ts('resolved_at')} AS resolved_ts,
+        -- Time to restore stops when the impact ended: mitigated_at where the tracker records it,
+        -- else resolved_at. A failed deployment's recovery still waits for its incidents' resolution.
+        COALESCE({ts(present('mitigated_at', 'TIMESTAMP'))}, {ts('resolved_at')}) AS restored_ts""")
     view("reviews", f"change_id, reviewer, {ts('submitted_at')} AS submitted_ts")
     view("change_commits", "change_id, sha")
     view("deployment_commits", "deployment_id, sha")
@@ -315,8 +332,8 @@ def compute(con, workspace, since, until, lookback_days, link_hours, service_lin
 
 
 def link_incidents(con, default_hours):
-    """Each incident's causing deployment: explicit, else by the change or commit it names, else by
-    the link window (docs/metrics.md, "Linking incidents to deployments")."""
+    """Each incident's causing deployment: explicit, else the tracker's correlation, else by the change
+    or commit it names, else by the link window (docs/metrics.md, "Linking incidents to deployments")."""
     con.execute(f"""
     -- (service, commit) -> the service's earliest successful production deployment that shipped it,
     -- the commits each deployment shipped and the commit it deployed.
@@ -421,13 +438,21 @@ def link_incidents(con, default_hours):
         JOIN prod p ON p.service = l.service AND p.finished_ts = l.finished_ts
         WHERE l.opened_ts - l.finished_ts <= l.hours * 3600
         GROUP BY l.id
+    ),
+    -- The tracker's own correlation: a successful production deployment of the incident's service
+    -- that finished at or before it opened; any other id is no link.
+    tracked AS (
+        SELECT i.id, p.id AS deployment_id FROM incidents i
+        JOIN prod p ON p.id = i.tracker_deployment_id AND p.service = i.service AND p.finished_ts <= i.opened_ts
     )
     SELECT i.id AS incident_id,
-           COALESCE(i.caused_by_deployment_id, r.deployment_id, w.deployment_id) AS deployment_id
+           COALESCE(i.caused_by_deployment_id, t.deployment_id, r.deployment_id, w.deployment_id) AS deployment_id
     FROM incidents i
+    LEFT JOIN tracked t ON t.id = i.id
     LEFT JOIN by_reference r ON r.id = i.id
     LEFT JOIN windowed w ON w.id = i.id
-    WHERE i.id IS NOT NULL AND COALESCE(i.caused_by_deployment_id, r.deployment_id, w.deployment_id) IS NOT NULL;
+    WHERE i.id IS NOT NULL
+      AND COALESCE(i.caused_by_deployment_id, t.deployment_id, r.deployment_id, w.deployment_id) IS NOT NULL;
     """)
 
 
@@ -465,8 +490,8 @@ def figures(con, since, until, configured):
         + ", ".join(f"{hours(s)}, {p(s, 0.75)}" for s in ("coding_s", "pickup_s", "review_s", "deploy_s")),
         "SELECT * FROM lead WHERE reason = 'counted'", "deployed_ts")
     restore = per_period(
-        f"COUNT(resolved_ts), SUM((resolved_ts IS NULL)::INT), {hours('resolved_ts - opened_ts')}, "
-        f"{p('resolved_ts - opened_ts', 0.75)}, {p('resolved_ts - opened_ts', 0.9)}",
+        f"COUNT(restored_ts), SUM((restored_ts IS NULL)::INT), {hours('restored_ts - opened_ts')}, "
+        f"{p('restored_ts - opened_ts', 0.75)}, {p('restored_ts - opened_ts', 0.9)}",
         "SELECT * FROM incidents", "opened_ts")
     # Whole weeks: each belongs to the period holding its Monday; its deployment days are the
     # distinct dates of the service's counted deployments in those seven days.
