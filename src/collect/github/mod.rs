@@ -463,13 +463,7 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     report.graphql_remaining = client.budgets.graphql_left();
     report.rest_remaining = client.budgets.rest_left();
     let prefix = format!("github:{}:", request.repo);
-    report.data_warnings = workspace
-        .manifest()
-        .sources
-        .iter()
-        .filter(|(name, _)| name.starts_with(&prefix))
-        .flat_map(|(_, state)| state.warnings.iter().cloned())
-        .collect();
+    report.data_warnings = cursor::warnings_under(workspace, &prefix);
     result?;
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)

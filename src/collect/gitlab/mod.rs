@@ -414,13 +414,7 @@ pub fn collect_gitlab(workspace: &mut Workspace, config: &Config, request: &Gitl
     report.retries = client.retries();
     report.rate_remaining = client.budget.left();
     let prefix = format!("gitlab:{}:", request.project);
-    report.data_warnings = workspace
-        .manifest()
-        .sources
-        .iter()
-        .filter(|(name, _)| name.starts_with(&prefix))
-        .flat_map(|(_, state)| state.warnings.iter().cloned())
-        .collect();
+    report.data_warnings = cursor::warnings_under(workspace, &prefix);
     result?;
     workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)

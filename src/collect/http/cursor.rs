@@ -94,3 +94,15 @@ pub fn save(workspace: &mut Workspace, name: &str, cursor: &Cursor, warnings: Ve
     let text = serde_json::to_string(cursor).expect("cursor serialises");
     workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: text, warnings })
 }
+
+/// The data warnings every source entry under `prefix` (e.g. `gitlab:group/app:`) holds in the
+/// manifest: what a run's report says was cut short or left out, whichever resource found it.
+pub fn warnings_under(workspace: &Workspace, prefix: &str) -> Vec<DataWarning> {
+    workspace
+        .manifest()
+        .sources
+        .iter()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .flat_map(|(_, state)| state.warnings.iter().cloned())
+        .collect()
+}

@@ -27,14 +27,14 @@ impl Cause {
     }
 }
 
-/// The id the GitHub source gives a pull request.
+/// The id the GitHub source gives a pull request (one definition: the forge's own extractor).
 pub fn github_change_id(repo: &str, number: u64) -> String {
-    format!("github:pr:{repo}#{number}")
+    crate::collect::github::extract::change_id(repo, number as i64)
 }
 
-/// The id a GitLab merge request gets: project path and `!iid`.
+/// The id the GitLab source gives a merge request (one definition: the forge's own extractor).
 pub fn gitlab_change_id(project: &str, iid: u64) -> String {
-    format!("gitlab:mr:{project}!{iid}")
+    crate::collect::gitlab::extract::change_id(project, &iid.to_string())
 }
 
 /// Reads the references in `text`. `only_repo` is the repository a bare `!12` refers to (the
