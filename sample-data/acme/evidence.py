@@ -210,6 +210,11 @@ def indicators(service, all_deployments, changes, deployments, pipelines, jobs, 
     if traced:  # none named: the source may not record causes, so unknown
         add("monitoring-observability", "mo.incident_cause_recorded", len(traced) / len(window_incidents),
             (0.25, 0.5, 0.75, 0.9), "higher", "%d of %d" % (len(traced), len(window_incidents)))
+    told = [i for i in window_incidents if i.get("detected_by")]
+    if told:  # no incident says who opened it: the source does not record it, so unknown
+        monitored = [i for i in told if i["detected_by"] == "monitoring"]
+        add("proactive-failure-notification", "pfn.incidents_opened_by_monitoring", len(monitored) / len(told),
+            (0.25, 0.5, 0.75, 0.9), "higher", "%d of %d" % (len(monitored), len(told)))
     acknowledged = [hours(when(i["opened_at"]), when(i["acknowledged_at"]))
                     for i in window_incidents if i.get("acknowledged_at")]
     add("proactive-failure-notification", "pfn.acknowledge_hours", median(acknowledged),
@@ -286,9 +291,52 @@ def pagerduty_incidents():
                       if e["incident"]["id"] == i["id"] and e["type"] == "acknowledge_log_entry")
         related = os.path.join(related_dir, i["id"] + ".json")
         events = json.load(open(related))["change_events"] if os.path.exists(related) else []
+        trigger = next((e for e in entries if e["incident"]["id"] == i["id"] and e["type"] == "trigger_log_entry"),
+                       None)
         out.append({"service": "storefront", "opened_at": i["created_at"], "resolved_at": i["resolved_at"],
                     "acknowledged_at": acks[0] if acks else None,
-                    "tracker_deployment_id": events[0]["id"] if events else None})
+                    "tracker_deployment_id": events[0]["id"] if events else None,
+                    "detected_by": pagerduty_detected_by(trigger)})
+    return out
+
+
+def pagerduty_detected_by(trigger):
+    """An alerting integration opened it (monitoring), or a person did; a service-level trigger says
+    neither (docs/pagerduty.md)."""
+    agent = (trigger or {}).get("agent", {}).get("type", "")
+    if agent.endswith("_inbound_integration_reference"):
+        return "monitoring"
+    return "person" if agent == "user_reference" else None
+
+
+def jira_time(text):
+    """Jira's `2025-01-17T13:00:00.000+0000` as the `…Z` text the other files use."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def jira_incidents():
+    """ledger's incidents from the recorded Jira Service Management pages (docs/jira.md): opened at
+    creation, acknowledged at the first move to In Progress, resolved at the resolution date; caused
+    by the GitHub deployment whose API URL the description links; opened by monitoring when an app
+    (the Datadog integration) reported it, else by a person."""
+    site = path(os.path.join("jira", "acme.atlassian.net"))
+    issues = json.load(open(os.path.join(site, "search", "00000001.json")))["issues"]
+    logs = json.load(open(os.path.join(site, "changelog", "00000001.json")))["issueChangeLogs"]
+    histories = {log["issueId"]: log["changeHistories"] for log in logs}
+    out = []
+    for issue in issues:
+        f = issue["fields"]
+        moves = sorted((h["created"], item["toString"]) for h in histories.get(issue["id"], [])
+                       for item in h["items"] if item["field"] == "status")
+        acknowledged = next((jira_time(t) for t, to in moves if to == "In Progress"), None)
+        cards = [c["attrs"]["url"] for block in f["description"]["content"] for c in block["content"]
+                 if c["type"] == "inlineCard"]
+        deployment = next((u for u in cards if "/deployments/" in u), None)
+        out.append({"service": "ledger", "opened_at": jira_time(f["created"]),
+                    "resolved_at": jira_time(f["resolutiondate"]) if f["resolutiondate"] else None,
+                    "acknowledged_at": acknowledged,
+                    "caused_by_deployment_id": deployment,
+                    "detected_by": "monitoring" if f["reporter"]["accountType"] == "app" else "person"})
     return out
 
 
@@ -298,7 +346,7 @@ def main():
     pipelines = read_csv("pipelines.csv")
     jobs = read_csv("jobs.csv")
     incidents = [json.loads(line) for line in open(path("incidents.ndjson")) if line.strip()]
-    incidents += pagerduty_incidents()
+    incidents += pagerduty_incidents() + jira_incidents()
     ledger_changes, ledger_deployments, errors = ledger_github()
     for service in ("storefront", "payments", "ledger"):
         if service == "ledger":

@@ -364,7 +364,7 @@ fn rollbacks_changes_per_deployment_coupled_deployments_and_incidents() {
     m.expect("pfn.acknowledge_hours", 0.5, 5.0);
     m.expect("mo.incident_cause_recorded", 0.5, 5.0);
     assert_eq!(m.records("mo.incident_cause_recorded"), ["i1", "i2"]);
-    m.unknown("pfn.incidents_opened_by_monitoring", "does not record who or what opened an incident");
+    m.unknown("pfn.incidents_opened_by_monitoring", "records who or what opened it");
     m.unknown("pfn.detection_delay_hours", "not when the failure began");
     // Q2 holds only i3, which names no cause: the source may not record causes, so no evidence.
     let q2 = measure(&input, "shop", t_utc("2025-04-01T00:00:00Z"), t_utc("2025-07-01T00:00:00Z")).unwrap();
@@ -1091,4 +1091,31 @@ fn no_manual_step_counts_only_where_the_release_configuration_was_read() {
     );
     let m = measured(&fx, &cfg, "shop", |_| {});
     m.expect("da.manual_steps", 0.0, 10.0);
+}
+
+/// Who opened an incident counts only where the source says (`detected_by`): incidents it does not
+/// describe are left out of the share, not taken for people.
+#[test]
+fn incidents_opened_by_monitoring_count_only_those_whose_opener_is_recorded() {
+    let mut fx = Fixture::default();
+    for (id, opened) in [("i1", "2025-02-01T00:00:00Z"), ("i2", "2025-02-02T00:00:00Z"), ("i3", "2025-02-03T00:00:00Z")]
+    {
+        fx.incident(id, "shop", opened, Some("2025-02-04T00:00:00Z"), None);
+    }
+    let cfg = services(&[("shop", "acme/shop", "")]);
+    let m = measured(&fx, &cfg, "shop", |tables| {
+        let incidents = tables.get_mut("incidents").unwrap();
+        let opener: Vec<Option<&str>> = strs(incidents, "id")
+            .iter()
+            .map(|id| match id.as_str() {
+                "i1" => Some("monitoring"),
+                "i2" => Some("person"),
+                _ => None,
+            })
+            .collect();
+        incidents.with_column(Series::new("detected_by".into(), opener).into()).unwrap();
+    });
+    let share = m.expect("pfn.incidents_opened_by_monitoring", 0.5, 5.0);
+    assert_eq!(share.detail, "1 of 2 incidents that record who opened them were opened by monitoring");
+    assert_eq!(m.records("pfn.incidents_opened_by_monitoring"), ["i1", "i2"]);
 }

@@ -404,6 +404,9 @@ struct Incidents {
     acknowledged: Vec<Option<i64>>,
     resolved: Vec<Option<i64>>,
     cause_named: Vec<bool>,
+    /// `monitoring` or `person` where the tracker says who opened the incident (PagerDuty's log
+    /// entries, Jira's reporter), else empty.
+    detected_by: Vec<Option<String>>,
 }
 
 impl Incidents {
@@ -419,8 +422,15 @@ impl Incidents {
             texts(&df, "caused_by_sha")?,
             texts(&df, "tracker_deployment_id")?,
         ];
-        let mut out =
-            Incidents { ids: vec![], opened: vec![], acknowledged: vec![], resolved: vec![], cause_named: vec![] };
+        let detected_by = texts(&df, "detected_by")?;
+        let mut out = Incidents {
+            ids: vec![],
+            opened: vec![],
+            acknowledged: vec![],
+            resolved: vec![],
+            cause_named: vec![],
+            detected_by: vec![],
+        };
         for i in 0..df.height() {
             let Some(t) = opened[i].filter(|&t| scope.contains(Some(t))) else { continue };
             out.ids.push(ids[i].clone().unwrap_or_default());
@@ -428,6 +438,7 @@ impl Incidents {
             out.acknowledged.push(acknowledged[i]);
             out.resolved.push(resolved[i]);
             out.cause_named.push(causes.iter().any(|c| c[i].is_some()));
+            out.detected_by.push(detected_by[i].clone());
         }
         Ok(out)
     }
@@ -474,15 +485,32 @@ impl Incidents {
 
     fn opened_by_monitoring(&self) -> Measurement {
         const ID: &str = "pfn.incidents_opened_by_monitoring";
-        self.none(ID).unwrap_or_else(|| {
-            Measurement::unknown(
+        if let Some(m) = self.none(ID) {
+            return m;
+        }
+        let told: Vec<usize> = (0..self.ids.len()).filter(|&i| self.detected_by[i].is_some()).collect();
+        // Only a tracker that records who opened an incident (PagerDuty, Jira, an import's
+        // `detected_by`) can tell: incidents it does not describe are left out, not counted as people.
+        if told.is_empty() {
+            return Measurement::unknown(
                 ID,
                 format!(
-                    "the incidents table does not record who or what opened an incident (a monitor or a person), so the {} incidents cannot be told apart",
+                    "none of the {} incidents records who or what opened it (a monitor or a person): collect a tracker that does, or import `detected_by`",
                     self.ids.len()
                 ),
-            )
-        })
+            );
+        }
+        let by_monitoring = told.iter().filter(|&&i| self.detected_by[i].as_deref() == Some("monitoring")).count();
+        let detail = format!(
+            "{by_monitoring} of {} incidents that record who opened them were opened by monitoring",
+            told.len()
+        );
+        Measurement::known(
+            ID,
+            share(by_monitoring, told.len()),
+            detail,
+            told.iter().map(|&i| self.ids[i].clone()).collect(),
+        )
     }
 
     fn detection_delay(&self) -> Measurement {
