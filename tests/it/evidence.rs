@@ -999,7 +999,7 @@ fn sample_measurements() -> HashMap<String, Vec<Measurement>> {
 fn the_sample_organisation_is_measured_for_every_capability() {
     let catalogue = catalogue();
     let all = sample_measurements();
-    assert_eq!(all.len(), 3);
+    assert_eq!(all.len(), 4);
     for (service, list) in &all {
         for capability in CAPABILITIES {
             assert!(
