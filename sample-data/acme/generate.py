@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the Acme sample organisation: three services, one year (2025) of delivery data.
+"""Writes the Acme sample organisation: four services, one year (2025) of delivery data.
 
 Run it from anywhere; it writes next to itself. It is deterministic (no randomness, no clock): the same
 script always writes byte-identical files. Standard library only.
@@ -19,6 +19,9 @@ The story (EXPECTED.md works the metrics out by hand from the patterns below):
   Its pull requests and its weekly releases come from GitHub, as recorded pages of the GraphQL API
   (Argo CD reports its automated syncs to GitHub as deployments); the rollback and the hotfix the
   on-call synced by hand in Argo CD are not reported to GitHub and come from Argo CD's history.
+* billing (repo acme/billing) is on GitLab and releases once a month, by hand: the release manager
+  plays the manual deploy job of the release pipeline; each release ships one merge request. Its
+  merge requests, pipelines, jobs, environment and deployments are recorded GitLab API pages.
 
 Files written: deployments.csv (storefront + payments), ledger-deployments.json (ledger's by-hand
 syncs), changes.csv and reviews.csv (storefront + payments), incidents.ndjson, pipelines.csv, jobs.csv
@@ -26,7 +29,9 @@ syncs), changes.csv and reviews.csv (storefront + payments), incidents.ndjson, p
 the pages `flowgauge collect github` would have kept in a workspace's raw/github/ (flowgauge.toml reads
 them with `recorded = "github"`). ledger's incidents are Jira Service Management incidents, written as
 the pages `flowgauge collect jira` keeps in raw/jira/ (jira/acme.atlassian.net/{search,changelog}/,
-read with `recorded = "jira"`); the other services' incidents are in incidents.ndjson.
+read with `recorded = "jira"`); the other services' incidents are in incidents.ndjson. billing's
+GitLab pages are under gitlab/acme/billing/ (laid out like a workspace's raw/gitlab/, read with
+`recorded = "gitlab"`).
 """
 
 import base64
