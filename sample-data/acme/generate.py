@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the Acme sample organisation: three services, one year (2025) of delivery data.
+"""Writes the Acme sample organisation: four services, one year (2025) of delivery data.
 
 Run it from anywhere; it writes next to itself. It is deterministic (no randomness, no clock): the same
 script always writes byte-identical files. Standard library only.
@@ -19,6 +19,9 @@ The story (EXPECTED.md works the metrics out by hand from the patterns below):
   Its pull requests and its weekly releases come from GitHub, as recorded pages of the GraphQL API
   (Argo CD reports its automated syncs to GitHub as deployments); the rollback and the hotfix the
   on-call synced by hand in Argo CD are not reported to GitHub and come from Argo CD's history.
+* billing (repo acme/billing) is on GitLab and releases once a month, by hand: the release manager
+  plays the manual deploy job of the release pipeline; each release ships one merge request. Its
+  merge requests, pipelines, jobs, environment and deployments are recorded GitLab API pages.
 
 Files written: deployments.csv (storefront + payments), ledger-deployments.json (ledger's by-hand
 syncs), changes.csv and reviews.csv (storefront + payments), incidents.ndjson, pipelines.csv, jobs.csv
@@ -26,7 +29,9 @@ syncs), changes.csv and reviews.csv (storefront + payments), incidents.ndjson, p
 the pages `flowgauge collect github` would have kept in a workspace's raw/github/ (flowgauge.toml reads
 them with `recorded = "github"`). ledger's incidents are Jira Service Management incidents, written as
 the pages `flowgauge collect jira` keeps in raw/jira/ (jira/acme.atlassian.net/{search,changelog}/,
-read with `recorded = "jira"`); the other services' incidents are in incidents.ndjson.
+read with `recorded = "jira"`); the other services' incidents are in incidents.ndjson. billing's
+GitLab pages are under gitlab/acme/billing/ (laid out like a workspace's raw/gitlab/, read with
+`recorded = "gitlab"`).
 """
 
 import base64
@@ -951,6 +956,157 @@ def write_jira(incidents):
             f.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
 
 
+# billing (repo acme/billing) is on GitLab: recorded pages under gitlab/acme/billing/, laid out like a
+# workspace's raw/gitlab/ (docs/gitlab.md, read with `recorded = "gitlab"`). A monthly release: on the
+# second Wednesday of every month the release manager (maria.lopez) plays the manual `deploy` job of
+# the release pipeline, which deploys to the production-tier environment `production` (14:50–15:00).
+# Each release ships one merge request (GitLab's deployments/:id/merge_requests lists it), merged
+# 6 h before the release. The first release ever is Dec 11 2024 (before the window); June's first
+# attempt (14:00–14:05) fails and the retry at 14:50 is the release. One merge request is still open.
+GITLAB = HERE / "gitlab"
+GITLAB_PROJECT = "acme/billing"
+GITLAB_RELEASE_MANAGER = "maria.lopez"
+GITLAB_AUTHORS = ["tom.becker", "ana.silva"]
+# Hours from each 2025 release's merge request's first commit to the release's finish (Jan … Dec).
+BILLING_LEADS = [30, 54, 26, 78, 30, 50, 28, 46, 22, 20, 44, 24]
+
+
+def second_wednesday(year, month):
+    d = date(year, month, 1)
+    while d.weekday() != WED:
+        d += timedelta(days=1)
+    return d + timedelta(days=7)
+
+
+def billing_releases():
+    """[(release date, lead hours)]: Dec 2024 (the first observed release, lead 30 h), then 2025."""
+    return [(second_wednesday(2024, 12), 30)] + [(second_wednesday(2025, m), lead)
+                                                   for m, lead in enumerate(BILLING_LEADS, 1)]
+
+
+def gitlab_user(name):
+    return {"username": name}
+
+
+def gitlab_connection(nodes):
+    return {"count": len(nodes), "pageInfo": {"hasNextPage": False, "endCursor": str(len(nodes))}, "nodes": nodes}
+
+
+def billing_merge_request(iid, first, merged, author):
+    """A merge request node of the GraphQL page: two commits, a review comment and an approval."""
+    created = first + hours(1)
+    reviewer = GITLAB_AUTHORS[iid % 2]
+    commits = [{"sha": sha(f"billing-{iid}-{c}"), "authorName": author, "authoredDate": zulu(first + hours(c)),
+                "committedDate": zulu(first + hours(c))} for c in range(2)]
+    notes = [] if merged is None else [
+        {"id": f"gid://gitlab/Note/{iid * 100 + 1}", "body": "looks right to me", "system": False,
+         "createdAt": zulu(created + hours(2)), "author": gitlab_user(reviewer)},
+        {"id": f"gid://gitlab/Note/{iid * 100 + 2}", "body": "approved this merge request", "system": True,
+         "createdAt": zulu(created + hours(3)), "author": gitlab_user(reviewer)},
+    ]
+    return {
+        "iid": str(iid), "title": f"Invoice run {iid}", "description": "",
+        "state": "merged" if merged else "opened", "draft": False,
+        "createdAt": zulu(created), "updatedAt": zulu(merged or created),
+        "mergedAt": zulu(merged), "closedAt": None,
+        "sourceBranch": f"feature/invoice-{iid}", "targetBranch": "main",
+        "mergeCommitSha": sha(f"billing-{iid}-merge") if merged else None, "squashCommitSha": None,
+        "author": gitlab_user(author), "labels": {"nodes": [{"title": "billing"}]},
+        "diffStatsSummary": {"additions": 40 + iid, "deletions": 10, "fileCount": 3},
+        "approvedBy": {"nodes": [gitlab_user(reviewer)] if merged else []},
+        "commits": gitlab_connection(commits), "notes": gitlab_connection(notes),
+    }
+
+
+def billing_pipeline(pid, head, created, merger, deploy_status):
+    """A release pipeline (pushed by the merger) and its jobs: build, test, and the manual deploy job
+    played by the release manager (GitLab sets a played job's user to who pressed play)."""
+    pipeline_status = "success" if deploy_status == "success" else "failed"
+    pipeline = {"id": pid, "iid": pid - 500, "project_id": 42, "sha": head, "ref": "main", "status": pipeline_status,
+                "source": "push", "created_at": zulu(created), "updated_at": zulu(created + hours(3)),
+                "web_url": f"https://gitlab.com/{GITLAB_PROJECT}/-/pipelines/{pid}"}
+
+    def job(jid, name, stage, status, who, start, minutes):
+        return {"id": jid, "name": name, "stage": stage, "status": status, "ref": "main",
+                "created_at": zulu(created), "started_at": zulu(start),
+                "finished_at": zulu(start + timedelta(minutes=minutes)), "queued_duration": 3.0,
+                "allow_failure": False, "user": gitlab_user(who),
+                "pipeline": {"id": pid, "project_id": 42, "ref": "main", "sha": head, "status": pipeline_status}}
+    return pipeline, [
+        job(pid * 10 + 1, "build", "build", "success", merger, created + timedelta(minutes=1), 6),
+        job(pid * 10 + 2, "test", "test", "success", merger, created + timedelta(minutes=8), 12),
+    ], lambda start, minutes: job(pid * 10 + 3, "deploy", "deploy", deploy_status, GITLAB_RELEASE_MANAGER,
+                                  start, minutes)
+
+
+def billing_deployment(did, head, deploy_job, status):
+    return {"id": did, "iid": did, "ref": "main", "sha": head, "status": status,
+            "created_at": deploy_job["started_at"], "updated_at": deploy_job["finished_at"],
+            "user": gitlab_user(GITLAB_RELEASE_MANAGER),
+            "environment": {"id": 1, "name": "production", "tier": "production"},
+            "deployable": {k: deploy_job[k] for k in ("id", "name", "stage", "status", "allow_failure", "created_at",
+                                                      "started_at", "finished_at", "user")}
+            | {"pipeline": {"id": deploy_job["pipeline"]["id"], "sha": head}}}
+
+
+def write_gitlab():
+    """Writes billing's GitLab pages; returns {resource: records written}."""
+    merge_requests, pipelines, jobs, deployments, shipped = [], [], {}, [], {}
+    for iid, (day, lead) in enumerate(billing_releases(), 1):
+        finished = at(day, 15)
+        first = finished - hours(lead)
+        merged = finished - hours(6)
+        author = GITLAB_AUTHORS[(iid + 1) % 2]
+        merge_requests.append(billing_merge_request(iid, first, merged, author))
+        head = sha(f"billing-{iid}-merge")
+        pid = 500 + iid
+        pipeline, pipeline_jobs, deploy = billing_pipeline(pid, head, merged, author, "success")
+        if day == date(2025, 6, 11):
+            # The first attempt fails; the release manager retries the job (a new job) at 14:50.
+            failed = deploy(at(day, 14), 5) | {"status": "failed"}
+            pipeline_jobs.append(failed)
+            deployments.append(billing_deployment(len(deployments) + 1, head, failed, "failed"))
+            retry = deploy(at(day, 14, 50), 10) | {"id": pid * 10 + 4}
+        else:
+            retry = deploy(at(day, 14, 50), 10)
+        pipeline_jobs.append(retry)
+        pipeline["updated_at"] = retry["finished_at"]
+        pipelines.append(pipeline)
+        jobs[pid] = pipeline_jobs
+        deployment = billing_deployment(len(deployments) + 1, head, retry, "success")
+        deployments.append(deployment)
+        shipped[deployment["id"]] = [{"iid": iid, "merge_commit_sha": head, "squash_commit_sha": None,
+                                      "sha": sha(f"billing-{iid}-1")}]
+    opened = second_wednesday(2025, 11) + timedelta(days=14)
+    merge_requests.append(billing_merge_request(len(merge_requests) + 1, at(opened, 9), None, GITLAB_AUTHORS[0]))
+    merge_requests.sort(key=lambda m: (m["updatedAt"], int(m["iid"])))
+
+    pages = {
+        "environments/00000001.json": [{"id": 1, "name": "production", "tier": "production", "state": "available"}],
+        "protected_environments/00000001.json": [],
+        "merge_requests/00000001.json": {"data": {
+            "queryComplexity": {"score": 98, "limit": 250},
+            "project": {"mergeRequests": {"count": len(merge_requests),
+                                          "pageInfo": {"hasNextPage": False, "endCursor": "eyJpZCI6MTR9"},
+                                          "nodes": merge_requests}}}},
+        "pipelines/00000001.json": pipelines,
+        **{f"jobs/{k:08}.json": jobs[pid] for k, pid in enumerate(sorted(jobs), 1)},
+        "deployments/00000001.json": deployments,
+        **{f"deployment_merge_requests/{did}.json": mrs for did, mrs in shipped.items()},
+    }
+    root = GITLAB.joinpath(*GITLAB_PROJECT.split("/"))
+    for old in root.glob("*/*.json"):
+        old.unlink()
+    for name, page in pages.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(page, indent=2, ensure_ascii=False) + "\n")
+    return {"merge_requests": len(merge_requests), "pipelines": len(pipelines),
+            "jobs": sum(len(j) for j in jobs.values()), "deployments": len(deployments),
+            "deployment_merge_requests": len(shipped)}
+
+
 def write_csv(name, columns, rows):
     with open(HERE / name, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -1015,6 +1171,7 @@ def main():
                 f.write(json.dumps(row) + "\n")
     pagerduty = write_pagerduty(from_pagerduty, org.deployments)
     write_jira(in_jira)
+    gitlab = write_gitlab()
 
     write_csv("pipelines.csv", ["id", "repo", "service", "name", "ref", "trigger", "triggered_by", "queued_at",
                                 "started_at", "finished_at", "status", "attempt"], org.pipelines)
@@ -1032,6 +1189,7 @@ def main():
         "pipelines.csv": len(org.pipelines),
         "jobs.csv": len(org.jobs),
         **{f"github/{GITHUB_REPO}/{resource}": n for resource, n in recorded.items()},
+        **{f"gitlab/{GITLAB_PROJECT}/{resource}": n for resource, n in gitlab.items()},
     }
     for name, n in sizes.items():
         print(f"{name:34} {n:5} rows")

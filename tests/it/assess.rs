@@ -380,7 +380,15 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
     let dir = tempfile::tempdir().unwrap();
     let (json, snapshots) = sample_assessment(dir.path());
     let services = json.as_array().unwrap();
-    assert_eq!(services.len(), 3);
+    assert_eq!(services.len(), 4);
+    // billing's evidence scores are not worked out by hand yet (evidence.py does not read its recorded
+    // GitLab pages): expected.json lists the evidence of the other three services only.
+    let unworked: Vec<&str> = services
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .filter(|name| expected["evidence"].get(name).is_none())
+        .collect();
+    assert_eq!(unworked, ["billing"]);
     // ledger's knowledge distribution rests only on facts about HEAD (CODEOWNERS): known for the
     // window, but no quarter has a score of its own, so nothing "moves".
     let ledger = services.iter().find(|s| s["service"] == "ledger").unwrap();
@@ -399,7 +407,9 @@ fn the_sample_organisation_has_the_hand_worked_survey_scores() {
             let id = c["id"].as_str().unwrap();
             assert_eq!(c["survey"]["score"], expected["survey"][name][id], "{name} {id} survey score");
             // Worked out from the data files by sample-data/acme/evidence.py (EXPECTED.md).
-            assert_eq!(c["evidence"]["score"], expected["evidence"][name][id], "{name} {id} evidence score");
+            if let Some(evidence) = expected["evidence"].get(name) {
+                assert_eq!(c["evidence"]["score"], evidence[id], "{name} {id} evidence score");
+            }
             for side in ["evidence", "survey"] {
                 assert!(
                     !c[side]["score"].is_null() || c[side]["unknown_reason"].is_string(),
@@ -631,7 +641,7 @@ fn the_report_shows_the_capabilities_per_service_and_the_portfolio_heatmap() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let html = text(&out.stdout);
     assert_eq!(html.matches("<table class=\"heatmap\">").count(), 1);
-    assert_eq!(html.matches("<table class=\"capabilities\">").count(), 3, "one section per service");
+    assert_eq!(html.matches("<table class=\"capabilities\">").count(), 4, "one section per service");
     // The heatmap's payments row: deployment automation (5th column): every release was started by a
     // person, so the evidence says 0.0 while the answers say 8.3 — the planted disagreement.
     let heatmap = &html[html.find("class=\"heatmap\"").unwrap()..];
@@ -733,7 +743,7 @@ fn the_markdown_summary_names_the_weakest_capabilities_and_the_disagreements() {
         "the Quick Check's too: {payments}"
     );
     // Every service has the part, and each comes before the first steps.
-    assert_eq!(md.matches("Weakest capabilities (evidence / survey").count(), 3);
+    assert_eq!(md.matches("Weakest capabilities (evidence / survey").count(), 4);
     assert!(payments.find("Weakest capabilities").unwrap() < payments.find("First steps:").unwrap());
 }
 

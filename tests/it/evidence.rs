@@ -999,7 +999,7 @@ fn sample_measurements() -> HashMap<String, Vec<Measurement>> {
 fn the_sample_organisation_is_measured_for_every_capability() {
     let catalogue = catalogue();
     let all = sample_measurements();
-    assert_eq!(all.len(), 3);
+    assert_eq!(all.len(), 4);
     for (service, list) in &all {
         for capability in CAPABILITIES {
             assert!(
@@ -1013,6 +1013,15 @@ fn the_sample_organisation_is_measured_for_every_capability() {
         }
     }
     let get = |service: &str, id: &str| all[service].iter().find(|m| m.indicator == id).unwrap().clone();
+    // billing: GitLab reports its merge requests' commits, but nothing read the repository's files, so
+    // what the files would show is unknown, not absent.
+    let pipeline_config = get("billing", "vc.pipeline_config_in_repo");
+    assert_eq!(pipeline_config.value, None, "{}", pipeline_config.detail);
+    assert!(
+        pipeline_config.unknown_reason.as_deref().is_some_and(|r| r.contains("was not scanned")),
+        "{:?}",
+        pipeline_config.unknown_reason
+    );
     // payments: every release is approved by hand in a manual Jenkins job (jobs.csv, deployments.csv).
     let manual = get("payments", "da.manual_production_deployments");
     assert_eq!(

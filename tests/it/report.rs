@@ -84,7 +84,7 @@ fn markdown_and_json_carry_the_same_levels() {
     assert_eq!(doc["schema"], "flowgauge.report/1");
     let ledger = doc["portfolio"].as_array().unwrap().iter().find(|r| r["name"] == "ledger").unwrap();
     assert_eq!(ledger["overall"]["level"], "low");
-    assert_eq!(doc["services"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["services"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn templates_can_be_overridden_and_a_broken_one_is_named() {
     fs::create_dir(&templates).unwrap();
     fs::write(templates.join("report.md"), "{{ title }} for {{ services|length }} services").unwrap();
     let (_d, out) = sample_report("md", &["--templates", templates.to_str().unwrap()]);
-    assert_eq!(fs::read_to_string(out).unwrap(), "Software delivery performance for 3 services");
+    assert_eq!(fs::read_to_string(out).unwrap(), "Software delivery performance for 4 services");
     fs::write(templates.join("report.md"), "{% for %}").unwrap();
     let config = repo_root().join("sample-data/acme/flowgauge.toml");
     let ws = dir.path().join("ws");

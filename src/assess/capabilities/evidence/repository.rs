@@ -126,8 +126,10 @@ impl Evidence {
                 value: values.as_ref().and_then(|v| v[i]),
             })
             .collect();
-        let commits = table(input, "commits")?;
-        let history = prepare::strs(commits, "repo")?.iter().any(|r| scope.owns_repo(r));
+        // Only the git source reads which files commits touched; a forge reports commits too (GitLab's
+        // merge requests fill `commits`), but reading those is not reading the repository's files.
+        let files = table(input, "commit_files")?;
+        let history = prepare::strs(files, "repo")?.iter().any(|r| scope.owns_repo(r));
         let scanned = history || rows.iter().any(|r| r.source == "scan");
         Ok(Evidence { rows, scanned, no_repo: scope.repos.is_empty() })
     }
