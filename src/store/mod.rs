@@ -287,14 +287,12 @@ impl Workspace {
             .write(true)
             .open(&lock_path)
             .map_err(|e| Error::io(&lock_path, e))?;
-        let locked = if shared { lock.try_lock_shared() } else { lock.try_lock() };
-        match locked {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::WorkspaceLocked { workspace: root.to_path_buf(), lock: lock_path });
+        take_workspace_lock(&lock, shared).map_err(|e| match e {
+            TryLockError::WouldBlock => {
+                Error::WorkspaceLocked { workspace: root.to_path_buf(), lock: lock_path.clone() }
             }
-            Err(TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
-        }
+            TryLockError::Error(e) => Error::io(&lock_path, e),
+        })?;
         let manifest = {
             let _commit = commit_lock(root)?;
             if legacy::needs_migration(root)? {
@@ -944,6 +942,25 @@ fn unique_part_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("part-{nanos:x}-{}-{}.parquet", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Takes the workspace lock (shared for a shard, else exclusive), asking again for up to a second
+/// before saying the workspace is busy. Why not at once: a lock is held by an open file description,
+/// which a child process forked at that moment by any thread of this process (a browser, a script)
+/// shares until it execs — so a workspace this process has just closed can look held for a few
+/// milliseconds. Another run that really holds it holds it for far longer than a second.
+fn take_workspace_lock(lock: &File, shared: bool) -> std::result::Result<(), TryLockError> {
+    let mut attempts = 0;
+    loop {
+        let taken = if shared { lock.try_lock_shared() } else { lock.try_lock() };
+        match taken {
+            Err(TryLockError::WouldBlock) if attempts < 50 => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Takes the commit lock, waiting for a commit in progress (a commit holds it for the time it takes
