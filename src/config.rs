@@ -667,35 +667,20 @@ fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
             format!("`{project}` is not a GitLab project written as group/name (subgroups allowed) or a numeric id"),
         ));
     }
-    if let Some(url) = &s.api_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
-    {
-        return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
-    }
+    check_http_url(key, s.api_url.as_deref())?;
     let recorded = match s.recorded {
-        Some(dir) => {
-            for (field, given) in [
+        Some(dir) => Some(recorded_dir(
+            key,
+            "gitlab",
+            base,
+            &dir,
+            &[
                 ("api_url", s.api_url.is_some()),
                 ("max_wait_seconds", s.max_wait_seconds.is_some()),
                 ("incident_labels", s.incident_labels.is_some()),
-            ] {
-                if given {
-                    return Err(bad(
-                        format!("{key}.{field}"),
-                        "applies to gitlab sources read from the network, not to `recorded` pages",
-                    ));
-                }
-            }
-            let dir = base.join(dir);
-            if !dir.is_dir() {
-                let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
-                return Err(bad(
-                    format!("{key}.recorded"),
-                    format!("{} {problem}: it should hold recorded pages as GROUP/NAME/RESOURCE/*.json", dir.display()),
-                ));
-            }
-            Some(dir)
-        }
+            ],
+            "GROUP/NAME/RESOURCE/*.json",
+        )?),
         None => None,
     };
     // Issues of GitLab's `incident` type are always incidents; these labels add labelled issues.
@@ -1081,40 +1066,21 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
                     return Err(bad(format!("{key}.repo"), format!("`{repo}` is not written as owner/name")));
                 }
-                if let Some(url) = &s.api_url
-                    && !(url.starts_with("https://") || url.starts_with("http://"))
-                {
-                    return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
-                }
+                check_http_url(&key, s.api_url.as_deref())?;
                 let recorded = match s.recorded {
-                    Some(dir) => {
-                        // Recorded pages are read as they are: settings of the network have nothing to act on.
-                        for (field, given) in [
+                    Some(dir) => Some(recorded_dir(
+                        &key,
+                        "github",
+                        base,
+                        &dir,
+                        &[
                             ("api_url", s.api_url.is_some()),
                             ("max_wait_seconds", s.max_wait_seconds.is_some()),
                             ("incident_labels", s.incident_labels.is_some()),
                             ("jobs", s.jobs.is_some()),
-                        ] {
-                            if given {
-                                return Err(bad(
-                                    format!("{key}.{field}"),
-                                    "applies to github sources read from the network, not to `recorded` pages",
-                                ));
-                            }
-                        }
-                        let dir = base.join(dir);
-                        if !dir.is_dir() {
-                            let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
-                            return Err(bad(
-                                format!("{key}.recorded"),
-                                format!(
-                                    "{} {problem}: it should hold recorded pages as OWNER/NAME/RESOURCE/*.json",
-                                    dir.display()
-                                ),
-                            ));
-                        }
-                        Some(dir)
-                    }
+                        ],
+                        "OWNER/NAME/RESOURCE/*.json",
+                    )?),
                     None => None,
                 };
                 let incident_labels = s.incident_labels.unwrap_or_else(|| vec!["incident".to_string()]);
@@ -1197,11 +1163,7 @@ fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<Strin
             return Err(bad(format!("{key}.{field}"), "does not apply to pagerduty sources"));
         }
     }
-    if let Some(url) = &s.api_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
-    {
-        return Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")));
-    }
+    check_http_url(key, s.api_url.as_deref())?;
     if let Some(account) = &s.account
         && (account.is_empty() || !account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
     {
@@ -1229,26 +1191,14 @@ fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<Strin
         service_map.push(ServiceMapping { pagerduty: m.pagerduty, service: m.service });
     }
     let recorded = match s.recorded {
-        Some(dir) => {
-            for (field, given) in [("api_url", s.api_url.is_some()), ("max_wait_seconds", s.max_wait_seconds.is_some())]
-            {
-                if given {
-                    return Err(bad(
-                        format!("{key}.{field}"),
-                        "applies to pagerduty sources read from the network, not to `recorded` pages",
-                    ));
-                }
-            }
-            let dir = base.join(dir);
-            if !dir.is_dir() {
-                let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
-                return Err(bad(
-                    format!("{key}.recorded"),
-                    format!("{} {problem}: it should hold recorded pages as RESOURCE/*.json", dir.display()),
-                ));
-            }
-            Some(dir)
-        }
+        Some(dir) => Some(recorded_dir(
+            key,
+            "pagerduty",
+            base,
+            &dir,
+            &[("api_url", s.api_url.is_some()), ("max_wait_seconds", s.max_wait_seconds.is_some())],
+            "RESOURCE/*.json",
+        )?),
         None => None,
     };
     Ok(PagerdutySource {
@@ -1259,6 +1209,44 @@ fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<Strin
         change_events_as_deployments: s.change_events_as_deployments,
         recorded,
     })
+}
+
+/// Refuses an `api_url` that is not an http(s) URL.
+fn check_http_url(key: &str, url: Option<&str>) -> Result<()> {
+    match url {
+        Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+            Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a source's `recorded` directory of pages (laid out as `layout`), relative to `base`.
+/// Recorded pages are read as they are: settings of the network (`network_only`, given or not) have
+/// nothing to act on, so giving one is refused.
+fn recorded_dir(
+    key: &str,
+    kind: &str,
+    base: &Path,
+    dir: &Path,
+    network_only: &[(&str, bool)],
+    layout: &str,
+) -> Result<PathBuf> {
+    if let Some((field, _)) = network_only.iter().find(|(_, given)| *given) {
+        return Err(bad(
+            format!("{key}.{field}"),
+            format!("applies to {kind} sources read from the network, not to `recorded` pages"),
+        ));
+    }
+    let dir = base.join(dir);
+    if !dir.is_dir() {
+        let problem = if dir.exists() { "is not a directory" } else { "does not exist" };
+        return Err(bad(
+            format!("{key}.recorded"),
+            format!("{} {problem}: it should hold recorded pages as {layout}", dir.display()),
+        ));
+    }
+    Ok(dir)
 }
 
 fn check_positive(key: &str, value: f64) -> Result<()> {
