@@ -4,33 +4,13 @@
 //! workspace (`flowgauge collect github --offline`), and so that a user's bug can be reproduced from
 //! their pages alone. Every function here is pure: the same pages give the same rows.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+pub use crate::collect::http::rows::{Extracted, Truncated};
 use crate::config::Service;
 use crate::error::{Error, Result};
-use crate::model::{self, Row, TableSchema, Value};
-
-/// Rows extracted from some pages, per table.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Extracted {
-    pub tables: BTreeMap<&'static str, Vec<Row>>,
-    /// Nested listings GitHub cut at one page (more than 100 commits or reviews on one pull request,
-    /// more than 20 statuses on one deployment, …).
-    pub truncated: Vec<Truncated>,
-}
-
-/// One listing GitHub returned only in part, knowingly: the item it belongs to, what was cut, and
-/// the metrics (by their `explain` names) whose figures the missing part weakens.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Truncated {
-    /// The row id of the item (`github:pr:acme/shop#12`), or what names the listing.
-    pub item: String,
-    pub detail: String,
-    pub affects: &'static [&'static str],
-}
+use crate::model::{self, Row, Value};
 
 /// What a pull request's commits feed: which deployment shipped the change (lead time), and so
 /// which deployment a revert or an incident points at.
@@ -44,36 +24,6 @@ pub const DEPLOYMENT_AFFECTS: &[&str] =
 /// and incidents linked to it.
 pub const SHIPPED_AFFECT: &[&str] =
     &["lead-time", "change-failure-rate", "recovery-time", "time-to-restore", "rework-rate"];
-
-impl Extracted {
-    fn push(&mut self, schema: &'static TableSchema, row: Row) {
-        self.tables.entry(schema.name).or_default().push(row);
-    }
-
-    /// The batches in the shape [`crate::store::Workspace::upsert`] takes.
-    pub fn batches(self) -> Vec<(&'static TableSchema, Vec<Row>)> {
-        self.tables
-            .into_iter()
-            .map(|(name, rows)| (model::table(name).expect("extracted tables exist"), rows))
-            .collect()
-    }
-
-    pub fn rows(&self, schema: &TableSchema) -> usize {
-        self.tables.get(schema.name).map_or(0, Vec::len)
-    }
-
-    /// The ids of the pull requests and deployments read whole or in part: an item read again is
-    /// judged again (a listing cut before may be whole now).
-    pub fn items(&self) -> impl Iterator<Item = &str> {
-        [model::CHANGES.name, model::DEPLOYMENTS.name]
-            .into_iter()
-            .flat_map(|t| self.tables.get(t).into_iter().flatten())
-            .filter_map(|row| match row.first() {
-                Some(Value::Text(id)) => Some(id.as_str()),
-                _ => None,
-            })
-    }
-}
 
 #[derive(Debug, Deserialize)]
 pub struct PullRequestPage {
@@ -1093,6 +1043,7 @@ pub fn compare_rows(page: &serde_json::Value, deployments: &[String], out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::TableSchema;
 
     fn texts(rows: &Extracted, schema: &TableSchema) -> Vec<String> {
         rows.tables

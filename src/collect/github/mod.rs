@@ -15,7 +15,6 @@ pub mod extract;
 pub mod references;
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -25,11 +24,12 @@ use crate::error::{Error, Result};
 use crate::model;
 use crate::store::{UpsertStats, Workspace};
 
-use crate::collect::http::cursor::{self, CreatedRange, Cursor, Cut, Run, load_cursor};
+use crate::collect::http::cursor::{self, CreatedRange, Cursor, Cut, load_cursor};
 use crate::collect::http::headers::next_link;
 pub use crate::collect::http::progress::{Progress, ProgressSink};
-use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
+use crate::collect::http::raw::{self, raw_pages, write_raw_named};
 pub use crate::collect::http::retry::Pacing;
+use crate::collect::http::runner::{self, Api, ApiClient, ApiReport, ApiRequest, Budgets, Session};
 use client::Client;
 use extract::{Extracted, RunIndex};
 
@@ -282,53 +282,6 @@ pub struct GithubReport {
     pub tables: Vec<UpsertStats>,
 }
 
-/// Judges the items of a page again: an item read again loses its old cut, and keeps (or gains) the
-/// cuts found this time.
-fn note_cuts(cuts: &mut BTreeMap<String, Cut>, rows: &Extracted) {
-    for item in rows.items() {
-        cuts.remove(item);
-    }
-    for t in &rows.truncated {
-        let cut = cuts.entry(t.item.clone()).or_default();
-        cut.detail = if cut.detail.is_empty() { t.detail.clone() } else { format!("{}; {}", cut.detail, t.detail) };
-        for metric in t.affects {
-            if !cut.affects.iter().any(|a| a == metric) {
-                cut.affects.push(metric.to_string());
-            }
-        }
-    }
-}
-
-/// The data warnings of a source whose items have `cuts`: one `truncated-listing` warning per set of
-/// metrics affected, naming the first few items.
-fn cut_warnings(source: &str, cuts: &BTreeMap<String, Cut>) -> Vec<model::DataWarning> {
-    let mut by_affects: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
-    for cut in cuts.values() {
-        let mut affects = cut.affects.clone();
-        affects.sort();
-        by_affects.entry(affects).or_default().push(&cut.detail);
-    }
-    const NAMED: usize = 5;
-    by_affects
-        .into_iter()
-        .map(|(affects, details)| {
-            let more = details.len().saturating_sub(NAMED);
-            let named = details.iter().take(NAMED).copied().collect::<Vec<_>>().join("; ");
-            let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
-            let n = details.len();
-            model::DataWarning {
-                kind: "truncated-listing".into(),
-                source: source.to_string(),
-                message: format!(
-                    "GitHub listed {n} {} only in part, so what lies past the cut was not read: {named}{tail}",
-                    if n == 1 { "item's records" } else { "items' records" }
-                ),
-                affects,
-            }
-        })
-        .collect()
-}
-
 /// GitHub lists at most this many workflow runs for one query filtered by `created` (its
 /// documentation of "List workflow runs for a repository": "up to 1,000 results for each search
 /// when using the following parameters: … created …"), while `total_count` still says how many
@@ -379,37 +332,92 @@ fn pages_dir(pages: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
     Ok(pages.join(owner).join(name).join(resource))
 }
 
-fn save_cursor(workspace: &mut Workspace, name: &str, cursor: &Cursor) -> Result<()> {
-    cursor::save(workspace, name, cursor, cut_warnings(name, &cursor.truncated))
-}
-
 fn service_for(config: &Config, repo: &str) -> Service {
     config.service_for_repo(repo).cloned().unwrap_or_else(|| super::default_service(repo))
 }
 
-fn count(report: &mut GithubReport, rows: &Extracted) {
-    report.changes += rows.rows(&model::CHANGES);
-    report.reviews += rows.rows(&model::REVIEWS);
-    report.change_commits += rows.rows(&model::CHANGE_COMMITS);
-    report.deployments += rows.rows(&model::DEPLOYMENTS);
-    report.deployment_commits += rows.rows(&model::DEPLOYMENT_COMMITS);
-    report.evidence += rows.rows(&model::EVIDENCE);
-    report
-        .warnings
-        .extend(rows.truncated.iter().map(|t| format!("only one page of a nested list was read: {}", t.detail)));
+impl ApiReport for GithubReport {
+    fn pages(&self) -> usize {
+        self.pages
+    }
+
+    fn mark_resumed(&mut self) {
+        self.resumed = true;
+    }
+
+    fn tables(&mut self) -> &mut Vec<UpsertStats> {
+        &mut self.tables
+    }
+
+    fn count(&mut self, rows: &Extracted) {
+        self.changes += rows.rows(&model::CHANGES);
+        self.reviews += rows.rows(&model::REVIEWS);
+        self.change_commits += rows.rows(&model::CHANGE_COMMITS);
+        self.deployments += rows.rows(&model::DEPLOYMENTS);
+        self.deployment_commits += rows.rows(&model::DEPLOYMENT_COMMITS);
+        self.evidence += rows.rows(&model::EVIDENCE);
+        self.warnings
+            .extend(rows.truncated.iter().map(|t| format!("only one page of a nested list was read: {}", t.detail)));
+    }
+
+    fn close(&mut self, requests: u64, retries: u64, data_warnings: Vec<model::DataWarning>) {
+        (self.requests, self.retries, self.data_warnings) = (requests, retries, data_warnings);
+    }
 }
 
-fn merge_stats(all: &mut Vec<UpsertStats>, new: Vec<UpsertStats>) {
-    for s in new {
-        match all.iter_mut().find(|a| a.table == s.table) {
-            Some(a) => {
-                a.incoming += s.incoming;
-                a.after = s.after;
-            }
-            None => all.push(s),
+impl ApiRequest for GithubRequest {
+    fn target(&self) -> &str {
+        &self.repo
+    }
+
+    fn source(&self) -> String {
+        format!("github:{}", self.repo)
+    }
+
+    fn stop_after_pages(&self) -> Option<usize> {
+        self.stop_after_pages
+    }
+
+    fn progress(&self) -> Option<&ProgressSink> {
+        self.progress.as_ref()
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Github { repo: self.repo.clone(), message }
+    }
+}
+
+impl ApiClient for Client {
+    fn requests(&self) -> u64 {
+        Client::requests(self)
+    }
+
+    fn retries(&self) -> u64 {
+        Client::retries(self)
+    }
+
+    fn budgets(&self) -> Budgets {
+        Budgets {
+            points: self.points.load(std::sync::atomic::Ordering::Relaxed),
+            graphql_remaining: self.budgets.graphql_left(),
+            rest_remaining: self.budgets.rest_left(),
         }
     }
 }
+
+/// The GitHub source's place in the resource runner.
+pub struct Github;
+
+impl Api for Github {
+    type Request = GithubRequest;
+    type Client = Client;
+    type Report = GithubReport;
+    const NAME: &'static str = "GitHub";
+    const MAX_REWIND_DAYS: i64 = MAX_REWIND_DAYS;
+}
+
+/// One resource of a repository being fetched, page by page.
+type Fetch<'a> = runner::Fetch<'a, Github>;
 
 /// Collects one repository from GitHub into the workspace.
 pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &GithubRequest) -> Result<GithubReport> {
@@ -426,139 +434,31 @@ pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &Gith
     };
     let service = service_for(config, &request.repo);
     let mut report = GithubReport { repo: request.repo.clone(), ..Default::default() };
-    let mut pages_left = request.stop_after_pages;
-    let mut result = Ok(());
-    let started = std::time::Instant::now();
-    let mut raw = RawPages::default();
-    for resource in request.resources.iter().filter(|r| r.wanted_for(&service)) {
-        let mut fetch = Fetch {
-            workspace: &mut *workspace,
-            request,
-            service: &service,
-            runtime: &runtime,
-            client: &client,
-            report: &mut report,
-            pages_left: &mut pages_left,
-            raw: &mut raw,
-            started,
-            items: 0,
-        };
-        result = match resource {
+    let session = Session { request, service: &service, runtime: &runtime, client: &client };
+    let wanted = request.resources.iter().copied().filter(|r| r.wanted_for(&service));
+    runner::collect(workspace, config, session, &mut report, wanted, |fetch, resource| {
+        match resource {
             Resource::WorkflowRuns => fetch.workflow_runs(),
             Resource::Environments => fetch.environments(),
             Resource::Codeowners => fetch.codeowners(),
             Resource::DeploymentCommits => fetch.deployment_commits(),
-            other => fetch.graphql(*other),
-        };
-        if result.is_ok() && matches!(resource, Resource::Deployments | Resource::Releases | Resource::WorkflowRuns) {
-            result = mark_rollbacks(workspace, &request.repo).map(|_| ());
+            other => fetch.graphql(other),
+        }?;
+        if matches!(resource, Resource::Deployments | Resource::Releases | Resource::WorkflowRuns) {
+            mark_rollbacks(fetch.workspace, &request.repo)?;
         }
-        if result.is_err() {
-            break;
-        }
-    }
-    report.requests = client.requests();
-    report.retries = client.retries();
-    report.points = client.points.load(std::sync::atomic::Ordering::Relaxed);
-    report.graphql_remaining = client.budgets.graphql_left();
-    report.rest_remaining = client.budgets.rest_left();
-    let prefix = format!("github:{}:", request.repo);
-    report.data_warnings = cursor::warnings_under(workspace, &prefix);
-    result?;
-    workspace.replace(&model::SERVICES, &super::service_rows(config))?;
+        Ok(())
+    })?;
+    let budgets = client.budgets();
+    report.points = budgets.points;
+    report.graphql_remaining = budgets.graphql_remaining;
+    report.rest_remaining = budgets.rest_remaining;
     Ok(report)
-}
-
-/// One resource being fetched, page by page.
-struct Fetch<'a> {
-    workspace: &'a mut Workspace,
-    request: &'a GithubRequest,
-    service: &'a Service,
-    runtime: &'a tokio::runtime::Runtime,
-    client: &'a Client,
-    report: &'a mut GithubReport,
-    pages_left: &'a mut Option<usize>,
-    raw: &'a mut RawPages,
-    started: std::time::Instant,
-    /// Items read so far of the current resource.
-    items: u64,
 }
 
 impl Fetch<'_> {
     fn repo(&self) -> &str {
         &self.request.repo
-    }
-
-    /// Counts a page against `stop_after_pages`.
-    fn page_budget(&mut self) -> Result<()> {
-        match self.pages_left {
-            Some(0) => Err(Error::Github {
-                repo: self.repo().to_string(),
-                message: "stopped after the pages asked for; the next run resumes".into(),
-            }),
-            Some(n) => {
-                *n -= 1;
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Tells the progress sink where `resource` stands.
-    fn progress(&mut self, resource: Resource, items: u64, total: Option<u64>, done: bool) {
-        self.items += items;
-        let Some(sink) = &self.request.progress else { return };
-        (sink.0)(&Progress {
-            repo: self.repo().to_string(),
-            resource: resource.name(),
-            pages: self.report.pages,
-            items: self.items,
-            total,
-            requests: self.client.requests(),
-            points: self.client.points.load(std::sync::atomic::Ordering::Relaxed),
-            graphql_remaining: self.client.budgets.graphql_left(),
-            rest_remaining: self.client.budgets.rest_left(),
-            elapsed: self.started.elapsed(),
-            done,
-        });
-    }
-
-    /// Starts or resumes a run of `resource`.
-    fn begin(&mut self, resource: Resource) -> (String, Cursor, Run) {
-        let name = source_name(self.repo(), resource.name());
-        let mut cursor = load_cursor(self.workspace, &name);
-        let run = match cursor.run.take() {
-            Some(run) => {
-                self.report.resumed = true;
-                run
-            }
-            None => Run { stop_at: cursor.high_water, ..Default::default() },
-        };
-        (name, cursor, run)
-    }
-
-    fn store(&mut self, rows: Extracted) -> Result<()> {
-        count(self.report, &rows);
-        let stats = self.workspace.upsert(&rows.batches())?;
-        merge_stats(&mut self.report.tables, stats);
-        Ok(())
-    }
-
-    fn finish(&mut self, name: &str, mut cursor: Cursor, run: Run) -> Result<()> {
-        let high = match (cursor.high_water, run.next_high_water) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        // Unfinished items (running deployments and workflow runs) are read again next time —
-        // unless they have been unfinished for more than a week: a run stuck in a queue must not
-        // make every later collection read a week of history again.
-        cursor.high_water = match (high, run.oldest_unfinished) {
-            (Some(h), Some(u)) if h - u <= chrono::Duration::days(MAX_REWIND_DAYS) => Some(h.min(u)),
-            (Some(h), _) => Some(h),
-            (None, u) => u,
-        };
-        cursor.run = None;
-        save_cursor(self.workspace, name, &cursor)
     }
 
     /// The (run, attempt) pairs whose jobs the workspace already holds.
@@ -593,7 +493,7 @@ impl Fetch<'_> {
         } else {
             RunIndex::default()
         };
-        let (cursor_name, mut cursor, mut run) = self.begin(resource);
+        let (cursor_name, mut cursor, mut run) = self.begin(resource.name());
         loop {
             self.page_budget()?;
             let mut variables = serde_json::json!({ "owner": owner, "name": name, "after": run.after });
@@ -628,7 +528,7 @@ impl Fetch<'_> {
             run.after = meta.end_cursor;
             run.pages += 1;
             self.report.pages += 1;
-            note_cuts(&mut cursor.truncated, &rows);
+            rows.note_cuts(&mut cursor.truncated);
             self.store(rows)?;
             let total = page.json.pointer(&format!("{}/totalCount", resource.pointer())).and_then(|t| t.as_u64());
             let items = page
@@ -636,13 +536,13 @@ impl Fetch<'_> {
                 .pointer(&format!("{}/nodes", resource.pointer()))
                 .and_then(|n| n.as_array())
                 .map_or(0, Vec::len);
-            self.progress(resource, items as u64, total, !more);
+            self.progress(resource.name(), items as u64, total, !more);
             if !more {
                 break;
             }
             let mut state = cursor.clone();
             state.run = Some(run.clone());
-            save_cursor(self.workspace, &cursor_name, &state)?;
+            self.save_cursor(&cursor_name, &state)?;
         }
         self.finish(&cursor_name, cursor, run)
     }
@@ -658,7 +558,7 @@ impl Fetch<'_> {
         let repo = self.repo().to_string();
         let runs_dir = raw_dir(self.workspace.root(), &repo, Resource::WorkflowRuns.name())?;
         let jobs_dir = raw_dir(self.workspace.root(), &repo, JOBS)?;
-        let (cursor_name, mut cursor, mut run) = self.begin(Resource::WorkflowRuns);
+        let (cursor_name, mut cursor, mut run) = self.begin(Resource::WorkflowRuns.name());
         let known = self.jobs_read()?;
         if run.ranges.is_empty() {
             // A new run (or one left by a version that listed runs in one query): everything created
@@ -756,20 +656,13 @@ impl Fetch<'_> {
                     }
                 }
             }
-            self.progress(Resource::WorkflowRuns, items, run.total, run.ranges.is_empty());
+            self.progress(Resource::WorkflowRuns.name(), items, run.total, run.ranges.is_empty());
             if run.ranges.is_empty() {
                 break;
             }
             self.save_run(&cursor_name, &cursor, &run)?;
         }
         self.finish(&cursor_name, cursor, run)
-    }
-
-    /// Records a run in progress, so that an interrupted run continues from here.
-    fn save_run(&mut self, name: &str, cursor: &Cursor, run: &Run) -> Result<()> {
-        let mut state = cursor.clone();
-        state.run = Some(run.clone());
-        save_cursor(self.workspace, name, &state)
     }
 
     fn too_many_runs(&self, range: CreatedRange, reported: u64) -> Error {
@@ -848,7 +741,7 @@ impl Fetch<'_> {
         cursor.truncated = cuts;
         cursor.etag = page.headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
         cursor.high_water = Some(Utc::now());
-        save_cursor(self.workspace, &name, &cursor)
+        self.save_cursor(&name, &cursor)
     }
 
     /// Environments and their protection rules: a snapshot, replaced whole when it changed.
@@ -856,7 +749,7 @@ impl Fetch<'_> {
         let repo = self.repo().to_string();
         let path = format!("/repos/{repo}/environments?per_page=100");
         let Some(page) = self.snapshot_get(Resource::Environments.name(), &path, None)? else {
-            self.progress(Resource::Environments, 0, None, true);
+            self.progress(Resource::Environments.name(), 0, None, true);
             return Ok(());
         };
         self.expect_array(&page.json, "environments", &path)?;
@@ -874,13 +767,8 @@ impl Fetch<'_> {
         let items = page.json["environments"].as_array().map_or(0, Vec::len) as u64;
         self.replace_evidence(&extract::environments_prefix(&repo), rows)?;
         self.snapshot_done(Resource::Environments.name(), &page, cuts)?;
-        self.progress(Resource::Environments, items, Some(items), true);
+        self.progress(Resource::Environments.name(), items, Some(items), true);
         Ok(())
-    }
-
-    /// Replaces the evidence rows under `prefix` (a snapshot) with `rows`.
-    fn replace_evidence(&mut self, prefix: &str, rows: Extracted) -> Result<()> {
-        replace_evidence(self.workspace, self.report, prefix, rows)
     }
 
     /// CODEOWNERS (one GraphQL request for the three places GitHub looks) and the errors GitHub
@@ -922,7 +810,7 @@ impl Fetch<'_> {
         if let Some(page) = fresh {
             self.snapshot_done(CODEOWNERS_ERRORS, &page, BTreeMap::new())?;
         }
-        self.progress(Resource::Codeowners, 1, Some(1), true);
+        self.progress(Resource::Codeowners.name(), 1, Some(1), true);
         Ok(())
     }
 
@@ -944,15 +832,15 @@ impl Fetch<'_> {
                     write_raw_named(&dir, &compare_page_name(base, head, n + 1), body)?;
                 }
             }
-            self.progress(Resource::DeploymentCommits, 1, Some(total), false);
+            self.progress(Resource::DeploymentCommits.name(), 1, Some(total), false);
         }
         let (rows, cuts) = shipped_rows(&dir, &repo, &targets)?;
         self.report.deployment_commits += rows.len();
         replace_shipped(self.workspace, &repo, rows)?;
         let name = source_name(&repo, Resource::DeploymentCommits.name());
         let cursor = Cursor { high_water: Some(Utc::now()), truncated: cuts, ..Default::default() };
-        save_cursor(self.workspace, &name, &cursor)?;
-        self.progress(Resource::DeploymentCommits, 0, Some(total), true);
+        self.save_cursor(&name, &cursor)?;
+        self.progress(Resource::DeploymentCommits.name(), 0, Some(total), true);
         Ok(())
     }
 
@@ -983,16 +871,6 @@ impl Fetch<'_> {
         }
         Ok(pages)
     }
-}
-
-/// Replaces the evidence rows under `prefix` (a snapshot of settings) with those in `rows`, online
-/// and offline alike.
-fn replace_evidence(workspace: &mut Workspace, report: &mut GithubReport, prefix: &str, rows: Extracted) -> Result<()> {
-    count(report, &rows);
-    let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
-    let stats = workspace.replace_prefixed(&model::EVIDENCE, "id", prefix, &rows)?;
-    merge_stats(&mut report.tables, vec![stats]);
-    Ok(())
 }
 
 /// The ids of the deployments this source writes for a repository, by kind.
@@ -1061,20 +939,12 @@ fn compare_page_name(base: &str, head: &str, page: usize) -> String {
 }
 
 fn read_raw_json(path: &Path, repo: &str) -> Result<(String, serde_json::Value)> {
-    let body = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let json = serde_json::from_str(&body).map_err(|e| Error::Github {
-        repo: repo.to_string(),
-        message: format!("raw page {} is not JSON: {e}", path.display()),
-    })?;
-    Ok((body, json))
+    raw::read_json(path, |message| Error::Github { repo: repo.to_string(), message })
 }
 
 /// The newest raw page of a snapshot resource.
 fn last_raw_json(dir: &Path, repo: &str) -> Result<Option<serde_json::Value>> {
-    match raw_pages(dir)?.last() {
-        Some(path) => Ok(Some(read_raw_json(path, repo)?.1)),
-        None => Ok(None),
-    }
+    raw::last_json(dir, |message| Error::Github { repo: repo.to_string(), message })
 }
 
 /// What the workspace knows about this repository's workflow runs and jobs.
@@ -1226,10 +1096,10 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     let mut report = GithubReport { repo: repo.to_string(), ..Default::default() };
     let dir_of = |name: &str| pages_dir(pages, repo, name);
     let upsert = |workspace: &mut Workspace, report: &mut GithubReport, rows: Extracted| -> Result<()> {
-        count(report, &rows);
+        report.count(&rows);
         report.pages += 1;
         let stats = workspace.upsert(&rows.batches())?;
-        merge_stats(&mut report.tables, stats);
+        runner::merge_stats(&mut report.tables, stats);
         Ok(())
     };
     // Runs and their jobs first: deployments read them.
@@ -1259,7 +1129,7 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
             let (body, json) = read_raw_json(&path, repo)?;
             let mut rows = Extracted::default();
             extract_page(resource, &body, &json, repo, &service, &known, &mut rows)?;
-            note_cuts(&mut cuts, &rows);
+            rows.note_cuts(&mut cuts);
             upsert(workspace, &mut report, rows)?;
         }
     }
@@ -1268,14 +1138,14 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
         let mut rows = Extracted::default();
         extract::environment_rows(&json, repo, &service, &mut rows);
         report.pages += 1;
-        replace_evidence(workspace, &mut report, &extract::environments_prefix(repo), rows)?;
+        runner::replace_evidence::<Github>(workspace, &mut report, &extract::environments_prefix(repo), rows)?;
     }
     if let Some(json) = last_raw_json(&dir_of(Resource::Codeowners.name())?, repo)? {
         let errors = last_raw_json(&dir_of(CODEOWNERS_ERRORS)?, repo)?;
         let mut rows = Extracted::default();
         extract::codeowners_rows(&json, errors.as_ref(), repo, &mut rows);
         report.pages += 1;
-        replace_evidence(workspace, &mut report, &extract::codeowners_prefix(repo), rows)?;
+        runner::replace_evidence::<Github>(workspace, &mut report, &extract::codeowners_prefix(repo), rows)?;
     }
     mark_rollbacks(workspace, repo)?;
     // Compares last: which deployments a pair belongs to comes from the deployments just read.
@@ -1283,7 +1153,7 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, repo: &str, pa
     let dir = dir_of(Resource::DeploymentCommits.name())?;
     let (rows, compare_cuts) = shipped_rows(&dir, repo, &targets)?;
     cuts.extend(compare_cuts);
-    report.data_warnings = cut_warnings(&format!("github:{repo}"), &cuts);
+    report.data_warnings = cursor::cut_warnings(Github::NAME, &format!("github:{repo}"), &cuts);
     report.deployment_commits += rows.len();
     report.pages += raw_pages(&dir)?.len();
     replace_shipped(workspace, repo, rows)?;

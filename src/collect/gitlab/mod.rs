@@ -30,10 +30,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::collect::github::extract::Extracted;
-use crate::collect::http::cursor::{self, CreatedRange, Cursor, Cut, Run, load_cursor};
+use crate::collect::http::cursor::{self, CreatedRange, Cursor};
 pub use crate::collect::http::progress::{Progress, ProgressSink};
-use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
+use crate::collect::http::raw::{self, raw_pages, write_raw_named};
 pub use crate::collect::http::retry::Pacing;
+use crate::collect::http::runner::{self, Api, ApiClient, ApiReport, ApiRequest, Session};
 use crate::config::{Config, Service};
 use crate::error::{Error, Result};
 use crate::model;
@@ -241,74 +242,85 @@ fn service_for(config: &Config, project: &str) -> Service {
     config.service_for_repo(project).cloned().unwrap_or_else(|| super::default_service(project))
 }
 
-fn count(report: &mut GitlabReport, rows: &Extracted) {
-    report.changes += rows.rows(&model::CHANGES);
-    report.reviews += rows.rows(&model::REVIEWS);
-    report.change_commits += rows.rows(&model::CHANGE_COMMITS);
-    report.pipelines += rows.rows(&model::PIPELINES);
-    report.jobs += rows.rows(&model::JOBS);
-    report.deployments += rows.rows(&model::DEPLOYMENTS);
-    report.approvals += rows.rows(&model::APPROVALS);
-    report.deployment_commits += rows.rows(&model::DEPLOYMENT_COMMITS);
-    report.evidence += rows.rows(&model::EVIDENCE);
-}
+impl ApiReport for GitlabReport {
+    fn pages(&self) -> usize {
+        self.pages
+    }
 
-fn merge_stats(all: &mut Vec<UpsertStats>, new: Vec<UpsertStats>) {
-    for s in new {
-        match all.iter_mut().find(|a| a.table == s.table) {
-            Some(a) => {
-                a.incoming += s.incoming;
-                a.after = s.after;
-            }
-            None => all.push(s),
-        }
+    fn mark_resumed(&mut self) {
+        self.resumed = true;
+    }
+
+    fn tables(&mut self) -> &mut Vec<UpsertStats> {
+        &mut self.tables
+    }
+
+    fn count(&mut self, rows: &Extracted) {
+        self.changes += rows.rows(&model::CHANGES);
+        self.reviews += rows.rows(&model::REVIEWS);
+        self.change_commits += rows.rows(&model::CHANGE_COMMITS);
+        self.pipelines += rows.rows(&model::PIPELINES);
+        self.jobs += rows.rows(&model::JOBS);
+        self.deployments += rows.rows(&model::DEPLOYMENTS);
+        self.approvals += rows.rows(&model::APPROVALS);
+        self.deployment_commits += rows.rows(&model::DEPLOYMENT_COMMITS);
+        self.evidence += rows.rows(&model::EVIDENCE);
+    }
+
+    fn close(&mut self, requests: u64, retries: u64, data_warnings: Vec<model::DataWarning>) {
+        (self.requests, self.retries, self.data_warnings) = (requests, retries, data_warnings);
     }
 }
 
-/// Judges the merge requests of a page again: one read again loses its old cut and keeps (or
-/// gains) the cuts found this time.
-fn note_cuts(cuts: &mut BTreeMap<String, Cut>, rows: &Extracted) {
-    for item in rows.items() {
-        cuts.remove(item);
+impl ApiRequest for GitlabRequest {
+    fn target(&self) -> &str {
+        &self.project
     }
-    for t in &rows.truncated {
-        let cut = cuts.entry(t.item.clone()).or_default();
-        cut.detail = if cut.detail.is_empty() { t.detail.clone() } else { format!("{}; {}", cut.detail, t.detail) };
-        for metric in t.affects {
-            if !cut.affects.iter().any(|a| a == metric) {
-                cut.affects.push(metric.to_string());
-            }
-        }
+
+    fn source(&self) -> String {
+        format!("gitlab:{}", self.project)
+    }
+
+    fn stop_after_pages(&self) -> Option<usize> {
+        self.stop_after_pages
+    }
+
+    fn progress(&self) -> Option<&ProgressSink> {
+        self.progress.as_ref()
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Gitlab { project: self.project.clone(), message }
     }
 }
 
-/// One `truncated-listing` warning per set of metrics affected, naming the first few items.
-fn cut_warnings(source: &str, cuts: &BTreeMap<String, Cut>) -> Vec<model::DataWarning> {
-    let mut by_affects: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
-    for cut in cuts.values() {
-        let mut affects = cut.affects.clone();
-        affects.sort();
-        by_affects.entry(affects).or_default().push(&cut.detail);
+/// GitLab's budget is per minute, not GitHub's hour the progress line speaks of: it is reported
+/// once, at the end of the project (`GitlabReport::rate_remaining`), not in the progress line.
+impl ApiClient for Client {
+    fn requests(&self) -> u64 {
+        Client::requests(self)
     }
-    by_affects
-        .into_iter()
-        .map(|(affects, details)| {
-            let named = details.iter().take(5).copied().collect::<Vec<_>>().join("; ");
-            let more = details.len().saturating_sub(5);
-            let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
-            model::DataWarning {
-                kind: "truncated-listing".into(),
-                source: source.to_string(),
-                message: format!("GitLab listed {} items' records only in part: {named}{tail}", details.len()),
-                affects,
-            }
-        })
-        .collect()
+
+    fn retries(&self) -> u64 {
+        Client::retries(self)
+    }
 }
 
-fn save_cursor(workspace: &mut Workspace, name: &str, cursor: &Cursor) -> Result<()> {
-    cursor::save(workspace, name, cursor, cut_warnings(name, &cursor.truncated))
+/// The GitLab source's place in the resource runner.
+pub struct Gitlab;
+
+impl Api for Gitlab {
+    type Request = GitlabRequest;
+    type Client = Client;
+    type Report = GitlabReport;
+    const NAME: &'static str = "GitLab";
+    /// No GitLab resource holds its mark back for unfinished items (unfinished pipelines are
+    /// listed again when their update time moves), so this never applies.
+    const MAX_REWIND_DAYS: i64 = 7;
 }
+
+/// One resource of a project being fetched, page by page.
+type Fetch<'a> = runner::Fetch<'a, Gitlab>;
 
 fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(t.timestamp(), 0).unwrap_or(t)
@@ -334,19 +346,12 @@ fn iso(t: DateTime<Utc>) -> String {
 }
 
 fn read_raw_json(path: &Path, project: &str) -> Result<serde_json::Value> {
-    let body = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&body).map_err(|e| Error::Gitlab {
-        project: project.to_string(),
-        message: format!("raw page {} is not JSON: {e}", path.display()),
-    })
+    Ok(raw::read_json(path, |message| Error::Gitlab { project: project.to_string(), message })?.1)
 }
 
 /// The newest raw page of a snapshot resource.
 fn last_raw_json(dir: &Path, project: &str) -> Result<Option<serde_json::Value>> {
-    match raw_pages(dir)?.last() {
-        Some(path) => Ok(Some(read_raw_json(path, project)?)),
-        None => Ok(None),
-    }
+    raw::last_json(dir, |message| Error::Gitlab { project: project.to_string(), message })
 }
 
 /// Collects one project from GitLab into the workspace.
@@ -380,58 +385,21 @@ pub fn collect_gitlab(workspace: &mut Workspace, config: &Config, request: &Gitl
     };
     let service = service_for(config, &request.project);
     let mut report = GitlabReport { project: request.project.clone(), ..Default::default() };
-    let mut pages_left = request.stop_after_pages;
-    let mut raw = RawPages::default();
-    let started = std::time::Instant::now();
-    let mut result = Ok(());
-    for resource in &request.resources {
-        let mut fetch = Fetch {
-            workspace: &mut *workspace,
-            request,
-            service: &service,
-            runtime: &runtime,
-            client: &client,
-            report: &mut report,
-            pages_left: &mut pages_left,
-            raw: &mut raw,
-            started,
-            items: 0,
-        };
-        result = match resource {
+    let session = Session { request, service: &service, runtime: &runtime, client: &client };
+    runner::collect(workspace, config, session, &mut report, request.resources.iter().copied(), |fetch, resource| {
+        match resource {
             Resource::Environments => fetch.environments(),
             Resource::MergeRequests => fetch.merge_requests(),
-            Resource::Pipelines | Resource::Deployments => fetch.sliced(*resource),
+            Resource::Pipelines | Resource::Deployments => fetch.sliced(resource),
             Resource::DeploymentCommits => fetch.deployment_commits(),
-        };
-        if result.is_ok() && *resource == Resource::Deployments {
-            result = mark_rollbacks(workspace, &request.project).map(|_| ());
+        }?;
+        if resource == Resource::Deployments {
+            mark_rollbacks(fetch.workspace, &request.project)?;
         }
-        if result.is_err() {
-            break;
-        }
-    }
-    report.requests = client.requests();
-    report.retries = client.retries();
+        Ok(())
+    })?;
     report.rate_remaining = client.budget.left();
-    let prefix = format!("gitlab:{}:", request.project);
-    report.data_warnings = cursor::warnings_under(workspace, &prefix);
-    result?;
-    workspace.replace(&model::SERVICES, &super::service_rows(config))?;
     Ok(report)
-}
-
-/// One resource being fetched, page by page.
-struct Fetch<'a> {
-    workspace: &'a mut Workspace,
-    request: &'a GitlabRequest,
-    service: &'a Service,
-    runtime: &'a tokio::runtime::Runtime,
-    client: &'a Client,
-    report: &'a mut GitlabReport,
-    pages_left: &'a mut Option<usize>,
-    raw: &'a mut RawPages,
-    started: std::time::Instant,
-    items: u64,
 }
 
 impl Fetch<'_> {
@@ -441,21 +409,6 @@ impl Fetch<'_> {
 
     fn dir(&self, resource: &str) -> Result<PathBuf> {
         raw_dir(self.workspace.root(), self.project(), resource)
-    }
-
-    /// Counts a page against `stop_after_pages`.
-    fn page_budget(&mut self) -> Result<()> {
-        match self.pages_left {
-            Some(0) => Err(Error::Gitlab {
-                project: self.project().to_string(),
-                message: "stopped after the pages asked for; the next run resumes".into(),
-            }),
-            Some(n) => {
-                *n -= 1;
-                Ok(())
-            }
-            None => Ok(()),
-        }
     }
 
     fn get(&self, listing: &Listing) -> Result<Page> {
@@ -487,59 +440,6 @@ impl Fetch<'_> {
         Ok(pages)
     }
 
-    fn progress(&mut self, resource: Resource, items: u64, total: Option<u64>, done: bool) {
-        self.items += items;
-        let Some(sink) = &self.request.progress else { return };
-        (sink.0)(&Progress {
-            repo: self.project().to_string(),
-            resource: resource.name(),
-            pages: self.report.pages,
-            items: self.items,
-            total,
-            requests: self.client.requests(),
-            points: 0,
-            graphql_remaining: None,
-            // GitLab's budget is per minute, not GitHub's hour the progress line speaks of: it is
-            // reported once, at the end of the project (`GitlabReport::rate_remaining`).
-            rest_remaining: None,
-            elapsed: self.started.elapsed(),
-            done,
-        });
-    }
-
-    /// Starts or resumes a run of `resource`.
-    fn begin(&mut self, resource: Resource) -> (String, Cursor, Run) {
-        let name = source_name(self.project(), resource.name());
-        let mut cursor = load_cursor(self.workspace, &name);
-        let run = match cursor.run.take() {
-            Some(run) => {
-                self.report.resumed = true;
-                run
-            }
-            None => Run { stop_at: cursor.high_water, ..Default::default() },
-        };
-        (name, cursor, run)
-    }
-
-    fn store(&mut self, rows: Extracted) -> Result<()> {
-        count(self.report, &rows);
-        let stats = self.workspace.upsert(&rows.batches())?;
-        merge_stats(&mut self.report.tables, stats);
-        Ok(())
-    }
-
-    fn save_run(&mut self, name: &str, cursor: &Cursor, run: &Run) -> Result<()> {
-        let mut state = cursor.clone();
-        state.run = Some(run.clone());
-        save_cursor(self.workspace, name, &state)
-    }
-
-    fn finish(&mut self, name: &str, mut cursor: Cursor, run: Run) -> Result<()> {
-        cursor.high_water = cursor.high_water.max(run.next_high_water);
-        cursor.run = None;
-        save_cursor(self.workspace, name, &cursor)
-    }
-
     /// Environments (tiers) and protected environments (required approvals): a snapshot, read
     /// whole every run and replacing the project's environment evidence.
     fn environments(&mut self) -> Result<()> {
@@ -567,11 +467,11 @@ impl Fetch<'_> {
         self.report.pages += environments.len() + 1;
         let mut rows = Extracted::default();
         extract::environment_rows(&merged, &protected_json, &project, self.service, &mut rows);
-        replace_evidence(self.workspace, self.report, &extract::environments_prefix(&project), rows)?;
+        self.replace_evidence(&extract::environments_prefix(&project), rows)?;
         let items = merged.as_array().map_or(0, Vec::len) as u64;
         let name = source_name(&project, Resource::Environments.name());
-        save_cursor(self.workspace, &name, &Cursor { high_water: Some(Utc::now()), ..Default::default() })?;
-        self.progress(Resource::Environments, items, Some(items), true);
+        self.save_cursor(&name, &Cursor { high_water: Some(Utc::now()), ..Default::default() })?;
+        self.progress(Resource::Environments.name(), items, Some(items), true);
         Ok(())
     }
 
@@ -582,7 +482,7 @@ impl Fetch<'_> {
         let project = self.project().to_string();
         let dir = self.dir(Resource::MergeRequests.name())?;
         let overflow_dir = self.dir(MR_OVERFLOW)?;
-        let (cursor_name, mut cursor, mut run) = self.begin(Resource::MergeRequests);
+        let (cursor_name, mut cursor, mut run) = self.begin(Resource::MergeRequests.name());
         loop {
             self.page_budget()?;
             // A second of overlap: an update at the mark itself is read again, never missed.
@@ -616,9 +516,9 @@ impl Fetch<'_> {
             run.after = meta.end_cursor.clone();
             run.pages += 1;
             self.report.pages += 1;
-            note_cuts(&mut cursor.truncated, &rows);
+            rows.note_cuts(&mut cursor.truncated);
             self.store(rows)?;
-            self.progress(Resource::MergeRequests, meta.items, meta.total, !meta.has_next);
+            self.progress(Resource::MergeRequests.name(), meta.items, meta.total, !meta.has_next);
             if !meta.has_next {
                 break;
             }
@@ -644,7 +544,7 @@ impl Fetch<'_> {
     /// ends having returned fewer items than GitLab reports is an error: the cursor stays before
     /// it and the next run walks it again, in halves.
     fn sliced(&mut self, resource: Resource) -> Result<()> {
-        let (cursor_name, cursor, mut run) = self.begin(resource);
+        let (cursor_name, cursor, mut run) = self.begin(resource.name());
         if run.ranges.is_empty() {
             let earliest = DateTime::parse_from_rfc3339(EARLIEST).expect("valid instant").with_timezone(&Utc);
             let from = run.stop_at.map(|t| t - chrono::Duration::seconds(1)).unwrap_or(earliest);
@@ -717,7 +617,7 @@ impl Fetch<'_> {
                     }
                 }
             }
-            self.progress(resource, meta.items, None, run.ranges.is_empty());
+            self.progress(resource.name(), meta.items, None, run.ranges.is_empty());
             if run.ranges.is_empty() {
                 break;
             }
@@ -864,7 +764,7 @@ impl Fetch<'_> {
                     self.report.pages += 1;
                 }
             }
-            self.progress(Resource::DeploymentCommits, 1, Some(total), false);
+            self.progress(Resource::DeploymentCommits.name(), 1, Some(total), false);
         }
         let rows = shipped_rows(&mrs_dir, &compare_dir, &project, &plan)?;
         self.report.deployment_commits += rows.len();
@@ -875,8 +775,8 @@ impl Fetch<'_> {
             &rows,
         )?;
         let name = source_name(&project, Resource::DeploymentCommits.name());
-        save_cursor(self.workspace, &name, &Cursor { high_water: Some(Utc::now()), ..Default::default() })?;
-        self.progress(Resource::DeploymentCommits, 0, Some(total), true);
+        self.save_cursor(&name, &Cursor { high_water: Some(Utc::now()), ..Default::default() })?;
+        self.progress(Resource::DeploymentCommits.name(), 0, Some(total), true);
         Ok(())
     }
 }
@@ -898,15 +798,6 @@ fn manual_jobs(workspace: &Workspace, project: &str) -> Result<BTreeSet<i64>> {
         .filter(|i| manual.get(*i) == Some(true))
         .filter_map(|i| ids.get(i)?.strip_prefix(&prefix)?.parse().ok())
         .collect())
-}
-
-/// Replaces the evidence rows under `prefix` (a snapshot of settings) with those in `rows`.
-fn replace_evidence(workspace: &mut Workspace, report: &mut GitlabReport, prefix: &str, rows: Extracted) -> Result<()> {
-    count(report, &rows);
-    let rows = rows.tables.get(model::EVIDENCE.name).cloned().unwrap_or_default();
-    let stats = workspace.replace_prefixed(&model::EVIDENCE, "id", prefix, &rows)?;
-    merge_stats(&mut report.tables, vec![stats]);
-    Ok(())
 }
 
 fn deployment_prefix(project: &str) -> String {
@@ -1038,9 +929,9 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, project: &str,
     let mut report = GitlabReport { project: project.to_string(), ..Default::default() };
     let dir_of = |name: &str| pages_dir(pages, project, name);
     let upsert = |workspace: &mut Workspace, report: &mut GitlabReport, rows: Extracted| -> Result<()> {
-        count(report, &rows);
+        report.count(&rows);
         let stats = workspace.upsert(&rows.batches())?;
-        merge_stats(&mut report.tables, stats);
+        runner::merge_stats(&mut report.tables, stats);
         Ok(())
     };
     // Environments: the newest snapshot.
@@ -1051,7 +942,7 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, project: &str,
         let mut rows = Extracted::default();
         extract::environment_rows(environments, &protected, project, &service, &mut rows);
         report.pages += 2;
-        replace_evidence(workspace, &mut report, &extract::environments_prefix(project), rows)?;
+        runner::replace_evidence::<Gitlab>(workspace, &mut report, &extract::environments_prefix(project), rows)?;
     }
     // Merge requests: every overflow page first, then the pages in fetch order.
     let mut overflow = Overflow::default();
@@ -1066,7 +957,7 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, project: &str,
         let parsed = extract::parse_merge_requests(&body, project)?;
         let mut rows = Extracted::default();
         extract::merge_request_rows(&parsed, &overflow, project, &service, &mut rows);
-        note_cuts(&mut cuts, &rows);
+        rows.note_cuts(&mut cuts);
         report.pages += 1;
         upsert(workspace, &mut report, rows)?;
     }
@@ -1112,7 +1003,7 @@ pub fn reextract_from(workspace: &mut Workspace, config: &Config, project: &str,
     let rows = shipped_rows(&dir_of(DEPLOYMENT_MRS)?, &dir_of(COMPARE)?, project, &plan)?;
     report.deployment_commits += rows.len();
     workspace.replace_prefixed(&model::DEPLOYMENT_COMMITS, "deployment_id", &deployment_prefix(project), &rows)?;
-    report.data_warnings = cut_warnings(&format!("gitlab:{project}"), &cuts);
+    report.data_warnings = cursor::cut_warnings(Gitlab::NAME, &format!("gitlab:{project}"), &cuts);
     if report.pages == 0 {
         return Err(Error::NotFound(format!(
             "no raw GitLab pages for {project} in {}",

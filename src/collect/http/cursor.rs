@@ -106,3 +106,52 @@ pub fn warnings_under(workspace: &Workspace, prefix: &str) -> Vec<DataWarning> {
         .flat_map(|(_, state)| state.warnings.iter().cloned())
         .collect()
 }
+
+/// The data warnings of a source whose items have `cuts`: one `truncated-listing` warning per set of
+/// metrics affected, naming the first few items. `api` names the API that cut them (`GitHub`).
+pub fn cut_warnings(api: &str, source: &str, cuts: &BTreeMap<String, Cut>) -> Vec<DataWarning> {
+    let mut by_affects: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
+    for cut in cuts.values() {
+        let mut affects = cut.affects.clone();
+        affects.sort();
+        by_affects.entry(affects).or_default().push(&cut.detail);
+    }
+    const NAMED: usize = 5;
+    by_affects
+        .into_iter()
+        .map(|(affects, details)| {
+            let more = details.len().saturating_sub(NAMED);
+            let named = details.iter().take(NAMED).copied().collect::<Vec<_>>().join("; ");
+            let tail = if more > 0 { format!("; and {more} more") } else { String::new() };
+            let n = details.len();
+            DataWarning {
+                kind: "truncated-listing".into(),
+                source: source.to_string(),
+                message: format!(
+                    "{api} listed {n} {} only in part, so what lies past the cut was not read: {named}{tail}",
+                    if n == 1 { "item's records" } else { "items' records" }
+                ),
+                affects,
+            }
+        })
+        .collect()
+}
+
+/// Starts a run of the resource whose cursor is `name`, or resumes the one an interrupted
+/// collection left: the cursor (with no run), the run, and whether it was resumed. A new run
+/// starts from the high-water mark unless `fresh` says otherwise.
+pub fn begin(workspace: &Workspace, name: &str, fresh: impl FnOnce(&Cursor) -> Run) -> (Cursor, Run, bool) {
+    let mut cursor = load_cursor(workspace, name);
+    match cursor.run.take() {
+        Some(run) => (cursor, run, true),
+        None => {
+            let run = fresh(&cursor);
+            (cursor, run, false)
+        }
+    }
+}
+
+/// A fresh run from the high-water mark: it stops at items older than the mark.
+pub fn from_high_water(cursor: &Cursor) -> Run {
+    Run { stop_at: cursor.high_water, ..Default::default() }
+}

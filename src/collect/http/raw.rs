@@ -67,3 +67,20 @@ pub fn write_raw_named(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
     fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     Ok(path)
 }
+
+/// A raw page's body and its JSON; `source_error` makes the error of a page that is not JSON (it
+/// names the source the page belongs to).
+pub fn read_json(path: &Path, source_error: impl FnOnce(String) -> Error) -> Result<(String, serde_json::Value)> {
+    let body = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let json = serde_json::from_str(&body)
+        .map_err(|e| source_error(format!("raw page {} is not JSON: {e}", path.display())))?;
+    Ok((body, json))
+}
+
+/// The newest raw page of a snapshot resource, the state it was in when last read.
+pub fn last_json(dir: &Path, source_error: impl FnOnce(String) -> Error) -> Result<Option<serde_json::Value>> {
+    match raw_pages(dir)?.last() {
+        Some(path) => Ok(Some(read_json(path, source_error)?.1)),
+        None => Ok(None),
+    }
+}
