@@ -14,6 +14,7 @@ pub mod import;
 pub mod jira;
 pub mod ownership_evidence;
 pub mod pagerduty;
+pub mod rollbacks;
 pub mod scan;
 pub mod shard;
 
@@ -270,15 +271,8 @@ pub fn collect_github_source(
 ) -> Result<github::GithubReport> {
     if let Some(pages) = &source.recorded {
         let report = github::reextract_from(workspace, config, &source.repo, pages)?;
-        // Listed with the other sources (the report's methodology), like an import, with what the
-        // pages show was cut short.
         let name = format!("github:{}:recorded:{}", source.repo, pages.display());
-        let warnings =
-            report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
-        workspace.record_source(
-            &name,
-            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings },
-        )?;
+        record_recorded_pages(workspace, &name, report.pages, &report.data_warnings)?;
         return Ok(report);
     }
     let mut request = github::GithubRequest::new(&source.repo, source.api_url.as_deref(), token);
@@ -304,12 +298,7 @@ pub fn collect_gitlab_source(
         let mut report = gitlab::reextract_from(workspace, config, &source.project, pages)?;
         add_extras(&mut report, gitlab::extras::collect_source(workspace, config, source, credentials));
         let name = format!("gitlab:{}:recorded:{}", source.project, pages.display());
-        let warnings =
-            report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
-        workspace.record_source(
-            &name,
-            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings },
-        )?;
+        record_recorded_pages(workspace, &name, report.pages, &report.data_warnings)?;
         return Ok(report);
     }
     let mut request = gitlab::GitlabRequest::new(&source.project, source.api_url.as_deref(), credentials);
@@ -320,6 +309,19 @@ pub fn collect_gitlab_source(
     let mut report = gitlab::collect_gitlab(workspace, config, &request)?;
     add_extras(&mut report, gitlab::extras::collect_source(workspace, config, source, request.credentials.clone()));
     Ok(report)
+}
+
+/// Lists a source read from recorded pages with the other sources (the report's methodology), like
+/// an import, with what the pages show was cut short as its data warnings.
+fn record_recorded_pages(
+    workspace: &mut Workspace,
+    name: &str,
+    pages: usize,
+    data_warnings: &[model::DataWarning],
+) -> Result<()> {
+    let warnings =
+        data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.to_string(), ..w }).collect();
+    workspace.record_source(name, SourceState { last_run: Utc::now(), cursor: format!("pages={pages}"), warnings })
 }
 
 /// Folds what a GitLab project's extras (CODEOWNERS verdict, incidents, GitLab's DORA figures)
@@ -351,12 +353,7 @@ pub fn collect_jira_source(
     if let Some(pages) = &source.recorded {
         let report = jira::reextract_from(workspace, config, source, pages)?;
         let name = format!("jira:{}:recorded:{}", jira::site_name(&source.api_url), pages.display());
-        let warnings =
-            report.data_warnings.iter().cloned().map(|w| model::DataWarning { source: name.clone(), ..w }).collect();
-        workspace.record_source(
-            &name,
-            SourceState { last_run: Utc::now(), cursor: format!("pages={}", report.pages), warnings },
-        )?;
+        record_recorded_pages(workspace, &name, report.pages, &report.data_warnings)?;
         return Ok(report);
     }
     let mut request = jira::JiraRequest::new(source, auth);

@@ -16,7 +16,7 @@ use http::{HeaderMap, StatusCode};
 use octocrab::Octocrab;
 
 use crate::collect::http::headers::header_u64;
-use crate::collect::http::retry::Pacing;
+use crate::collect::http::retry::{self, Pacing, gave_up};
 use crate::error::{Error, Result};
 
 /// A successful response: its body as text (already checked to be JSON) and the headers.
@@ -215,15 +215,11 @@ impl Client {
                         self.page_size.store((size / 2).max(MIN_PAGE), Ordering::Relaxed);
                         heavy_in_a_row = 0;
                     }
-                    if attempt >= self.pacing.attempts {
-                        return Err(self.error(format!(
-                            "{path}: gave up after {attempt} attempts, last: {why}; try again later (the next run resumes where this one stopped)"
-                        )));
+                    if self.pacing.exhausted(attempt) {
+                        return Err(self.error(gave_up(path, attempt, &why)));
                     }
                     self.retries.fetch_add(1, Ordering::Relaxed);
-                    let backoff = self.pacing.backoff.saturating_mul(1 << (attempt - 1).min(16));
-                    let wait = wait.unwrap_or(backoff).min(self.pacing.max_wait);
-                    tokio::time::sleep(wait).await;
+                    tokio::time::sleep(self.pacing.wait_after(attempt, wait)).await;
                 }
             }
         }
@@ -394,10 +390,7 @@ impl Client {
 
 /// Replaces every occurrence of the token with `***`.
 pub fn redact(text: &str, token: Option<&str>) -> String {
-    match token {
-        Some(t) if t.len() >= 4 => text.replace(t, "***"),
-        _ => text.to_string(),
-    }
+    retry::redact(text, token)
 }
 
 /// Parses an RFC 3339 timestamp from GitHub.

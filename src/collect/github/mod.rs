@@ -30,6 +30,7 @@ pub use crate::collect::http::progress::{Progress, ProgressSink};
 use crate::collect::http::raw::{self, raw_pages, write_raw_named};
 pub use crate::collect::http::retry::Pacing;
 use crate::collect::http::runner::{self, Api, ApiClient, ApiReport, ApiRequest, Budgets, Session};
+use crate::collect::rollbacks;
 use client::Client;
 use extract::{Extracted, RunIndex};
 
@@ -422,10 +423,7 @@ type Fetch<'a> = runner::Fetch<'a, Github>;
 /// Collects one repository from GitHub into the workspace.
 pub fn collect_github(workspace: &mut Workspace, config: &Config, request: &GithubRequest) -> Result<GithubReport> {
     split_repo(&request.repo)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Github {
-        repo: request.repo.clone(),
-        message: format!("cannot start the network runtime: {e}"),
-    })?;
+    let runtime = runner::network_runtime(|message| request.error(message))?;
     // octocrab spawns its connection worker on the runtime it is built in. Only requests run inside
     // the runtime: the store (polars) must not, as it keeps its own.
     let client = {
@@ -973,58 +971,14 @@ fn run_index(workspace: &Workspace, repo: &str) -> Result<RunIndex> {
     Ok(index)
 }
 
-/// Successful production deployments per environment (lower-cased), in time order:
-/// (finished, id, sha).
-type DeploymentsByEnvironment = std::collections::BTreeMap<String, Vec<(i64, String, String)>>;
-
 /// The repository's successful production deployments from this source.
-fn production_deployments(workspace: &Workspace, repo: &str) -> Result<DeploymentsByEnvironment> {
-    let d = workspace.load(&model::DEPLOYMENTS)?;
-    let prefixes = deployment_prefixes(repo);
-    let (ids, envs, shas, status, production) = (
-        d.column("id")?.str()?,
-        d.column("environment")?.str()?,
-        d.column("sha")?.str()?,
-        d.column("status")?.str()?,
-        d.column("is_production")?.bool()?,
-    );
-    let finished = d.column("finished_at")?.datetime()?.physical().clone();
-    let mut by_env = DeploymentsByEnvironment::new();
-    for i in 0..d.height() {
-        let (Some(id), Some(env), Some(sha), Some(at)) = (ids.get(i), envs.get(i), shas.get(i), finished.get(i)) else {
-            continue;
-        };
-        if status.get(i) == Some("success")
-            && production.get(i) == Some(true)
-            && prefixes.iter().any(|p| id.starts_with(p.as_str()))
-        {
-            by_env.entry(env.to_ascii_lowercase()).or_default().push((at, id.to_string(), sha.to_ascii_lowercase()));
-        }
-    }
-    for list in by_env.values_mut() {
-        list.sort();
-    }
-    Ok(by_env)
+fn production_deployments(workspace: &Workspace, repo: &str) -> Result<rollbacks::DeploymentsByEnvironment> {
+    rollbacks::production_deployments(workspace, &deployment_prefixes(repo))
 }
 
-/// Marks as rollbacks the production deployments that put back a commit the environment already
-/// ran before the one it replaced (A, B, A: the second A restores an earlier version). GitHub
-/// records no such flag; without it the metrics would credit a rollback with shipping the changes
-/// merged before it.
+/// Marks the rollbacks among the repository's production deployments (GitHub records no such flag).
 fn mark_rollbacks(workspace: &mut Workspace, repo: &str) -> Result<usize> {
-    let mut rollbacks = std::collections::HashSet::new();
-    for list in production_deployments(workspace, repo)?.values() {
-        let mut seen = std::collections::HashSet::new();
-        let mut previous: Option<&str> = None;
-        for (_, id, sha) in list {
-            if previous.is_some_and(|p| p != sha) && seen.contains(sha.as_str()) {
-                rollbacks.insert(id.clone());
-            }
-            seen.insert(sha.as_str());
-            previous = Some(sha);
-        }
-    }
-    workspace.mark(&model::DEPLOYMENTS, "is_rollback", &rollbacks)
+    rollbacks::mark_rollbacks(workspace, &deployment_prefixes(repo))
 }
 
 /// Each (previous, this) pair of deployed commits among the repository's successful production

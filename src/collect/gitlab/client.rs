@@ -38,7 +38,7 @@ use gitlab::{AsyncGitlab, GitlabBuilder};
 use http::{HeaderMap, Method, StatusCode};
 
 use crate::collect::http::headers::header_u64;
-use crate::collect::http::retry::Pacing;
+use crate::collect::http::retry::{self, Pacing, gave_up};
 use crate::error::{Error, Result};
 
 /// gitlab.com, the instance used when a source names no `api_url`.
@@ -294,7 +294,7 @@ impl Client {
             let (transient, wait) = connect_failure(&why);
             let message = redact(&why.to_string(), credentials.secret());
             let status = connect_status(&why);
-            if !transient || attempt >= pacing.attempts {
+            if !transient || pacing.exhausted(attempt) {
                 let what = match status {
                     Some(StatusCode::UNAUTHORIZED) => credentials.refused().to_string(),
                     Some(StatusCode::FORBIDDEN) => forbidden_message("the credentials check (/user)", &message),
@@ -308,8 +308,7 @@ impl Client {
                     message: redact(&what, credentials.secret()),
                 });
             }
-            let backoff = pacing.backoff.saturating_mul(1 << (attempt - 1).min(16));
-            tokio::time::sleep(wait.unwrap_or(backoff).min(pacing.max_wait)).await;
+            tokio::time::sleep(pacing.wait_after(attempt, wait)).await;
         }
     }
 
@@ -399,18 +398,15 @@ impl Client {
                     (Some(Duration::ZERO), why)
                 }
             };
-            if attempt >= self.pacing.attempts {
+            if self.pacing.exhausted(attempt) {
                 let what = match &request {
                     Request::Get { url, .. } => strip_origin(url),
                     Request::Graphql { .. } => "/api/graphql".to_string(),
                 };
-                return Err(self.error(format!(
-                    "{what}: gave up after {attempt} attempts, last: {why}; try again later (the next run resumes where this one stopped)"
-                )));
+                return Err(self.error(gave_up(&what, attempt, &why)));
             }
             self.retries.fetch_add(1, Ordering::Relaxed);
-            let backoff = self.pacing.backoff.saturating_mul(1 << (attempt - 1).min(16));
-            tokio::time::sleep(wait.unwrap_or(backoff).min(self.pacing.max_wait)).await;
+            tokio::time::sleep(self.pacing.wait_after(attempt, wait)).await;
         }
     }
 
@@ -583,10 +579,7 @@ fn strip_origin(url: &str) -> String {
 
 /// Replaces every occurrence of the token with `***`.
 pub fn redact(text: &str, token: Option<&str>) -> String {
-    match token {
-        Some(t) if t.len() >= 4 => text.replace(t, "***"),
-        _ => text.to_string(),
-    }
+    retry::redact(text, token)
 }
 
 /// Parses an ISO 8601 timestamp from GitLab (`2025-03-01T09:00:00.000Z`, or with an offset).

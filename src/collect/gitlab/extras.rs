@@ -81,16 +81,7 @@ pub fn collect_project(
     request: &GitlabRequest,
     incident_labels: &[String],
 ) -> Result<ExtrasReport> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Gitlab {
-        project: request.project.clone(),
-        message: format!("cannot start the network runtime: {e}"),
-    })?;
-    let client = runtime.block_on(Client::connect(
-        &request.api_url,
-        request.credentials.clone(),
-        request.pacing,
-        &request.project,
-    ))?;
+    let (runtime, client) = super::connect(request)?;
     let service = config
         .service_for_repo(&request.project)
         .cloned()
@@ -129,16 +120,7 @@ pub fn collect_source(
 
 /// Connects as `request` says (its `project` names the group) and walks the group.
 pub fn walk_group_blocking(config: &crate::config::Config, request: &GitlabRequest) -> Result<groups::GroupPlan> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Gitlab {
-        project: request.project.clone(),
-        message: format!("cannot start the network runtime: {e}"),
-    })?;
-    let client = runtime.block_on(Client::connect(
-        &request.api_url,
-        request.credentials.clone(),
-        request.pacing,
-        &request.project,
-    ))?;
+    let (runtime, client) = super::connect(request)?;
     runtime.block_on(walk_group(&client, &request.project, &config.services))
 }
 

@@ -35,6 +35,7 @@ pub use crate::collect::http::progress::{Progress, ProgressSink};
 use crate::collect::http::raw::{self, raw_pages, write_raw_named};
 pub use crate::collect::http::retry::Pacing;
 use crate::collect::http::runner::{self, Api, ApiClient, ApiReport, ApiRequest, Session};
+use crate::collect::rollbacks;
 use crate::config::{Config, Service};
 use crate::error::{Error, Result};
 use crate::model;
@@ -354,19 +355,22 @@ fn last_raw_json(dir: &Path, project: &str) -> Result<Option<serde_json::Value>>
     raw::last_json(dir, |message| Error::Gitlab { project: project.to_string(), message })
 }
 
-/// Collects one project from GitLab into the workspace.
-pub fn collect_gitlab(workspace: &mut Workspace, config: &Config, request: &GitlabRequest) -> Result<GitlabReport> {
-    check_project(&request.project)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Gitlab {
-        project: request.project.clone(),
-        message: format!("cannot start the network runtime: {e}"),
-    })?;
+/// The network runtime and a client connected as `request` says (its credentials checked).
+pub fn connect(request: &GitlabRequest) -> Result<(tokio::runtime::Runtime, Client)> {
+    let runtime = runner::network_runtime(|message| request.error(message))?;
     let client = runtime.block_on(Client::connect(
         &request.api_url,
         request.credentials.clone(),
         request.pacing,
         &request.project,
     ))?;
+    Ok((runtime, client))
+}
+
+/// Collects one project from GitLab into the workspace.
+pub fn collect_gitlab(workspace: &mut Workspace, config: &Config, request: &GitlabRequest) -> Result<GitlabReport> {
+    check_project(&request.project)?;
+    let (runtime, client) = connect(request)?;
     // GraphQL names projects by path only: a numeric id is resolved once, and the path is what ids,
     // raw directories and the service mapping use.
     let resolved;
@@ -816,35 +820,9 @@ struct ShippingStep {
     previous_sha: Option<String>,
 }
 
-/// Successful production deployments per environment (lower-cased), in time order:
-/// (finished, id, sha).
-type DeploymentsByEnvironment = BTreeMap<String, Vec<(i64, String, String)>>;
-
 /// The project's successful production deployments from this source.
-fn production_deployments(workspace: &Workspace, project: &str) -> Result<DeploymentsByEnvironment> {
-    let d = workspace.load(&model::DEPLOYMENTS)?;
-    let prefix = deployment_prefix(project);
-    let (ids, envs, shas, status, production) = (
-        d.column("id")?.str()?,
-        d.column("environment")?.str()?,
-        d.column("sha")?.str()?,
-        d.column("status")?.str()?,
-        d.column("is_production")?.bool()?,
-    );
-    let finished = d.column("finished_at")?.datetime()?.physical().clone();
-    let mut by_env = DeploymentsByEnvironment::new();
-    for i in 0..d.height() {
-        let (Some(id), Some(env), Some(sha), Some(at)) = (ids.get(i), envs.get(i), shas.get(i), finished.get(i)) else {
-            continue;
-        };
-        if status.get(i) == Some("success") && production.get(i) == Some(true) && id.starts_with(&prefix) {
-            by_env.entry(env.to_ascii_lowercase()).or_default().push((at, id.to_string(), sha.to_ascii_lowercase()));
-        }
-    }
-    for list in by_env.values_mut() {
-        list.sort();
-    }
-    Ok(by_env)
+fn production_deployments(workspace: &Workspace, project: &str) -> Result<rollbacks::DeploymentsByEnvironment> {
+    rollbacks::production_deployments(workspace, &[deployment_prefix(project)])
 }
 
 /// Each successful production deployment with the commit of the one before it in its environment.
@@ -894,22 +872,9 @@ fn shipped_rows(mrs_dir: &Path, compare_dir: &Path, project: &str, plan: &[Shipp
     Ok(rows)
 }
 
-/// Marks as rollbacks the production deployments that put back a commit the environment already
-/// ran before the one it replaced (A, B, A: the second A restores an earlier version).
+/// Marks the rollbacks among the project's production deployments (GitLab records no such flag).
 fn mark_rollbacks(workspace: &mut Workspace, project: &str) -> Result<usize> {
-    let mut rollbacks = std::collections::HashSet::new();
-    for list in production_deployments(workspace, project)?.values() {
-        let mut seen = std::collections::HashSet::new();
-        let mut previous: Option<&str> = None;
-        for (_, id, sha) in list {
-            if previous.is_some_and(|p| p != sha) && seen.contains(sha.as_str()) {
-                rollbacks.insert(id.clone());
-            }
-            seen.insert(sha.as_str());
-            previous = Some(sha);
-        }
-    }
-    workspace.mark(&model::DEPLOYMENTS, "is_rollback", &rollbacks)
+    rollbacks::mark_rollbacks(workspace, &[deployment_prefix(project)])
 }
 
 /// Rebuilds the rows of one project from its raw pages alone (no network).

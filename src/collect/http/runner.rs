@@ -100,7 +100,7 @@ pub fn collect<A: Api, R>(
     resources: impl IntoIterator<Item = R>,
     mut read: impl FnMut(&mut Fetch<'_, A>, R) -> Result<()>,
 ) -> Result<()> {
-    let mut pages_left = session.request.stop_after_pages();
+    let mut pages_left = PageBudget::new(session.request.stop_after_pages());
     let mut raw = RawPages::default();
     let started = Instant::now();
     let mut result = Ok(());
@@ -129,6 +129,38 @@ pub fn collect<A: Api, R>(
     Ok(())
 }
 
+/// The pages a run may still fetch: none asked for, or a number for tests of interrupted runs
+/// (`stop_after_pages`), past which the run stops with an error and the next one resumes.
+#[derive(Debug, Clone, Copy)]
+pub struct PageBudget(Option<usize>);
+
+impl PageBudget {
+    pub fn new(limit: Option<usize>) -> PageBudget {
+        PageBudget(limit)
+    }
+
+    /// Counts one page; `source_error` makes the source's error once the budget is spent.
+    pub fn spend(&mut self, source_error: impl FnOnce(String) -> Error) -> Result<()> {
+        match &mut self.0 {
+            Some(0) => Err(source_error("stopped after the pages asked for; the next run resumes".into())),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// The runtime one collection's requests run on (the store, which keeps its own, runs outside
+/// it); `source_error` makes the source's error when it cannot start.
+pub fn network_runtime(source_error: impl FnOnce(String) -> Error) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| source_error(format!("cannot start the network runtime: {e}")))
+}
+
 /// Merges the upsert figures of a page into those of the collection: incoming rows add up, the
 /// table's size is the latest.
 pub fn merge_stats(all: &mut Vec<UpsertStats>, new: Vec<UpsertStats>) {
@@ -153,7 +185,7 @@ pub struct Fetch<'a, A: Api> {
     pub client: &'a A::Client,
     pub report: &'a mut A::Report,
     pub raw: &'a mut RawPages,
-    pages_left: &'a mut Option<usize>,
+    pages_left: &'a mut PageBudget,
     started: Instant,
     /// Items read so far of the current resource.
     items: u64,
@@ -167,14 +199,8 @@ impl<A: Api> Fetch<'_, A> {
 
     /// Counts a page against `stop_after_pages`.
     pub fn page_budget(&mut self) -> Result<()> {
-        match self.pages_left {
-            Some(0) => Err(self.request.error("stopped after the pages asked for; the next run resumes".into())),
-            Some(n) => {
-                *n -= 1;
-                Ok(())
-            }
-            None => Ok(()),
-        }
+        let request = self.request;
+        self.pages_left.spend(|message| request.error(message))
     }
 
     /// Tells the progress sink where `resource` stands after `items` more were read.

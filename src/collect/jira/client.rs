@@ -16,7 +16,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::collect::http::headers::header_u64;
-use crate::collect::http::retry::Pacing;
+use crate::collect::http::retry::{Pacing, gave_up, redact};
 use crate::error::{Error, Result};
 
 /// How the client proves who it is. Never printed, never stored.
@@ -133,14 +133,11 @@ impl Client {
             match self.attempt(path, body, purpose).await? {
                 Outcome::Done(page) => return Ok(page),
                 Outcome::Retry { wait, why } => {
-                    if attempt >= self.pacing.attempts {
-                        return Err(self.error(format!(
-                            "{path}: gave up after {attempt} attempts, last: {why}; try again later (the next run resumes where this one stopped)"
-                        )));
+                    if self.pacing.exhausted(attempt) {
+                        return Err(self.error(gave_up(path, attempt, &why)));
                     }
                     self.retries.fetch_add(1, Ordering::Relaxed);
-                    let backoff = self.pacing.backoff.saturating_mul(1 << (attempt - 1).min(16));
-                    tokio::time::sleep(wait.unwrap_or(backoff).min(self.pacing.max_wait)).await;
+                    tokio::time::sleep(self.pacing.wait_after(attempt, wait)).await;
                 }
             }
         }
@@ -231,13 +228,8 @@ impl Client {
 
     /// Replaces every secret with `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in self.auth.iter().flat_map(Auth::secrets) {
-            if secret.len() >= 4 {
-                out = out.replace(&secret, "***");
-            }
-        }
-        out
+        let secrets: Vec<String> = self.auth.iter().flat_map(Auth::secrets).collect();
+        redact(text, secrets.iter().map(String::as_str))
     }
 }
 

@@ -18,7 +18,6 @@ pub mod extract;
 pub mod references;
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
@@ -30,8 +29,9 @@ use crate::store::{UpsertStats, Workspace};
 
 use crate::collect::http::cursor::{self, Cursor, Run, load_cursor};
 pub use crate::collect::http::progress::{Progress, ProgressSink};
-use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
+use crate::collect::http::raw::{self, RawPages, raw_pages, write_raw_named};
 pub use crate::collect::http::retry::Pacing;
+use crate::collect::http::runner::{self, PageBudget};
 use client::{Auth, Client, Purpose};
 use extract::{ChangelogPage, Changelogs, Context, RemoteLink, SearchPage};
 
@@ -157,18 +157,6 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-fn merge_stats(all: &mut Vec<UpsertStats>, new: Vec<UpsertStats>) {
-    for s in new {
-        match all.iter_mut().find(|a| a.table == s.table) {
-            Some(a) => {
-                a.incoming += s.incoming;
-                a.after = s.after;
-            }
-            None => all.push(s),
-        }
-    }
-}
-
 /// The source's data warnings: incidents with no service, and changelogs Jira answered in part.
 fn warnings(site: &str, unmapped: &[String], cut: &[String]) -> Vec<DataWarning> {
     let named = |list: &[String]| {
@@ -240,17 +228,12 @@ fn store(workspace: &mut Workspace, report: &mut JiraReport, rows: &extract::Pag
     report.by_resolution += rows.by_resolution;
     let stats =
         workspace.upsert(&[(&model::INCIDENTS, rows.incidents.clone()), (&model::EVIDENCE, rows.evidence.clone())])?;
-    merge_stats(&mut report.tables, stats);
+    runner::merge_stats(&mut report.tables, stats);
     Ok(())
 }
 
 fn read_json(path: &Path, site: &str) -> Result<(String, serde_json::Value)> {
-    let body = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let json = serde_json::from_str(&body).map_err(|e| Error::Jira {
-        site: site.to_string(),
-        message: format!("raw page {} is not JSON: {e}", path.display()),
-    })?;
-    Ok((body, json))
+    raw::read_json(path, |message| Error::Jira { site: site.to_string(), message })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(json: &serde_json::Value, site: &str, what: &str) -> Result<T> {
@@ -319,10 +302,7 @@ pub fn collect_jira(workspace: &mut Workspace, config: &Config, request: &JiraRe
             "no credentials: set JIRA_EMAIL and JIRA_TOKEN (Jira Cloud: an Atlassian account and an API token) or JIRA_PAT (Data Center: a personal access token)".into(),
         ));
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| fail(format!("cannot start the network runtime: {e}")))?;
+    let runtime = runner::network_runtime(fail)?;
     let client = Client::new(&request.source.api_url, request.auth.clone(), request.pacing, &site)?;
     let mut fetch = Fetch {
         workspace,
@@ -391,28 +371,13 @@ impl Fetch<'_> {
         let flavour = self.flavour()?;
         self.report.flavour = Some(flavour);
         let name = source_name(&self.site);
-        let mut cursor = load_cursor(self.workspace, &name);
-        let mut run = match cursor.run.take() {
-            Some(run) => {
-                self.report.resumed = true;
-                run
-            }
-            None => Run { stop_at: cursor.high_water, ..Default::default() },
-        };
+        let (mut cursor, mut run, resumed) = cursor::begin(self.workspace, &name, cursor::from_high_water);
+        self.report.resumed = resumed;
         let jql = jql(&self.request.source, run.stop_at);
         let resumed_at = run.pages;
-        let mut pages_left = self.request.stop_after_pages;
+        let mut pages_left = PageBudget::new(self.request.stop_after_pages);
         loop {
-            match &mut pages_left {
-                Some(0) => {
-                    return Err(Error::Jira {
-                        site: self.site.clone(),
-                        message: "stopped after the pages asked for; the next run resumes".into(),
-                    });
-                }
-                Some(n) => *n -= 1,
-                None => {}
-            }
+            pages_left.spend(|message| Error::Jira { site: self.site.clone(), message })?;
             let (body, page, next) = match self.search(flavour, &jql, run.after.as_deref()) {
                 Ok(answer) => answer,
                 // Cloud keeps a page token for 7 days: a run resumed later is refused its token.

@@ -19,7 +19,7 @@ use std::time::Duration;
 use http::{HeaderMap, StatusCode};
 
 use crate::collect::http::headers::header_u64;
-use crate::collect::http::retry::Pacing;
+use crate::collect::http::retry::{self, Pacing, gave_up};
 use crate::error::{Error, Result};
 
 /// A successful answer: its body as text (already checked to be JSON) and the parsed value.
@@ -97,14 +97,11 @@ impl Client {
             match self.attempt(path_and_query, what).await? {
                 Outcome::Done(page) => return Ok(page),
                 Outcome::Retry { wait, why } => {
-                    if attempt >= self.pacing.attempts {
-                        return Err(self.error(format!(
-                            "{path_and_query}: gave up after {attempt} attempts, last: {why}; try again later (the next run resumes where this one stopped)"
-                        )));
+                    if self.pacing.exhausted(attempt) {
+                        return Err(self.error(gave_up(path_and_query, attempt, &why)));
                     }
                     self.retries.fetch_add(1, Ordering::Relaxed);
-                    let backoff = self.pacing.backoff.saturating_mul(1 << (attempt - 1).min(16));
-                    tokio::time::sleep(wait.unwrap_or(backoff).min(self.pacing.max_wait)).await;
+                    tokio::time::sleep(self.pacing.wait_after(attempt, wait)).await;
                 }
             }
         }
@@ -208,5 +205,5 @@ impl Client {
 
 /// Replaces every occurrence of the token with `***`.
 pub fn redact(text: &str, token: &str) -> String {
-    if token.len() >= 4 { text.replace(token, "***") } else { text.to_string() }
+    retry::redact(text, [token])
 }

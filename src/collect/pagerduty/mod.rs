@@ -28,6 +28,7 @@ use crate::collect::http::cursor::{self, CreatedRange, Cursor, Run, load_cursor}
 use crate::collect::http::progress::{Progress, ProgressSink};
 use crate::collect::http::raw::{RawPages, raw_pages, write_raw_named};
 use crate::collect::http::retry::Pacing;
+use crate::collect::http::runner::{self, PageBudget};
 use crate::config::{Config, PagerdutySource};
 use crate::error::{Error, Result};
 use crate::model;
@@ -127,6 +128,13 @@ impl PagerdutyRequest {
     }
 }
 
+impl PagerdutyRequest {
+    /// An error about this request's account.
+    fn error(&self, message: String) -> Error {
+        Error::Pagerduty { account: self.account.clone(), message }
+    }
+}
+
 /// The account's name: as configured, else the API host (`api.pagerduty.com`).
 pub fn account_name(source: &PagerdutySource) -> String {
     if let Some(account) = &source.account {
@@ -179,10 +187,7 @@ pub fn collect_pagerduty(
     config: &Config,
     request: &PagerdutyRequest,
 ) -> Result<PagerdutyReport> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::Pagerduty {
-        account: request.account.clone(),
-        message: format!("cannot start the network runtime: {e}"),
-    })?;
+    let runtime = runner::network_runtime(|message| request.error(message))?;
     let client = Client::new(&request.api_url, &request.token, request.pacing, &request.account)?;
     let mut report = PagerdutyReport { account: request.account.clone(), ..Default::default() };
     let dir = workspace.root().join("raw").join("pagerduty").join(&request.account);
@@ -192,7 +197,7 @@ pub fn collect_pagerduty(
         runtime: &runtime,
         client: &client,
         report: &mut report,
-        pages_left: request.stop_after_pages,
+        pages_left: PageBudget::new(request.stop_after_pages),
         raw: RawPages::default(),
         dir: dir.clone(),
         started: std::time::Instant::now(),
@@ -414,7 +419,7 @@ struct Fetch<'a> {
     runtime: &'a tokio::runtime::Runtime,
     client: &'a Client,
     report: &'a mut PagerdutyReport,
-    pages_left: Option<usize>,
+    pages_left: PageBudget,
     raw: RawPages,
     dir: PathBuf,
     started: std::time::Instant,
@@ -451,17 +456,8 @@ impl Fetch<'_> {
     }
 
     fn page_budget(&mut self) -> Result<()> {
-        match &mut self.pages_left {
-            Some(0) => Err(Error::Pagerduty {
-                account: self.request.account.clone(),
-                message: "stopped after the pages asked for; the next run resumes".into(),
-            }),
-            Some(n) => {
-                *n -= 1;
-                Ok(())
-            }
-            None => Ok(()),
-        }
+        let request = self.request;
+        self.pages_left.spend(|message| request.error(message))
     }
 
     fn progress(&self, resource: &'static str, items: u64, total: Option<u64>, done: bool) {
@@ -496,21 +492,15 @@ impl Fetch<'_> {
     /// in windows PagerDuty lists whole.
     fn listing(&mut self, listing: Listing, now: DateTime<Utc>) -> Result<()> {
         let name = source_name(&self.request.account, listing.name());
-        let mut cursor = load_cursor(self.workspace, &name);
-        let mut run = match cursor.run.take() {
-            Some(run) => {
-                self.report.resumed = true;
-                run
+        let (mut cursor, mut run, resumed) = cursor::begin(self.workspace, &name, |cursor| {
+            let mut from = cursor.high_water.unwrap_or(self.request.since);
+            if listing == Listing::ChangeEvents {
+                // The change events an incident at the start may be related to.
+                from -= Duration::hours(CORRELATION_HOURS);
             }
-            None => {
-                let mut from = cursor.high_water.unwrap_or(self.request.since);
-                if listing == Listing::ChangeEvents {
-                    // The change events an incident at the start may be related to.
-                    from -= Duration::hours(CORRELATION_HOURS);
-                }
-                Run { ranges: windows(whole_second(from), now), next_high_water: Some(now), ..Default::default() }
-            }
-        };
+            Run { ranges: windows(whole_second(from), now), next_high_water: Some(now), ..Default::default() }
+        });
+        self.report.resumed |= resumed;
         let dir = self.dir.join(listing.name());
         let mut items = 0u64;
         while let Some(range) = run.ranges.last().copied() {
