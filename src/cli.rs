@@ -859,44 +859,82 @@ fn collect_repo(ctx: &Session, path: &Path, name: Option<&str>) -> anyhow::Resul
     Ok(())
 }
 
+/// The sources `collect <type>` reads: with a name on the command line, the configured sources of
+/// the type it names (`names`) or, when none does, what `unconfigured` makes of the name; without
+/// one, every configured source of the type (`of_type`), and `none_configured` when there is none.
+fn sources_to_collect<T>(
+    ctx: &Session,
+    of_type: impl Fn(&flowgauge::config::Source) -> Option<T>,
+    named: Option<&str>,
+    names: impl Fn(&T, &str) -> bool,
+    unconfigured: impl FnOnce(&str) -> anyhow::Result<T>,
+    none_configured: &str,
+) -> anyhow::Result<Vec<T>> {
+    let configured = ctx.config.sources.iter().filter_map(of_type);
+    match named {
+        Some(name) => {
+            let chosen: Vec<T> = configured.filter(|s| names(s, name)).collect();
+            if chosen.is_empty() { Ok(vec![unconfigured(name)?]) } else { Ok(chosen) }
+        }
+        None => {
+            let all: Vec<T> = configured.collect();
+            if all.is_empty() { Err(Error::NotFound(none_configured.to_string()).into()) } else { Ok(all) }
+        }
+    }
+}
+
+/// `--api-url` points a source at another server; one read from recorded pages asks none, so the
+/// flag is refused rather than silently ignored. `recorded` names a source read from pages.
+fn refuse_api_url_for_recorded<T>(
+    api_url: Option<&str>,
+    targets: &[T],
+    recorded: impl Fn(&T) -> Option<String>,
+) -> anyhow::Result<()> {
+    match (api_url, targets.iter().find_map(recorded)) {
+        (Some(_), Some(name)) => Err(Error::Refused(format!(
+            "--api-url does not apply to {name}: the configuration reads it from recorded pages"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// What one HTTP source's collection did: its summary line, then each of its warnings.
+fn print_collected(ctx: &Session, summary: String, warnings: &[String]) {
+    ctx.note(summary);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// How a summary line says that a run continued an interrupted one.
+fn resumed_note(resumed: bool) -> &'static str {
+    if resumed { ", resumed an interrupted run" } else { "" }
+}
+
 fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
-    use flowgauge::config::Source;
-    let configured: Vec<flowgauge::config::GithubSource> = ctx
-        .config
-        .sources
-        .iter()
-        .filter_map(|s| match s {
+    use flowgauge::config::{GithubSource, Source};
+    let targets = sources_to_collect(
+        ctx,
+        |s| match s {
             Source::Github(g) => Some(g.clone()),
             _ => None,
-        })
-        .collect();
-    let targets: Vec<flowgauge::config::GithubSource> = match repo {
-        Some(repo) => vec![configured.iter().find(|g| g.repo == repo).cloned().unwrap_or_else(|| {
-            flowgauge::config::GithubSource {
+        },
+        repo,
+        |g: &GithubSource, repo| g.repo == repo,
+        |repo| {
+            Ok(GithubSource {
                 repo: repo.to_string(),
                 api_url: None,
                 max_wait_seconds: None,
                 incident_labels: vec!["incident".to_string()],
                 recorded: None,
                 all_jobs: false,
-            }
-        })],
-        None if configured.is_empty() => {
-            return Err(Error::NotFound(
-                "no GitHub repository to collect: pass --repo owner/name or add [[sources]] type = \"github\" to flowgauge.toml"
-                    .into(),
-            )
-            .into());
-        }
-        None => configured,
-    };
-    if let (Some(_), Some(recorded)) = (api_url, targets.iter().find(|s| s.recorded.is_some())) {
-        return Err(Error::Refused(format!(
-            "--api-url does not apply to {}: the configuration reads it from recorded pages",
-            recorded.repo
-        ))
-        .into());
-    }
+            })
+        },
+        "no GitHub repository to collect: pass --repo owner/name or add [[sources]] type = \"github\" to flowgauge.toml",
+    )?;
+    refuse_api_url_for_recorded(api_url, &targets, |s| s.recorded.is_some().then(|| s.repo.clone()))?;
     let mut workspace = ctx.workspace()?;
     let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
     if token.is_none() && !offline && targets.iter().any(|s| s.recorded.is_none()) {
@@ -922,42 +960,29 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
 
 fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
     use flowgauge::config::{GitlabSource, Source};
-    let configured: Vec<GitlabSource> = ctx
-        .config
-        .sources
-        .iter()
-        .filter_map(|s| match s {
+    if let Some(project) = project {
+        collect::gitlab::check_project(project)?;
+    }
+    let targets = sources_to_collect(
+        ctx,
+        |s| match s {
             Source::Gitlab(g) => Some(g.clone()),
             _ => None,
-        })
-        .collect();
-    let targets: Vec<GitlabSource> = match project {
-        Some(project) => {
-            collect::gitlab::check_project(project)?;
-            vec![configured.iter().find(|g| g.project == project).cloned().unwrap_or_else(|| GitlabSource {
+        },
+        project,
+        |g: &GitlabSource, project| g.project == project,
+        |project| {
+            Ok(GitlabSource {
                 project: project.to_string(),
                 api_url: None,
                 max_wait_seconds: None,
                 recorded: None,
                 incident_labels: Vec::new(),
-            })]
-        }
-        None if configured.is_empty() => {
-            return Err(Error::NotFound(
-                "no GitLab project to collect: pass --project group/name or add [[sources]] type = \"gitlab\" to flowgauge.toml"
-                    .into(),
-            )
-            .into());
-        }
-        None => configured,
-    };
-    if let (Some(_), Some(recorded)) = (api_url, targets.iter().find(|s| s.recorded.is_some())) {
-        return Err(Error::Refused(format!(
-            "--api-url does not apply to {}: the configuration reads it from recorded pages",
-            recorded.project
-        ))
-        .into());
-    }
+            })
+        },
+        "no GitLab project to collect: pass --project group/name or add [[sources]] type = \"gitlab\" to flowgauge.toml",
+    )?;
+    refuse_api_url_for_recorded(api_url, &targets, |s| s.recorded.is_some().then(|| s.project.clone()))?;
     let mut workspace = ctx.workspace()?;
     let credentials = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
     if credentials.secret().is_none() && !offline && targets.iter().any(|s| s.recorded.is_none()) {
@@ -1026,65 +1051,50 @@ fn collect_gitlab_group(ctx: &Session, group: &str, api_url: Option<&str>) -> an
 fn print_gitlab(ctx: &Session, r: &collect::gitlab::GitlabReport) {
     let left =
         r.rate_remaining.map(|n| format!(", {n} requests left in GitLab's rate-limit window")).unwrap_or_default();
-    ctx.note(format!(
-        "GitLab {}: {} pages, {} requests ({} retried){}{}; {} merge requests, {} reviews and approvals, {} commits of merge requests, {} pipelines, {} jobs, {} deployments, {} deployment approvals, {} commits shipped, {} settings findings",
-        r.project,
-        r.pages,
-        r.requests,
-        r.retries,
-        if r.resumed { ", resumed an interrupted run" } else { "" },
-        left,
-        r.changes,
-        r.reviews,
-        r.change_commits,
-        r.pipelines,
-        r.jobs,
-        r.deployments,
-        r.approvals,
-        r.deployment_commits,
-        r.evidence,
-    ));
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
+    print_collected(
+        ctx,
+        format!(
+            "GitLab {}: {} pages, {} requests ({} retried){}{}; {} merge requests, {} reviews and approvals, {} commits of merge requests, {} pipelines, {} jobs, {} deployments, {} deployment approvals, {} commits shipped, {} settings findings",
+            r.project,
+            r.pages,
+            r.requests,
+            r.retries,
+            resumed_note(r.resumed),
+            left,
+            r.changes,
+            r.reviews,
+            r.change_commits,
+            r.pipelines,
+            r.jobs,
+            r.deployments,
+            r.approvals,
+            r.deployment_commits,
+            r.evidence,
+        ),
+        &r.warnings,
+    );
 }
 
 fn collect_pagerduty(ctx: &Session, account: Option<&str>, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
     use flowgauge::collect::pagerduty;
-    use flowgauge::config::Source;
-    let configured: Vec<flowgauge::config::PagerdutySource> = ctx
-        .config
-        .sources
-        .iter()
-        .filter_map(|s| match s {
+    use flowgauge::config::{PagerdutySource, Source};
+    let targets = sources_to_collect(
+        ctx,
+        |s| match s {
             Source::Pagerduty(p) => Some(p.clone()),
             _ => None,
-        })
-        .collect();
-    let targets: Vec<flowgauge::config::PagerdutySource> = match account {
-        Some(account) => {
-            let found = configured.iter().find(|p| pagerduty::account_name(p) == account).cloned();
-            vec![found.ok_or_else(|| {
-                Error::NotFound(format!(
-                    "--account {account}: no [[sources]] type = \"pagerduty\" with that account in the configuration"
-                ))
-            })?]
-        }
-        None if configured.is_empty() => {
-            return Err(Error::NotFound(
-                "no PagerDuty account to collect: add [[sources]] type = \"pagerduty\" (with its service_map) to flowgauge.toml".into(),
-            )
-            .into());
-        }
-        None => configured,
-    };
-    if let (Some(_), Some(recorded)) = (api_url, targets.iter().find(|s| s.recorded.is_some())) {
-        return Err(Error::Refused(format!(
-            "--api-url does not apply to {}: the configuration reads it from recorded pages",
-            pagerduty::account_name(recorded)
-        ))
-        .into());
-    }
+        },
+        account,
+        |p: &PagerdutySource, account| pagerduty::account_name(p) == account,
+        |account| {
+            Err(Error::NotFound(format!(
+                "--account {account}: no [[sources]] type = \"pagerduty\" with that account in the configuration"
+            ))
+            .into())
+        },
+        "no PagerDuty account to collect: add [[sources]] type = \"pagerduty\" (with its service_map) to flowgauge.toml",
+    )?;
+    refuse_api_url_for_recorded(api_url, &targets, |s| s.recorded.is_some().then(|| pagerduty::account_name(s)))?;
     let mut workspace = ctx.workspace()?;
     let token = pagerduty::token_from_env(&|k| std::env::var(k).ok());
     for mut source in targets {
@@ -1104,44 +1114,44 @@ fn collect_pagerduty(ctx: &Session, account: Option<&str>, api_url: Option<&str>
 }
 
 fn print_pagerduty(ctx: &Session, r: &collect::pagerduty::PagerdutyReport) {
-    ctx.note(format!(
-        "PagerDuty {}: {} pages, {} requests ({} retried, {} windows split){}{}; {} incidents ({} linked to a deployment by PagerDuty's change correlation), {} deployments from change events, {} detection findings",
-        r.account,
-        r.pages,
-        r.requests,
-        r.retries,
-        r.splits,
-        if r.resumed { ", resumed an interrupted run" } else { "" },
-        r.remaining.map(|n| format!(", {n} requests left this minute")).unwrap_or_default(),
-        r.incidents,
-        r.tracker_links,
-        r.deployments,
-        r.evidence,
-    ));
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
+    print_collected(
+        ctx,
+        format!(
+            "PagerDuty {}: {} pages, {} requests ({} retried, {} windows split){}{}; {} incidents ({} linked to a deployment by PagerDuty's change correlation), {} deployments from change events, {} detection findings",
+            r.account,
+            r.pages,
+            r.requests,
+            r.retries,
+            r.splits,
+            resumed_note(r.resumed),
+            r.remaining.map(|n| format!(", {n} requests left this minute")).unwrap_or_default(),
+            r.incidents,
+            r.tracker_links,
+            r.deployments,
+            r.evidence,
+        ),
+        &r.warnings,
+    );
 }
 
 fn collect_jira(ctx: &Session, api_url: Option<&str>, offline: bool) -> anyhow::Result<()> {
-    use flowgauge::config::Source;
-    let wanted = |url: &str| api_url.is_none_or(|u| u.trim_end_matches('/') == url);
-    let targets: Vec<flowgauge::config::JiraSource> = ctx
-        .config
-        .sources
-        .iter()
-        .filter_map(|s| match s {
-            Source::Jira(j) if wanted(&j.api_url) => Some((**j).clone()),
-            _ => None,
-        })
-        .collect();
-    if targets.is_empty() {
-        let which = api_url.map(|u| format!(" with api_url = \"{u}\"")).unwrap_or_default();
-        return Err(Error::NotFound(format!(
+    use flowgauge::config::{JiraSource, Source};
+    let missing = |which: String| {
+        format!(
             "no jira source{which} in the configuration: add [[sources]] type = \"jira\" with api_url and projects, labels or jql to flowgauge.toml (docs/jira.md)"
-        ))
-        .into());
-    }
+        )
+    };
+    let targets = sources_to_collect(
+        ctx,
+        |s| match s {
+            Source::Jira(j) => Some((**j).clone()),
+            _ => None,
+        },
+        api_url,
+        |j: &JiraSource, url| url.trim_end_matches('/') == j.api_url,
+        |url| Err(Error::NotFound(missing(format!(" with api_url = \"{url}\""))).into()),
+        &missing(String::new()),
+    )?;
     let mut workspace = ctx.workspace()?;
     let auth = collect::jira::client::Auth::from_env(&|k| std::env::var(k).ok());
     for source in targets {
@@ -1164,24 +1174,25 @@ fn print_jira(ctx: &Session, r: &collect::jira::JiraReport) {
         Some(flowgauge::config::JiraFlavour::DataCenter) => "Data Center",
         None => "from raw pages",
     };
-    ctx.note(format!(
-        "Jira {} ({flavour}): {} pages, {} requests ({} search, {} changelog, {} remote links; {} retried){}; {} incidents ({} restored at mitigation, {} at resolution), {} post-incident reviews",
-        r.site,
-        r.pages,
-        r.requests,
-        r.search_requests,
-        r.changelog_requests,
-        r.remote_link_requests,
-        r.retries,
-        if r.resumed { ", resumed an interrupted run" } else { "" },
-        r.incidents,
-        r.by_mitigation,
-        r.by_resolution,
-        r.reviews,
-    ));
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
+    print_collected(
+        ctx,
+        format!(
+            "Jira {} ({flavour}): {} pages, {} requests ({} search, {} changelog, {} remote links; {} retried){}; {} incidents ({} restored at mitigation, {} at resolution), {} post-incident reviews",
+            r.site,
+            r.pages,
+            r.requests,
+            r.search_requests,
+            r.changelog_requests,
+            r.remote_link_requests,
+            r.retries,
+            resumed_note(r.resumed),
+            r.incidents,
+            r.by_mitigation,
+            r.by_resolution,
+            r.reviews,
+        ),
+        &r.warnings,
+    );
 }
 
 /// Draws GitHub collection progress on stderr: one line redrawn in place on a terminal (items,
@@ -1223,26 +1234,27 @@ fn budgets_left(graphql: Option<u64>, rest: Option<u64>) -> String {
 }
 
 fn print_github(ctx: &Session, r: &collect::github::GithubReport) {
-    ctx.note(format!(
-        "GitHub {}: {} pages, {} requests ({} retried, {} unchanged), {} GraphQL points{}{}; {} pull requests, {} reviews, {} commits of pull requests, {} deployments, {} commits shipped, {} settings findings",
-        r.repo,
-        r.pages,
-        r.requests,
-        r.retries,
-        r.not_modified,
-        r.points,
-        if r.resumed { ", resumed an interrupted run" } else { "" },
-        budgets_left(r.graphql_remaining, r.rest_remaining),
-        r.changes,
-        r.reviews,
-        r.change_commits,
-        r.deployments,
-        r.deployment_commits,
-        r.evidence,
-    ));
-    for w in &r.warnings {
-        eprintln!("warning: {w}");
-    }
+    print_collected(
+        ctx,
+        format!(
+            "GitHub {}: {} pages, {} requests ({} retried, {} unchanged), {} GraphQL points{}{}; {} pull requests, {} reviews, {} commits of pull requests, {} deployments, {} commits shipped, {} settings findings",
+            r.repo,
+            r.pages,
+            r.requests,
+            r.retries,
+            r.not_modified,
+            r.points,
+            resumed_note(r.resumed),
+            budgets_left(r.graphql_remaining, r.rest_remaining),
+            r.changes,
+            r.reviews,
+            r.change_commits,
+            r.deployments,
+            r.deployment_commits,
+            r.evidence,
+        ),
+        &r.warnings,
+    );
 }
 
 fn print_git(ctx: &Session, r: &collect::GitReport) {
