@@ -814,11 +814,22 @@ fn collect_shard(ctx: &Session, shard: collect::shard::Shard) -> anyhow::Result<
     collect_into(ctx, &mut workspace, &config)
 }
 
+/// Every HTTP source's secret, read from the environment here, at the edge, and passed into the
+/// library, which never reads the environment itself.
+fn credentials_from_env() -> collect::Credentials {
+    let env = |k: &str| std::env::var(k).ok();
+    collect::Credentials {
+        github: collect::github::token_from_env(&env),
+        gitlab: collect::gitlab::Credentials::from_env(&env),
+        pagerduty: collect::pagerduty::token_from_env(&env),
+        jira: collect::jira::client::Auth::from_env(&env),
+    }
+}
+
 fn collect_into(ctx: &Session, workspace: &mut Workspace, config: &Config) -> anyhow::Result<()> {
     let started = Instant::now();
-    let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
-    let gitlab = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
-    for report in collect::collect_configured_with_credentials(workspace, config, token, gitlab, ctx.progress())? {
+    let credentials = credentials_from_env();
+    for report in collect::collect_configured_with_credentials(workspace, config, &credentials, ctx.progress())? {
         match report {
             collect::SourceReport::Import(r) => print_import(ctx, &r),
             collect::SourceReport::Git(r) => print_git(ctx, &r),
@@ -936,7 +947,7 @@ fn collect_github(ctx: &Session, repo: Option<&str>, api_url: Option<&str>, offl
     )?;
     refuse_api_url_for_recorded(api_url, &targets, |s| s.recorded.is_some().then(|| s.repo.clone()))?;
     let mut workspace = ctx.workspace()?;
-    let token = collect::github::token_from_env(&|k| std::env::var(k).ok());
+    let token = credentials_from_env().github;
     if token.is_none() && !offline && targets.iter().any(|s| s.recorded.is_none()) {
         ctx.note("warning: neither GITHUB_TOKEN nor GH_TOKEN is set: unauthenticated requests are limited to 60 an hour and see public repositories only");
     }
@@ -984,7 +995,7 @@ fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, o
     )?;
     refuse_api_url_for_recorded(api_url, &targets, |s| s.recorded.is_some().then(|| s.project.clone()))?;
     let mut workspace = ctx.workspace()?;
-    let credentials = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
+    let credentials = credentials_from_env().gitlab;
     if credentials.secret().is_none() && !offline && targets.iter().any(|s| s.recorded.is_none()) {
         ctx.note("warning: neither GITLAB_TOKEN nor CI_JOB_TOKEN is set: unauthenticated requests see public projects only, without approvals or protected environments");
     }
@@ -1014,7 +1025,7 @@ fn collect_gitlab(ctx: &Session, project: Option<&str>, api_url: Option<&str>, o
 /// `collect gitlab --group`: walks the group, names the projects no service claims, and collects
 /// the others one by one.
 fn collect_gitlab_group(ctx: &Session, group: &str, api_url: Option<&str>) -> anyhow::Result<()> {
-    let credentials = collect::gitlab::Credentials::from_env(&|k| std::env::var(k).ok());
+    let credentials = credentials_from_env().gitlab;
     let mut request = collect::gitlab::GitlabRequest::new(group, api_url, credentials.clone());
     request.project = group.to_string();
     let plan = collect::gitlab::extras::walk_group_blocking(&ctx.config, &request)?;
@@ -1096,7 +1107,7 @@ fn collect_pagerduty(ctx: &Session, account: Option<&str>, api_url: Option<&str>
     )?;
     refuse_api_url_for_recorded(api_url, &targets, |s| s.recorded.is_some().then(|| pagerduty::account_name(s)))?;
     let mut workspace = ctx.workspace()?;
-    let token = pagerduty::token_from_env(&|k| std::env::var(k).ok());
+    let token = credentials_from_env().pagerduty;
     for mut source in targets {
         if let Some(url) = api_url {
             source.api_url = Some(url.to_string());
@@ -1153,7 +1164,7 @@ fn collect_jira(ctx: &Session, api_url: Option<&str>, offline: bool) -> anyhow::
         &missing(String::new()),
     )?;
     let mut workspace = ctx.workspace()?;
-    let auth = collect::jira::client::Auth::from_env(&|k| std::env::var(k).ok());
+    let auth = credentials_from_env().jira;
     for source in targets {
         let started = Instant::now();
         // Recorded pages are read as they are, --offline or not.

@@ -179,10 +179,40 @@ pub enum SourceReport {
     Jira(jira::JiraReport),
 }
 
-/// Runs every source in the configuration, in order (GitHub sources unauthenticated: see
-/// [`collect_configured_with`]).
+/// The secrets the HTTP sources authenticate with, one per kind of source. The library never reads
+/// them from the environment: the front end resolves them (the CLI from `GITHUB_TOKEN`,
+/// `GITLAB_TOKEN`, `PAGERDUTY_TOKEN`, `JIRA_*`) and passes them in; each reaches only its own
+/// source's client, and none is printed (`Debug` shows which are set, not what they are) or written.
+#[derive(Clone)]
+pub struct Credentials {
+    pub github: Option<String>,
+    pub gitlab: gitlab::Credentials,
+    pub pagerduty: Option<String>,
+    pub jira: Option<jira::client::Auth>,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials { github: None, gitlab: gitlab::Credentials::None, pagerduty: None, jira: None }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |yes: bool| if yes { "***" } else { "none" };
+        f.debug_struct("Credentials")
+            .field("github", &set(self.github.is_some()))
+            .field("gitlab", &set(self.gitlab.secret().is_some()))
+            .field("pagerduty", &set(self.pagerduty.is_some()))
+            .field("jira", &set(self.jira.is_some()))
+            .finish()
+    }
+}
+
+/// Runs every source in the configuration, in order, with no credentials (sources with `recorded`
+/// pages need none; see [`collect_configured_with_credentials`]).
 pub fn collect_configured(workspace: &mut Workspace, config: &Config) -> Result<Vec<SourceReport>> {
-    collect_configured_with(workspace, config, None, None)
+    collect_configured_with_credentials(workspace, config, &Credentials::default(), None)
 }
 
 /// Runs every source in the configuration, in order; `token` authenticates GitHub sources read
@@ -194,15 +224,16 @@ pub fn collect_configured_with(
     token: Option<String>,
     progress: Option<github::ProgressSink>,
 ) -> Result<Vec<SourceReport>> {
-    collect_configured_with_credentials(workspace, config, token, gitlab::Credentials::None, progress)
+    let credentials = Credentials { github: token, ..Credentials::default() };
+    collect_configured_with_credentials(workspace, config, &credentials, progress)
 }
 
-/// [`collect_configured_with`], with `gitlab` authenticating GitLab sources read from the network.
+/// Runs every source in the configuration, in order, each HTTP source authenticated with its
+/// secret from `credentials`; `progress` is told how each resource is going.
 pub fn collect_configured_with_credentials(
     workspace: &mut Workspace,
     config: &Config,
-    token: Option<String>,
-    gitlab: gitlab::Credentials,
+    credentials: &Credentials,
     progress: Option<github::ProgressSink>,
 ) -> Result<Vec<SourceReport>> {
     let mut reports = Vec::new();
@@ -223,12 +254,11 @@ pub fn collect_configured_with_credentials(
                 reports.push(SourceReport::Git(report));
             }
             Source::Pagerduty(s) => {
-                let token = pagerduty::token_from_env(&|k| std::env::var(k).ok());
                 reports.push(SourceReport::Pagerduty(pagerduty::collect_source(
                     workspace,
                     config,
                     s,
-                    token,
+                    credentials.pagerduty.clone(),
                     progress.clone(),
                 )?));
             }
@@ -237,7 +267,7 @@ pub fn collect_configured_with_credentials(
                     workspace,
                     config,
                     s,
-                    token.clone(),
+                    credentials.github.clone(),
                     progress.clone(),
                 )?));
             }
@@ -246,12 +276,12 @@ pub fn collect_configured_with_credentials(
                     workspace,
                     config,
                     s,
-                    gitlab.clone(),
+                    credentials.gitlab.clone(),
                     progress.clone(),
                 )?));
             }
             Source::Jira(s) => {
-                let auth = jira::client::Auth::from_env(&|k| std::env::var(k).ok());
+                let auth = credentials.jira.clone();
                 reports.push(SourceReport::Jira(collect_jira_source(workspace, config, s, auth, progress.clone())?));
             }
         }

@@ -721,3 +721,30 @@ fn a_run_resumed_after_its_page_token_expired_starts_again_and_loses_nothing() {
     assert_eq!(report.search_requests, 4, "the refused resume, then three pages from the start");
     assert_same_tables(clean.path(), dir.path());
 }
+
+/// The configured collection authenticates Jira with the credentials it is given (the CLI reads
+/// `JIRA_EMAIL`/`JIRA_TOKEN` or `JIRA_PAT`; the library reads no environment).
+#[test]
+fn the_configured_collection_uses_the_credentials_passed_in() {
+    let server = Server::start(FakeJira::new(5, true));
+    let config = server.cfg("max_wait_seconds = 1\n");
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let auth = Auth::Basic { email: EMAIL.into(), token: TOKEN.into() };
+    let credentials =
+        flowgauge::collect::Credentials { jira: Some(auth), ..flowgauge::collect::Credentials::default() };
+    assert!(!format!("{credentials:?}").contains(TOKEN));
+    let reports =
+        flowgauge::collect::collect_configured_with_credentials(&mut ws, &config, &credentials, None).unwrap();
+    let jira = reports
+        .iter()
+        .find_map(|r| match r {
+            flowgauge::collect::SourceReport::Jira(j) => Some(j),
+            _ => None,
+        })
+        .unwrap();
+    assert!(jira.incidents > 0, "{jira:?}");
+    let none = flowgauge::collect::Credentials::default();
+    let err = flowgauge::collect::collect_configured_with_credentials(&mut ws, &config, &none, None).unwrap_err();
+    assert!(err.to_string().contains("no credentials"), "{err}");
+}

@@ -679,3 +679,30 @@ fn a_pagerduty_source_is_validated_key_by_key() {
     let e = error("[[sources]]\ntype = \"pagerduty\"\napi_url = \"api.eu.pagerduty.com\"\n");
     assert!(e.contains("sources[0].api_url") && e.contains("not an http(s) URL"), "{e}");
 }
+
+/// The configured collection authenticates PagerDuty with the token it is given (the CLI reads
+/// `PAGERDUTY_TOKEN`; the library reads no environment), and without one it says what to set.
+#[test]
+fn the_configured_collection_uses_the_token_passed_in() {
+    let server = Server::start(small());
+    let text = format!("{SERVICES}{SOURCE}api_url = \"{}\"\nmax_wait_seconds = 1\n", server.server.uri());
+    let config = config("2025-01-01", "2026-01-01", &text);
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let credentials =
+        flowgauge::collect::Credentials { pagerduty: Some(TOKEN.into()), ..flowgauge::collect::Credentials::default() };
+    assert!(!format!("{credentials:?}").contains(TOKEN));
+    let reports =
+        flowgauge::collect::collect_configured_with_credentials(&mut ws, &config, &credentials, None).unwrap();
+    let pd = reports
+        .iter()
+        .find_map(|r| match r {
+            flowgauge::collect::SourceReport::Pagerduty(p) => Some(p),
+            _ => None,
+        })
+        .unwrap();
+    assert!(pd.incidents > 0, "{pd:?}");
+    let none = flowgauge::collect::Credentials::default();
+    let err = flowgauge::collect::collect_configured_with_credentials(&mut ws, &config, &none, None).unwrap_err();
+    assert!(err.to_string().contains("PAGERDUTY_TOKEN is not set"), "{err}");
+}
