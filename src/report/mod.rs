@@ -394,8 +394,10 @@ pub fn render_records_csv(df: &DataFrame) -> String {
     writer.finish()
 }
 
-/// Columns that hold people's names or addresses, replaced by `--anonymise`.
-const PEOPLE: &[(&str, &str)] = &[
+/// Columns that hold people's names or addresses, replaced by `--anonymise` (docs/report.md lists
+/// them). `incidents.detected_by` and `incidents.team` are not here: one holds a kind (`monitoring`
+/// or `person`), the other a team's name.
+pub const PEOPLE: &[(&str, &str)] = &[
     ("changes", "author"),
     ("reviews", "reviewer"),
     ("commits", "author"),
@@ -404,8 +406,17 @@ const PEOPLE: &[(&str, &str)] = &[
     ("jobs", "triggered_by"),
     ("deployments", "triggered_by"),
     ("incidents", "assignee"),
+    ("incidents", "resolved_by"),
     ("approvals", "approver"),
 ];
+
+/// Values of a people column that name no one and stay as they are: an incident resolved by its
+/// monitor (`resolved_by = monitoring`, as the trackers and the import write it).
+const NOT_PEOPLE: &[(&str, &str, &str)] = &[("incidents", "resolved_by", "monitoring")];
+
+fn names_no_one(table: &str, column: &str, value: &str) -> bool {
+    NOT_PEOPLE.iter().any(|(t, c, v)| *t == table && *c == column && *v == value)
+}
 
 /// A stable pseudonym: the same name gives the same pseudonym in every run and every report.
 pub fn pseudonym(name: &str) -> String {
@@ -425,7 +436,10 @@ pub fn anonymise(frames: &mut crate::metrics::prepare::Frames) -> crate::Result<
     for (table, column) in PEOPLE {
         let Some(df) = frames.get_mut(table) else { continue };
         let Ok(values) = df.column(column).and_then(|c| c.str().cloned()) else { continue };
-        let replaced: Vec<Option<String>> = values.iter().map(|v| v.map(pseudonym)).collect();
+        let replaced: Vec<Option<String>> = values
+            .iter()
+            .map(|v| v.map(|name| if names_no_one(table, column, name) { name.to_string() } else { pseudonym(name) }))
+            .collect();
         df.with_column(Column::new((*column).into(), replaced))?;
     }
     Ok(())

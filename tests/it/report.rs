@@ -569,3 +569,47 @@ fn recommendation_titles_are_short_instructions_and_the_detail_is_the_body() {
     }
     assert!(manual > 0, "the sample's manual steps are recommended away");
 }
+
+/// Incident trackers record who resolved an incident: `--anonymise` replaces those names like the
+/// other people columns, and keeps `monitoring` (an auto-resolve, not a person) as it is.
+#[test]
+fn anonymise_replaces_who_resolved_an_incident() {
+    use polars::prelude::*;
+    let incidents = df!(
+        "id" => ["a", "b", "c"],
+        "assignee" => [Some("Olivia Grant"), None, Some("dana")],
+        "resolved_by" => [Some("Olivia Grant"), Some("monitoring"), None],
+        "detected_by" => [Some("person"), Some("monitoring"), None],
+        "team" => [Some("Payments"), None, None],
+    )
+    .unwrap();
+    let mut frames = flowgauge::metrics::prepare::Frames::new();
+    frames.insert("incidents", incidents);
+    flowgauge::report::anonymise(&mut frames).unwrap();
+    let incidents = &frames["incidents"];
+    let column = |name: &str| -> Vec<Option<String>> {
+        incidents.column(name).unwrap().str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+    };
+    let olivia = flowgauge::report::pseudonym("Olivia Grant");
+    assert_eq!(column("resolved_by"), [Some(olivia.clone()), Some("monitoring".into()), None]);
+    assert_eq!(column("assignee")[0], Some(olivia));
+    // Who opened it is a kind (`monitoring`/`person`), and a team is no person: both stay.
+    assert_eq!(column("detected_by"), [Some("person".into()), Some("monitoring".into()), None]);
+    assert_eq!(column("team")[0].as_deref(), Some("Payments"));
+}
+
+/// The columns `--anonymise` rewrites are the ones docs/report.md and docs/data-model.md list.
+#[test]
+fn the_anonymised_columns_are_documented() {
+    let report = fs::read_to_string(repo_root().join("docs/report.md")).unwrap();
+    let section = &report[report.find("## Anonymisation").unwrap()..];
+    let section = &section[..section.find("Limits:").unwrap()];
+    let model = fs::read_to_string(repo_root().join("docs/data-model.md")).unwrap();
+    for (table, column) in flowgauge::report::PEOPLE {
+        let name = format!("`{table}.{column}`");
+        assert!(section.contains(&name), "docs/report.md does not list {name}");
+        assert!(model.contains(&name), "docs/data-model.md does not list {name}");
+    }
+    let digits = flowgauge::report::pseudonym("x").len() - "person-".len();
+    assert!(section.contains(&format!("{digits} hexadecimal digits")), "docs/report.md misstates the pseudonym");
+}
