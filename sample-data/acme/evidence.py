@@ -13,6 +13,7 @@ and each capability's evidence score (the mean of its indicators' scores, one de
 import csv
 import json
 import os
+import re
 import statistics
 from datetime import datetime, timezone
 
@@ -223,6 +224,11 @@ def indicators(service, all_deployments, changes, deployments, pipelines, jobs, 
                 for i in window_incidents if i.get("resolved_at")]
     add("incident-response-review", "irr.incident_restore_hours", median(resolved), (1, 24, 168, 720),
         "lower", "%d of %d resolved" % (len(resolved), len(window_incidents)))
+    majors = [i for i in window_incidents if major(i)]
+    reviewed = [i for i in majors if i.get("review_url")]
+    if reviewed:  # no major incident links a review: the source may not record reviews, so unknown
+        add("incident-response-review", "irr.major_incidents_reviewed", len(reviewed) / len(majors),
+            (0.25, 0.5, 0.75, 0.9), "higher", "%d of %d major incidents" % (len(reviewed), len(majors)))
 
     others = [d for d in all_deployments if d["service"] != service and d["environment"] == "production"
               and d["status"] == "success"]
@@ -248,6 +254,24 @@ def indicators(service, all_deployments, changes, deployments, pipelines, jobs, 
         add("code-maintainability-knowledge", "km.codeowners_gaps", float(len(codeowners_errors)),
             (0, 1, 2, 4), "lower", "%d CODEOWNERS errors" % len(codeowners_errors))
     return out
+
+
+MAJOR = {"sev0", "sev1", "sev2", "s0", "s1", "s2", "p0", "p1", "p2", "0", "1", "2", "critical", "high",
+         "highest", "major", "urgent"}
+
+
+def major(incident):
+    """Severity or priority in the top two levels (docs/assessment.md, "How the indicators read the
+    records")."""
+    levels = ["".join(c for c in (incident.get(k) or "") if c.isalnum()).lower() for k in ("severity", "priority")]
+    return any(level in MAJOR for level in levels)
+
+
+def is_review(text):
+    """A post-incident review, by its name (docs/jira.md, "Post-incident reviews")."""
+    lower = (text or "").lower()
+    return any(w in lower for w in ("post-incident review", "post incident review", "postmortem", "post-mortem",
+                                    "post mortem", "incident review")) or "pir" in re.split(r"[^a-z0-9]", lower)
 
 
 def changes_per_deployment(service, changes, deployments, succeeded):
@@ -296,7 +320,8 @@ def pagerduty_incidents():
         out.append({"service": "storefront", "opened_at": i["created_at"], "resolved_at": i["resolved_at"],
                     "acknowledged_at": acks[0] if acks else None,
                     "tracker_deployment_id": events[0]["id"] if events else None,
-                    "detected_by": pagerduty_detected_by(trigger)})
+                    "detected_by": pagerduty_detected_by(trigger),
+                    "severity": i.get("urgency"), "priority": (i.get("priority") or {}).get("summary")})
     return out
 
 
@@ -318,7 +343,8 @@ def jira_incidents():
     """ledger's incidents from the recorded Jira Service Management pages (docs/jira.md): opened at
     creation, acknowledged at the first move to In Progress, resolved at the resolution date; caused
     by the GitHub deployment whose API URL the description links; opened by monitoring when an app
-    (the Datadog integration) reported it, else by a person."""
+    (the Datadog integration) reported it, else by a person; with its severity field and priority, and
+    reviewed when a linked issue is a post-incident review."""
     site = path(os.path.join("jira", "acme.atlassian.net"))
     issues = json.load(open(os.path.join(site, "search", "00000001.json")))["issues"]
     logs = json.load(open(os.path.join(site, "changelog", "00000001.json")))["issueChangeLogs"]
@@ -332,11 +358,17 @@ def jira_incidents():
         cards = [c["attrs"]["url"] for block in f["description"]["content"] for c in block["content"]
                  if c["type"] == "inlineCard"]
         deployment = next((u for u in cards if "/deployments/" in u), None)
+        linked = [link.get("outwardIssue") or link.get("inwardIssue") or {} for link in f.get("issuelinks", [])]
+        review = next((issue["key"] for issue in linked
+                       if is_review(issue["fields"]["issuetype"]["name"]) or is_review(issue["fields"]["summary"])),
+                      None)
         out.append({"service": "ledger", "opened_at": jira_time(f["created"]),
                     "resolved_at": jira_time(f["resolutiondate"]) if f["resolutiondate"] else None,
                     "acknowledged_at": acknowledged,
                     "caused_by_deployment_id": deployment,
-                    "detected_by": "monitoring" if f["reporter"]["accountType"] == "app" else "person"})
+                    "detected_by": "monitoring" if f["reporter"]["accountType"] == "app" else "person",
+                    "severity": (f.get("customfield_10040") or {}).get("value"),
+                    "priority": (f.get("priority") or {}).get("name"), "review_url": review})
     return out
 
 

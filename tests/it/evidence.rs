@@ -1128,3 +1128,68 @@ fn incidents_opened_by_monitoring_count_only_those_whose_opener_is_recorded() {
     assert_eq!(share.detail, "1 of 2 incidents that record who opened them were opened by monitoring");
     assert_eq!(m.records("pfn.incidents_opened_by_monitoring"), ["i1", "i2"]);
 }
+
+/// A major incident (severity or priority in the top two levels) counts as reviewed when it links a
+/// review (`review_url`) or a review evidence row names it; minor ones do not count; with no review
+/// linked at all the source may not record them, and with no level recorded majors cannot be told.
+#[test]
+fn major_incidents_with_a_review_are_a_share_of_the_major_ones() {
+    let cfg = services(&[("shop", "acme/shop", "")]);
+    let level = |fx: &mut Fixture, id: &str, severity: Option<&str>, priority: Option<&str>, review: Option<&str>| {
+        let mut cells = vec![
+            ("id", s(id)),
+            ("source", s("test")),
+            ("service", s("shop")),
+            ("opened_at", t("2025-02-01T00:00:00Z")),
+            ("resolved_at", t("2025-02-01T02:00:00Z")),
+        ];
+        for (column, value) in [("severity", severity), ("priority", priority), ("review_url", review)] {
+            if let Some(v) = value {
+                cells.push((column, s(v)));
+            }
+        }
+        fx.add(&model::INCIDENTS, &cells);
+    };
+    let mut fx = Fixture::default();
+    level(&mut fx, "jira:acme:OPS-1", Some("SEV1"), None, Some("https://wiki/pir-1"));
+    level(&mut fx, "jira:acme:OPS-2", Some("sev-2"), None, None);
+    level(&mut fx, "jira:acme:OPS-3", None, Some("High"), None);
+    level(&mut fx, "jira:acme:OPS-4", Some("SEV3"), Some("Medium"), Some("https://wiki/pir-4"));
+    level(&mut fx, "pd:Q5", Some("low"), Some("P1"), None);
+    // The review of OPS-3, as the Jira source writes it: named after the incident's key.
+    fx.add(
+        &model::EVIDENCE,
+        &[
+            ("id", s("jira:acme:review:OPS-3")),
+            ("source", s("jira")),
+            ("service", s("shop")),
+            ("kind", s("practice")),
+            ("category", s("post-incident review")),
+            ("tool", s("jira")),
+            ("detail", s("post-incident review of OPS-3")),
+        ],
+    );
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    let reviewed = m.expect("irr.major_incidents_reviewed", 0.5, 5.0);
+    assert_eq!(reviewed.detail, "2 of 4 major incidents link a post-incident review");
+    assert_eq!(
+        m.records("irr.major_incidents_reviewed"),
+        ["jira:acme:OPS-1", "jira:acme:OPS-2", "jira:acme:OPS-3", "pd:Q5"]
+    );
+
+    let mut fx = Fixture::default();
+    level(&mut fx, "i1", Some("critical"), None, None);
+    level(&mut fx, "i2", Some("SEV3"), None, Some("https://wiki/pir"));
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.unknown("irr.major_incidents_reviewed", "none of the 1 major incidents links a post-incident review");
+
+    let mut fx = Fixture::default();
+    level(&mut fx, "i1", Some("SEV3"), Some("Low"), None);
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.unknown("irr.major_incidents_reviewed", "none of the 1 incidents is major");
+
+    let mut fx = Fixture::default();
+    level(&mut fx, "i1", None, None, Some("https://wiki/pir"));
+    let m = measured(&fx, &cfg, "shop", |_| {});
+    m.unknown("irr.major_incidents_reviewed", "records a severity or priority");
+}

@@ -25,6 +25,7 @@ pub(super) fn measure(input: &EvidenceInput, scope: &Scope) -> Result<Vec<Measur
         coupled_deployments(input, scope, &deployments)?,
         changes_per_deployment(input, scope)?,
         incidents.restore_time(),
+        incidents.major_reviewed(),
         incidents.acknowledge_time(),
         incidents.opened_by_monitoring(),
         incidents.detection_delay(),
@@ -392,6 +393,37 @@ fn changes_per_deployment(input: &EvidenceInput, scope: &Scope) -> Result<Measur
     Ok(Measurement::known(ID, mid, detail, sorted(counts.keys().map(|d| d.to_string()).collect())))
 }
 
+/// Whether an incident is major, from its severity and priority as trackers name them: the top two
+/// levels — `SEV0` to `SEV2` (`sev-1`, `S1`), `P0` to `P2`, `0` to `2`, `critical`, `high` (GitLab's
+/// severity, PagerDuty's urgency, Jira's priority), `highest`, `major`, `urgent`. `None` when it
+/// records neither.
+fn major_level(levels: &[&Option<String>]) -> Option<bool> {
+    const MAJOR: [&str; 17] = [
+        "sev0", "sev1", "sev2", "s0", "s1", "s2", "p0", "p1", "p2", "0", "1", "2", "critical", "high", "highest",
+        "major", "urgent",
+    ];
+    let named: Vec<String> = levels
+        .iter()
+        .filter_map(|l| l.as_deref())
+        .map(|l| l.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase())
+        .filter(|l| !l.is_empty())
+        .collect();
+    (!named.is_empty()).then(|| named.iter().any(|l| MAJOR.contains(&l.as_str())))
+}
+
+/// The ids of the service's incidents a post-incident review evidence row names: a tracker writes
+/// the review of incident `SOURCE:SITE:KEY` as `SOURCE:SITE:review:KEY` (the Jira source does).
+fn reviewed_incidents(input: &EvidenceInput, scope: &Scope) -> Result<HashSet<String>> {
+    let df = service_rows(input, "evidence", scope.service)?;
+    let (ids, categories) = (texts(&df, "id")?, texts(&df, "category")?);
+    Ok(ids
+        .into_iter()
+        .zip(categories)
+        .filter(|(_, category)| category.as_deref() == Some("post-incident review"))
+        .filter_map(|(id, _)| Some(id?.replacen(":review:", ":", 1)))
+        .collect())
+}
+
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
     ids
@@ -407,6 +439,10 @@ struct Incidents {
     /// `monitoring` or `person` where the tracker says who opened the incident (PagerDuty's log
     /// entries, Jira's reporter), else empty.
     detected_by: Vec<Option<String>>,
+    /// Whether its severity or priority says it is major; `None` when it records neither.
+    major: Vec<Option<bool>>,
+    /// Whether a post-incident review is linked to it.
+    reviewed: Vec<bool>,
 }
 
 impl Incidents {
@@ -423,6 +459,9 @@ impl Incidents {
             texts(&df, "tracker_deployment_id")?,
         ];
         let detected_by = texts(&df, "detected_by")?;
+        let (severity, priority) = (texts(&df, "severity")?, texts(&df, "priority")?);
+        let review_urls = texts(&df, "review_url")?;
+        let reviews = reviewed_incidents(input, scope)?;
         let mut out = Incidents {
             ids: vec![],
             opened: vec![],
@@ -430,6 +469,8 @@ impl Incidents {
             resolved: vec![],
             cause_named: vec![],
             detected_by: vec![],
+            major: vec![],
+            reviewed: vec![],
         };
         for i in 0..df.height() {
             let Some(t) = opened[i].filter(|&t| scope.contains(Some(t))) else { continue };
@@ -439,6 +480,9 @@ impl Incidents {
             out.resolved.push(resolved[i]);
             out.cause_named.push(causes.iter().any(|c| c[i].is_some()));
             out.detected_by.push(detected_by[i].clone());
+            out.major.push(major_level(&[&severity[i], &priority[i]]));
+            let id = ids[i].as_deref().unwrap_or_default();
+            out.reviewed.push(review_urls[i].is_some() || reviews.contains(id));
         }
         Ok(out)
     }
@@ -477,6 +521,51 @@ impl Incidents {
 
     fn restore_time(&self) -> Measurement {
         self.span("irr.incident_restore_hours", &self.resolved, "resolved")
+    }
+
+    fn major_reviewed(&self) -> Measurement {
+        const ID: &str = "irr.major_incidents_reviewed";
+        if let Some(m) = self.none(ID) {
+            return m;
+        }
+        if self.major.iter().all(Option::is_none) {
+            return Measurement::unknown(
+                ID,
+                format!(
+                    "none of the {} incidents records a severity or priority, so which are major cannot be told",
+                    self.ids.len()
+                ),
+            );
+        }
+        let majors: Vec<usize> = (0..self.ids.len()).filter(|&i| self.major[i] == Some(true)).collect();
+        if majors.is_empty() {
+            return Measurement::unknown(
+                ID,
+                format!(
+                    "none of the {} incidents is major (severity or priority in the top two levels)",
+                    self.ids.len()
+                ),
+            );
+        }
+        let reviewed = majors.iter().filter(|&&i| self.reviewed[i]).count();
+        // Not one review linked: the source most likely records none (a tracker's link, an
+        // import's `review_url`), and reviews kept in a wiki are no evidence either way.
+        if reviewed == 0 {
+            return Measurement::unknown(
+                ID,
+                format!(
+                    "none of the {} major incidents links a post-incident review: the source may not record them (a Jira link, `review_url` in an import)",
+                    majors.len()
+                ),
+            );
+        }
+        let detail = format!("{reviewed} of {} major incidents link a post-incident review", majors.len());
+        Measurement::known(
+            ID,
+            share(reviewed, majors.len()),
+            detail,
+            majors.iter().map(|&i| self.ids[i].clone()).collect(),
+        )
     }
 
     fn acknowledge_time(&self) -> Measurement {
