@@ -307,9 +307,7 @@ pub fn collect_github_source(
     }
     let mut request = github::GithubRequest::new(&source.repo, source.api_url.as_deref(), token);
     request.incident_labels = source.incident_labels.clone();
-    if let Some(seconds) = source.max_wait_seconds {
-        request.pacing.max_wait = std::time::Duration::from_secs(seconds);
-    }
+    request.pacing = github::Pacing::with_max_wait(source.max_wait_seconds);
     request.progress = progress;
     request.all_jobs = source.all_jobs;
     github::collect_github(workspace, config, &request)
@@ -332,9 +330,7 @@ pub fn collect_gitlab_source(
         return Ok(report);
     }
     let mut request = gitlab::GitlabRequest::new(&source.project, source.api_url.as_deref(), credentials);
-    if let Some(seconds) = source.max_wait_seconds {
-        request.pacing.max_wait = std::time::Duration::from_secs(seconds);
-    }
+    request.pacing = github::Pacing::with_max_wait(source.max_wait_seconds);
     request.progress = progress;
     let mut report = gitlab::collect_gitlab(workspace, config, &request)?;
     add_extras(&mut report, gitlab::extras::collect_source(workspace, config, source, request.credentials.clone()));

@@ -46,17 +46,10 @@ impl RawPages {
 
 /// Writes a page body atomically (temporary file, sync, rename) as page `next` of `dir`.
 pub fn write_raw(dir: &Path, next: u64, body: &str) -> Result<PathBuf> {
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(format!("{next:08}.json"));
-    let tmp = dir.join(format!(".{next:08}.json.tmp"));
-    let mut file = fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(body.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok(path)
+    write_raw_named(dir, &format!("{next:08}.json"), body)
 }
 
-/// Writes a page atomically under a given name.
+/// Writes a page atomically (temporary file, sync, rename) under a given name.
 pub fn write_raw_named(dir: &Path, name: &str, body: &str) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = dir.join(name);

@@ -23,6 +23,15 @@ impl Default for Pacing {
 }
 
 impl Pacing {
+    /// The default pacing, with the longest single wait a source's `max_wait_seconds` sets.
+    pub fn with_max_wait(max_wait_seconds: Option<u64>) -> Pacing {
+        let mut pacing = Pacing::default();
+        if let Some(seconds) = max_wait_seconds {
+            pacing.max_wait = Duration::from_secs(seconds);
+        }
+        pacing
+    }
+
     /// Whether the `attempt`th failed attempt (counting from 1) was the last one allowed.
     pub fn exhausted(&self, attempt: u32) -> bool {
         attempt >= self.attempts

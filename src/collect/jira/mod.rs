@@ -63,10 +63,7 @@ pub struct JiraRequest {
 
 impl JiraRequest {
     pub fn new(source: &JiraSource, auth: Option<Auth>) -> JiraRequest {
-        let mut pacing = Pacing::default();
-        if let Some(seconds) = source.max_wait_seconds {
-            pacing.max_wait = std::time::Duration::from_secs(seconds);
-        }
+        let pacing = Pacing::with_max_wait(source.max_wait_seconds);
         JiraRequest { source: source.clone(), auth, pacing, stop_after_pages: None, progress: None }
     }
 }

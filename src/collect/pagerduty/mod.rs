@@ -111,10 +111,7 @@ pub struct PagerdutyRequest {
 impl PagerdutyRequest {
     pub fn new(source: &PagerdutySource, config: &Config, token: String) -> PagerdutyRequest {
         let api_url = source.api_url.clone().unwrap_or_else(|| DEFAULT_API_URL.to_string());
-        let mut pacing = Pacing::default();
-        if let Some(seconds) = source.max_wait_seconds {
-            pacing.max_wait = std::time::Duration::from_secs(seconds);
-        }
+        let pacing = Pacing::with_max_wait(source.max_wait_seconds);
         PagerdutyRequest {
             account: account_name(source),
             api_url,
