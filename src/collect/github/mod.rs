@@ -317,10 +317,6 @@ fn split_repo(repo: &str) -> Result<(&str, &str)> {
     }
 }
 
-fn source_name(repo: &str, resource: &str) -> String {
-    format!("github:{repo}:{resource}")
-}
-
 /// Where a repository's raw pages of one resource are kept.
 pub fn raw_dir(workspace: &Path, repo: &str, resource: &str) -> Result<PathBuf> {
     pages_dir(&workspace.join("raw").join("github"), repo, resource)
@@ -706,7 +702,7 @@ impl Fetch<'_> {
     /// stopped in between asks again instead of being told "not modified" about rows it never stored.
     fn snapshot_get(&mut self, resource: &str, path: &str, empty: Option<&str>) -> Result<Option<client::Page>> {
         self.page_budget()?;
-        let cursor = load_cursor(self.workspace, &source_name(self.repo(), resource));
+        let cursor = load_cursor(self.workspace, &self.cursor_name(resource));
         let fetched = self.runtime.block_on(self.client.get_conditional(path, cursor.etag.as_deref()))?;
         let page = match (fetched, empty) {
             (client::Fetched::NotModified, _) => {
@@ -734,7 +730,7 @@ impl Fetch<'_> {
 
     /// Records the ETag of a snapshot page whose rows are stored.
     fn snapshot_done(&mut self, resource: &str, page: &client::Page, cuts: BTreeMap<String, Cut>) -> Result<()> {
-        let name = source_name(self.repo(), resource);
+        let name = self.cursor_name(resource);
         let mut cursor = load_cursor(self.workspace, &name);
         cursor.truncated = cuts;
         cursor.etag = page.headers.get(http::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -835,7 +831,7 @@ impl Fetch<'_> {
         let (rows, cuts) = shipped_rows(&dir, &repo, &targets)?;
         self.report.deployment_commits += rows.len();
         replace_shipped(self.workspace, &repo, rows)?;
-        let name = source_name(&repo, Resource::DeploymentCommits.name());
+        let name = self.cursor_name(Resource::DeploymentCommits.name());
         let cursor = Cursor { high_water: Some(Utc::now()), truncated: cuts, ..Default::default() };
         self.save_cursor(&name, &cursor)?;
         self.progress(Resource::DeploymentCommits.name(), 0, Some(total), true);

@@ -220,10 +220,6 @@ pub fn check_project(project: &str) -> Result<()> {
     }
 }
 
-fn source_name(project: &str, resource: &str) -> String {
-    format!("gitlab:{project}:{resource}")
-}
-
 /// Where a project's raw pages of one resource are kept in a workspace.
 pub fn raw_dir(workspace: &Path, project: &str, resource: &str) -> Result<PathBuf> {
     pages_dir(&workspace.join("raw").join("gitlab"), project, resource)
@@ -473,7 +469,7 @@ impl Fetch<'_> {
         extract::environment_rows(&merged, &protected_json, &project, self.service, &mut rows);
         self.replace_evidence(&extract::environments_prefix(&project), rows)?;
         let items = merged.as_array().map_or(0, Vec::len) as u64;
-        let name = source_name(&project, Resource::Environments.name());
+        let name = self.cursor_name(Resource::Environments.name());
         self.save_cursor(&name, &Cursor { high_water: Some(Utc::now()), ..Default::default() })?;
         self.progress(Resource::Environments.name(), items, Some(items), true);
         Ok(())
@@ -778,7 +774,7 @@ impl Fetch<'_> {
             &deployment_prefix(&project),
             &rows,
         )?;
-        let name = source_name(&project, Resource::DeploymentCommits.name());
+        let name = self.cursor_name(Resource::DeploymentCommits.name());
         self.save_cursor(&name, &Cursor { high_water: Some(Utc::now()), ..Default::default() })?;
         self.progress(Resource::DeploymentCommits.name(), 0, Some(total), true);
         Ok(())
