@@ -610,6 +610,17 @@ fn the_tracker_link_comes_after_explicit_and_before_reference_and_window() {
     approx(w.time_to_restore.median_hours, 3.0);
 }
 
+/// The PagerDuty source's report among a configured collection's.
+fn pagerduty_report(reports: &[flowgauge::collect::SourceReport]) -> &pagerduty::PagerdutyReport {
+    reports
+        .iter()
+        .find_map(|r| match r {
+            flowgauge::collect::SourceReport::Pagerduty(p) => Some(p),
+            _ => None,
+        })
+        .unwrap()
+}
+
 /// The sample organisation's storefront incidents come from recorded PagerDuty pages: the search
 /// incident of 12 June is linked by PagerDuty's related change event, whose commit is the one the
 /// imported deployment `sf-20250612` shipped; the checkout incident an hour later, on another
@@ -627,13 +638,7 @@ fn the_sample_links_a_storefront_incident_through_its_change_events_commit() {
     let workspace_dir = tempfile::tempdir().unwrap();
     let mut ws = Workspace::open(workspace_dir.path()).unwrap();
     let reports = flowgauge::collect::collect_configured(&mut ws, &config).unwrap();
-    let pd = reports
-        .iter()
-        .find_map(|r| match r {
-            flowgauge::collect::SourceReport::Pagerduty(p) => Some(p),
-            _ => None,
-        })
-        .unwrap();
+    let pd = pagerduty_report(&reports);
     assert_eq!((pd.incidents, pd.tracker_links, pd.deployments), (5, 1, 0));
     assert!(pd.unmapped.is_empty());
     let get = |id: &str, column: &str| cell(&ws, &model::INCIDENTS, id, column);
@@ -694,13 +699,7 @@ fn the_configured_collection_uses_the_token_passed_in() {
     assert!(!format!("{credentials:?}").contains(TOKEN));
     let reports =
         flowgauge::collect::collect_configured_with_credentials(&mut ws, &config, &credentials, None).unwrap();
-    let pd = reports
-        .iter()
-        .find_map(|r| match r {
-            flowgauge::collect::SourceReport::Pagerduty(p) => Some(p),
-            _ => None,
-        })
-        .unwrap();
+    let pd = pagerduty_report(&reports);
     assert!(pd.incidents > 0, "{pd:?}");
     let none = flowgauge::collect::Credentials::default();
     let err = flowgauge::collect::collect_configured_with_credentials(&mut ws, &config, &none, None).unwrap_err();
