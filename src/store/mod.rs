@@ -24,6 +24,13 @@
 //! and stops rather than mix two states. A workspace written by an earlier flowgauge (one file per
 //! table, `schema_version` 1) is migrated by the first writer that opens it, in one commit
 //! ([`legacy`]).
+//!
+//! The files may also be in a bucket of an object store (`s3://`, `gs://`, `az://`), behind the
+//! same few operations ([`storage`]): there no lock exists and no rename, so every writer is a
+//! shared one and the manifest is replaced by a conditional put that fails when another writer
+//! committed first (the commit is then computed again on top of it); files no manifest names are
+//! swept only once older than [`SWEEP_GRACE`]; what is not a table (raw pages) is kept in a local
+//! mirror, uploaded after every commit.
 
 mod legacy;
 pub mod partition;
