@@ -397,6 +397,37 @@ fn sample_gives_the_local_figures(server: Server) {
     assert!(fs_entries(dir.path()).iter().all(|e| !e.ends_with(':')), "a URL was taken for a local directory");
     let tables = server.storage("acme", "sharded").list("tables").unwrap();
     assert!(tables.iter().any(|l| l.file.starts_with("tables/deployments/scope=")), "{tables:?}");
+
+    // `export` writes the same script and the same rows.
+    let exported = |workspace: &str, out: &str| {
+        let config = repo_root().join("sample-data/acme/flowgauge.toml");
+        let args = ["--config", config.to_str().unwrap(), "--workspace", workspace, "-q", "export", "--sql", "duckdb"];
+        ok(flowgauge_with(dir.path(), &vars, &[&args[..], &["--out", out, "--location", "/lake"]].concat()));
+        exported_rows(&dir.path().join(out))
+    };
+    assert_eq!(exported(&sharded, "from-store"), exported(local.to_str().unwrap(), "from-local"));
+}
+
+/// An export's script, and every table's rows in a stable order (the export's row order is not part
+/// of its contract).
+fn exported_rows(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let mut files: Vec<PathBuf> = walk(dir);
+    files.sort();
+    files
+        .iter()
+        .map(|file| {
+            let name = file.strip_prefix(dir).unwrap().display().to_string();
+            if file.extension().is_some_and(|e| e == "parquet") {
+                use polars::prelude::SerReader;
+                let df = polars::prelude::ParquetReader::new(std::fs::File::open(file).unwrap()).finish().unwrap();
+                let mut rows: Vec<String> = (0..df.height()).map(|i| format!("{:?}", df.get(i).unwrap())).collect();
+                rows.sort();
+                (name, rows)
+            } else {
+                (name, vec![std::fs::read_to_string(file).unwrap()])
+            }
+        })
+        .collect()
 }
 
 fn fs_entries(dir: &Path) -> Vec<String> {
