@@ -435,6 +435,9 @@ impl Workspace {
         }
     }
 
+    /// The workspace's local directory, where collectors keep raw pages: for a workspace on object
+    /// storage, the local mirror of what is not a table (uploaded after every commit); its tables
+    /// are not there. Messages should name [`Workspace::location`].
     pub fn root(&self) -> &Path {
         &self.root
     }
