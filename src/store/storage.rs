@@ -100,6 +100,8 @@ pub struct Listed {
     pub file: String,
     pub size: u64,
     pub modified: DateTime<Utc>,
+    /// The store's tag of this version of the file, when it gives one.
+    pub e_tag: Option<String>,
 }
 
 impl Storage {
@@ -344,7 +346,7 @@ impl ObjectStorage {
             );
             for meta in listing.objects {
                 if let Some(file) = self.relative(&meta.location) {
-                    found.push(Listed { file, size: meta.size, modified: meta.last_modified });
+                    found.push(Listed { file, size: meta.size, modified: meta.last_modified, e_tag: meta.e_tag });
                 }
             }
         }
@@ -398,10 +400,16 @@ impl ObjectStorage {
 /// uploaded after every commit.
 pub struct Mirror {
     dir: PathBuf,
+    /// File → the store's e-tag of the version the mirror holds (downloaded or uploaded), kept in
+    /// [`MIRROR_INDEX`]: an object whose e-tag differs was written elsewhere and is downloaded again.
+    e_tags: BTreeMap<String, String>,
     /// File → its size and modification time when last downloaded or uploaded: what is unchanged
     /// needs no upload.
     synced: BTreeMap<String, (u64, Option<std::time::SystemTime>)>,
 }
+
+/// The mirror's record of the e-tags of its files (a name starting with `.`: never uploaded).
+const MIRROR_INDEX: &str = ".e-tags.json";
 
 impl Mirror {
     /// The mirror directory of `url` under the user's cache directory (`$XDG_CACHE_HOME`, else
@@ -417,19 +425,24 @@ impl Mirror {
     }
 
     /// Creates the mirror of `storage`'s workspace and downloads every file that is not a table or
-    /// the manifest and that differs from the local copy (raw pages are never lost by a machine
-    /// that did not collect them).
+    /// the manifest and that the mirror does not hold in the store's version (another e-tag, or
+    /// another size): raw pages are never lost to a machine that did not collect them.
     pub fn download(storage: &ObjectStorage, vars: &Vars) -> Result<Mirror> {
         let dir = Mirror::dir_for(storage.url(), vars)?;
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut mirror = Mirror { dir, synced: BTreeMap::new() };
+        let e_tags = read_index(&dir.join(MIRROR_INDEX));
+        let mut mirror = Mirror { dir, e_tags, synced: BTreeMap::new() };
         for listed in storage.list_except("", &[TABLES])? {
             if !Mirror::mirrored(&listed.file) {
                 continue;
             }
             let path = mirror.dir.join(&listed.file);
             let local_size = fs::metadata(&path).ok().map(|m| m.len());
-            if local_size != Some(listed.size) {
+            let same_version = match &listed.e_tag {
+                Some(tag) => mirror.e_tags.get(&listed.file) == Some(tag),
+                None => true, // a store without e-tags: the size alone tells
+            };
+            if local_size != Some(listed.size) || !same_version {
                 let bytes = storage.get(&listed.file)?;
                 if let Some(parent) = path.parent() {
                     fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -444,8 +457,22 @@ impl Mirror {
                 fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
             }
             mirror.synced.insert(listed.file.clone(), local_state(&path));
+            if let Some(tag) = listed.e_tag {
+                mirror.e_tags.insert(listed.file, tag);
+            }
         }
+        mirror.write_index()?;
         Ok(mirror)
+    }
+
+    /// Keeps the e-tags for the next run, written whole and renamed into place (shards on one
+    /// machine share the mirror; the last one's index wins, costing at most a download again).
+    fn write_index(&self) -> Result<()> {
+        let path = self.dir.join(MIRROR_INDEX);
+        let tmp = self.dir.join(format!("{MIRROR_INDEX}.{}.tmp", std::process::id()));
+        let text = serde_json::to_string(&self.e_tags).expect("e-tags serialise");
+        fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
 
     pub fn dir(&self) -> &Path {
@@ -473,12 +500,25 @@ impl Mirror {
                 continue;
             }
             let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            storage.put(&file, bytes, PutMode::Overwrite)?;
+            let version = storage.put(&file, bytes, PutMode::Overwrite)?;
+            match version.and_then(|v| v.e_tag) {
+                Some(tag) => self.e_tags.insert(file.clone(), tag),
+                None => self.e_tags.remove(&file),
+            };
             self.synced.insert(file, state);
             uploaded += 1;
         }
+        if uploaded > 0 {
+            self.write_index()?;
+        }
         Ok(uploaded)
     }
+}
+
+/// The mirror's index of e-tags; empty when missing or unreadable (then every file is downloaded
+/// once more, and the index written again).
+fn read_index(path: &Path) -> BTreeMap<String, String> {
+    fs::read_to_string(path).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
 }
 
 fn local_state(path: &Path) -> (u64, Option<std::time::SystemTime>) {
@@ -515,8 +555,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// The variables that hold an object store's credentials, each alternative a set that must all be
-/// set. The last line of each list is what the message suggests.
+/// The variables that hold an object store's credentials: alternatives, each a set of variables
+/// that must all be set.
 const S3_CREDENTIALS: &[&[&str]] = &[
     &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
     &["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"],

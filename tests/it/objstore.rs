@@ -488,6 +488,23 @@ fn raw_pages_reach_the_store_and_another_machine_re_extracts_them_offline() {
         assert!(stored.equals_missing(&local_ws.load(table).unwrap()), "{} differs", table.name);
     }
     assert!(ws.load(&model::DEPLOYMENTS).unwrap().height() > 0);
+
+    // A page rewritten on machine B (same size, other bytes) reaches machine A when A next opens
+    // the workspace; A's other pages, unchanged in the store since A uploaded them, stay as they are.
+    let mut pages = walk(&ws.root().join("raw"));
+    pages.sort();
+    let (changed, unchanged) = (pages[0].strip_prefix(ws.root()).unwrap(), pages[1].strip_prefix(ws.root()).unwrap());
+    let mut rewritten = std::fs::read(ws.root().join(changed)).unwrap();
+    let last = rewritten.len() - 1;
+    rewritten[last] = if rewritten[last] == b' ' { b'\n' } else { b' ' };
+    std::fs::write(ws.root().join(changed), &rewritten).unwrap();
+    ws.publish_local_files().unwrap();
+    let mirror_a = dir.path().join("a/flowgauge/workspaces");
+    let in_a = |file: &Path| walk(&mirror_a).into_iter().find(|p| p.ends_with(file)).unwrap();
+    let untouched = std::fs::metadata(in_a(unchanged)).unwrap().modified().unwrap();
+    let ws = Workspace::open_in(&url, &machine_a, false).unwrap();
+    assert_eq!(std::fs::read(ws.root().join(changed)).unwrap(), rewritten);
+    assert_eq!(std::fs::metadata(ws.root().join(unchanged)).unwrap().modified().unwrap(), untouched);
 }
 
 /// Every file under `dir`.
