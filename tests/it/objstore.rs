@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use flowgauge::collect;
 use flowgauge::config::{Config, Overrides};
-use flowgauge::model::{self, Row, Value};
+use flowgauge::model;
 use flowgauge::store::storage::{self, ManifestVersion, ObjectStorage, Swap, Vars};
 use flowgauge::store::{CommitStep, Workspace};
 
 use crate::helpers::{copy_dir, now, repo_root, text};
+use crate::store::{change, walk};
 
 /// Azurite's well-known development account and key (public, in Azure's documentation).
 const AZURITE_ACCOUNT: &str = "devstoreaccount1";
@@ -213,15 +214,6 @@ fn command(dir: &Path, vars: &Vars, args: &[&str]) -> Command {
 fn ok(output: Output) -> String {
     assert!(output.status.success(), "exit {:?}: {}", output.status.code(), text(&output.stderr));
     text(&output.stdout)
-}
-
-fn change(id: &str, title: &str) -> Row {
-    model::CHANGES.row([
-        ("id", Value::Text(id.into())),
-        ("source", Value::Text("github".into())),
-        ("service", Value::Text("checkout".into())),
-        ("title", Value::Text(title.into())),
-    ])
 }
 
 fn ids(ws: &Workspace) -> Vec<String> {
@@ -507,20 +499,6 @@ fn raw_pages_reach_the_store_and_another_machine_re_extracts_them_offline() {
     assert_eq!(std::fs::metadata(ws.root().join(unchanged)).unwrap().modified().unwrap(), untouched);
 }
 
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
 #[test]
 fn object_store_urls_without_credentials_are_configuration_errors_naming_what_to_set() {
     let dir = tempfile::tempdir().unwrap();
@@ -588,4 +566,19 @@ fn object_store_urls_are_told_from_local_directories() {
     assert_eq!(storage::object_url(Path::new(".flowgauge")), None);
     assert_eq!(storage::object_url(Path::new("/tmp/s3:/x")), None);
     assert_eq!(storage::object_url(Path::new("ftp://host/ws")), None);
+}
+
+#[test]
+fn a_collector_driving_its_own_runtime_can_commit_into_an_object_store() {
+    // The GitLab extras collector upserts from inside its tokio runtime's `block_on`: the store's
+    // requests must not try to start a runtime within that one.
+    let Some(server) = Server::moto() else { return };
+    server.bucket("nested");
+    let url = PathBuf::from(server.url("nested", "ws"));
+    let mut ws = Workspace::open_in(&url, &server.vars(), false).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        ws.upsert(&[(&model::CHANGES, vec![change("gitlab:mr:acme/shop!1", "inside")])]).unwrap();
+    });
+    assert_eq!(ids(&ws), ["gitlab:mr:acme/shop!1"]);
 }
