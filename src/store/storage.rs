@@ -279,11 +279,25 @@ impl ObjectStorage {
         }
     }
 
+    /// Runs the request `start` makes on the storage's runtime and waits for it. Called from async
+    /// code (a collector blocking on a runtime of its own calls the workspace), no runtime may be
+    /// blocked on in that thread: then the request runs on a thread of its own, which waits.
+    fn block_on<T: Send, F: std::future::Future<Output = T>>(&self, start: impl FnOnce() -> F + Send) -> T {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.runtime.block_on(start());
+        }
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| self.runtime.block_on(start()))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
     /// A file's bytes.
     pub fn get(&self, file: &str) -> Result<Vec<u8>> {
         let location = self.location(file);
-        self.runtime
-            .block_on(async { self.store.get(&location).await?.bytes().await })
+        self.block_on(|| async { self.store.get(&location).await?.bytes().await })
             .map(Vec::from)
             .map_err(|e| self.failure(file, "read", e))
     }
@@ -291,7 +305,7 @@ impl ObjectStorage {
     /// A file's bytes and version, `None` when there is no such file.
     pub fn get_versioned(&self, file: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
         let location = self.location(file);
-        let got = self.runtime.block_on(async {
+        let got = self.block_on(|| async {
             let result = self.store.get(&location).await?;
             let version = UpdateVersion { e_tag: result.meta.e_tag.clone(), version: result.meta.version.clone() };
             Ok::<_, object_store::Error>((Vec::from(result.bytes().await?), version))
@@ -308,7 +322,7 @@ impl ObjectStorage {
     pub fn put(&self, file: &str, bytes: Vec<u8>, mode: PutMode) -> Result<Option<UpdateVersion>> {
         let location = self.location(file);
         let options = PutOptions { mode, ..Default::default() };
-        let put = self.runtime.block_on(self.store.put_opts(&location, PutPayload::from(bytes), options));
+        let put = self.block_on(|| self.store.put_opts(&location, PutPayload::from(bytes), options));
         match put {
             Ok(result) => Ok(Some(UpdateVersion { e_tag: result.e_tag, version: result.version })),
             Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => Ok(None),
@@ -319,7 +333,7 @@ impl ObjectStorage {
     /// Removes a file, best effort (a file left is swept later).
     pub fn remove(&self, file: &str) {
         let location = self.location(file);
-        let _ = self.runtime.block_on(self.store.delete(&location));
+        let _ = self.block_on(|| self.store.delete(&location));
     }
 
     /// Every file under the directory `dir` (workspace-relative; `""` for all), at any depth.
@@ -334,8 +348,7 @@ impl ObjectStorage {
         let mut pending = vec![if dir.is_empty() { self.location_of_prefix() } else { Some(self.location(dir)) }];
         while let Some(prefix) = pending.pop() {
             let listing = self
-                .runtime
-                .block_on(self.store.list_with_delimiter(prefix.as_ref()))
+                .block_on(|| self.store.list_with_delimiter(prefix.as_ref()))
                 .map_err(|e| self.failure(dir, "list", e))?;
             pending.extend(
                 listing

@@ -570,13 +570,14 @@ fn object_store_urls_are_told_from_local_directories() {
 
 #[test]
 fn a_collector_driving_its_own_runtime_can_commit_into_an_object_store() {
-    // The GitLab extras collector upserts from inside its tokio runtime's `block_on`: the store's
-    // requests must not try to start a runtime within that one.
+    // The GitLab extras collector upserts from inside a tokio runtime (its tests run it on a
+    // multi-threaded one, as polars' lazy engine needs): the store's requests must not try to start
+    // a runtime within that one.
     let Some(server) = Server::moto() else { return };
     server.bucket("nested");
     let url = PathBuf::from(server.url("nested", "ws"));
     let mut ws = Workspace::open_in(&url, &server.vars(), false).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         ws.upsert(&[(&model::CHANGES, vec![change("gitlab:mr:acme/shop!1", "inside")])]).unwrap();
     });
