@@ -328,6 +328,9 @@ fn a_crashed_azure_writers_files_are_swept_only_once_older_than_the_grace_period
     }
 }
 
+const DEPLOYMENTS_PER_SERVICE: &str =
+    "SELECT service, COUNT(*) AS n FROM deployments GROUP BY service ORDER BY service";
+
 /// What the sample gives through the binary: the metrics as JSON, an ad-hoc query, the explain rows.
 fn figures(dir: &Path, vars: &Vars, workspace: &str) -> Vec<String> {
     let config = repo_root().join("sample-data/acme/flowgauge.toml");
@@ -339,12 +342,7 @@ fn figures(dir: &Path, vars: &Vars, workspace: &str) -> Vec<String> {
     };
     vec![
         run(&["metrics", "--format", "json"]),
-        run(&[
-            "sql",
-            "SELECT service, COUNT(*) AS n FROM deployments GROUP BY service ORDER BY service",
-            "--format",
-            "csv",
-        ]),
+        run(&["sql", DEPLOYMENTS_PER_SERVICE, "--format", "csv"]),
         run(&["explain", "lead-time", "--format", "csv"]),
         run(&["report", "--format", "md", "--out", "-"]),
     ]
@@ -369,6 +367,12 @@ fn sample_gives_the_local_figures(server: Server) {
     let whole = server.url("acme", "whole");
     ok(collect(dir.path(), &vars, &whole, &[]).output().unwrap());
     assert_eq!(figures(dir.path(), &vars, &whole), expected);
+    // Named by FLOWGAUGE_WORKSPACE instead of --workspace.
+    let mut named_by_env = vars.clone();
+    named_by_env.insert("FLOWGAUGE_WORKSPACE".into(), whole.clone());
+    let config = repo_root().join("sample-data/acme/flowgauge.toml");
+    let args = ["--config", config.to_str().unwrap(), "-q", "sql", DEPLOYMENTS_PER_SERVICE, "--format", "csv"];
+    assert_eq!(ok(flowgauge_with(dir.path(), &named_by_env, &args)), expected[1]);
 
     // Three shards, each a process of its own "machine" (its own cache), all at once.
     let sharded = server.url("acme", "sharded");
