@@ -453,9 +453,10 @@ impl Workspace {
         self.crash_at = Some(step);
     }
 
-    /// Runs `hook` once, just before the next commit replaces the manifest, as if another writer
-    /// committed at that moment: for tests of the compare and retry on object stores (a local
-    /// commit holds `commit.lock` there, so the hook must not commit into a local workspace).
+    /// Runs `hook` once, when the next commit has read the manifest and not yet rebased on it or
+    /// replaced it, as if another writer committed at that moment: for tests of the compare and
+    /// retry on object stores (a local commit holds `commit.lock` there, so the hook must not
+    /// commit into a local workspace).
     #[doc(hidden)]
     pub fn before_commit_point(&mut self, hook: impl FnOnce() + Send + 'static) {
         self.before_commit_point = Some(Box::new(hook));
@@ -642,12 +643,24 @@ impl Workspace {
                 Some(found) => found,
                 None => (Manifest::empty(), ManifestVersion::Absent),
             };
-            self.rebase(&current)?;
-            let (next, obsolete) = self.next_manifest(&current, tables_changed);
-            let crash = self.crash_at == Some(CommitStep::BeforeJournal);
             if let Some(hook) = self.before_commit_point.take() {
                 hook();
             }
+            match self.rebase(&current) {
+                // On an object store no lock keeps a writer from deleting the files its commit
+                // replaced while another reads them: the manifest has moved on, read it again.
+                Err(Error::Io { error, .. })
+                    if error.kind() == std::io::ErrorKind::NotFound
+                        && self.storage.object().is_some()
+                        && attempts < COMMIT_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    continue;
+                }
+                other => other?,
+            }
+            let (next, obsolete) = self.next_manifest(&current, tables_changed);
+            let crash = self.crash_at == Some(CommitStep::BeforeJournal);
             // The commit point.
             match swap_manifest(&self.storage, &next, &version, crash)? {
                 Swap::Committed => break (next, obsolete),

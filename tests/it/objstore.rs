@@ -53,8 +53,30 @@ fn installed(probe: &mut Command, require: &str, what: &str) -> bool {
     found
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The port a server started on port 0 says it listens on (`… http://127.0.0.1:PORT`, on its
+/// standard output or error): no other process can have taken it meanwhile, as a port chosen before
+/// the start could be. Its output is read to the end on threads, so it never blocks on a full pipe.
+fn listening_port(child: &mut Child) -> Option<u16> {
+    let (found, port) = std::sync::mpsc::channel();
+    let outputs: Vec<Box<dyn std::io::Read + Send>> = vec![
+        Box::new(child.stdout.take().expect("piped stdout")),
+        Box::new(child.stderr.take().expect("piped stderr")),
+    ];
+    for output in outputs {
+        let found = found.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(output).lines().map_while(|l| l.ok()) {
+                let port = line.split("http://127.0.0.1:").nth(1).and_then(|rest| {
+                    rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u16>().ok()
+                });
+                if let Some(port) = port.filter(|p| *p != 0) {
+                    let _ = found.send(port);
+                }
+            }
+        });
+    }
+    port.recv_timeout(Duration::from_secs(60)).ok()
 }
 
 impl Server {
@@ -67,14 +89,13 @@ impl Server {
         ) {
             return None;
         }
-        let port = free_port();
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("python3 runs");
-        Some(Server::started(Kind::S3, child, port, tempfile::tempdir().unwrap()))
+        Some(Server::started(Kind::S3, child, tempfile::tempdir().unwrap()))
     }
 
     /// Starts Azurite's blob service, or `None` (the test is skipped) when it is not installed.
@@ -86,24 +107,27 @@ impl Server {
         ) {
             return None;
         }
-        let port = free_port();
         let data = tempfile::tempdir().unwrap();
         let child = Command::new("azurite-blob")
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--silent", "--skipApiVersionCheck"])
+            .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--silent", "--skipApiVersionCheck"])
             .arg("--location")
             .arg(data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("azurite-blob runs");
-        Some(Server::started(Kind::Azure, child, port, data))
+        Some(Server::started(Kind::Azure, child, data))
     }
 
-    fn started(kind: Kind, child: Child, port: u16, data: tempfile::TempDir) -> Server {
+    fn started(kind: Kind, mut child: Child, data: tempfile::TempDir) -> Server {
+        let Some(port) = listening_port(&mut child) else {
+            let _ = child.kill();
+            panic!("the server did not say within a minute which port it listens on");
+        };
         let server = Server { kind, child, port, cache: tempfile::tempdir().unwrap(), _data: data };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "the server did not start on port {port}");
+            assert!(started.elapsed() < Duration::from_secs(60), "the server did not answer on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
         server
@@ -258,9 +282,9 @@ fn racing_writers_both_survive(server: Server) {
     let mut first = Workspace::open_in(&url, &server.vars(), false).unwrap();
     let mut second = Workspace::open_in(&url, &server.vars(), false).unwrap();
     first.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#1", "first")])]).unwrap();
-    // The second writer read the manifest before the first committed; just before its commit point
-    // a third commits into the same partition: its conditional put is refused, and it computes the
-    // partition again on top of both.
+    // The second writer read the manifest before the first committed; as it commits, a third
+    // commits into the same partition between its reading the manifest and its conditional put,
+    // which the store refuses: it computes the partition again on top of both.
     let mut third = Workspace::open_in(&url, &server.vars(), false).unwrap();
     second.before_commit_point(move || {
         third.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#3", "third")])]).unwrap();
@@ -271,6 +295,49 @@ fn racing_writers_both_survive(server: Server) {
     assert_eq!(ids(&reader), ["github:pr:acme/shop#1", "github:pr:acme/shop#2", "github:pr:acme/shop#3"]);
     assert_eq!(reader.manifest().generation, 3, "three commits, none lost, none applied twice");
     assert_eq!(reader.manifest().tables["changes"].len(), 1, "one partition");
+}
+
+/// A commit whose rebase reads a partition file that another writer's commit has just replaced
+/// and deleted (no lock keeps it there on object storage) reads the manifest again and retries.
+fn a_rebase_reading_a_deleted_file_retries(server: Server) {
+    server.bucket("gone");
+    let url = PathBuf::from(server.url("gone", "ws"));
+    let open = || Workspace::open_in(&url, &server.vars(), false).unwrap();
+    let title = |t: &str| vec![change("github:pr:acme/shop#1", t)];
+    let (mut first, mut second, mut between, mut third) = (open(), open(), open(), open());
+    first.upsert(&[(&model::CHANGES, title("first"))]).unwrap();
+    // `second` computes its change of the partition from the first's file; before it commits,
+    // `between` replaces that file, and while `second` commits, `third` replaces (and deletes)
+    // the file `second` then finds in the manifest it read.
+    second
+        .transaction(|ws| {
+            ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#2", "second")])])?;
+            between.upsert(&[(&model::CHANGES, title("between"))]).unwrap();
+            ws.before_commit_point(move || {
+                third.upsert(&[(&model::CHANGES, title("third"))]).unwrap();
+            });
+            Ok(())
+        })
+        .unwrap();
+    let reader = Workspace::open_existing_in(&url, &server.vars()).unwrap();
+    assert_eq!(ids(&reader), ["github:pr:acme/shop#1", "github:pr:acme/shop#2"]);
+    let titles = reader.load(&model::CHANGES).unwrap();
+    let titles: Vec<&str> = titles.column("title").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(titles, ["third", "second"]);
+}
+
+#[test]
+fn an_s3_commit_whose_rebase_finds_a_file_deleted_retries() {
+    if let Some(server) = Server::moto() {
+        a_rebase_reading_a_deleted_file_retries(server);
+    }
+}
+
+#[test]
+fn an_azure_commit_whose_rebase_finds_a_file_deleted_retries() {
+    if let Some(server) = Server::azurite() {
+        a_rebase_reading_a_deleted_file_retries(server);
+    }
 }
 
 #[test]
