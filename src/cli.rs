@@ -737,7 +737,7 @@ fn assess(
         capabilities::snapshot::save(&mut workspace, &snapshots)?;
         ctx.note(format!(
             "kept the assessment of {date} in {}",
-            workspace.root().join(capabilities::snapshot::FILE).display()
+            workspace.location().join(capabilities::snapshot::FILE).display()
         ));
     }
     let text = match format {

@@ -15,6 +15,11 @@ pub enum Error {
     #[error("{}: {error}", path.display())]
     Io { path: PathBuf, error: std::io::Error },
 
+    /// An object store (the workspace's `s3://`, `gs://` or `az://` bucket) refused or failed a
+    /// request; the message names the object and the store's answer, never a credential.
+    #[error("{url}: {message}")]
+    ObjectStore { url: String, message: String },
+
     /// The configuration file is not valid TOML or has a value of the wrong shape.
     #[error("{path}: {message}")]
     ConfigSyntax { path: PathBuf, message: String },

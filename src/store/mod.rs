@@ -24,9 +24,17 @@
 //! and stops rather than mix two states. A workspace written by an earlier flowgauge (one file per
 //! table, `schema_version` 1) is migrated by the first writer that opens it, in one commit
 //! ([`legacy`]).
+//!
+//! The files may also be in a bucket of an object store (`s3://`, `gs://`, `az://`), behind the
+//! same few operations ([`storage`]): there no lock exists and no rename, so every writer is a
+//! shared one and the manifest is replaced by a conditional put that fails when another writer
+//! committed first (the commit is then computed again on top of it); files no manifest names are
+//! swept only once older than [`SWEEP_GRACE`]; what is not a table (raw pages) is kept in a local
+//! mirror, uploaded after every commit.
 
 mod legacy;
 pub mod partition;
+pub mod storage;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File, TryLockError};
@@ -41,6 +49,7 @@ use crate::error::{Error, Result};
 use crate::model::{ColumnType, Row, TableSchema, Value};
 
 pub use partition::scope_of;
+use storage::{ManifestVersion, Mirror, Storage, Swap};
 
 /// Version of the workspace layout; bumped whenever a column changes meaning or type or the files
 /// move. Version 1 kept one file per table at the top of the workspace (migrated on open).
@@ -54,6 +63,14 @@ const LOCK: &str = "lock";
 const COMMIT_LOCK: &str = "commit.lock";
 /// The directory holding every table's partitions.
 const TABLES: &str = "tables";
+
+/// How long a file of an object-store workspace that no manifest names is left alone before a
+/// writer opening the workspace removes it: another writer's commit in the making has files no
+/// manifest names yet, and no commit takes this long.
+pub const SWEEP_GRACE: chrono::Duration = chrono::Duration::hours(1);
+/// How many times a commit on an object store computes itself again after another writer replaced
+/// the manifest first, before saying the workspace is too busy.
+const COMMIT_ATTEMPTS: u32 = 50;
 
 /// How many times [`Workspace::read_consistent`] reads again after meeting a commit.
 pub const READ_RETRIES: u32 = 3;
@@ -134,8 +151,9 @@ pub enum CommitStep {
 
 /// How the workspace was opened.
 enum Access {
-    /// May write; holds `lock`, exclusively or (for sharded collection) shared.
-    Writer { _lock: File, shared: bool },
+    /// May write; holds `lock`, exclusively or (for sharded collection) shared. On an object store
+    /// there is no lock, and every writer is a shared one (its commits compare and retry).
+    Writer { _lock: Option<File>, shared: bool },
     /// No lock: may only read. `seen` is what the workspace looked like when opened.
     Reader { seen: DiskState },
 }
@@ -174,7 +192,13 @@ struct TableChange {
 
 /// An open workspace: locked for writing, or unlocked for reading.
 pub struct Workspace {
+    /// The local directory of the workspace's files; for an object store, the mirror of what is
+    /// not a table (raw pages, snapshots), see [`storage::Mirror`].
     root: PathBuf,
+    /// Where the tables and the manifest are.
+    storage: Storage,
+    /// For a writer of an object-store workspace: the mirror, uploaded after every commit.
+    mirror: Option<Mirror>,
     /// The manifest as this workspace sees it: as last read or committed, plus the open
     /// transaction's source entries.
     manifest: Manifest,
@@ -192,12 +216,24 @@ pub struct Workspace {
     /// For a reader of a workspace still in the old layout: where its tables are.
     legacy: Option<legacy::Tables>,
     crash_at: Option<CommitStep>,
+    /// Run once just before the next commit point (tests: another writer commits there).
+    before_commit_point: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Workspace {
     /// Opens a workspace that must already exist, for reading only: takes no lock and creates no
     /// file, so a read-only workspace can be read, and reading never waits for a writer.
     pub fn open_existing(root: &Path) -> Result<Workspace> {
+        Workspace::open_existing_in(root, &storage::process_vars())
+    }
+
+    /// [`Workspace::open_existing`] with object stores configured by `vars` rather than by the
+    /// process's environment: for tests.
+    #[doc(hidden)]
+    pub fn open_existing_in(root: &Path, vars: &storage::Vars) -> Result<Workspace> {
+        if let Storage::Object(object) = Storage::for_workspace(root, vars)? {
+            return Workspace::open_existing_object(root, *object, vars);
+        }
         refuse_non_directory(root)?;
         if !root.join(MANIFEST).exists() && !root.join(LOCK).exists() {
             return Err(Error::NotFound(format!(
@@ -205,17 +241,40 @@ impl Workspace {
                 root.display()
             )));
         }
-        let seen = disk_state(root)?;
+        let storage = Storage::Local(root.to_path_buf());
+        let seen = disk_state(&storage)?;
         let (manifest, legacy) = match legacy::Tables::find(root)? {
             Some((manifest, tables)) => (manifest, Some(tables)),
             None => (read_manifest(root)?.unwrap_or_else(Manifest::empty), None),
         };
-        Ok(Workspace::new(root, manifest, Access::Reader { seen }, legacy))
+        Ok(Workspace::new(root, storage, manifest, Access::Reader { seen }, legacy))
     }
 
-    fn new(root: &Path, manifest: Manifest, access: Access, legacy: Option<legacy::Tables>) -> Workspace {
+    /// [`Workspace::open_existing`] for an object store: reads its manifest, nothing else.
+    fn open_existing_object(url: &Path, object: storage::ObjectStorage, vars: &storage::Vars) -> Result<Workspace> {
+        let storage = Storage::Object(Box::new(object));
+        let Some((manifest, _)) = read_stored_manifest(&storage)? else {
+            return Err(Error::NotFound(format!(
+                "workspace {} holds no data yet: run `flowgauge collect` or `flowgauge import` first",
+                url.display()
+            )));
+        };
+        let seen = DiskState { journal: false, generation: Some(manifest.generation) };
+        let mirror = Mirror::dir_for(storage.object().expect("an object store").url(), vars)?;
+        Ok(Workspace::new(&mirror, storage, manifest, Access::Reader { seen }, None))
+    }
+
+    fn new(
+        root: &Path,
+        storage: Storage,
+        manifest: Manifest,
+        access: Access,
+        legacy: Option<legacy::Tables>,
+    ) -> Workspace {
         Workspace {
             root: root.to_path_buf(),
+            storage,
+            mirror: None,
             base: manifest.clone(),
             manifest,
             access,
@@ -225,6 +284,7 @@ impl Workspace {
             depth: 0,
             legacy,
             crash_at: None,
+            before_commit_point: None,
         }
     }
 
@@ -250,7 +310,7 @@ impl Workspace {
     /// For a reader: whether a writer committed (or is committing) since the workspace was opened.
     fn committed_since_opened(&self) -> bool {
         match &self.access {
-            Access::Reader { seen } => disk_state(&self.root).map_or(true, |now| now != *seen),
+            Access::Reader { seen } => disk_state(&self.storage).map_or(true, |now| now != *seen),
             Access::Writer { .. } => false,
         }
     }
@@ -277,7 +337,26 @@ impl Workspace {
         Workspace::open_writer(root, false, Some(step))
     }
 
+    /// [`Workspace::open`] (or, `shared`, [`Workspace::open_shared`]) with object stores
+    /// configured by `vars` rather than by the process's environment: for tests.
+    #[doc(hidden)]
+    pub fn open_in(root: &Path, vars: &storage::Vars, shared: bool) -> Result<Workspace> {
+        Workspace::open_writer_in(root, vars, shared, None)
+    }
+
     fn open_writer(root: &Path, shared: bool, crash_migration: Option<CommitStep>) -> Result<Workspace> {
+        Workspace::open_writer_in(root, &storage::process_vars(), shared, crash_migration)
+    }
+
+    fn open_writer_in(
+        root: &Path,
+        vars: &storage::Vars,
+        shared: bool,
+        crash_migration: Option<CommitStep>,
+    ) -> Result<Workspace> {
+        if let Storage::Object(object) = Storage::for_workspace(root, vars)? {
+            return Workspace::open_object_writer(*object, vars);
+        }
         refuse_non_directory(root)?;
         fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let lock_path = root.join(LOCK);
@@ -306,9 +385,59 @@ impl Workspace {
             }
             manifest
         };
-        Ok(Workspace::new(root, manifest, Access::Writer { _lock: lock, shared }, None))
+        let storage = Storage::Local(root.to_path_buf());
+        Ok(Workspace::new(root, storage, manifest, Access::Writer { _lock: Some(lock), shared }, None))
     }
 
+    /// Opens an object-store workspace for writing: there is no lock to take, so every writer
+    /// commits as a shared one (compare and retry); files no manifest names are removed once older
+    /// than [`SWEEP_GRACE`]; the mirror of raw pages is brought up to date.
+    fn open_object_writer(object: storage::ObjectStorage, vars: &storage::Vars) -> Result<Workspace> {
+        let storage = Storage::Object(Box::new(object));
+        let manifest = read_stored_manifest(&storage)?.map(|(m, _)| m).unwrap_or_else(Manifest::empty);
+        let object = storage.object().expect("an object store");
+        object.sweep_unnamed(&named_files(&manifest), SWEEP_GRACE)?;
+        let mirror = Mirror::download(object, vars)?;
+        let mut workspace =
+            Workspace::new(mirror.dir(), storage, manifest, Access::Writer { _lock: None, shared: true }, None);
+        workspace.mirror = Some(mirror);
+        Ok(workspace)
+    }
+
+    /// Removes the files of an object-store workspace that no manifest names and that are older
+    /// than `grace` (opening a writer does this with [`SWEEP_GRACE`]): for tests of the sweep.
+    #[doc(hidden)]
+    pub fn sweep_older_than(&self, grace: chrono::Duration) -> Result<()> {
+        match self.storage.object() {
+            Some(object) => object.sweep_unnamed(
+                &named_files(&read_stored_manifest(&self.storage)?.map(|(m, _)| m).unwrap_or_else(Manifest::empty)),
+                grace,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Uploads the mirror's new and changed files (raw pages, snapshots) to an object-store
+    /// workspace; nothing for a local one. Commits do it; call it after writing such a file
+    /// outside a commit.
+    pub fn publish_local_files(&mut self) -> Result<()> {
+        if let (Some(mirror), Some(object)) = (self.mirror.as_mut(), self.storage.object()) {
+            mirror.upload(object)?;
+        }
+        Ok(())
+    }
+
+    /// Where the workspace is, for messages: its directory, or its object store URL.
+    pub fn location(&self) -> PathBuf {
+        match self.storage.object() {
+            Some(object) => PathBuf::from(object.url()),
+            None => self.root.clone(),
+        }
+    }
+
+    /// The workspace's local directory, where collectors keep raw pages: for a workspace on object
+    /// storage, the local mirror of what is not a table (uploaded after every commit); its tables
+    /// are not there. Messages should name [`Workspace::location`].
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -322,6 +451,15 @@ impl Workspace {
     #[doc(hidden)]
     pub fn crash_commit_at(&mut self, step: CommitStep) {
         self.crash_at = Some(step);
+    }
+
+    /// Runs `hook` once, when the next commit has read the manifest and not yet rebased on it or
+    /// replaced it, as if another writer committed at that moment: for tests of the compare and
+    /// retry on object stores (a local commit holds `commit.lock` there, so the hook must not
+    /// commit into a local workspace).
+    #[doc(hidden)]
+    pub fn before_commit_point(&mut self, hook: impl FnOnce() + Send + 'static) {
+        self.before_commit_point = Some(Box::new(hook));
     }
 
     fn is_shared_writer(&self) -> bool {
@@ -381,9 +519,9 @@ impl Workspace {
         let Access::Reader { seen } = &self.access else {
             return Ok(());
         };
-        if disk_state(&self.root)? != *seen {
+        if disk_state(&self.storage)? != *seen {
             return Err(Error::Workspace {
-                path: self.root.clone(),
+                path: self.location(),
                 message: "another flowgauge run wrote to it while it was being read; run the command again".into(),
             });
         }
@@ -397,8 +535,9 @@ impl Workspace {
         let partitions = self.partition_files(schema.name);
         let mut frames = Vec::with_capacity(partitions.len());
         for (scope, partition) in &partitions {
-            let read =
-                self.read_partition_as(schema, scope, Some(partition.clone()), |path| read_parquet(schema, path))?;
+            let read = self.read_partition_as(schema, scope, Some(partition.clone()), |file| {
+                read_stored(&self.storage, schema, file)
+            })?;
             frames.extend(read.0);
         }
         combine(schema, frames)
@@ -407,7 +546,8 @@ impl Workspace {
     /// Reads one partition as this workspace sees it (empty when it has none), with the partition read.
     fn read_partition(&self, schema: &TableSchema, scope: &str) -> Result<(DataFrame, Option<PartitionFile>)> {
         let partition = self.partition_files(schema.name).get(scope).cloned();
-        let (frames, read) = self.read_partition_as(schema, scope, partition, |path| read_parquet(schema, path))?;
+        let (frames, read) =
+            self.read_partition_as(schema, scope, partition, |file| read_stored(&self.storage, schema, file))?;
         Ok((combine(schema, frames)?, read))
     }
 
@@ -420,19 +560,19 @@ impl Workspace {
         schema: &TableSchema,
         scope: &str,
         mut partition: Option<PartitionFile>,
-        read: impl Fn(&Path) -> Result<T>,
+        read: impl Fn(&str) -> Result<T>,
     ) -> Result<(Vec<T>, Option<PartitionFile>)> {
         let mut attempts = 0;
         loop {
             let Some(files) = &partition else {
                 return Ok((Vec::new(), None));
             };
-            match files.files().map(|f| read(&self.root.join(f))).collect::<Result<Vec<T>>>() {
+            match files.files().map(|f| read(f)).collect::<Result<Vec<T>>>() {
                 Err(Error::Io { error, .. })
                     if error.kind() == std::io::ErrorKind::NotFound && self.is_shared_writer() && attempts < 10 =>
                 {
                     attempts += 1;
-                    let now = read_manifest(&self.root)?.unwrap_or_else(Manifest::empty);
+                    let now = read_stored_manifest(&self.storage)?.map(|(m, _)| m).unwrap_or_else(Manifest::empty);
                     partition = now.partitions(schema.name).and_then(|p| p.get(scope)).cloned();
                 }
                 other => return other.map(|frames| (frames, partition)),
@@ -452,7 +592,7 @@ impl Workspace {
         }
         if self.depth == 0 && self.is_shared_writer() {
             // Start from the other writers' latest commit: fewer partitions to re-apply at commit.
-            self.base = read_manifest(&self.root)?.unwrap_or_else(Manifest::empty);
+            self.base = read_stored_manifest(&self.storage)?.map(|(m, _)| m).unwrap_or_else(Manifest::empty);
             self.manifest = self.base.clone();
         }
         self.depth += 1;
@@ -476,24 +616,83 @@ impl Workspace {
     fn abandon(&mut self) {
         self.changes.clear();
         for file in std::mem::take(&mut self.written) {
-            let _ = fs::remove_file(self.root.join(file));
+            self.storage.remove(&file);
         }
         self.recorded.clear();
         self.manifest = self.base.clone();
     }
 
-    /// Commits the open transaction (see the module comment). Under the commit lock it reads the
-    /// manifest as it is now; when another writer committed since this one read it, partitions both
-    /// touched get this transaction's operations applied again on top of the other writer's files.
+    /// Commits the open transaction (see the module comment). It reads the manifest as it is now
+    /// (locally under the commit lock); when another writer committed since this one read it,
+    /// partitions both touched get this transaction's operations applied again on top of the other
+    /// writer's files. On an object store the manifest is replaced by a conditional put, and a
+    /// put refused because another writer committed in between starts this over.
     fn commit(&mut self) -> Result<()> {
         let tables_changed = self.changes.values().any(|c| !c.partitions.is_empty());
         if !tables_changed && self.recorded.is_empty() {
             self.changes.clear();
-            return Ok(());
+            return self.publish_local_files();
         }
-        let _commit = commit_lock(&self.root)?;
-        let current = read_manifest(&self.root)?.unwrap_or_else(Manifest::empty);
-        self.rebase(&current)?;
+        let _commit = match &self.storage {
+            Storage::Local(root) => Some(commit_lock(root)?),
+            Storage::Object(_) => None,
+        };
+        let mut attempts = 0;
+        let (next, obsolete) = loop {
+            let (current, version) = match read_stored_manifest(&self.storage)? {
+                Some(found) => found,
+                None => (Manifest::empty(), ManifestVersion::Absent),
+            };
+            if let Some(hook) = self.before_commit_point.take() {
+                hook();
+            }
+            match self.rebase(&current) {
+                // On an object store no lock keeps a writer from deleting the files its commit
+                // replaced while another reads them: the manifest has moved on, read it again.
+                Err(Error::Io { error, .. })
+                    if error.kind() == std::io::ErrorKind::NotFound
+                        && self.storage.object().is_some()
+                        && attempts < COMMIT_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    continue;
+                }
+                other => other?,
+            }
+            let (next, obsolete) = self.next_manifest(&current, tables_changed);
+            let crash = self.crash_at == Some(CommitStep::BeforeJournal);
+            // The commit point.
+            match swap_manifest(&self.storage, &next, &version, crash)? {
+                Swap::Committed => break (next, obsolete),
+                Swap::Conflict if attempts < COMMIT_ATTEMPTS => attempts += 1,
+                Swap::Conflict => {
+                    return Err(Error::Workspace {
+                        path: self.location(),
+                        message: format!(
+                            "{COMMIT_ATTEMPTS} other commits replaced the manifest while this run committed; run it again"
+                        ),
+                    });
+                }
+            }
+        };
+        self.recorded.clear();
+        self.changes.clear();
+        self.written.clear();
+        self.base = next.clone();
+        self.manifest = next;
+        if self.crash_at == Some(CommitStep::AfterFirstRename) {
+            return Err(simulated_crash(&self.location()));
+        }
+        // A reader still reading a removed file notices the new generation and reads again; a file
+        // that cannot be removed now is swept away by a later writer.
+        for file in obsolete {
+            self.storage.remove(&file);
+        }
+        self.publish_local_files()
+    }
+
+    /// The manifest this transaction commits on top of `current`, and the files it no longer names.
+    fn next_manifest(&self, current: &Manifest, tables_changed: bool) -> (Manifest, Vec<String>) {
         let mut next = current.clone();
         let mut obsolete = Vec::new();
         for (table, change) in &self.changes {
@@ -511,31 +710,11 @@ impl Workspace {
                 next.tables.remove(table);
             }
         }
-        next.sources.extend(std::mem::take(&mut self.recorded));
+        next.sources.extend(self.recorded.clone());
         if tables_changed {
             next.generation = current.generation + 1;
         }
-        write_file_synced(&self.root.join(MANIFEST_TMP), manifest_text(&next).as_bytes())?;
-        if self.crash_at == Some(CommitStep::BeforeJournal) {
-            return Err(simulated_crash(&self.root));
-        }
-        // The commit point.
-        let live = self.root.join(MANIFEST);
-        fs::rename(self.root.join(MANIFEST_TMP), &live).map_err(|e| Error::io(&live, e))?;
-        sync_directory(&self.root);
-        self.changes.clear();
-        self.written.clear();
-        self.base = next.clone();
-        self.manifest = next;
-        if self.crash_at == Some(CommitStep::AfterFirstRename) {
-            return Err(simulated_crash(&self.root));
-        }
-        // A reader still reading a removed file notices the new generation and reads again; a file
-        // that cannot be removed now is swept away by the next exclusive writer.
-        for file in obsolete {
-            let _ = fs::remove_file(self.root.join(file));
-        }
-        Ok(())
+        (next, obsolete)
     }
 
     /// Applies this transaction's operations again to every partition it changed that another
@@ -582,7 +761,7 @@ impl Workspace {
                 let parent = file_in(now, &scope);
                 let mut frames = Vec::new();
                 for file in parent.iter().flat_map(|p| p.files()) {
-                    frames.push(read_parquet(&schema, &self.root.join(file))?);
+                    frames.push(read_stored(&self.storage, &schema, file)?);
                 }
                 let mut df = combine(&schema, frames)?;
                 for op in &self.changes[&table].operations {
@@ -646,8 +825,8 @@ impl Workspace {
         if partition.appended.len() >= MAX_APPENDED {
             return Ok(None);
         }
-        let (key_frames, read) =
-            self.read_partition_as(schema, scope, Some(partition.clone()), |path| read_keys(schema, path))?;
+        let (key_frames, read) = self
+            .read_partition_as(schema, scope, Some(partition.clone()), |file| read_keys(&self.storage, schema, file))?;
         if read.as_ref() != Some(partition) {
             return Ok(None); // another writer's commit replaced it meanwhile: write it whole
         }
@@ -696,16 +875,15 @@ impl Workspace {
     ) -> Result<()> {
         let file = match rows {
             NewRows::Whole(df) if df.height() == 0 => None,
-            NewRows::Whole(mut df) => Some(write_partition(&self.root, schema, scope, &mut df)?),
+            NewRows::Whole(mut df) => Some(store_partition(&self.storage, schema, scope, &mut df)?),
             NewRows::Appended(mut partition, mut df) => {
-                let appended = write_partition(&self.root, schema, scope, &mut df)?;
+                let appended = store_partition(&self.storage, schema, scope, &mut df)?;
                 partition.rows += appended.rows;
                 partition.appended.push(appended.file);
                 Some(partition)
             }
         };
         self.written.extend(file.iter().flat_map(|f| f.files()).cloned());
-        let root = self.root.clone();
         let change = self.change(schema);
         // The first computation of a partition in this transaction started from the committed one.
         change.parents.entry(scope.to_string()).or_insert(parent);
@@ -716,7 +894,7 @@ impl Workspace {
         for name in dropped {
             // Written earlier in this transaction and named by no commit: nothing needs it.
             if self.written.remove(&name) {
-                let _ = fs::remove_file(root.join(name));
+                self.storage.remove(&name);
             }
         }
         Ok(())
@@ -848,12 +1026,28 @@ enum NewRows {
 }
 
 /// Reads only the key columns of a partition file.
-fn read_keys(schema: &TableSchema, path: &Path) -> Result<DataFrame> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(file)
+fn read_keys(storage: &Storage, schema: &TableSchema, file: &str) -> Result<DataFrame> {
+    ParquetReader::new(storage.open(file)?)
         .with_columns(Some(schema.key.iter().map(|k| k.to_string()).collect()))
         .finish()
-        .map_err(|e| Error::Workspace { path: path.to_path_buf(), message: format!("cannot read table: {e}") })
+        .map_err(|e| Error::Workspace { path: stored_path(storage, file), message: format!("cannot read table: {e}") })
+}
+
+/// Reads one partition file of `schema` from the workspace's storage (see [`read_parquet`]).
+fn read_stored(storage: &Storage, schema: &TableSchema, file: &str) -> Result<DataFrame> {
+    let path = stored_path(storage, file);
+    let df = ParquetReader::new(storage.open(file)?)
+        .finish()
+        .map_err(|e| Error::Workspace { path: path.clone(), message: format!("cannot read table: {e}") })?;
+    conform(schema, &path, df)
+}
+
+/// A file of the workspace as messages name it: its path, or its object's URL.
+fn stored_path(storage: &Storage, file: &str) -> PathBuf {
+    match storage {
+        Storage::Local(root) => root.join(file),
+        Storage::Object(object) => PathBuf::from(object.url_of(file)),
+    }
 }
 
 /// Each row's key as one string (values joined by a separator no text value holds).
@@ -1014,19 +1208,14 @@ fn conform(schema: &TableSchema, path: &Path, df: DataFrame) -> Result<DataFrame
 
 /// Writes a partition's rows to a new file of its own (named by no manifest yet) and syncs it.
 fn write_partition(root: &Path, schema: &TableSchema, scope: &str, df: &mut DataFrame) -> Result<PartitionFile> {
-    let relative = format!("{TABLES}/{}/{}/{}", schema.name, partition::directory(scope), unique_part_name());
-    let path = root.join(&relative);
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    write_parquet(&path, df)?;
-    Ok(PartitionFile { file: relative, rows: df.height() as u64, appended: Vec::new() })
+    store_partition(&Storage::Local(root.to_path_buf()), schema, scope, df)
 }
 
-fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
-    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(&mut file).finish(df)?;
-    file.sync_all().map_err(|e| Error::io(path, e))
+/// [`write_partition`] into the workspace's storage.
+fn store_partition(storage: &Storage, schema: &TableSchema, scope: &str, df: &mut DataFrame) -> Result<PartitionFile> {
+    let relative = format!("{TABLES}/{}/{}/{}", schema.name, partition::directory(scope), unique_part_name());
+    storage.write_new_parquet(&relative, df)?;
+    Ok(PartitionFile { file: relative, rows: df.height() as u64, appended: Vec::new() })
 }
 
 /// A path that exists but is not a directory cannot be a workspace; say so rather than let the
@@ -1105,9 +1294,72 @@ fn read_dir_paths(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(entries.flatten().map(|e| e.path()).collect())
 }
 
-fn disk_state(root: &Path) -> Result<DiskState> {
-    let generation = read_manifest(root)?.map(|m| m.generation);
-    Ok(DiskState { journal: legacy::journal_exists(root), generation })
+fn disk_state(storage: &Storage) -> Result<DiskState> {
+    match storage {
+        Storage::Local(root) => {
+            let generation = read_manifest(root)?.map(|m| m.generation);
+            Ok(DiskState { journal: legacy::journal_exists(root), generation })
+        }
+        Storage::Object(_) => {
+            let generation = read_stored_manifest(storage)?.map(|(m, _)| m.generation);
+            Ok(DiskState { journal: false, generation })
+        }
+    }
+}
+
+/// The workspace's manifest and its version, `None` when it has none yet. An object store never
+/// holds the old layout (flowgauge wrote none there), so its manifest must be of this version.
+fn read_stored_manifest(storage: &Storage) -> Result<Option<(Manifest, ManifestVersion)>> {
+    match storage {
+        Storage::Local(root) => Ok(read_manifest(root)?.map(|m| (m, ManifestVersion::Local))),
+        Storage::Object(object) => {
+            let Some((text, version)) = object.read_manifest()? else {
+                return Ok(None);
+            };
+            let url = PathBuf::from(object.url());
+            let manifest = parse_manifest(&url, &PathBuf::from(object.url_of(MANIFEST)), &text)?;
+            if manifest.schema_version != SCHEMA_VERSION {
+                return Err(Error::Workspace {
+                    path: url,
+                    message: format!(
+                        "has schema version {}, which only a local workspace may have; migrate it locally, then copy it",
+                        manifest.schema_version
+                    ),
+                });
+            }
+            Ok(Some((manifest, version)))
+        }
+    }
+}
+
+/// Replaces the manifest with `next` if it is still at `version` — the commit point. Locally: the
+/// next manifest is written beside the live one, synced and renamed over it (the caller holds
+/// `commit.lock`). `crash` stops just before, as if the process had been killed there.
+fn swap_manifest(storage: &Storage, next: &Manifest, version: &ManifestVersion, crash: bool) -> Result<Swap> {
+    let text = manifest_text(next);
+    match storage {
+        Storage::Local(root) => {
+            write_file_synced(&root.join(MANIFEST_TMP), text.as_bytes())?;
+            if crash {
+                return Err(simulated_crash(root));
+            }
+            let live = root.join(MANIFEST);
+            fs::rename(root.join(MANIFEST_TMP), &live).map_err(|e| Error::io(&live, e))?;
+            sync_directory(root);
+            Ok(Swap::Committed)
+        }
+        Storage::Object(object) => {
+            if crash {
+                return Err(simulated_crash(Path::new(object.url())));
+            }
+            object.swap_manifest(&text, version)
+        }
+    }
+}
+
+/// Every file a manifest names, workspace-relative.
+fn named_files(manifest: &Manifest) -> HashSet<String> {
+    manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.files()).cloned().collect()
 }
 
 fn simulated_crash(root: &Path) -> Error {

@@ -14,6 +14,7 @@ mod helpers;
 mod import;
 mod jira;
 mod metrics;
+mod objstore;
 mod pagerduty;
 mod recorded;
 mod report;

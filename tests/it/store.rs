@@ -24,7 +24,7 @@ fn cfg() -> Config {
     .unwrap()
 }
 
-fn change(id: &str, title: &str) -> Row {
+pub(crate) fn change(id: &str, title: &str) -> Row {
     model::CHANGES.row([
         ("id", Value::Text(id.into())),
         ("source", Value::Text("github".into())),
@@ -153,7 +153,8 @@ fn unnamed_files(ws_dir: &Path) -> Vec<PathBuf> {
     unnamed
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every file under `dir`, at any depth.
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
     entries.map(|e| e.unwrap().path()).flat_map(|p| if p.is_dir() { walk(&p) } else { vec![p] }).collect()
 }

@@ -91,7 +91,9 @@ pub fn save(workspace: &mut Workspace, snapshots: &[Snapshot]) -> Result<()> {
     let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
     file.write_all(text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
     file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    // On object storage the workspace's directory is a local mirror: the snapshots go up too.
+    workspace.publish_local_files()
 }
 
 /// How one capability's scores moved between two snapshots of a service.
