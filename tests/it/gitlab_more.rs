@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use flowgauge::collect::gitlab::GitlabRequest;
 use flowgauge::collect::gitlab::client::{Client, Credentials};
 use flowgauge::collect::gitlab::extras::{self, DoraOutcome, ProjectExtras};
 use flowgauge::collect::http::retry::Pacing;
@@ -202,12 +203,31 @@ fn window() -> (NaiveDate, NaiveDate) {
     (NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())
 }
 
+/// Collects as the command line does: on a plain thread with a current-thread runtime of its own
+/// (the test's runtime keeps serving the fake GitLab meanwhile).
 async fn collect(server: &MockServer, workspace: &mut Workspace) -> flowgauge::error::Result<extras::ExtrasReport> {
-    let client = Client::connect(&server.uri(), Credentials::Token(TOKEN.into()), pacing(), PROJECT).await?;
-    let service = service();
-    let labels = vec!["sev1".to_string()];
-    let extras = ProjectExtras { project: PROJECT, service: &service, incident_labels: &labels, window: window() };
-    extras::collect(&client, workspace, &extras).await
+    let api_url = server.uri();
+    tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let connecting = Client::connect(&api_url, Credentials::Token(TOKEN.into()), pacing(), PROJECT);
+                    let client = runtime.block_on(connecting)?;
+                    let service = service();
+                    let labels = vec!["sev1".to_string()];
+                    let extras = ProjectExtras {
+                        project: PROJECT,
+                        service: &service,
+                        incident_labels: &labels,
+                        window: window(),
+                    };
+                    extras::collect(&runtime, &client, workspace, &extras)
+                })
+                .join()
+                .unwrap()
+        })
+    })
 }
 
 fn sorted_rows(workspace: &Workspace, schema: &TableSchema) -> Vec<String> {
@@ -288,6 +308,32 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
     }
     files
+}
+
+/// The path `flowgauge collect gitlab` takes: a plain thread, the collector's own runtime, and the
+/// workspace written between requests (polars must never run inside that runtime, where it may
+/// only block on a multi-threaded one).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_project_s_extras_are_collected_from_a_plain_thread_as_the_command_line_does() {
+    let (server, _) = fake_gitlab(false, 200).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (root, api_url) = (dir.path().to_path_buf(), server.uri());
+    let collector = std::thread::spawn(move || {
+        let config = crate::helpers::config(
+            "2025-01-01",
+            "2025-12-31",
+            "[[services]]\nname = \"ledger\"\nrepos = [\"acme/ledger\"]\n",
+        );
+        let mut request = GitlabRequest::new(PROJECT, Some(&api_url), Credentials::Token(TOKEN.into()));
+        request.pacing = pacing();
+        let mut workspace = Workspace::open(&root).unwrap();
+        extras::collect_project(&mut workspace, &config, &request, &["sev1".to_string()])
+    });
+    let report = tokio::task::spawn_blocking(move || collector.join()).await.unwrap().expect("no panic").unwrap();
+    assert_eq!(report.incidents, 4);
+    assert_eq!(report.dora, DoraOutcome::Stored(6));
+    let workspace = Workspace::open(dir.path()).unwrap();
+    assert_eq!(workspace.load(&model::INCIDENTS).unwrap().height(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]

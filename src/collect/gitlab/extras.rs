@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::NaiveDate;
+use tokio::runtime::Runtime;
 
 use super::client::{Client, Listing};
 use super::{GitlabRequest, raw_dir};
@@ -63,13 +64,34 @@ pub struct ProjectExtras<'a> {
 
 /// Reads CODEOWNERS (with GitLab's validation and the protected branches), incidents and GitLab's
 /// DORA figures of one project into the workspace.
-pub async fn collect(client: &Client, workspace: &mut Workspace, extras: &ProjectExtras<'_>) -> Result<ExtrasReport> {
+///
+/// Only the requests run on `runtime`; the workspace is written between them, outside it: polars
+/// may block only on a multi-threaded runtime and panics inside the collector's current-thread one.
+pub fn collect(
+    runtime: &Runtime,
+    client: &Client,
+    workspace: &mut Workspace,
+    extras: &ProjectExtras<'_>,
+) -> Result<ExtrasReport> {
     let mut report = ExtrasReport::default();
     let mut raw = RawPages::default();
-    collect_codeowners(client, workspace, extras.project, &mut raw, &mut report).await?;
-    collect_incidents(client, workspace, extras, &mut raw, &mut report).await?;
-    collect_dora(client, workspace, extras, &mut report).await?;
+    let api = Api { runtime, client };
+    collect_codeowners(&api, workspace, extras.project, &mut raw, &mut report)?;
+    collect_incidents(&api, workspace, extras, &mut raw, &mut report)?;
+    collect_dora(&api, workspace, extras, &mut report)?;
     Ok(report)
+}
+
+/// The client and the runtime its requests run on, so the steps below read as plain calls.
+struct Api<'a> {
+    runtime: &'a Runtime,
+    client: &'a Client,
+}
+
+impl Api<'_> {
+    fn block_on<T>(&self, request: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(request)
+    }
 }
 
 /// Connects as `request` says and collects one project's extras (the service is the one whose
@@ -93,7 +115,7 @@ pub fn collect_project(
         incident_labels,
         window: (window.since.date_naive(), window.until.date_naive()),
     };
-    runtime.block_on(collect(&client, workspace, &extras))
+    collect(&runtime, &client, workspace, &extras)
 }
 
 /// The extras of one configured GitLab source: from its recorded pages when it names some (no
@@ -130,34 +152,34 @@ fn is_forbidden(error: &Error) -> bool {
     matches!(error, Error::Gitlab { message, .. } if message.contains("(403)"))
 }
 
-async fn collect_codeowners(
-    client: &Client,
+fn collect_codeowners(
+    api: &Api<'_>,
     workspace: &mut Workspace,
     project: &str,
     raw: &mut RawPages,
     report: &mut ExtrasReport,
 ) -> Result<()> {
     let variables = serde_json::json!({ "fullPath": project });
-    let page = match client.graphql(codeowners::CODEOWNERS_QUERY, variables.clone()).await {
+    let page = match api.block_on(api.client.graphql(codeowners::CODEOWNERS_QUERY, variables.clone())) {
         Ok(page) => page,
         // GitLab Free has no `validateCodeownerFile`: read the file without GitLab's verdict.
         Err(Error::Gitlab { message, .. }) if message.contains("validateCodeownerFile") => {
             report.warnings.push(format!(
                 "{project}: GitLab does not validate CODEOWNERS on this instance or tier; only flowgauge's own reading of the file applies"
             ));
-            client.graphql(codeowners::CODEOWNERS_QUERY_WITHOUT_VALIDATION, variables).await?
+            api.block_on(api.client.graphql(codeowners::CODEOWNERS_QUERY_WITHOUT_VALIDATION, variables))?
         }
         Err(e) => return Err(e),
     };
     if page.json.pointer("/data/project").is_none_or(|p| p.is_null()) {
-        return Err(client.error(
+        return Err(api.client.error(
             "GitLab answered without the project: check the project path and that the token can read it".into(),
         ));
     }
     raw.write(&raw_dir(workspace.root(), project, CODEOWNERS)?, &page.body)?;
     report.pages += 1;
     let listing = Listing::project(project, "protected_branches").param("per_page", "100");
-    let protected = match client.get_optional(&listing).await {
+    let protected = match api.block_on(api.client.get_optional(&listing)) {
         Ok(page) => page,
         Err(e) if is_forbidden(&e) => {
             report.warnings.push(format!(
@@ -182,8 +204,8 @@ pub fn incidents_source(project: &str) -> String {
     format!("gitlab:{project}:incidents")
 }
 
-async fn collect_incidents(
-    client: &Client,
+fn collect_incidents(
+    api: &Api<'_>,
     workspace: &mut Workspace,
     extras: &ProjectExtras<'_>,
     raw: &mut RawPages,
@@ -198,20 +220,19 @@ async fn collect_incidents(
     let mut newest = after;
     let labels = std::iter::once(None).chain(extras.incident_labels.iter().map(|l| Some(l.as_str())));
     for label in labels {
-        let mut page = client.get(&incidents::issues_listing(project, label, after)).await?;
+        let mut page = api.block_on(api.client.get(&incidents::issues_listing(project, label, after)))?;
         loop {
             if !page.json.is_array() {
-                return Err(client.error("the issues listing did not answer with a list of issues".into()));
+                return Err(api.client.error("the issues listing did not answer with a list of issues".into()));
             }
             raw.write(&pages_dir, &page.body)?;
             report.pages += 1;
             let mut details = BTreeMap::new();
             let found = incidents::incidents_of_page(&page.json);
-            let batch = incidents::DETAILS_BATCH.min(client.graphql_page().max(1) as usize);
+            let batch = incidents::DETAILS_BATCH.min(api.client.graphql_page().max(1) as usize);
             for chunk in found.chunks(batch) {
-                let answer = client
-                    .graphql(&incidents::details_query(chunk), incidents::details_variables(project, chunk))
-                    .await?;
+                let query = incidents::details_query(chunk);
+                let answer = api.block_on(api.client.graphql(&query, incidents::details_variables(project, chunk)))?;
                 raw.write(&details_dir, &answer.body)?;
                 report.pages += 1;
                 incidents::read_details(&answer.json, &mut details);
@@ -220,16 +241,16 @@ async fn collect_incidents(
             report.incidents += rows.len();
             workspace.upsert(&[(&model::INCIDENTS, rows)])?;
             newest = newest.max(incidents::newest_update(&page.json));
-            let Some(next) = client.next_page(&page) else { break };
-            page = client.get_url(&next).await?;
+            let Some(next) = api.client.next_page(&page) else { break };
+            page = api.block_on(api.client.get_url(&next))?;
         }
     }
     state.high_water = newest;
     cursor::save(workspace, &name, &state, Vec::new())
 }
 
-async fn collect_dora(
-    client: &Client,
+fn collect_dora(
+    api: &Api<'_>,
     workspace: &mut Workspace,
     extras: &ProjectExtras<'_>,
     report: &mut ExtrasReport,
@@ -239,7 +260,7 @@ async fn collect_dora(
     let mut pages = Vec::new();
     for (metric, _, _) in dora::METRICS {
         let listing = dora::metrics_listing(project, metric, extras.window.0, extras.window.1);
-        match client.get_optional(&listing).await {
+        match api.block_on(api.client.get_optional(&listing)) {
             Ok(Some(page)) => pages.push((metric, page)),
             // Not GitLab Ultimate, or a token below Reporter: the same answer for every metric.
             Ok(None) => break,
