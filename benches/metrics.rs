@@ -10,6 +10,9 @@
 //! package: `pip install duckdb`), `--runs` times each. It prints the median wall time and peak
 //! resident memory of each (from `/usr/bin/time`), the median of the paired ratios, and then compares
 //! every figure of the two JSON outputs, printing how many were compared and every disagreement.
+//! For a link shape measured at several sizes it ends with the growth line of each side: the
+//! median wall times from the smallest size to the largest and, between neighbours, the factor the
+//! time grew by beside the factor the data grew by.
 //! Timings depend on the machine and what else runs on it: read the ratios side by side, never as
 //! pass/fail.
 
@@ -110,6 +113,8 @@ fn size_label(changes: usize) -> String {
 
 struct Row {
     label: String,
+    changes: usize,
+    links: Links,
     flowgauge: Vec<Run>,
     duckdb: Vec<Run>,
 }
@@ -153,8 +158,13 @@ fn main() {
                 "--until".into(),
                 UNTIL.into(),
             ];
-            let mut row =
-                Row { label: format!("{}, {}", size_label(changes), links.name()), flowgauge: vec![], duckdb: vec![] };
+            let mut row = Row {
+                label: format!("{}, {}", size_label(changes), links.name()),
+                changes,
+                links,
+                flowgauge: vec![],
+                duckdb: vec![],
+            };
             for _ in 0..runs {
                 row.flowgauge.push(timed(flowgauge, &ours_args, &ours_out));
                 if with_duckdb {
@@ -181,10 +191,44 @@ fn main() {
     for row in &rows {
         print_row(row);
     }
+    print_growth(&rows, &shapes);
+}
+
+fn wall(runs: &[Run]) -> f64 {
+    median(runs.iter().map(|r| r.wall_s).collect())
+}
+
+/// For each link shape measured at several sizes, how the median wall time grows from one size to
+/// the next beside how the data grows: linear cost has the two factors equal.
+fn print_growth(rows: &[Row], shapes: &[Links]) {
+    for &links in shapes {
+        let mut sized: Vec<&Row> = rows.iter().filter(|r| r.links == links).collect();
+        if sized.len() < 2 {
+            continue;
+        }
+        sized.sort_by_key(|r| r.changes);
+        let sizes: Vec<String> = sized.iter().map(|r| size_label(r.changes)).collect();
+        let line = |side: &str, runs: &dyn Fn(&Row) -> &[Run]| {
+            let times: Vec<String> = sized.iter().map(|r| format!("{:.2}", wall(runs(r)))).collect();
+            let factors: Vec<String> = sized
+                .windows(2)
+                .map(|w| {
+                    let time = wall(runs(w[1])) / wall(runs(w[0]));
+                    let data = w[1].changes as f64 / w[0].changes as f64;
+                    format!("×{time:.1} for ×{data:.1} rows")
+                })
+                .collect();
+            println!("  {side:<9} {} s ({})", times.join(" → "), factors.join(", "));
+        };
+        println!("\ngrowth, {}: {}", links.name(), sizes.join(" → "));
+        line("flowgauge", &|r: &Row| &r.flowgauge);
+        if sized.iter().all(|r| !r.duckdb.is_empty()) {
+            line("DuckDB", &|r: &Row| &r.duckdb);
+        }
+    }
 }
 
 fn print_row(row: &Row) {
-    let wall = |runs: &[Run]| median(runs.iter().map(|r| r.wall_s).collect());
     let peak = |runs: &[Run]| median(runs.iter().map(|r| r.peak_mib).collect());
     if row.duckdb.is_empty() {
         println!("{:<14} {:>8.2} s {:>9.0}", row.label, wall(&row.flowgauge), peak(&row.flowgauge));

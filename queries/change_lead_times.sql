@@ -13,15 +13,19 @@
 -- Without a recorded first commit, lead time starts at the opening and the coding stage is unknown;
 -- without an opening time (git cannot tell one), coding, pickup and review are unknown.
 WITH change_shas AS (
+    -- A commit listed twice for a change (its merge commit also among its own commits) yields the
+    -- same candidate twice; that changes no minimum and only `elsewhere`'s counts, which are tested
+    -- for > 0, so the union keeps duplicates rather than pay a distinct over millions of pairs.
     SELECT id AS change_id, merge_commit_sha AS sha FROM changes WHERE merge_commit_sha IS NOT NULL
-    UNION
+    UNION ALL
     SELECT change_id, sha FROM change_commits
 ),
 candidates AS (
+    -- Joined from what was shipped, each deployment's commits with that deployment beside them.
     SELECT cs.change_id, d.deployment_id, d.deployed_ts, d.is_prod_success, d.is_production
-    FROM change_shas cs
-    JOIN shipped s ON s.sha = cs.sha
+    FROM shipped s
     JOIN deploys d ON d.deployment_id = s.deployment_id
+    JOIN change_shas cs ON cs.sha = s.sha
     JOIN changes c ON c.id = cs.change_id AND c.service = d.service
 ),
 prod_first_ts AS (

@@ -59,6 +59,30 @@ struct Labels {
     quarter: Vec<Option<String>>,
     window: Vec<Option<String>>,
     position: Vec<Option<&'static str>>,
+    /// The labels of each (date, inside the window) already seen: they depend on nothing else, and
+    /// a year has a few hundred dates for hundreds of thousands of instants.
+    seen: HashMap<(chrono::NaiveDate, bool), DayLabels>,
+}
+
+/// The labels of one date: the grains' labels only when inside the window (`calendar::label_of`).
+struct DayLabels {
+    day: String,
+    week: Option<String>,
+    month: Option<String>,
+    quarter: Option<String>,
+    window: Option<String>,
+}
+
+impl DayLabels {
+    fn of(t: DateTime<chrono::Utc>, window: &Window) -> DayLabels {
+        DayLabels {
+            day: t.date_naive().to_string(),
+            week: calendar::label_of(Grain::Week, t, window),
+            month: calendar::label_of(Grain::Month, t, window),
+            quarter: calendar::label_of(Grain::Quarter, t, window),
+            window: calendar::label_of(Grain::Window, t, window),
+        }
+    }
 }
 
 impl Labels {
@@ -70,24 +94,33 @@ impl Labels {
             quarter: Vec::with_capacity(capacity),
             window: Vec::with_capacity(capacity),
             position: Vec::with_capacity(capacity),
+            seen: HashMap::new(),
         }
     }
 
     fn push(&mut self, ts: Option<i64>, window: &Window) {
-        let t = ts.and_then(|s| DateTime::from_timestamp(s, 0));
-        self.day.push(t.map(|t| t.date_naive().to_string()));
-        self.week.push(t.and_then(|t| calendar::label_of(Grain::Week, t, window)));
-        self.month.push(t.and_then(|t| calendar::label_of(Grain::Month, t, window)));
-        self.quarter.push(t.and_then(|t| calendar::label_of(Grain::Quarter, t, window)));
-        self.window.push(t.and_then(|t| calendar::label_of(Grain::Window, t, window)));
-        self.position.push(t.map(|t| {
-            if t < window.since {
-                "before"
-            } else if t >= window.until {
-                "after"
-            } else {
-                "inside"
-            }
+        let Some(t) = ts.and_then(|s| DateTime::from_timestamp(s, 0)) else {
+            self.day.push(None);
+            self.week.push(None);
+            self.month.push(None);
+            self.quarter.push(None);
+            self.window.push(None);
+            self.position.push(None);
+            return;
+        };
+        let inside = t >= window.since && t < window.until;
+        let labels = self.seen.entry((t.date_naive(), inside)).or_insert_with(|| DayLabels::of(t, window));
+        self.day.push(Some(labels.day.clone()));
+        self.week.push(labels.week.clone());
+        self.month.push(labels.month.clone());
+        self.quarter.push(labels.quarter.clone());
+        self.window.push(labels.window.clone());
+        self.position.push(Some(if t < window.since {
+            "before"
+        } else if t >= window.until {
+            "after"
+        } else {
+            "inside"
         }));
     }
 
@@ -415,11 +448,13 @@ impl Culprits {
         }
         // The changes a named commit belongs to, and the commits of every change named either way.
         let mut commit_changes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for_each_change_sha(tables, changes, |id, sha| {
-            if named_shas.matches(sha) {
-                commit_changes.entry(sha.to_string()).or_default().push(id.to_string());
-            }
-        })?;
+        if !named_shas.exact.is_empty() {
+            for_each_change_sha(tables, changes, |id, sha| {
+                if named_shas.matches(sha) {
+                    commit_changes.entry(sha.to_string()).or_default().push(id.to_string());
+                }
+            })?;
+        }
         named_changes.extend(commit_changes.values().flatten().cloned());
         let mut change_shas: HashMap<String, Vec<String>> = HashMap::new();
         for_each_change_sha(tables, changes, |id, sha| {

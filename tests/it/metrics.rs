@@ -698,3 +698,63 @@ fn restore_time_stops_at_mitigation_when_the_tracker_records_it_else_at_resoluti
         ]
     );
 }
+
+#[test]
+fn a_commit_listed_twice_for_a_change_counts_the_change_once() {
+    let mut f = Fixture::default();
+    // c1's merge commit m1 is also among its own commits, twice; staging ships it twice, then
+    // production once. c2's merge commit m2, also among its own commits, only reaches staging.
+    f.change("c1", "shop", "2025-01-10T00:00:00Z", "2025-01-10T01:00:00Z", Some("2025-01-10T06:00:00Z"), "m1");
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c1")), ("sha", s("m1"))]);
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c1")), ("sha", s("m1"))]);
+    f.change("c2", "shop", "2025-01-10T00:00:00Z", "2025-01-10T01:00:00Z", Some("2025-01-10T06:00:00Z"), "m2");
+    f.add(&model::CHANGE_COMMITS, &[("change_id", s("c2")), ("sha", s("m2"))]);
+    f.deploy("stage", "shop", "staging", "success", "2025-01-10T08:00:00Z").ships("stage", &["m1", "m1", "m2"]);
+    f.deploy("ok", "shop", "production", "success", "2025-01-10T12:00:00Z").ships("ok", &["m1"]);
+    let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
+    // One record per change, however often its commits are listed or shipped.
+    assert_eq!(
+        reasons(&computation, "change_lead_times", "change_id"),
+        vec![("c1".into(), "counted".into()), ("c2".into(), "deployed only outside production".into())]
+    );
+    let lt = &window(&report, "shop").lead_time;
+    assert_eq!(lt.changes, 1);
+    approx(lt.median_hours, 12.0); // first commit 00:00 → production 12:00
+    approx(lt.deploy.median_hours, 6.0); // merged 06:00 → production 12:00
+}
+
+#[test]
+fn period_outputs_are_ordered_by_service_and_period() {
+    let mut f = Fixture::default();
+    for (service, day) in [("web", "2025-03-03"), ("api", "2025-01-13"), ("web", "2025-01-20"), ("api", "2025-02-10")] {
+        let id = format!("{service}-{day}");
+        let sha = format!("m-{id}");
+        f.change(
+            &id,
+            service,
+            &format!("{day}T01:00:00Z"),
+            &format!("{day}T02:00:00Z"),
+            Some(&format!("{day}T03:00:00Z")),
+            &sha,
+        );
+        f.deploy(&format!("d-{id}"), service, "production", "success", &format!("{day}T12:00:00Z"))
+            .ships(&format!("d-{id}"), &[&sha]);
+    }
+    let (computation, _) = f.compute(&config(Q1.0, Q1.1, ""));
+    let mut checked = 0;
+    for ((grain, query), df) in &computation.aggregates {
+        let services = df.column("service").unwrap().str().unwrap();
+        let periods = df.column("period").unwrap().str().unwrap();
+        let keys: Vec<(String, String)> = services
+            .iter()
+            .zip(periods.iter())
+            .map(|(s, p)| (s.unwrap_or_default().to_string(), p.unwrap_or_default().to_string()))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "{query} for {grain:?}");
+        assert!(keys.iter().any(|(s, _)| s == "api") && keys.iter().any(|(s, _)| s == "web"), "{query}");
+        checked += 1;
+    }
+    assert_eq!(checked, 24, "six period queries, four grains");
+}
