@@ -217,7 +217,7 @@ pub struct Workspace {
     legacy: Option<legacy::Tables>,
     crash_at: Option<CommitStep>,
     /// Run once just before the next commit point (tests: another writer commits there).
-    before_commit_point: Option<Box<dyn FnOnce() + Send>>,
+    before_commit_point: Option<Box<dyn FnOnce() + Send + Sync>>,
 }
 
 impl Workspace {
@@ -458,7 +458,7 @@ impl Workspace {
     /// retry on object stores (a local commit holds `commit.lock` there, so the hook must not
     /// commit into a local workspace).
     #[doc(hidden)]
-    pub fn before_commit_point(&mut self, hook: impl FnOnce() + Send + 'static) {
+    pub fn before_commit_point(&mut self, hook: impl FnOnce() + Send + Sync + 'static) {
         self.before_commit_point = Some(Box::new(hook));
     }
 
