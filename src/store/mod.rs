@@ -1052,7 +1052,9 @@ fn write_partition(root: &Path, schema: &TableSchema, scope: &str, df: &mut Data
 
 fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(&mut file).finish(df)?;
+    // Snappy: writes and reads in about half the time of zstd, for files about twice the size, and
+    // every engine that reads parquet reads it (benches/import.rs).
+    ParquetWriter::new(&mut file).with_compression(ParquetCompression::Snappy).finish(df)?;
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 

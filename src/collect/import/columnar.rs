@@ -11,6 +11,7 @@
 //! identical frames for every file both accept (tested below).
 
 use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::BufRead;
@@ -47,34 +48,133 @@ pub(super) fn read_csv(request: &ImportRequest, config: &Config) -> Result<Optio
     let Some(targets) = header_targets(request.kind, schema, &mut reader) else {
         return Ok(None);
     };
-    let mut builder = ColumnsBuilder::new(request, config, schema);
-    let mut record = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(_) => return Ok(None),
+    let key_hasher = RandomState::new();
+    let Some(chunks) =
+        convert_in_parallel(&mut reader, |records| convert(request, config, &targets, &key_hasher, records))
+    else {
+        return Ok(None);
+    };
+    let chunks = chunks.into_iter().collect::<Result<Vec<Chunk>>>()?;
+    let mut keys = HashSet::with_capacity(chunks.iter().map(|c| c.keys.len()).sum());
+    if !chunks.iter().flat_map(|c| &c.keys).all(|key| keys.insert(*key)) {
+        return Ok(None); // maybe a duplicate key, which the record-by-record path names
+    }
+    let mut batch = ImportBatch::default();
+    for chunk in chunks {
+        batch.rows_read += chunk.rows;
+        if batch.tables.is_empty() {
+            batch.tables = chunk.tables;
+            continue;
         }
-        let mut cells: Vec<Option<&str>> = vec![None; schema.columns.len()];
+        for ((_, df), (_, more)) in batch.tables.iter_mut().zip(chunk.tables) {
+            df.vstack_mut_owned(more)?;
+        }
+    }
+    Ok((batch.rows_read > 0).then_some(batch))
+}
+
+/// Records converted a chunk at a time.
+const CHUNK_ROWS: usize = 32_768;
+/// Chunks read and not yet converted, at most: bounds the memory when reading outpaces converting.
+const CHUNKS_WAITING: usize = 4;
+
+/// One chunk's rows as frames (the table's, then the links'), with the hashes of their keys.
+struct Chunk {
+    tables: Vec<(&'static TableSchema, DataFrame)>,
+    keys: Vec<u64>,
+    rows: usize,
+}
+
+/// Reads the records on one thread and converts them, a chunk at a time, on as many threads as
+/// there are cores. The chunks' results in file order; `None` when a record cannot be read or a
+/// chunk holds one the fast path does not accept.
+fn convert_in_parallel<R: std::io::Read + Send>(
+    reader: &mut csv::Reader<R>,
+    convert: impl Fn(&[csv::ByteRecord]) -> Option<Result<Chunk>> + Sync,
+) -> Option<Vec<Result<Chunk>>> {
+    let converters = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (send, receive) = std::sync::mpsc::sync_channel::<(usize, Vec<csv::ByteRecord>)>(CHUNKS_WAITING);
+    let receive = std::sync::Mutex::new(receive);
+    let results = std::sync::Mutex::new(Vec::<(usize, Option<Result<Chunk>>)>::new());
+    let gave_up = std::sync::atomic::AtomicBool::new(false);
+    let read_all = std::thread::scope(|scope| {
+        for _ in 0..converters {
+            scope.spawn(|| {
+                loop {
+                    let next = receive.lock().expect("not poisoned").recv();
+                    let Ok((index, records)) = next else { break };
+                    if gave_up.load(std::sync::atomic::Ordering::Relaxed) {
+                        continue;
+                    }
+                    let chunk = convert(&records);
+                    if chunk.is_none() {
+                        gave_up.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    results.lock().expect("not poisoned").push((index, chunk));
+                }
+            });
+        }
+        let mut index = 0;
+        loop {
+            if gave_up.load(std::sync::atomic::Ordering::Relaxed) {
+                return false;
+            }
+            let mut records = Vec::with_capacity(CHUNK_ROWS);
+            let mut record = csv::ByteRecord::new();
+            while records.len() < CHUNK_ROWS {
+                match reader.read_byte_record(&mut record) {
+                    Ok(true) => records.push(std::mem::take(&mut record)),
+                    Ok(false) => break,
+                    Err(_) => return false,
+                }
+            }
+            let last = records.len() < CHUNK_ROWS;
+            if !records.is_empty() && send.send((index, records)).is_err() {
+                return false;
+            }
+            index += 1;
+            if last {
+                break;
+            }
+        }
+        drop(send);
+        true
+    });
+    // The scope has joined every converter: `send` is dropped on every path.
+    if !read_all || gave_up.into_inner() {
+        return None;
+    }
+    let mut results = results.into_inner().expect("not poisoned");
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, chunk)| chunk).collect()
+}
+
+/// Converts a chunk of records, or `None` at the first one the fast path does not accept.
+fn convert(
+    request: &ImportRequest,
+    config: &Config,
+    targets: &[Target],
+    key_hasher: &RandomState,
+    records: &[csv::ByteRecord],
+) -> Option<Result<Chunk>> {
+    let schema = request.kind.table();
+    let mut builder = ColumnsBuilder::new(request, config, schema, key_hasher.clone());
+    let (mut cells, mut texts) = (Vec::with_capacity(schema.columns.len()), Vec::with_capacity(schema.columns.len()));
+    for record in records {
+        cells.clear();
+        cells.resize(schema.columns.len(), None);
         let mut commits = None;
         for (target, field) in targets.iter().zip(record.iter()) {
-            let Ok(text) = std::str::from_utf8(field) else {
-                return Ok(None);
-            };
+            let text = std::str::from_utf8(field).ok()?;
             match target {
                 Target::Column(i) => cells[*i] = Some(text.trim()).filter(|t| !t.is_empty()),
                 Target::Commits => commits = Some(text.trim()),
                 Target::Ignored => {}
             }
         }
-        if builder.add(&cells, commits).is_none() {
-            return Ok(None);
-        }
+        builder.add(&cells, commits, &mut texts)?;
     }
-    if builder.rows == 0 {
-        return Ok(None);
-    }
-    builder.finish().map(Some)
+    Some(builder.finish())
 }
 
 /// Where a header's field goes.
@@ -157,10 +257,10 @@ struct ColumnsBuilder<'a> {
     columns: Vec<ColumnValues>,
     /// The owners and shas of the `commits` column's links.
     links: Option<(StringChunkedBuilder, StringChunkedBuilder)>,
-    /// Hashes of the keys seen: a repeated hash may be a duplicate key, which the record-by-record
+    /// Hashes of the rows' keys: a repeated hash may be a duplicate key, which the record-by-record
     /// path then reports (or, for a collision, accepts).
-    keys: HashSet<u64>,
-    key_hasher: std::collections::hash_map::RandomState,
+    keys: Vec<u64>,
+    key_hasher: RandomState,
     /// Which service a repository belongs to, as the configuration says (`None`: no single one).
     service_of_repo: HashMap<String, Option<String>>,
     /// Services found configured.
@@ -182,7 +282,12 @@ struct Positions {
 }
 
 impl<'a> ColumnsBuilder<'a> {
-    fn new(request: &'a ImportRequest, config: &'a Config, schema: &'static TableSchema) -> ColumnsBuilder<'a> {
+    fn new(
+        request: &'a ImportRequest,
+        config: &'a Config,
+        schema: &'static TableSchema,
+        key_hasher: RandomState,
+    ) -> ColumnsBuilder<'a> {
         let links = matches!(request.kind, ImportKind::Deployments | ImportKind::Changes).then(|| {
             let (owner, sha) = match request.kind {
                 ImportKind::Deployments => ("deployment_id", "sha"),
@@ -200,8 +305,8 @@ impl<'a> ColumnsBuilder<'a> {
             schema,
             columns: schema.columns.iter().map(ColumnValues::new).collect(),
             links,
-            keys: HashSet::new(),
-            key_hasher: std::collections::hash_map::RandomState::new(),
+            keys: Vec::new(),
+            key_hasher,
             service_of_repo: HashMap::new(),
             known_services: HashSet::new(),
             positions: Positions {
@@ -218,8 +323,15 @@ impl<'a> ColumnsBuilder<'a> {
 
     /// Adds one record's cells (trimmed, blank ones `None`), or `None` when the record-by-record
     /// path must look at it.
-    fn add(&mut self, cells: &[Option<&str>], commits: Option<&str>) -> Option<()> {
-        let texts = self.texts(cells)?;
+    /// `texts` is room for the row's text cells, reused from row to row.
+    fn add<'c>(
+        &mut self,
+        cells: &[Option<&'c str>],
+        commits: Option<&str>,
+        texts: &mut Vec<Option<Cow<'c, str>>>,
+    ) -> Option<()> {
+        self.texts(cells, texts)?;
+        let texts = &*texts;
         for (i, column) in self.schema.columns.iter().enumerate() {
             match &mut self.columns[i] {
                 ColumnValues::Text(builder) => match &texts[i] {
@@ -237,7 +349,7 @@ impl<'a> ColumnsBuilder<'a> {
                 ColumnValues::Bool(values) => {
                     let mut value = parsed(cells[i], parse_bool)?;
                     if value.is_none() && Some(i) == self.positions.is_production {
-                        value = default_is_production(self.request, self.config, &texts, &self.positions);
+                        value = default_is_production(self.request, self.config, texts, &self.positions);
                     }
                     values.push(value);
                 }
@@ -248,7 +360,7 @@ impl<'a> ColumnsBuilder<'a> {
             }
         }
         self.check_order()?;
-        self.check_new_key(&texts)?;
+        self.remember_key(texts)?;
         if let (Some(commits), Some((owners, shas))) = (commits, self.links.as_mut()) {
             let owner = texts[self.positions.id?].as_deref()?;
             for sha in commits.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()) {
@@ -262,9 +374,9 @@ impl<'a> ColumnsBuilder<'a> {
 
     /// The row's text cells with their defaults filled in, ids and references namespaced, and
     /// statuses normalised; `None` when one is not acceptable.
-    fn texts<'c>(&mut self, cells: &[Option<&'c str>]) -> Option<Vec<Option<Cow<'c, str>>>> {
+    fn texts<'c>(&mut self, cells: &[Option<&'c str>], texts: &mut Vec<Option<Cow<'c, str>>>) -> Option<()> {
         let request = self.request;
-        let mut texts: Vec<Option<Cow<'c, str>>> = Vec::with_capacity(cells.len());
+        texts.clear();
         for (i, column) in self.schema.columns.iter().enumerate() {
             if column.kind != ColumnType::Text {
                 texts.push(None);
@@ -299,7 +411,7 @@ impl<'a> ColumnsBuilder<'a> {
             };
             texts.push(text);
         }
-        Some(texts)
+        Some(())
     }
 
     /// The row's service: its own, else the request's, else its repository's; `Some(None)` when it
@@ -355,17 +467,18 @@ impl<'a> ColumnsBuilder<'a> {
         Some(())
     }
 
-    /// `None` when the row's key may have been seen before.
-    fn check_new_key(&mut self, texts: &[Option<Cow<str>>]) -> Option<()> {
+    /// Keeps the hash of the row's key, checked against every other row's when all are read.
+    fn remember_key(&mut self, texts: &[Option<Cow<str>>]) -> Option<()> {
         let mut hasher = self.key_hasher.build_hasher();
         for key in self.schema.key {
             let i = self.schema.position(key)?;
             texts[i].as_deref().hash(&mut hasher);
         }
-        self.keys.insert(hasher.finish()).then_some(())
+        self.keys.push(hasher.finish());
+        Some(())
     }
 
-    fn finish(self) -> Result<ImportBatch> {
+    fn finish(self) -> Result<Chunk> {
         let mut columns = Vec::with_capacity(self.columns.len());
         for (values, column) in self.columns.into_iter().zip(self.schema.columns) {
             columns.push(values.finish(column.name)?);
@@ -379,7 +492,7 @@ impl<'a> ColumnsBuilder<'a> {
             let (owners, shas) = (owners.finish().into_series(), shas.finish().into_series());
             tables.push((links_schema, DataFrame::new(owners.len(), vec![owners.into_column(), shas.into_column()])?));
         }
-        Ok(ImportBatch { tables, rows_read: self.rows, warnings: Vec::new() })
+        Ok(Chunk { tables, keys: self.keys, rows: self.rows })
     }
 }
 
@@ -511,6 +624,20 @@ mod tests {
              1,checkout,2025-01-01T00:00:00Z,2025-01-01T02:00:00Z,Monitoring,7,sev1,2025-01-01T01:00:00Z\n\
              2,search,2025-01-01T00:00:00Z,,person,,,\n",
         );
+    }
+
+    #[test]
+    fn a_file_of_several_chunks_is_read_in_order_and_its_duplicates_found_across_chunks() {
+        let rows = 2 * CHUNK_ROWS + 100;
+        let mut csv = String::from("id,repo,created_at,commits\n");
+        for n in 0..rows {
+            csv.push_str(&format!("{n},acme/shop,2025-01-01T00:00:00Z,{n:x} f{n:x}\n"));
+        }
+        assert_same(ImportKind::Changes, &csv);
+        csv.push_str("5,acme/shop,2025-01-01T00:00:00Z,\n");
+        let (fast, slow) = both_paths(ImportKind::Changes, &csv);
+        assert!(fast.is_none());
+        assert!(slow.unwrap_err().to_string().contains("first on line 7"));
     }
 
     #[test]
