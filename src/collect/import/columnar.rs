@@ -97,9 +97,14 @@ fn convert_in_parallel<R: std::io::Read + Send>(
     let receive = std::sync::Mutex::new(receive);
     let results = std::sync::Mutex::new(Vec::<(usize, Option<Result<Chunk>>)>::new());
     let gave_up = std::sync::atomic::AtomicBool::new(false);
+    // Converted chunks' records go back to the reader, which reads the next records into them: a
+    // million records then cost a few dozen allocations, not millions.
+    let (recycle, recycled) = std::sync::mpsc::channel::<Vec<csv::ByteRecord>>();
     let read_all = std::thread::scope(|scope| {
         for _ in 0..converters {
-            scope.spawn(|| {
+            let (receive, results, gave_up, convert) = (&receive, &results, &gave_up, &convert);
+            let recycle = recycle.clone();
+            scope.spawn(move || {
                 loop {
                     let next = receive.lock().expect("not poisoned").recv();
                     let Ok((index, records)) = next else { break };
@@ -111,6 +116,7 @@ fn convert_in_parallel<R: std::io::Read + Send>(
                         gave_up.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                     results.lock().expect("not poisoned").push((index, chunk));
+                    let _ = recycle.send(records);
                 }
             });
         }
@@ -119,16 +125,20 @@ fn convert_in_parallel<R: std::io::Read + Send>(
             if gave_up.load(std::sync::atomic::Ordering::Relaxed) {
                 return false;
             }
-            let mut records = Vec::with_capacity(CHUNK_ROWS);
-            let mut record = csv::ByteRecord::new();
-            while records.len() < CHUNK_ROWS {
-                match reader.read_byte_record(&mut record) {
-                    Ok(true) => records.push(std::mem::take(&mut record)),
+            let mut records = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK_ROWS));
+            let mut filled = 0;
+            while filled < CHUNK_ROWS {
+                if filled == records.len() {
+                    records.push(csv::ByteRecord::with_capacity(512, 32));
+                }
+                match reader.read_byte_record(&mut records[filled]) {
+                    Ok(true) => filled += 1,
                     Ok(false) => break,
                     Err(_) => return false,
                 }
             }
-            let last = records.len() < CHUNK_ROWS;
+            records.truncate(filled);
+            let last = filled < CHUNK_ROWS;
             if !records.is_empty() && send.send((index, records)).is_err() {
                 return false;
             }
@@ -267,6 +277,8 @@ struct ColumnsBuilder<'a> {
     known_services: HashSet<String>,
     /// Positions of the columns the defaults and checks read.
     positions: Positions,
+    /// What each column's text becomes (`Plain` for columns of other types).
+    roles: Vec<TextRole>,
     /// The time columns whose order is checked: (earlier, later).
     ordered: Vec<(usize, usize)>,
     rows: usize,
@@ -317,6 +329,7 @@ impl<'a> ColumnsBuilder<'a> {
                 is_production: schema.position("is_production"),
             },
             ordered,
+            roles: schema.columns.iter().map(|c| TextRole::of(request.kind, c.name)).collect(),
             rows: 0,
         }
     }
@@ -383,31 +396,21 @@ impl<'a> ColumnsBuilder<'a> {
                 continue;
             }
             let cell = cells[i];
-            let text = match column.name {
-                "source" => Some(cell.map_or_else(|| Cow::Owned(request.namespace.clone()), Cow::Borrowed)),
-                "service" => self.service(cell, self.positions.repo.and_then(|r| cells[r]))?,
-                "id" if Some(i) == self.positions.id => {
-                    let noun = request.kind.id_noun()?;
-                    Some(Cow::Owned(namespaced(&request.namespace, noun, cell?)))
-                }
-                "status" => match cell {
+            let text = match self.roles[i] {
+                TextRole::Source => Some(cell.map_or_else(|| Cow::Owned(request.namespace.clone()), Cow::Borrowed)),
+                TextRole::Service => self.service(cell, self.positions.repo.and_then(|r| cells[r]))?,
+                TextRole::Id(noun) => Some(Cow::Owned(namespaced(&request.namespace, noun, cell?))),
+                TextRole::Status => match cell {
                     Some(status) => Some(Cow::Borrowed(canonical_status(request.kind, status)?)),
                     None => None,
                 },
-                "detected_by" => match cell {
-                    Some(who) => {
-                        let lower = who.to_ascii_lowercase();
-                        if !DETECTED_BY.contains(&lower.as_str()) {
-                            return None;
-                        }
-                        Some(Cow::Owned(lower))
-                    }
+                // The word as stored is the lower-case one.
+                TextRole::DetectedBy => match cell {
+                    Some(who) => Some(Cow::Borrowed(*DETECTED_BY.iter().find(|d| d.eq_ignore_ascii_case(who))?)),
                     None => None,
                 },
-                name => match REFERENCES.iter().find(|(column, _)| *column == name) {
-                    Some((_, noun)) => cell.map(|r| Cow::Owned(namespaced(&request.namespace, noun, r))),
-                    None => cell.map(Cow::Borrowed),
-                },
+                TextRole::Reference(noun) => cell.map(|r| Cow::Owned(namespaced(&request.namespace, noun, r))),
+                TextRole::Plain => cell.map(Cow::Borrowed),
             };
             texts.push(text);
         }
@@ -504,11 +507,45 @@ fn parsed<T>(cell: Option<&str>, parse: impl Fn(&str) -> Option<T>) -> Option<Op
     }
 }
 
-/// The canonical status a status alias stands for; `None` for an unknown one, or for `skipped` in a
-/// deployment.
+/// What a text column's cells become.
+#[derive(Clone, Copy)]
+enum TextRole {
+    /// Filled in with the namespace when empty.
+    Source,
+    /// Filled in from the request or the repository, and checked against the configuration.
+    Service,
+    /// Required, and namespaced with this noun.
+    Id(&'static str),
+    /// Normalised to a canonical status.
+    Status,
+    /// `monitoring` or `person`, in any case.
+    DetectedBy,
+    /// Namespaced with this noun like the ids it points at.
+    Reference(&'static str),
+    /// Taken as it is.
+    Plain,
+}
+
+impl TextRole {
+    fn of(kind: ImportKind, column: &str) -> TextRole {
+        match (column, kind.id_noun()) {
+            ("source", _) => TextRole::Source,
+            ("service", _) => TextRole::Service,
+            ("id", Some(noun)) => TextRole::Id(noun),
+            ("status", _) => TextRole::Status,
+            ("detected_by", _) => TextRole::DetectedBy,
+            (name, _) => match REFERENCES.iter().find(|(reference, _)| *reference == name) {
+                Some((_, noun)) => TextRole::Reference(noun),
+                None => TextRole::Plain,
+            },
+        }
+    }
+}
+
+/// The canonical status a status alias stands for (in any case); `None` for an unknown one, or for
+/// `skipped` in a deployment.
 fn canonical_status(kind: ImportKind, status: &str) -> Option<&'static str> {
-    let lower = status.to_ascii_lowercase();
-    let (_, canonical) = STATUSES.iter().find(|(alias, _)| *alias == lower)?;
+    let (_, canonical) = STATUSES.iter().find(|(alias, _)| alias.eq_ignore_ascii_case(status))?;
     (!(*canonical == "skipped" && kind == ImportKind::Deployments)).then_some(canonical)
 }
 
