@@ -25,6 +25,7 @@
 //! table, `schema_version` 1) is migrated by the first writer that opens it, in one commit
 //! ([`legacy`]).
 
+mod content_hash;
 mod key_index;
 mod legacy;
 pub mod partition;
@@ -101,6 +102,10 @@ pub struct PartitionFile {
     /// [`key_index`]): an upsert of new rows looks their keys up there instead of reading the files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_indexes: Vec<String>,
+    /// The fingerprint of the partition's rows (see [`content_hash`]): an upsert of as many rows with
+    /// the same fingerprint changes nothing, and is recognised without reading the partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
 }
 
 impl PartitionFile {
@@ -624,6 +629,9 @@ impl Workspace {
         };
         let mut planned = Vec::new();
         for scope in scopes {
+            if holds_exactly(op, &scope, existing.get(&scope))? {
+                continue;
+            }
             if let Some(append) = self.plan_append(schema, op, &scope, existing.get(&scope))? {
                 planned.push(append);
                 continue;
@@ -720,11 +728,14 @@ impl Workspace {
             NewRows::Whole(mut df) => {
                 let mut whole = write_partition(&self.root, schema, scope, &mut df)?;
                 whole.key_indexes = vec![self.write_key_index(schema, &whole.file, &df)?];
+                whole.content_hash = Some(content_hash::of(&df)?);
                 Some(whole)
             }
             NewRows::Appended(mut partition, mut df) => {
                 let appended = write_partition(&self.root, schema, scope, &mut df)?;
                 partition.key_indexes.push(self.write_key_index(schema, &appended.file, &df)?);
+                let added = content_hash::of(&df)?;
+                partition.content_hash = partition.content_hash.and_then(|held| content_hash::add(&held, &added));
                 partition.rows += appended.rows;
                 partition.appended.push(appended.file);
                 Some(partition)
@@ -880,6 +891,18 @@ struct Planned {
 enum NewRows {
     Whole(DataFrame),
     Appended(PartitionFile, DataFrame),
+}
+
+/// Whether `op` upserts exactly the rows `partition` holds (as many rows, with the same fingerprint):
+/// then it changes nothing there, and the partition need not be read.
+fn holds_exactly(op: &Operation, scope: &str, partition: Option<&PartitionFile>) -> Result<bool> {
+    let (Operation::Upsert(rows), Some(partition)) = (op, partition) else {
+        return Ok(false);
+    };
+    let (Some(incoming), Some(held)) = (rows.get(scope), &partition.content_hash) else {
+        return Ok(false);
+    };
+    Ok(incoming.height() as u64 == partition.rows && content_hash::of(incoming)? == *held)
 }
 
 /// Reads only the key columns of a partition file.
@@ -1047,7 +1070,13 @@ fn write_partition(root: &Path, schema: &TableSchema, scope: &str, df: &mut Data
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     write_parquet(&path, df)?;
-    Ok(PartitionFile { file: relative, rows: df.height() as u64, appended: Vec::new(), key_indexes: Vec::new() })
+    Ok(PartitionFile {
+        file: relative,
+        rows: df.height() as u64,
+        appended: Vec::new(),
+        key_indexes: Vec::new(),
+        content_hash: None,
+    })
 }
 
 fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {

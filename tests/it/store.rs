@@ -116,6 +116,41 @@ fn an_upsert_of_new_keys_looks_them_up_in_the_key_index_without_reading_the_part
 }
 
 #[test]
+fn an_upsert_of_exactly_the_rows_a_partition_holds_does_not_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let rows =
+        |title: &str| -> Vec<Row> { (0..100).map(|n| change(&format!("github:pr:acme/shop#{n}"), title)).collect() };
+    ws.upsert(&[(&model::CHANGES, rows("a")[..60].to_vec())]).unwrap();
+    ws.upsert(&[(&model::CHANGES, rows("a")[60..].to_vec())]).unwrap();
+    let before = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!((before.appended.len(), before.rows), (1, 100));
+    // Unreadable files: only the fingerprint can tell that nothing changes.
+    let contents: Vec<(PathBuf, Vec<u8>)> =
+        before.files().map(|f| dir.path().join(f)).map(|p| (p.clone(), fs::read(&p).unwrap())).collect();
+    for (path, _) in &contents {
+        fs::write(path, b"not parquet").unwrap();
+    }
+    let mut reversed = rows("a");
+    reversed.reverse();
+    let stats = ws.upsert(&[(&model::CHANGES, reversed)]).unwrap();
+    assert_eq!((stats[0].before, stats[0].after), (100, 100));
+    assert_eq!(partitions(&ws, "changes")["github:acme/shop"], before);
+    // One cell differs: the partition is read, and here fails to be.
+    let mut one_changed = rows("a");
+    one_changed[42] = change("github:pr:acme/shop#42", "b");
+    assert!(ws.upsert(&[(&model::CHANGES, one_changed.clone())]).is_err());
+    for (path, content) in contents {
+        fs::write(path, content).unwrap();
+    }
+    ws.upsert(&[(&model::CHANGES, one_changed)]).unwrap();
+    let titles = ws.load(&model::CHANGES).unwrap();
+    let titles: Vec<&str> = titles.column("title").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(titles.iter().filter(|t| **t == "b").count(), 1);
+    assert_ne!(partitions(&ws, "changes")["github:acme/shop"].content_hash, before.content_hash);
+}
+
+#[test]
 fn a_partition_takes_appended_files_up_to_a_limit_then_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = Workspace::open(dir.path()).unwrap();
