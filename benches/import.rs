@@ -2,9 +2,12 @@
 //! imported by the flowgauge binary, beside DuckDB turning the same file into parquet, each a whole
 //! process measured by `/usr/bin/time -v` (wall time and peak resident memory).
 //!
-//! Prints, side by side: the first import, the same file imported again, an incremental import of
-//! 1,000 new changes into the workspace that holds the million, and DuckDB's CSV → parquet (the
-//! Python `duckdb` package; `pip install duckdb`). Rows: `IMPORT_ROWS` (default 1,000,000).
+//! Prints, side by side: the first import, the same file imported again, incremental imports of
+//! 1,000, then 10,000, then 100,000 new changes into the workspace that holds the million (an
+//! upsert should cost in proportion to its rows, not to the table), an update of 1,000 of the
+//! million, and DuckDB's CSV → parquet (the Python `duckdb` package; `pip install duckdb`), with the
+//! ratios to DuckDB and to the first import. Every step runs `IMPORT_RUNS` times (default 2, each
+//! time into a new workspace) and the median is printed. Rows: `IMPORT_ROWS` (default 1,000,000).
 //! Run with `cargo bench --bench import`; `FLOWGAUGE_BIN` names another binary to measure.
 
 use std::fmt::Write as _;
@@ -14,62 +17,135 @@ use std::process::Command;
 
 const SERVICES: usize = 50;
 
+/// Wall time in seconds and peak resident memory in kilobytes of one run, `None` when it failed.
+type Measured = Option<(f64, u64)>;
+
+/// New changes imported one after the other into the workspace holding the first import.
+const INCREMENTS: [usize; 3] = [1_000, 10_000, 100_000];
+
 fn main() {
     let rows: usize = std::env::var("IMPORT_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let runs: usize = std::env::var("IMPORT_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(2).max(1);
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = dir.path().join("flowgauge.toml");
     std::fs::write(&config, configuration()).expect("configuration");
     let changes = dir.path().join("changes.csv");
-    write_changes(&changes, 0, rows);
-    let more = dir.path().join("more.csv");
-    write_changes(&more, rows, 1_000);
+    write_changes(&changes, 0, rows, "");
+    let mut first_new = rows;
+    let increments: Vec<(usize, PathBuf)> = INCREMENTS
+        .iter()
+        .map(|&count| {
+            let file = dir.path().join(format!("new-{count}.csv"));
+            write_changes(&file, first_new, count, "");
+            first_new += count;
+            (count, file)
+        })
+        .collect();
+    let updates = dir.path().join("updates.csv");
+    write_changes(&updates, rows / 2, 1_000.min(rows), " (edited)");
     let size = std::fs::metadata(&changes).map(|m| m.len()).unwrap_or(0);
     println!("binary: {}", binary().display());
     println!("import: {rows} changes ({:.0} MB, {} change commits), {SERVICES} services", size as f64 / 1e6, rows * 2);
+    println!("runs: {runs} of each step (medians below)");
 
-    let workspace = dir.path().join("ws");
-    let import = |file: &Path| {
-        measure(
-            Command::new(binary())
-                .arg("--quiet")
-                .arg("--config")
-                .arg(&config)
-                .arg("--workspace")
-                .arg(&workspace)
-                .args(["import", "--kind", "changes"])
-                .arg(file),
-        )
-    };
-    let first = import(&changes);
-    let again = import(&changes);
-    let incremental = import(&more);
-    let duckdb =
-        measure(Command::new("python3").args(["-c", &duckdb_script(&changes, &dir.path().join("duck.parquet"))]));
-    let workspace_size = directory_size(&workspace.join("tables"));
+    let mut steps: Vec<(String, Vec<Measured>)> = vec![
+        ("flowgauge import changes.csv (first)".into(), Vec::new()),
+        ("flowgauge import changes.csv (again, unchanged)".into(), Vec::new()),
+    ];
+    for (count, _) in &increments {
+        steps.push((format!("flowgauge import {} new changes", thousands(*count)), Vec::new()));
+    }
+    steps.push(("flowgauge import 1,000 changed changes".into(), Vec::new()));
+    steps.push(("DuckDB CSV -> parquet".into(), Vec::new()));
+    let mut workspace_size = 0;
+    for run in 0..runs {
+        let workspace = dir.path().join(format!("ws-{run}"));
+        let import = |file: &Path| {
+            measure(
+                Command::new(binary())
+                    .arg("--quiet")
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("--workspace")
+                    .arg(&workspace)
+                    .args(["import", "--kind", "changes"])
+                    .arg(file),
+            )
+        };
+        let mut results = vec![import(&changes)];
+        workspace_size = directory_size(&workspace.join("tables"));
+        results.push(import(&changes));
+        for (_, file) in &increments {
+            results.push(import(file));
+        }
+        results.push(import(&updates));
+        results.push(measure(
+            Command::new("python3").args(["-c", &duckdb_script(&changes, &dir.path().join("duck.parquet"))]),
+        ));
+        for ((_, measured), result) in steps.iter_mut().zip(results) {
+            measured.push(result);
+        }
+        let _ = std::fs::remove_dir_all(&workspace);
+    }
+    let medians: Vec<Measured> = steps.iter().map(|(_, measured)| median(measured)).collect();
+    let duckdb = medians[medians.len() - 1];
+    let first = medians[0];
 
-    println!("{:<48} {:>9} {:>11}", "", "wall", "peak RSS");
-    for (name, run) in [
-        ("flowgauge import changes.csv (first)", &first),
-        ("flowgauge import changes.csv (again, unchanged)", &again),
-        ("flowgauge import 1,000 new changes", &incremental),
-        ("DuckDB CSV -> parquet", &duckdb),
-    ] {
+    println!("{:<48} {:>9} {:>11} {:>11} {:>14}", "", "wall", "peak RSS", "/ DuckDB", "/ first import");
+    for ((name, _), run) in steps.iter().zip(&medians) {
         match run {
-            Some((wall, rss)) => println!("{name:<48} {wall:>8.2}s {:>8.0} MB", *rss as f64 / 1e3),
+            Some((wall, rss)) => {
+                let ratio = |base: Option<(f64, u64)>| base.map_or("-".into(), |(b, _)| format!("{:.2}x", wall / b));
+                println!(
+                    "{name:<48} {wall:>8.2}s {:>8.0} MB {:>11} {:>14}",
+                    *rss as f64 / 1e3,
+                    ratio(duckdb),
+                    ratio(first)
+                );
+            }
             None => println!("{name:<48} {:>9} {:>11}", "failed", "-"),
         }
     }
     if let (Some((ours, our_rss)), Some((theirs, their_rss))) = (first, duckdb) {
         println!(
-            "ratio flowgauge / DuckDB: {:.1}x time, {:.1}x memory (targets: <= 2x time, <= 2 GB)",
+            "first import / DuckDB: {:.2}x time, {:.2}x memory (targets: <= 2x time, <= 2 GB peak)",
             ours / theirs,
             our_rss as f64 / their_rss as f64
         );
     }
-    if let (Some((all, _)), Some((thousand, _))) = (first, incremental) {
-        println!("incremental 1,000 rows / first import of {rows}: {:.2}x the time", thousand / all);
+    let per_row: Vec<String> = INCREMENTS
+        .iter()
+        .zip(&medians[2..2 + INCREMENTS.len()])
+        .filter_map(|(count, run)| {
+            run.map(|(wall, _)| format!("{}: {:.1} µs", thousands(*count), wall * 1e6 / *count as f64))
+        })
+        .collect();
+    println!("incremental import, wall per new row (whole process): {}", per_row.join(", "));
+    println!("workspace tables after the first import: {:.0} MB", workspace_size as f64 / 1e6);
+}
+
+/// The median of the runs that succeeded (wall and peak memory each), `None` when one failed.
+fn median(runs: &[Measured]) -> Measured {
+    let runs: Vec<(f64, u64)> = runs.iter().copied().collect::<Option<_>>()?;
+    let mut walls: Vec<f64> = runs.iter().map(|r| r.0).collect();
+    let mut peaks: Vec<u64> = runs.iter().map(|r| r.1).collect();
+    walls.sort_by(f64::total_cmp);
+    peaks.sort_unstable();
+    let middle = |n: usize| if n % 2 == 1 { (n / 2, n / 2) } else { (n / 2 - 1, n / 2) };
+    let (a, b) = middle(walls.len());
+    Some(((walls[a] + walls[b]) / 2.0, (peaks[a] + peaks[b]) / 2))
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
     }
-    println!("workspace tables: {:.0} MB", workspace_size as f64 / 1e6);
+    out
 }
 
 /// The binary measured: `FLOWGAUGE_BIN` when set (a release build measured by a bench built
@@ -89,8 +165,8 @@ fn configuration() -> String {
 }
 
 /// Writes `count` changes numbered from `first`: realistic widths (titles, branches, full shas,
-/// times), spread over the services' repositories, each with two commits.
-fn write_changes(path: &Path, first: usize, count: usize) {
+/// times), spread over the services' repositories, each with two commits; `edit` ends each title.
+fn write_changes(path: &Path, first: usize, count: usize, edit: &str) {
     let file = std::fs::File::create(path).expect("changes file");
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     writeln!(
@@ -108,7 +184,7 @@ fn write_changes(path: &Path, first: usize, count: usize) {
         };
         writeln!(
             out,
-            "{i},acme/svc{service:02},{i},Change {i}: adjust the svc{service:02} handler,dev{},{},{},{},{},{},main,feature/change-{i},{},{},{},{},{} {}",
+            "{i},acme/svc{service:02},{i},Change {i}: adjust the svc{service:02} handler{edit},dev{},{},{},{},{},{},main,feature/change-{i},{},{},{},{},{} {}",
             i % 400,
             time(0),
             time(-7_200),

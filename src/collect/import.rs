@@ -6,6 +6,8 @@
 //! so a half-imported file can never skew a metric. Ids are namespaced (`import:deployment:42`) unless
 //! they already carry a namespace (`jenkins:deployment:42`).
 
+mod columnar;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -63,8 +65,9 @@ struct Record {
 
 /// Reads and validates a file. Fails on the first bad row; returns nothing partial.
 ///
-/// A CSV file is read record by record, each converted to a row as it is read and the rows gathered
-/// into frames a chunk at a time, so memory holds the file's rows once, as columns.
+/// A CSV file is first read straight into columns ([`columnar`]); when that path meets anything it
+/// does not accept, the file is read again record by record, each record converted to a row as it
+/// is read and the rows gathered into frames a chunk at a time, which names the first bad row.
 pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
     let path = &request.path;
     let format = match request.format.or_else(|| Format::from_path(path)) {
@@ -77,6 +80,11 @@ pub fn read(request: &ImportRequest, config: &Config) -> Result<ImportBatch> {
         }
     };
     let schema = request.kind.table();
+    if format == Format::Csv
+        && let Some(batch) = columnar::read_csv(request, config)?
+    {
+        return Ok(batch);
+    }
     let mut batch = BatchBuilder::new(request, config, schema);
     match format {
         Format::Csv => read_csv(path, &mut |record| batch.add(&record))?,
@@ -464,19 +472,22 @@ fn normalise_detected_by(request: &ImportRequest, schema: &TableSchema, row: &mu
     Ok(())
 }
 
-/// Rejects rows whose times contradict each other: they would produce negative durations.
+/// Times of one row that must not contradict each other (earlier, later): they would produce
+/// negative durations.
+const ORDERED_TIMES: &[(&str, &str)] = &[
+    ("started_at", "finished_at"),
+    ("opened_at", "resolved_at"),
+    ("opened_at", "acknowledged_at"),
+    ("opened_at", "mitigated_at"),
+    // Mitigation ends the impact; the incident is resolved then or later.
+    ("mitigated_at", "resolved_at"),
+    ("created_at", "merged_at"),
+    ("created_at", "closed_at"),
+];
+
+/// Rejects rows whose times contradict each other.
 fn check_order(request: &ImportRequest, schema: &TableSchema, row: &Row, line: usize) -> Result<()> {
-    let pairs: &[(&str, &str)] = &[
-        ("started_at", "finished_at"),
-        ("opened_at", "resolved_at"),
-        ("opened_at", "acknowledged_at"),
-        ("opened_at", "mitigated_at"),
-        // Mitigation ends the impact; the incident is resolved then or later.
-        ("mitigated_at", "resolved_at"),
-        ("created_at", "merged_at"),
-        ("created_at", "closed_at"),
-    ];
-    for (earlier, later) in pairs {
+    for (earlier, later) in ORDERED_TIMES {
         if let (Some(Value::Time(a)), Some(Value::Time(b))) = (get(schema, row, earlier), get(schema, row, later))
             && b < a
         {

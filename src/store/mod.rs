@@ -32,6 +32,8 @@
 //! swept only once older than [`SWEEP_GRACE`]; what is not a table (raw pages) is kept in a local
 //! mirror, uploaded after every commit.
 
+mod content_hash;
+mod key_index;
 mod legacy;
 pub mod partition;
 pub mod storage;
@@ -113,12 +115,25 @@ pub struct PartitionFile {
     /// directory, each sorted by key; at most [`MAX_APPENDED`], then the partition is written whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appended: Vec<String>,
+    /// The key indexes of those files that have one (`part-….keys` beside `part-….parquet`, see
+    /// [`key_index`]): an upsert of new rows looks their keys up there instead of reading the files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_indexes: Vec<String>,
+    /// The fingerprint of the partition's rows (see [`content_hash`]): an upsert of as many rows with
+    /// the same fingerprint changes nothing, and is recognised without reading the partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
 }
 
 impl PartitionFile {
     /// Every file holding the partition's rows.
     pub fn files(&self) -> impl Iterator<Item = &String> {
         std::iter::once(&self.file).chain(&self.appended)
+    }
+
+    /// Every file of the partition: those holding its rows and their key indexes.
+    pub fn stored_files(&self) -> impl Iterator<Item = &String> {
+        self.files().chain(&self.key_indexes)
     }
 }
 
@@ -703,8 +718,8 @@ impl Workspace {
                     None => partitions.remove(scope),
                 };
                 // An appended file keeps the partition's other files: only those no longer named go.
-                let kept: HashSet<&String> = file.iter().flat_map(|f| f.files()).collect();
-                obsolete.extend(replaced.iter().flat_map(|f| f.files()).filter(|f| !kept.contains(f)).cloned());
+                let kept: HashSet<&String> = file.iter().flat_map(|f| f.stored_files()).collect();
+                obsolete.extend(replaced.iter().flat_map(|f| f.stored_files()).filter(|f| !kept.contains(f)).cloned());
             }
             if partitions.is_empty() {
                 next.tables.remove(table);
@@ -793,6 +808,9 @@ impl Workspace {
         };
         let mut planned = Vec::new();
         for scope in scopes {
+            if holds_exactly(op, &scope, existing.get(&scope))? {
+                continue;
+            }
             if let Some(append) = self.plan_append(schema, op, &scope, existing.get(&scope))? {
                 planned.push(append);
                 continue;
@@ -825,14 +843,25 @@ impl Workspace {
         if partition.appended.len() >= MAX_APPENDED {
             return Ok(None);
         }
-        let (key_frames, read) = self
-            .read_partition_as(schema, scope, Some(partition.clone()), |file| read_keys(&self.storage, schema, file))?;
+        let new_rows = merge_by_key(schema, rows_to_frame(schema, &[])?, incoming.clone())?;
+        let mut hashes = key_index::key_hashes(schema, &new_rows)?;
+        hashes.sort_unstable();
+        // A file with a key index is looked up there; one without (written by an earlier version)
+        // has its key columns read.
+        let indexed: HashSet<&str> = partition.key_indexes.iter().map(String::as_str).collect();
+        let may_hold_one = |file: &str| -> Result<bool> {
+            let index = key_index::index_name(file);
+            if indexed.contains(index.as_str()) {
+                return key_index::holds_any(&self.storage, &index, &hashes);
+            }
+            let keys = key_index::key_hashes(schema, &read_keys(&self.storage, schema, file)?)?;
+            Ok(keys.iter().any(|key| hashes.binary_search(key).is_ok()))
+        };
+        let (found, read) = self.read_partition_as(schema, scope, Some(partition.clone()), may_hold_one)?;
         if read.as_ref() != Some(partition) {
             return Ok(None); // another writer's commit replaced it meanwhile: write it whole
         }
-        let existing: HashSet<String> = key_frames.iter().flat_map(|keys| joined_keys(schema, keys)).collect();
-        let new_rows = merge_by_key(schema, rows_to_frame(schema, &[])?, incoming.clone())?;
-        if joined_keys(schema, &new_rows).iter().any(|key| existing.contains(key)) {
+        if found.into_iter().any(|may_hold| may_hold) {
             return Ok(None);
         }
         let before = rows_to_frame(schema, &[])?;
@@ -875,22 +904,30 @@ impl Workspace {
     ) -> Result<()> {
         let file = match rows {
             NewRows::Whole(df) if df.height() == 0 => None,
-            NewRows::Whole(mut df) => Some(store_partition(&self.storage, schema, scope, &mut df)?),
+            NewRows::Whole(mut df) => {
+                let mut whole = store_partition(&self.storage, schema, scope, &mut df)?;
+                whole.key_indexes = vec![self.write_key_index(schema, &whole.file, &df)?];
+                whole.content_hash = Some(content_hash::of(&df)?);
+                Some(whole)
+            }
             NewRows::Appended(mut partition, mut df) => {
                 let appended = store_partition(&self.storage, schema, scope, &mut df)?;
+                partition.key_indexes.push(self.write_key_index(schema, &appended.file, &df)?);
+                let added = content_hash::of(&df)?;
+                partition.content_hash = partition.content_hash.and_then(|held| content_hash::add(&held, &added));
                 partition.rows += appended.rows;
                 partition.appended.push(appended.file);
                 Some(partition)
             }
         };
-        self.written.extend(file.iter().flat_map(|f| f.files()).cloned());
+        self.written.extend(file.iter().flat_map(|f| f.stored_files()).cloned());
         let change = self.change(schema);
         // The first computation of a partition in this transaction started from the committed one.
         change.parents.entry(scope.to_string()).or_insert(parent);
         let superseded = change.partitions.insert(scope.to_string(), file.clone());
-        let kept: HashSet<&String> = file.iter().flat_map(|f| f.files()).collect();
+        let kept: HashSet<&String> = file.iter().flat_map(|f| f.stored_files()).collect();
         let dropped: Vec<String> =
-            superseded.iter().flatten().flat_map(|f| f.files()).filter(|f| !kept.contains(f)).cloned().collect();
+            superseded.iter().flatten().flat_map(|f| f.stored_files()).filter(|f| !kept.contains(f)).cloned().collect();
         for name in dropped {
             // Written earlier in this transaction and named by no commit: nothing needs it.
             if self.written.remove(&name) {
@@ -898,6 +935,15 @@ impl Workspace {
             }
         }
         Ok(())
+    }
+
+    /// Writes the key index of the partition file `file` (relative) holding `df`; returns its name.
+    /// Written (and removed when the transaction is abandoned) with the file it indexes.
+    fn write_key_index(&mut self, schema: &TableSchema, file: &str, df: &DataFrame) -> Result<String> {
+        let name = key_index::index_name(file);
+        self.written.insert(name.clone());
+        self.storage.write_new_bytes(&name, key_index::encode(key_index::key_hashes(schema, df)?))?;
+        Ok(name)
     }
 
     fn row_count(&self, table: &str) -> usize {
@@ -1025,6 +1071,18 @@ enum NewRows {
     Appended(PartitionFile, DataFrame),
 }
 
+/// Whether `op` upserts exactly the rows `partition` holds (as many rows, with the same fingerprint):
+/// then it changes nothing there, and the partition need not be read.
+fn holds_exactly(op: &Operation, scope: &str, partition: Option<&PartitionFile>) -> Result<bool> {
+    let (Operation::Upsert(rows), Some(partition)) = (op, partition) else {
+        return Ok(false);
+    };
+    let (Some(incoming), Some(held)) = (rows.get(scope), &partition.content_hash) else {
+        return Ok(false);
+    };
+    Ok(incoming.height() as u64 == partition.rows && content_hash::of(incoming)? == *held)
+}
+
 /// Reads only the key columns of a partition file.
 fn read_keys(storage: &Storage, schema: &TableSchema, file: &str) -> Result<DataFrame> {
     ParquetReader::new(storage.open(file)?)
@@ -1048,14 +1106,6 @@ fn stored_path(storage: &Storage, file: &str) -> PathBuf {
         Storage::Local(root) => root.join(file),
         Storage::Object(object) => PathBuf::from(object.url_of(file)),
     }
-}
-
-/// Each row's key as one string (values joined by a separator no text value holds).
-fn joined_keys(schema: &TableSchema, df: &DataFrame) -> Vec<String> {
-    let columns: Vec<&StringChunked> = schema.key.iter().filter_map(|k| df.column(k).ok()?.str().ok()).collect();
-    (0..df.height())
-        .map(|i| columns.iter().map(|c| c.get(i).unwrap_or_default()).collect::<Vec<_>>().join("\u{1f}"))
-        .collect()
 }
 
 /// A table's schema, owned (its parts are all static).
@@ -1215,7 +1265,13 @@ fn write_partition(root: &Path, schema: &TableSchema, scope: &str, df: &mut Data
 fn store_partition(storage: &Storage, schema: &TableSchema, scope: &str, df: &mut DataFrame) -> Result<PartitionFile> {
     let relative = format!("{TABLES}/{}/{}/{}", schema.name, partition::directory(scope), unique_part_name());
     storage.write_new_parquet(&relative, df)?;
-    Ok(PartitionFile { file: relative, rows: df.height() as u64, appended: Vec::new() })
+    Ok(PartitionFile {
+        file: relative,
+        rows: df.height() as u64,
+        appended: Vec::new(),
+        key_indexes: Vec::new(),
+        content_hash: None,
+    })
 }
 
 /// A path that exists but is not a directory cannot be a workspace; say so rather than let the
@@ -1268,8 +1324,13 @@ fn sweep_uncommitted(root: &Path, manifest: &Manifest) -> Result<()> {
         fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     legacy::sweep_leftovers(root)?;
-    let live: HashSet<PathBuf> =
-        manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.files()).map(|f| root.join(f)).collect();
+    let live: HashSet<PathBuf> = manifest
+        .tables
+        .values()
+        .flat_map(|p| p.values())
+        .flat_map(|f| f.stored_files())
+        .map(|f| root.join(f))
+        .collect();
     let tables = root.join(TABLES);
     for table in read_dir_paths(&tables)? {
         for scope in read_dir_paths(&table)? {
@@ -1359,7 +1420,7 @@ fn swap_manifest(storage: &Storage, next: &Manifest, version: &ManifestVersion, 
 
 /// Every file a manifest names, workspace-relative.
 fn named_files(manifest: &Manifest) -> HashSet<String> {
-    manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.files()).cloned().collect()
+    manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.stored_files()).cloned().collect()
 }
 
 fn simulated_crash(root: &Path) -> Error {
@@ -1390,13 +1451,34 @@ pub struct UpsertStats {
 }
 
 /// Keeps the last row for every key and sorts by key, so the result does not depend on load order.
+///
+/// `existing` is a partition as read (sorted by key, one row per key). When the incoming rows are
+/// exactly its rows (the same file imported again), it is returned as it is: comparing costs a
+/// pass over the rows, merging a sort of both.
 fn merge_by_key(schema: &TableSchema, existing: DataFrame, incoming: DataFrame) -> Result<DataFrame> {
-    let key_exprs: Vec<Expr> = schema.key.iter().map(|k| col(*k)).collect();
-    let merged = concat([existing.lazy(), incoming.lazy()], UnionArgs::default())?
-        .unique_stable_generic(Some(key_exprs.clone()), UniqueKeepStrategy::Last)
-        .sort_by_exprs(key_exprs, SortMultipleOptions::default())
-        .collect()?;
-    Ok(merged)
+    let incoming = last_row_of_each_key(schema, incoming.lazy())?;
+    if existing.height() == 0 {
+        return Ok(incoming);
+    }
+    if incoming.height() == existing.height() && incoming.equals_missing(&existing) {
+        return Ok(existing);
+    }
+    last_row_of_each_key(schema, concat([existing.lazy(), incoming.lazy()], UnionArgs::default())?)
+}
+
+/// Sorts rows by key, keeping the order they came in among rows of one key (a stable sort), and
+/// keeps the last row of each key: the rows of a key end up side by side, so the last is the one
+/// whose key differs from the next row's.
+fn last_row_of_each_key(schema: &TableSchema, rows: LazyFrame) -> Result<DataFrame> {
+    let keys: Vec<Expr> = schema.key.iter().map(|k| col(*k)).collect();
+    let last_of_key = schema
+        .key
+        .iter()
+        .map(|k| col(*k).neq_missing(col(*k).shift(lit(-1))))
+        .reduce(|a, b| a.or(b))
+        .expect("a table has a key");
+    let sorted = rows.sort_by_exprs(keys, SortMultipleOptions::default().with_maintain_order(true));
+    Ok(sorted.filter(last_of_key).collect()?)
 }
 
 /// Builds a frame with the schema's columns and types from rows already validated against it.

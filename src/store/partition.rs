@@ -105,6 +105,23 @@ pub fn directory(scope: &str) -> String {
     encoded
 }
 
+/// The part of a key that decides its scope: two keys with the same deciding part have the same
+/// scope. A namespaced id's scope depends on its first three segments only, and on the third only
+/// when it contains a `/` (see [`scope_of`]), so ids that differ after their second `:` (like
+/// `import:change:1` and `import:change:2`) share it; any other key decides its scope whole.
+fn deciding_part<'k>(schema: &TableSchema, key: &'k str) -> &'k str {
+    if schema.key[0] == "repo" || schema.key[0] == "service" {
+        return key;
+    }
+    let mut colons = key.match_indices(':').map(|(i, _)| i);
+    let (Some(_), Some(second)) = (colons.next(), colons.next()) else {
+        return key;
+    };
+    let third = &key[second + 1..];
+    let third = third.split(':').next().unwrap_or(third);
+    if third.contains('/') { key } else { &key[..=second] }
+}
+
 /// Splits a frame of `schema` rows by scope, keeping each scope's rows in their order.
 pub fn split(schema: &TableSchema, df: &DataFrame) -> Result<BTreeMap<String, DataFrame>> {
     let keys = df.column(schema.key[0])?.str()?;
@@ -113,11 +130,12 @@ pub fn split(schema: &TableSchema, df: &DataFrame) -> Result<BTreeMap<String, Da
     let mut last: Option<(String, String)> = None;
     for (i, key) in keys.iter().enumerate() {
         let key = key.unwrap_or_default();
+        let decides = deciding_part(schema, key);
         let scope = match &last {
-            Some((k, s)) if k == key => s.clone(),
+            Some((d, s)) if d == decides => s.clone(),
             _ => {
                 let s = scope_of(schema, key);
-                last = Some((key.to_string(), s.clone()));
+                last = Some((decides.to_string(), s.clone()));
                 s
             }
         };
@@ -149,6 +167,32 @@ mod tests {
         assert_eq!(scope("plain"), "plain");
         assert_eq!(scope_of(&model::COMMITS, "acme/shop"), "acme/shop");
         assert_eq!(scope_of(&model::SERVICES, "checkout"), "all");
+    }
+
+    #[test]
+    fn keys_with_the_same_deciding_part_have_the_same_scope() {
+        let ids = [
+            "github:pr:acme/shop#12",
+            "github:acme/shop:environment:prod",
+            "git:commit:acme/shop@abc1234",
+            "git:tag:shop:v1.2",
+            "git:tag:acme/shop:v1.2",
+            "scan:shop:.github/workflows/ci.yml:3:tests",
+            "scan:shop:README.md:1:x",
+            "import:deployment:42",
+            "import:deployment:a/b",
+            "import:deployment",
+            "plain",
+            "ownership:acme/shop:x",
+        ];
+        for a in ids {
+            for b in ids {
+                if deciding_part(&model::CHANGES, a) == deciding_part(&model::CHANGES, b) {
+                    assert_eq!(scope_of(&model::CHANGES, a), scope_of(&model::CHANGES, b), "{a} {b}");
+                }
+            }
+        }
+        assert_eq!(deciding_part(&model::CHANGES, "import:change:123"), "import:change:");
     }
 
     #[test]

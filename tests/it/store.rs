@@ -86,6 +86,71 @@ fn an_upsert_rewrites_only_the_partitions_its_rows_belong_to() {
 }
 
 #[test]
+fn an_upsert_of_new_keys_looks_them_up_in_the_key_index_without_reading_the_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let many: Vec<Row> = (0..1_000).map(|n| change(&format!("github:pr:acme/shop#{n}"), "a")).collect();
+    ws.upsert(&[(&model::CHANGES, many)]).unwrap();
+    let shop = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!(shop.key_indexes, [shop.file.replace(".parquet", ".keys")]);
+    // The partition file made unreadable: only its index can tell the upsert that the key is new.
+    let file = dir.path().join(&shop.file);
+    let content = fs::read(&file).unwrap();
+    fs::write(&file, b"not parquet").unwrap();
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#1000", "b")])]).unwrap();
+    let appended = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!((appended.appended.len(), appended.key_indexes.len(), appended.rows), (1, 2, 1_001));
+    // A key it holds: the partition is read (here: fails, naming the file) to be written whole.
+    let err = ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#7", "c")])]).unwrap_err();
+    assert!(err.to_string().contains(&shop.file), "{err}");
+    fs::write(&file, content).unwrap();
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#7", "c")])]).unwrap();
+    let whole = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!((whole.appended.len(), whole.key_indexes.len(), whole.rows), (0, 1, 1_001));
+    drop(ws);
+    drop(Workspace::open(dir.path()).unwrap());
+    assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new(), "old indexes go with their files");
+    for old in appended.stored_files() {
+        assert!(!dir.path().join(old).exists(), "{old} is removed");
+    }
+}
+
+#[test]
+fn an_upsert_of_exactly_the_rows_a_partition_holds_does_not_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let rows =
+        |title: &str| -> Vec<Row> { (0..100).map(|n| change(&format!("github:pr:acme/shop#{n}"), title)).collect() };
+    ws.upsert(&[(&model::CHANGES, rows("a")[..60].to_vec())]).unwrap();
+    ws.upsert(&[(&model::CHANGES, rows("a")[60..].to_vec())]).unwrap();
+    let before = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!((before.appended.len(), before.rows), (1, 100));
+    // Unreadable files: only the fingerprint can tell that nothing changes.
+    let contents: Vec<(PathBuf, Vec<u8>)> =
+        before.files().map(|f| dir.path().join(f)).map(|p| (p.clone(), fs::read(&p).unwrap())).collect();
+    for (path, _) in &contents {
+        fs::write(path, b"not parquet").unwrap();
+    }
+    let mut reversed = rows("a");
+    reversed.reverse();
+    let stats = ws.upsert(&[(&model::CHANGES, reversed)]).unwrap();
+    assert_eq!((stats[0].before, stats[0].after), (100, 100));
+    assert_eq!(partitions(&ws, "changes")["github:acme/shop"], before);
+    // One cell differs: the partition is read, and here fails to be.
+    let mut one_changed = rows("a");
+    one_changed[42] = change("github:pr:acme/shop#42", "b");
+    assert!(ws.upsert(&[(&model::CHANGES, one_changed.clone())]).is_err());
+    for (path, content) in contents {
+        fs::write(path, content).unwrap();
+    }
+    ws.upsert(&[(&model::CHANGES, one_changed)]).unwrap();
+    let titles = ws.load(&model::CHANGES).unwrap();
+    let titles: Vec<&str> = titles.column("title").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(titles.iter().filter(|t| **t == "b").count(), 1);
+    assert_ne!(partitions(&ws, "changes")["github:acme/shop"].content_hash, before.content_hash);
+}
+
+#[test]
 fn a_partition_takes_appended_files_up_to_a_limit_then_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = Workspace::open(dir.path()).unwrap();
@@ -143,8 +208,13 @@ fn replacing_by_prefix_and_marking_reach_only_their_partitions() {
 fn unnamed_files(ws_dir: &Path) -> Vec<PathBuf> {
     let manifest: store::Manifest =
         serde_json::from_str(&fs::read_to_string(ws_dir.join("manifest.json")).unwrap()).unwrap();
-    let named: Vec<PathBuf> =
-        manifest.tables.values().flat_map(|p| p.values()).flat_map(|f| f.files()).map(|f| ws_dir.join(f)).collect();
+    let named: Vec<PathBuf> = manifest
+        .tables
+        .values()
+        .flat_map(|p| p.values())
+        .flat_map(|f| f.stored_files())
+        .map(|f| ws_dir.join(f))
+        .collect();
     let mut unnamed: Vec<PathBuf> = walk(&ws_dir.join("tables")).into_iter().filter(|f| !named.contains(f)).collect();
     unnamed.extend(fs::read_dir(ws_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| {
         let name = p.file_name().unwrap().to_string_lossy();
