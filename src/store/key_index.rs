@@ -15,6 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::storage::Storage;
 use crate::error::{Error, Result};
@@ -31,8 +32,23 @@ pub fn index_name(file: &str) -> String {
     format!("{}.keys", file.strip_suffix(".parquet").unwrap_or(file))
 }
 
+/// Rows hashed by one task (slices of a large frame are hashed on every core, then joined in order).
+const ROWS_PER_TASK: usize = 65_536;
+
 /// The key hash of each row of `df` (a frame with the table's key columns), in row order.
 pub fn key_hashes(schema: &TableSchema, df: &DataFrame) -> Result<Vec<u64>> {
+    if df.height() <= ROWS_PER_TASK {
+        return key_hashes_of_rows(schema, df);
+    }
+    let starts: Vec<usize> = (0..df.height()).step_by(ROWS_PER_TASK).collect();
+    let slices: Vec<Vec<u64>> = starts
+        .par_iter()
+        .map(|&start| key_hashes_of_rows(schema, &df.slice(start as i64, ROWS_PER_TASK)))
+        .collect::<Result<_>>()?;
+    Ok(slices.concat())
+}
+
+pub(super) fn key_hashes_of_rows(schema: &TableSchema, df: &DataFrame) -> Result<Vec<u64>> {
     let columns: Vec<&StringChunked> =
         schema.key.iter().map(|k| Ok(df.column(k)?.str()?)).collect::<Result<Vec<_>>>()?;
     let mut iterators: Vec<_> = columns.iter().map(|c| c.iter()).collect();
