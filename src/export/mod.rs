@@ -47,7 +47,8 @@ impl Snapshot {
 pub fn snapshot(tables: &prepare::Frames, config: &Config, queries: &[Query]) -> Result<Snapshot> {
     let prepared = prepare::prepare(tables, config)?;
     let computation = metrics::compute_prepared(&prepared, config, queries)?;
-    let mut inputs = prepared.frames;
+    let mut inputs =
+        prepared.frames.into_iter().map(|(name, df)| Ok((name, in_stable_order(df)?))).collect::<Result<Vec<_>>>()?;
     inputs.sort_by(|a, b| a.0.cmp(&b.0));
 
     let window = &config.analysis.window;
@@ -80,6 +81,18 @@ pub fn snapshot(tables: &prepare::Frames, config: &Config, queries: &[Query]) ->
         }
     }
     Ok(Snapshot { inputs, calendar, records, periods: period_outputs, computation })
+}
+
+/// The rows of a prepared table sorted by all its columns, so that an export of the same workspace
+/// is the same file every time: some prepared tables (`shipped`) come out of hash joins run on
+/// several threads, in an order that changes from run to run.
+fn in_stable_order(df: DataFrame) -> Result<DataFrame> {
+    let by: Vec<PlSmallStr> =
+        df.columns().iter().filter(|c| !c.dtype().is_nested()).map(|c| c.name().clone()).collect();
+    if by.is_empty() || df.height() < 2 {
+        return Ok(df);
+    }
+    Ok(df.sort(by, SortMultipleOptions::default().with_maintain_order(true))?)
 }
 
 /// The frame with the grain's name as its first column.
