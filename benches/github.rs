@@ -39,6 +39,9 @@
 //!   other resource the collector knows is named in the output as not timed, and every request the
 //!   fake answered is printed by endpoint, so an unexpected one shows.
 
+mod support;
+use support::thousands;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -655,19 +658,6 @@ fn diff(after: &Tallies, before: &Tallies) -> Tallies {
 
 fn total(t: &Tallies) -> u64 {
     t.values().map(|t| t.requests).sum()
-}
-
-/// 15050 → "15,050".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -30,6 +30,9 @@
 //!   resources; anything else answers an empty list. Every request is counted by endpoint and the
 //!   counts are printed, so an unexpected request shows.
 
+mod support;
+use support::thousands;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -308,18 +311,6 @@ fn setting(flag: &str, env: &str, default: usize) -> usize {
         .or_else(|| std::env::var(env).ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn pacing() -> Pacing {

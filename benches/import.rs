@@ -10,6 +10,9 @@
 //! time into a new workspace) and the median is printed. Rows: `IMPORT_ROWS` (default 1,000,000).
 //! Run with `cargo bench --bench import`; `FLOWGAUGE_BIN` names another binary to measure.
 
+mod support;
+use support::thousands;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,7 +56,7 @@ fn main() {
         ("flowgauge import changes.csv (again, unchanged)".into(), Vec::new()),
     ];
     for (count, _) in &increments {
-        steps.push((format!("flowgauge import {} new changes", thousands(*count)), Vec::new()));
+        steps.push((format!("flowgauge import {} new changes", thousands(*count as u64)), Vec::new()));
     }
     steps.push(("flowgauge import 1,000 changed changes".into(), Vec::new()));
     steps.push(("DuckDB CSV -> parquet".into(), Vec::new()));
@@ -117,7 +120,7 @@ fn main() {
         .iter()
         .zip(&medians[2..2 + INCREMENTS.len()])
         .filter_map(|(count, run)| {
-            run.map(|(wall, _)| format!("{}: {:.1} µs", thousands(*count), wall * 1e6 / *count as f64))
+            run.map(|(wall, _)| format!("{}: {:.1} µs", thousands(*count as u64), wall * 1e6 / *count as f64))
         })
         .collect();
     println!("incremental import, wall per new row (whole process): {}", per_row.join(", "));
@@ -134,18 +137,6 @@ fn median(runs: &[Measured]) -> Measured {
     let middle = |n: usize| if n % 2 == 1 { (n / 2, n / 2) } else { (n / 2 - 1, n / 2) };
     let (a, b) = middle(walls.len());
     Some(((walls[a] + walls[b]) / 2.0, (peaks[a] + peaks[b]) / 2))
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The binary measured: `FLOWGAUGE_BIN` when set (a release build measured by a bench built
