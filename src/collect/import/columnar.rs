@@ -610,20 +610,27 @@ mod tests {
     }
 
     fn both_paths(kind: ImportKind, csv: &str) -> (Option<ImportBatch>, Result<ImportBatch>) {
+        both_paths_with(&config(), kind, csv)
+    }
+
+    fn both_paths_with(config: &Config, kind: ImportKind, csv: &str) -> (Option<ImportBatch>, Result<ImportBatch>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("file.csv");
         std::fs::write(&path, csv).unwrap();
         let request =
             ImportRequest { path: path.clone(), kind, format: None, service: None, namespace: "jenkins".into() };
-        let config = config();
-        let fast = read_csv(&request, &config).unwrap();
-        let mut slow = BatchBuilder::new(&request, &config, kind.table());
+        let fast = read_csv(&request, config).unwrap();
+        let mut slow = BatchBuilder::new(&request, config, kind.table());
         let slow = read_records(&path, &mut |record| slow.add(&record)).and_then(|()| slow.finish());
         (fast, slow)
     }
 
     fn assert_same(kind: ImportKind, csv: &str) {
-        let (fast, slow) = both_paths(kind, csv);
+        assert_same_with(&config(), kind, csv);
+    }
+
+    fn assert_same_with(config: &Config, kind: ImportKind, csv: &str) {
+        let (fast, slow) = both_paths_with(config, kind, csv);
         let slow = slow.expect("the slow path reads it");
         let fast = fast.expect("the fast path reads it");
         assert_eq!(fast.rows_read, slow.rows_read);
@@ -661,6 +668,26 @@ mod tests {
              1,checkout,2025-01-01T00:00:00Z,2025-01-01T02:00:00Z,Monitoring,7,sev1,2025-01-01T01:00:00Z\n\
              2,search,2025-01-01T00:00:00Z,,person,,,\n",
         );
+    }
+
+    /// Every kind the sample organisation imports from CSV, with its configuration: real files with
+    /// time zones, staging deployments, manual jobs and reviews, read the same both ways.
+    #[test]
+    fn the_sample_organisation_s_csv_files_read_the_same_both_ways() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/acme");
+        let overrides = crate::config::Overrides::default();
+        let config =
+            Config::load(Some(&root.join("flowgauge.toml")), &|_| None, &overrides, chrono::Utc::now()).unwrap();
+        for (file, kind) in [
+            ("deployments.csv", ImportKind::Deployments),
+            ("changes.csv", ImportKind::Changes),
+            ("reviews.csv", ImportKind::Reviews),
+            ("pipelines.csv", ImportKind::Pipelines),
+            ("jobs.csv", ImportKind::Jobs),
+        ] {
+            let csv = std::fs::read_to_string(root.join(file)).unwrap();
+            assert_same_with(&config, kind, &csv);
+        }
     }
 
     #[test]
