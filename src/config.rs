@@ -645,7 +645,7 @@ pub fn is_gitlab_project(project: &str) -> bool {
 /// A `type = "gitlab"` source: a project (path or id), optionally an instance URL, a longest wait
 /// and recorded pages (which exclude the network's settings).
 fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
-    for (field, given) in [
+    let foreign = [
         ("path", s.path.is_some()),
         ("kind", s.kind.is_some()),
         ("service", s.service.is_some()),
@@ -653,12 +653,11 @@ fn gitlab_source(key: &str, s: RawSource, base: &Path) -> Result<GitlabSource> {
         ("namespace", s.namespace.is_some()),
         ("repo", s.repo.is_some()),
         ("jobs", s.jobs.is_some()),
-    ] {
-        if given {
-            let hint = if field == "repo" { " (a gitlab source names its `project`)" } else { "" };
-            return Err(bad(format!("{key}.{field}"), format!("does not apply to gitlab sources{hint}")));
-        }
-    }
+    ];
+    refuse_fields(key, &foreign, |field| {
+        let hint = if field == "repo" { " (a gitlab source names its `project`)" } else { "" };
+        format!("does not apply to gitlab sources{hint}")
+    })?;
     let project =
         s.project.ok_or_else(|| bad(format!("{key}.project"), "a gitlab source needs project = \"group/name\""))?;
     if !is_gitlab_project(&project) {
@@ -770,21 +769,16 @@ fn jira_source(key: &str, s: RawSource, base: &Path, names: &BTreeSet<String>) -
             "a jira source needs api_url = \"https://SITE.atlassian.net\" (it names the site)",
         )
     })?;
-    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) || api_url.parse::<http::Uri>().is_err() {
-        return Err(bad(format!("{key}.api_url"), format!("`{api_url}` is not an http(s) URL")));
-    }
-    for (field, given) in [
+    check_http_url(key, Some(&api_url))?;
+    let foreign = [
         ("repo", s.repo.is_some()),
         ("kind", s.kind.is_some()),
         ("jobs", s.jobs.is_some()),
         ("project", s.project.is_some()),
         ("account", s.account.is_some()),
         ("change_events_as_deployments", s.change_events_as_deployments.is_some()),
-    ] {
-        if given {
-            return Err(bad(format!("{key}.{field}"), "does not apply to jira sources"));
-        }
-    }
+    ];
+    refuse_fields(key, &foreign, |_| "does not apply to jira sources".into())?;
     let flavour = match s.flavour.as_deref() {
         None => None,
         Some("cloud") => Some(JiraFlavour::Cloud),
@@ -1046,16 +1040,13 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
                 }));
             }
             "git" => {
-                for (field, given) in [
+                let foreign = [
                     ("kind", s.kind.is_some()),
                     ("service", s.service.is_some()),
                     ("format", s.format.is_some()),
                     ("namespace", s.namespace.is_some()),
-                ] {
-                    if given {
-                        return Err(bad(format!("{key}.{field}"), "applies to import sources, not git"));
-                    }
-                }
+                ];
+                refuse_fields(&key, &foreign, |_| "applies to import sources, not git".into())?;
                 let path = s.path.ok_or_else(|| bad(format!("{key}.path"), "a git source needs a path"))?;
                 sources.push(Source::Git(GitSource { path: base.join(path), repo: s.repo }));
             }
@@ -1148,7 +1139,7 @@ fn validate(raw: RawConfig, base: &Path, now: DateTime<Utc>, file: Option<&Path>
 
 /// Validates a `type = "pagerduty"` source.
 fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<String>) -> Result<PagerdutySource> {
-    for (field, given) in [
+    let foreign = [
         ("path", s.path.is_some()),
         ("kind", s.kind.is_some()),
         ("service", s.service.is_some()),
@@ -1158,11 +1149,8 @@ fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<Strin
         ("incident_labels", s.incident_labels.is_some()),
         ("jobs", s.jobs.is_some()),
         ("project", s.project.is_some()),
-    ] {
-        if given {
-            return Err(bad(format!("{key}.{field}"), "does not apply to pagerduty sources"));
-        }
-    }
+    ];
+    refuse_fields(key, &foreign, |_| "does not apply to pagerduty sources".into())?;
     check_http_url(key, s.api_url.as_deref())?;
     if let Some(account) = &s.account
         && (account.is_empty() || !account.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
@@ -1211,10 +1199,21 @@ fn pagerduty_source(s: RawSource, key: &str, base: &Path, names: &BTreeSet<Strin
     })
 }
 
+/// Refuses the first field given (`fields`: name and whether it was given) that a source of this type
+/// does not read, with `message(field)`.
+fn refuse_fields(key: &str, fields: &[(&str, bool)], message: impl Fn(&str) -> String) -> Result<()> {
+    match fields.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(bad(format!("{key}.{field}"), message(field))),
+        None => Ok(()),
+    }
+}
+
 /// Refuses an `api_url` that is not an http(s) URL.
 fn check_http_url(key: &str, url: Option<&str>) -> Result<()> {
     match url {
-        Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+        Some(url)
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.parse::<http::Uri>().is_err() =>
+        {
             Err(bad(format!("{key}.api_url"), format!("`{url}` is not an http(s) URL")))
         }
         _ => Ok(()),
@@ -1232,12 +1231,9 @@ fn recorded_dir(
     network_only: &[(&str, bool)],
     layout: &str,
 ) -> Result<PathBuf> {
-    if let Some((field, _)) = network_only.iter().find(|(_, given)| *given) {
-        return Err(bad(
-            format!("{key}.{field}"),
-            format!("applies to {kind} sources read from the network, not to `recorded` pages"),
-        ));
-    }
+    refuse_fields(key, network_only, |_| {
+        format!("applies to {kind} sources read from the network, not to `recorded` pages")
+    })?;
     let dir = base.join(dir);
     if !dir.is_dir() {
         let problem = if dir.exists() { "is not a directory" } else { "does not exist" };

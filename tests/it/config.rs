@@ -45,6 +45,31 @@ fn validation_errors_name_the_key() {
     );
 }
 
+/// Every HTTP source checks `api_url` the same way: a scheme other than http(s), or text that is not
+/// a URL (a space in the host), names the key; and a field another type reads names the field.
+#[test]
+fn every_http_source_checks_its_api_url_and_refuses_foreign_fields_alike() {
+    for (source, needs) in [
+        ("github", "repo = \"acme/shop\"\n"),
+        ("gitlab", "project = \"acme/shop\"\n"),
+        ("pagerduty", ""),
+        ("jira", "projects = [\"OPS\"]\n"),
+    ] {
+        for url in ["ftp://example.com", "https://exa mple.com"] {
+            let text = format!("[[sources]]\ntype = \"{source}\"\n{needs}api_url = \"{url}\"\n");
+            assert_eq!(key_error(&text), format!("sources[0].api_url: `{url}` is not an http(s) URL"), "{source}");
+        }
+    }
+    for (source, needs) in [
+        ("gitlab", "project = \"acme/shop\"\n"),
+        ("pagerduty", ""),
+        ("jira", "projects = [\"OPS\"]\napi_url = \"https://acme.atlassian.net\"\n"),
+    ] {
+        let text = format!("[[sources]]\ntype = \"{source}\"\n{needs}kind = \"changes\"\n");
+        assert!(key_error(&text).starts_with("sources[0].kind:"), "{source}: {}", key_error(&text));
+    }
+}
+
 #[test]
 fn unknown_keys_and_bad_toml_are_reported_with_their_place() {
     let err = Config::from_toml("[analysis]\nperoid = \"week\"\n", now()).unwrap_err().to_string();
