@@ -781,44 +781,11 @@ fn workflow_runs_jobs_deployments_and_incidents() {
     }
 }
 
-/// A TCP proxy in front of the fake server that cuts the first `drop` connections after reading
-/// the request and writing half a status line (a connection reset mid-response).
-fn flaky_proxy(target: &str, drop: usize) -> String {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    let target = target.trim_start_matches("http://").to_string();
-    std::thread::spawn(move || {
-        for (i, stream) in listener.incoming().enumerate() {
-            let Ok(mut client) = stream else { continue };
-            if i < drop {
-                let mut buffer = [0u8; 1024];
-                let _ = client.read(&mut buffer);
-                let _ = client.write_all(b"HTTP/1.1 200 O");
-                continue; // dropped: the connection closes mid-response
-            }
-            let Ok(server) = TcpStream::connect(&target) else { continue };
-            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (mut client, mut server) = (client, server);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut c2, &mut s2);
-                let _ = s2.shutdown(std::net::Shutdown::Write);
-            });
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut server, &mut client);
-                let _ = client.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    format!("http://{address}")
-}
-
 #[test]
 fn a_connection_reset_is_retried_and_ends_with_the_same_tables() {
     let expected = reference(250);
     let server = Server::start(FakeGithub::new(250));
-    let proxy = flaky_proxy(&server.server.uri(), 1);
+    let proxy = crate::helpers::flaky_proxy(&server.server.uri(), 1);
     let mut request = server.request();
     request.api_url = proxy;
     let dir = tempfile::tempdir().unwrap();

@@ -210,6 +210,18 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// The `incident_restores` records as sorted (incident, deployment it was linked to, link kind).
+pub fn incident_links(computation: &Computation) -> Vec<(String, Option<String>, Option<String>)> {
+    let links = &computation.records["incident_restores"];
+    let text = |name: &str| links.column(name).unwrap().str().unwrap().clone();
+    let (ids, linked, how) = (text("incident_id"), text("caused_by_deployment_id"), text("link"));
+    let mut got: Vec<_> = (0..links.height())
+        .map(|i| (ids.get(i).unwrap().to_string(), linked.get(i).map(String::from), how.get(i).map(String::from)))
+        .collect();
+    got.sort();
+    got
+}
+
 /// A TCP proxy in front of the fake server that cuts the first `drop` connections after reading
 /// the request and writing half a status line (a connection reset mid-response).
 pub fn flaky_proxy(target: &str, drop: usize) -> String {

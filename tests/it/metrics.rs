@@ -183,16 +183,7 @@ fn incidents_that_name_their_cause_link_to_the_deployment_that_shipped_it() {
     // more than 24 h earlier, so no link.
     incident(&mut f, "i5", "2025-02-04T12:00:00Z", "caused_by_change_id", "c2");
     let (computation, report) = f.compute(&config(Q1.0, Q1.1, ""));
-    let links = &computation.records["incident_restores"];
-    let (ids, linked, how) = (
-        links.column("incident_id").unwrap().str().unwrap(),
-        links.column("caused_by_deployment_id").unwrap().str().unwrap(),
-        links.column("link").unwrap().str().unwrap(),
-    );
-    let mut got: Vec<(String, Option<String>, Option<String>)> = (0..links.height())
-        .map(|i| (ids.get(i).unwrap().into(), linked.get(i).map(String::from), how.get(i).map(String::from)))
-        .collect();
-    got.sort();
+    let got = crate::helpers::incident_links(&computation);
     let want = |i: &str, d: Option<&str>, l: Option<&str>| (i.to_string(), d.map(String::from), l.map(String::from));
     assert_eq!(
         got,

@@ -579,16 +579,7 @@ fn the_tracker_link_comes_after_explicit_and_before_reference_and_window() {
     // nothing either (p1 is 26 h earlier).
     incident(&mut f, "i4", "2025-02-04T12:00:00Z", "2025-02-04T16:00:00Z", &[("tracker_deployment_id", "p2")]);
     let (computation, report) = f.compute(&config("2025-01-01", "2025-04-01", ""));
-    let links = &computation.records["incident_restores"];
-    let (ids, linked, how) = (
-        links.column("incident_id").unwrap().str().unwrap(),
-        links.column("caused_by_deployment_id").unwrap().str().unwrap(),
-        links.column("link").unwrap().str().unwrap(),
-    );
-    let mut got: Vec<(String, Option<String>, Option<String>)> = (0..links.height())
-        .map(|i| (ids.get(i).unwrap().into(), linked.get(i).map(String::from), how.get(i).map(String::from)))
-        .collect();
-    got.sort();
+    let got = crate::helpers::incident_links(&computation);
     let want = |i: &str, d: Option<&str>, l: Option<&str>| (i.to_string(), d.map(String::from), l.map(String::from));
     assert_eq!(
         got,
