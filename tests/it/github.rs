@@ -375,34 +375,14 @@ fn rest(request: &Request, cut: bool) -> ResponseTemplate {
     response
 }
 
-/// A running fake server; the runtime keeps it alive while the (blocking) collector talks to it.
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-    fake: &'static FakeGithub,
-}
+type Server = crate::helpers::FakeServer<FakeGithub>;
 
 impl Server {
-    fn start(fake: FakeGithub) -> Server {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let fake: &'static FakeGithub = Box::leak(Box::new(fake));
-        let server = runtime.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(any()).respond_with(fake).mount(&server).await;
-            server
-        });
-        Server { runtime, server, fake }
-    }
-
     fn request(&self) -> GithubRequest {
         let mut r = GithubRequest::new(REPO, Some(&self.server.uri()), Some(TOKEN.to_string()));
         r.resources = vec![Resource::PullRequests];
         r.pacing = Pacing { backoff: Duration::from_millis(1), max_wait: Duration::from_millis(20), attempts: 4 };
         r
-    }
-
-    fn requests(&self) -> usize {
-        self.runtime.block_on(self.server.received_requests()).map_or(0, |r| r.len())
     }
 }
 

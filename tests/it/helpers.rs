@@ -254,3 +254,32 @@ pub fn flaky_proxy(target: &str, drop: usize) -> String {
     });
     format!("http://{address}")
 }
+
+/// A running fake server answering every request with `fake`; its runtime keeps it alive while a
+/// (blocking) collector on the test's thread talks to it.
+pub struct FakeServer<F: 'static> {
+    pub runtime: tokio::runtime::Runtime,
+    pub server: wiremock::MockServer,
+    pub fake: &'static F,
+}
+
+impl<F: 'static> FakeServer<F>
+where
+    &'static F: wiremock::Respond,
+{
+    pub fn start(fake: F) -> FakeServer<F> {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let fake: &'static F = Box::leak(Box::new(fake));
+        let server = runtime.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::any()).respond_with(fake).mount(&server).await;
+            server
+        });
+        FakeServer { runtime, server, fake }
+    }
+
+    /// How many requests the server has answered.
+    pub fn requests(&self) -> usize {
+        self.runtime.block_on(self.server.received_requests()).map_or(0, |r| r.len())
+    }
+}

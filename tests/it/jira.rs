@@ -16,8 +16,7 @@ use flowgauge::config::{Config, JiraFlavour, JiraSource, Source};
 use flowgauge::model::{self, TableSchema};
 use flowgauge::store::Workspace;
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{config, copy_dir};
 
@@ -322,24 +321,9 @@ fn b64(text: &str) -> String {
     out
 }
 
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-    fake: &'static FakeJira,
-}
+type Server = crate::helpers::FakeServer<FakeJira>;
 
 impl Server {
-    fn start(fake: FakeJira) -> Server {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let fake: &'static FakeJira = Box::leak(Box::new(fake));
-        let server = runtime.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(any()).respond_with(fake).mount(&server).await;
-            server
-        });
-        Server { runtime, server, fake }
-    }
-
     fn cfg(&self, extra: &str) -> Config {
         config(
             "2025-01-01",
@@ -368,10 +352,6 @@ impl Server {
     fn set_faults(&self, faults: &[(usize, Fault)]) {
         self.fake.calls.store(0, Ordering::SeqCst);
         *self.fake.faults.lock().unwrap() = faults.iter().copied().collect();
-    }
-
-    fn requests(&self) -> usize {
-        self.runtime.block_on(self.server.received_requests()).map_or(0, |r| r.len())
     }
 }
 

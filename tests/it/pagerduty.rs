@@ -17,8 +17,7 @@ use flowgauge::config::{Config, PagerdutySource, Source};
 use flowgauge::model::{self, TableSchema};
 use flowgauge::store::Workspace;
 use serde_json::{Value, json};
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use crate::helpers::{Fixture, approx, config, copy_dir, s, t, text, window};
 
@@ -237,28 +236,7 @@ impl Respond for &'static FakePagerduty {
     }
 }
 
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    server: MockServer,
-    fake: &'static FakePagerduty,
-}
-
-impl Server {
-    fn start(fake: FakePagerduty) -> Server {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let fake: &'static FakePagerduty = Box::leak(Box::new(fake));
-        let server = runtime.block_on(async {
-            let server = MockServer::start().await;
-            Mock::given(any()).respond_with(fake).mount(&server).await;
-            server
-        });
-        Server { runtime, server, fake }
-    }
-
-    fn requests(&self) -> usize {
-        self.runtime.block_on(self.server.received_requests()).map_or(0, |r| r.len())
-    }
-}
+type Server = crate::helpers::FakeServer<FakePagerduty>;
 
 const SERVICES: &str = r#"
 [[services]]
