@@ -1,12 +1,14 @@
-//! A workspace on object storage, tested against real local servers started per test: moto (S3)
-//! and Azurite (Azure Blob Storage). On both, the store really refuses a stale conditional put,
-//! racing writers both survive by retry, and a crashed writer's files are swept only after the grace
-//! period; on S3, the sample organisation collected into `s3://` (whole, or by shards running at
-//! once) gives the local workspace's figures, and raw pages reach the bucket for another machine.
-//! gs:// is checked as far as no server is needed: URLs and missing credentials.
+//! A workspace on object storage, tested against real local servers started per test, moto (S3)
+//! and Azurite (Azure Blob Storage), and against a model of Google Cloud Storage's XML API (`gcs`:
+//! no installable GCS server honours the generation preconditions object_store's requests carry).
+//! On each, the store refuses a stale conditional put, racing writers both survive by retry, a
+//! crashed writer's files are swept only after the grace period, and the sample organisation
+//! collected into the store (whole, or by shards running at once) gives the local workspace's
+//! figures; on S3, raw pages reach the bucket for another machine. For GCS the tests also check
+//! the preconditions every put carried on the wire.
 //!
 //! Skipped when moto (or Azurite) is not installed, unless FLOWGAUGE_REQUIRE_MOTO (or
-//! FLOWGAUGE_REQUIRE_AZURITE) is set; CI sets both.
+//! FLOWGAUGE_REQUIRE_AZURITE) is set; CI sets both. The GCS model needs nothing installed.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -19,28 +21,41 @@ use flowgauge::model;
 use flowgauge::store::storage::{self, ManifestVersion, ObjectStorage, Swap, Vars};
 use flowgauge::store::{CommitStep, Workspace};
 
-use crate::helpers::{copy_dir, now, repo_root, text};
+use crate::helpers::{FakeServer, copy_dir, now, repo_root, text};
 use crate::store::{change, walk};
+
+mod gcs;
+use gcs::GcsModel;
 
 /// Azurite's well-known development account and key (public, in Azure's documentation).
 const AZURITE_ACCOUNT: &str = "devstoreaccount1";
 const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+/// The bearer token the GCS model requires (not a real one).
+const GCS_TOKEN: &str = "ya29.not-a-real-token-4711";
+
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     S3,
     Azure,
+    Gcs,
 }
 
 /// A local object-store server on a free port, stopped when dropped.
 struct Server {
     kind: Kind,
-    child: Child,
+    backend: Backend,
     port: u16,
     /// The cache directory (mirror of raw pages) of this test's "machine".
     cache: tempfile::TempDir,
-    /// Azurite's data.
-    _data: tempfile::TempDir,
+}
+
+/// What answers the requests.
+enum Backend {
+    /// A server process (moto, Azurite), and its data directory (removed when dropped).
+    Process { child: Child, _data: tempfile::TempDir },
+    /// The GCS model, in this process.
+    Gcs(FakeServer<GcsModel>),
 }
 
 /// Whether `probe` (a command) succeeds; when it does not, asserts that `require` is not set.
@@ -119,12 +134,24 @@ impl Server {
         Some(Server::started(Kind::Azure, child, data))
     }
 
+    /// Starts the model of GCS's XML API (see `gcs`): never skipped, nothing to install.
+    fn gcs() -> Server {
+        let fake = FakeServer::start(GcsModel::new(GCS_TOKEN));
+        let port = fake.server.address().port();
+        Server { kind: Kind::Gcs, backend: Backend::Gcs(fake), port, cache: tempfile::tempdir().unwrap() }
+    }
+
     fn started(kind: Kind, mut child: Child, data: tempfile::TempDir) -> Server {
         let Some(port) = listening_port(&mut child) else {
             let _ = child.kill();
             panic!("the server did not say within a minute which port it listens on");
         };
-        let server = Server { kind, child, port, cache: tempfile::tempdir().unwrap(), _data: data };
+        let server = Server {
+            kind,
+            backend: Backend::Process { child, _data: data },
+            port,
+            cache: tempfile::tempdir().unwrap(),
+        };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < Duration::from_secs(60), "the server did not answer on port {port}");
@@ -142,6 +169,7 @@ impl Server {
         match self.kind {
             Kind::S3 => format!("s3://{bucket}/{prefix}"),
             Kind::Azure => format!("az://{bucket}/{prefix}"),
+            Kind::Gcs => format!("gs://{bucket}/{prefix}"),
         }
     }
 
@@ -162,6 +190,11 @@ impl Server {
                 ("AZURE_STORAGE_ENDPOINT", format!("{endpoint}/{AZURITE_ACCOUNT}")),
                 ("AZURE_ALLOW_HTTP", "true".into()),
             ],
+            Kind::Gcs => vec![
+                ("GOOGLE_BASE_URL", endpoint),
+                ("GOOGLE_ALLOW_HTTP", "true".into()),
+                ("GOOGLE_BEARER_TOKEN", GCS_TOKEN.into()),
+            ],
         };
         vars.into_iter()
             .map(|(k, v)| (k.to_string(), v))
@@ -181,9 +214,18 @@ impl Server {
             Kind::Azure => {
                 (CREATE_AZURE_CONTAINER, vec![self.endpoint(), AZURITE_ACCOUNT.into(), AZURITE_KEY.into(), name.into()])
             }
+            Kind::Gcs => return self.gcs_model().create_bucket(name),
         };
         let out = Command::new("python3").arg("-c").arg(script).args(args).output().unwrap();
         assert!(out.status.success(), "creating {name}: {}{}", text(&out.stdout), text(&out.stderr));
+    }
+
+    /// The GCS model behind a [`Server::gcs`].
+    fn gcs_model(&self) -> &'static GcsModel {
+        match &self.backend {
+            Backend::Gcs(fake) => fake.fake,
+            Backend::Process { .. } => panic!("not the GCS model"),
+        }
     }
 
     fn storage(&self, bucket: &str, prefix: &str) -> ObjectStorage {
@@ -193,8 +235,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Backend::Process { child, .. } = &mut self.backend {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -273,6 +317,21 @@ fn azure_refuses_a_stale_manifest_update_and_a_second_first_commit() {
     if let Some(server) = Server::azurite() {
         refuses_stale_manifest_updates(server);
     }
+}
+
+#[test]
+fn gcs_refuses_a_stale_manifest_update_and_a_second_first_commit() {
+    let server = Server::gcs();
+    let model = server.gcs_model();
+    refuses_stale_manifest_updates(server);
+    // On the wire: create-only is generation 0, an update names the generation read.
+    let puts: Vec<_> = model.exchanges().into_iter().filter(|e| e.method == "PUT").collect();
+    let sent: Vec<(Option<&str>, u16)> = puts.iter().map(|e| (e.precondition.as_deref(), e.status)).collect();
+    let first = puts[0].live_before;
+    assert!(first.is_none() && puts[1].live_before.is_some(), "{puts:?}");
+    let read = puts[1].live_before.unwrap().to_string();
+    assert_eq!(sent, [(Some("0"), 200), (Some("0"), 412), (Some(read.as_str()), 200), (Some(read.as_str()), 412)]);
+    assert!(puts.iter().all(|e| e.key == "ws/manifest.json"), "{puts:?}");
 }
 
 /// A writer whose commit point another writer's commit overtakes computes its commit again.
@@ -354,6 +413,50 @@ fn two_writers_racing_on_one_azure_manifest_both_survive_by_retry() {
     }
 }
 
+#[test]
+fn two_writers_racing_on_one_gcs_manifest_both_survive_by_retry() {
+    let server = Server::gcs();
+    let model = server.gcs_model();
+    racing_writers_both_survive(server);
+    let refused = gcs_puts_carry_the_commit_preconditions(model);
+    assert_eq!(refused, 1, "the overtaken manifest put was refused once, then committed on top");
+}
+
+#[test]
+fn a_gcs_commit_whose_rebase_finds_a_file_deleted_retries() {
+    let server = Server::gcs();
+    let model = server.gcs_model();
+    a_rebase_reading_a_deleted_file_retries(server);
+    gcs_puts_carry_the_commit_preconditions(model);
+    let deleted_read = |e: &gcs::Exchange| e.method == "GET" && e.key.ends_with(".parquet") && e.status == 404;
+    assert!(model.exchanges().iter().any(deleted_read), "the rebase read a file another commit had deleted");
+}
+
+/// Asserts what every PUT the GCS model received carried: a table file `x-goog-if-generation-match:
+/// 0` (create-only, and none was refused: names never repeat); the manifest a generation
+/// precondition (`0` for the first commit, else the generation read), refused with 412 exactly
+/// when another commit had moved it on; anything else (raw pages) none. Returns how many manifest
+/// puts were refused.
+fn gcs_puts_carry_the_commit_preconditions(model: &GcsModel) -> usize {
+    let puts: Vec<_> = model.exchanges().into_iter().filter(|e| e.method == "PUT").collect();
+    let mut refused = 0;
+    for put in &puts {
+        if put.key.ends_with("/manifest.json") {
+            let expected = put.precondition.as_deref().and_then(|p| p.parse::<i64>().ok());
+            assert!(expected.is_some(), "an unconditional manifest put: {put:?}");
+            let moved_on = put.live_before.unwrap_or(0) != expected.unwrap();
+            assert_eq!(put.status, if moved_on { 412 } else { 200 }, "{put:?}");
+            refused += usize::from(moved_on);
+        } else if put.key.contains("/tables/") {
+            assert_eq!((put.precondition.as_deref(), put.status), (Some("0"), 200), "{put:?}");
+        } else {
+            assert_eq!(put.precondition, None, "{put:?}");
+        }
+    }
+    assert!(puts.iter().any(|p| p.key.contains("/tables/")), "{puts:?}");
+    refused
+}
+
 /// A crashed writer's files stay while they could be a commit in the making.
 fn crashed_files_are_swept_after_the_grace_period(server: Server) {
     server.bucket("crash");
@@ -393,6 +496,15 @@ fn a_crashed_azure_writers_files_are_swept_only_once_older_than_the_grace_period
     if let Some(server) = Server::azurite() {
         crashed_files_are_swept_after_the_grace_period(server);
     }
+}
+
+#[test]
+fn a_crashed_gcs_writers_files_are_swept_only_once_older_than_the_grace_period() {
+    let server = Server::gcs();
+    let model = server.gcs_model();
+    crashed_files_are_swept_after_the_grace_period(server);
+    gcs_puts_carry_the_commit_preconditions(model);
+    assert_eq!(model.exchanges().iter().filter(|e| e.method == "DELETE" && e.status == 204).count(), 2);
 }
 
 const DEPLOYMENTS_PER_SERVICE: &str =
@@ -509,6 +621,14 @@ fn the_sample_collected_into_azure_whole_or_by_concurrent_shards_gives_the_local
     if let Some(server) = Server::azurite() {
         sample_gives_the_local_figures(server);
     }
+}
+
+#[test]
+fn the_sample_collected_into_gcs_whole_or_by_concurrent_shards_gives_the_local_figures() {
+    let server = Server::gcs();
+    let model = server.gcs_model();
+    sample_gives_the_local_figures(server);
+    gcs_puts_carry_the_commit_preconditions(model);
 }
 
 #[test]
