@@ -631,12 +631,12 @@ fn the_sample_collected_into_gcs_whole_or_by_concurrent_shards_gives_the_local_f
     gcs_puts_carry_the_commit_preconditions(model);
 }
 
-#[test]
-fn raw_pages_reach_the_store_and_another_machine_re_extracts_them_offline() {
-    let Some(moto) = Server::moto() else { return };
-    moto.bucket("raw");
+/// Raw pages collected on one machine reach the store, another machine re-extracts them offline,
+/// and a page rewritten there reaches the first machine again.
+fn raw_pages_reach_another_machine(server: Server) {
+    server.bucket("raw");
     let dir = tempfile::tempdir().unwrap();
-    let url = PathBuf::from("s3://raw/ws");
+    let url = PathBuf::from(server.url("raw", "ws"));
     let config = Config::load(
         Some(&repo_root().join("sample-data/acme/flowgauge.toml")),
         &|_| None,
@@ -645,20 +645,20 @@ fn raw_pages_reach_the_store_and_another_machine_re_extracts_them_offline() {
     )
     .unwrap();
     // Machine A: pages land in the workspace's raw layer (its local mirror), then a commit.
-    let machine_a = moto.vars_with_cache(&dir.path().join("a"));
+    let machine_a = server.vars_with_cache(&dir.path().join("a"));
     let mut ws = Workspace::open_in(&url, &machine_a, false).unwrap();
     assert!(ws.root().starts_with(dir.path().join("a")), "{}", ws.root().display());
     copy_dir(&repo_root().join("sample-data/acme/github"), &ws.root().join("raw/github"));
     collect::github::reextract(&mut ws, &config, "acme/ledger").unwrap();
     drop(ws);
-    let raw: Vec<String> = moto.storage("raw", "ws").list("raw").unwrap().into_iter().map(|l| l.file).collect();
+    let raw: Vec<String> = server.storage("raw", "ws").list("raw").unwrap().into_iter().map(|l| l.file).collect();
     let sample_pages = walk(&repo_root().join("sample-data/acme/github")).len();
     assert_eq!(raw.len(), sample_pages, "every page uploaded: {raw:?}");
     assert!(raw.iter().all(|f| f.starts_with("raw/github/acme/ledger/")), "{raw:?}");
 
     // Machine B has none of it locally: opening the workspace brings the pages, and re-extracting
     // them gives the tables of a local workspace re-extracting the same pages.
-    let machine_b = moto.vars_with_cache(&dir.path().join("b"));
+    let machine_b = server.vars_with_cache(&dir.path().join("b"));
     let mut ws = Workspace::open_in(&url, &machine_b, false).unwrap();
     assert_eq!(walk(&ws.root().join("raw")).len(), sample_pages);
     collect::github::reextract(&mut ws, &config, "acme/ledger").unwrap();
@@ -688,6 +688,22 @@ fn raw_pages_reach_the_store_and_another_machine_re_extracts_them_offline() {
     let ws = Workspace::open_in(&url, &machine_a, false).unwrap();
     assert_eq!(std::fs::read(ws.root().join(changed)).unwrap(), rewritten);
     assert_eq!(std::fs::metadata(ws.root().join(unchanged)).unwrap().modified().unwrap(), untouched);
+}
+
+#[test]
+fn raw_pages_reach_s3_and_another_machine_re_extracts_them_offline() {
+    if let Some(server) = Server::moto() {
+        raw_pages_reach_another_machine(server);
+    }
+}
+
+#[test]
+fn raw_pages_reach_gcs_and_another_machine_re_extracts_them_offline() {
+    let server = Server::gcs();
+    let model = server.gcs_model();
+    raw_pages_reach_another_machine(server);
+    gcs_puts_carry_the_commit_preconditions(model);
+    assert!(model.exchanges().iter().any(|e| e.method == "PUT" && e.key.starts_with("ws/raw/github/")));
 }
 
 #[test]
@@ -746,6 +762,20 @@ fn a_store_that_cannot_be_reached_fails_without_printing_the_secret() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("s3://bucket/ws/manifest.json"), "{stderr}");
+    assert!(!stderr.contains("very-secret"), "{stderr}");
+}
+
+#[test]
+fn a_gcs_store_refusing_the_token_fails_without_printing_it() {
+    let server = Server::gcs();
+    server.bucket("refusing");
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = server.vars();
+    vars.insert("GOOGLE_BEARER_TOKEN".into(), "ya29.wrong-and-very-secret".into());
+    let out = flowgauge_with(dir.path(), &vars, &["--workspace", "gs://refusing/ws", "metrics"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("gs://refusing/ws/manifest.json") && stderr.contains("401"), "{stderr}");
     assert!(!stderr.contains("very-secret"), "{stderr}");
 }
 
