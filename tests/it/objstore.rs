@@ -415,21 +415,24 @@ fn two_writers_racing_on_one_azure_manifest_both_survive_by_retry() {
 
 #[test]
 fn two_writers_racing_on_one_gcs_manifest_both_survive_by_retry() {
-    let server = Server::gcs();
-    let model = server.gcs_model();
-    racing_writers_both_survive(server);
-    let refused = gcs_puts_carry_the_commit_preconditions(model);
+    let (_, refused) = on_gcs(racing_writers_both_survive);
     assert_eq!(refused, 1, "the overtaken manifest put was refused once, then committed on top");
 }
 
 #[test]
 fn a_gcs_commit_whose_rebase_finds_a_file_deleted_retries() {
-    let server = Server::gcs();
-    let model = server.gcs_model();
-    a_rebase_reading_a_deleted_file_retries(server);
-    gcs_puts_carry_the_commit_preconditions(model);
+    let (model, _) = on_gcs(a_rebase_reading_a_deleted_file_retries);
     let deleted_read = |e: &gcs::Exchange| e.method == "GET" && e.key.ends_with(".parquet") && e.status == 404;
     assert!(model.exchanges().iter().any(deleted_read), "the rebase read a file another commit had deleted");
+}
+
+/// Runs `scenario` against the GCS model and checks the preconditions its puts carried: the model,
+/// and how many manifest puts it refused.
+fn on_gcs(scenario: fn(Server)) -> (&'static GcsModel, usize) {
+    let server = Server::gcs();
+    let model = server.gcs_model();
+    scenario(server);
+    (model, gcs_puts_carry_the_commit_preconditions(model))
 }
 
 /// Asserts what every PUT the GCS model received carried: a table file `x-goog-if-generation-match:
@@ -500,10 +503,7 @@ fn a_crashed_azure_writers_files_are_swept_only_once_older_than_the_grace_period
 
 #[test]
 fn a_crashed_gcs_writers_files_are_swept_only_once_older_than_the_grace_period() {
-    let server = Server::gcs();
-    let model = server.gcs_model();
-    crashed_files_are_swept_after_the_grace_period(server);
-    gcs_puts_carry_the_commit_preconditions(model);
+    let (model, _) = on_gcs(crashed_files_are_swept_after_the_grace_period);
     assert_eq!(model.exchanges().iter().filter(|e| e.method == "DELETE" && e.status == 204).count(), 2);
 }
 
@@ -625,10 +625,7 @@ fn the_sample_collected_into_azure_whole_or_by_concurrent_shards_gives_the_local
 
 #[test]
 fn the_sample_collected_into_gcs_whole_or_by_concurrent_shards_gives_the_local_figures() {
-    let server = Server::gcs();
-    let model = server.gcs_model();
-    sample_gives_the_local_figures(server);
-    gcs_puts_carry_the_commit_preconditions(model);
+    on_gcs(sample_gives_the_local_figures);
 }
 
 /// Raw pages collected on one machine reach the store, another machine re-extracts them offline,
@@ -699,10 +696,7 @@ fn raw_pages_reach_s3_and_another_machine_re_extracts_them_offline() {
 
 #[test]
 fn raw_pages_reach_gcs_and_another_machine_re_extracts_them_offline() {
-    let server = Server::gcs();
-    let model = server.gcs_model();
-    raw_pages_reach_another_machine(server);
-    gcs_puts_carry_the_commit_preconditions(model);
+    let (model, _) = on_gcs(raw_pages_reach_another_machine);
     assert!(model.exchanges().iter().any(|e| e.method == "PUT" && e.key.starts_with("ws/raw/github/")));
 }
 

@@ -15,7 +15,8 @@
 //! So this model keeps objects with generations and applies `x-goog-if-generation-match` as
 //! Google's request-preconditions page documents it: the request proceeds only if the object's live
 //! generation matches, `0` meaning "no live object"; else `412 Precondition Failed`, nothing
-//! written. It records every object request with its precondition and the status it answered.
+//! written. It records every object request it authorised, with its precondition and the status it
+//! answered.
 //! What that shows: object_store's real GCP client, configured from the environment as flowgauge
 //! configures it, puts every data file create-only and the manifest under the generation it read,
 //! and flowgauge reads a 412 as another writer's commit and computes its own again. What it cannot
@@ -28,7 +29,7 @@ use chrono::{DateTime, Utc};
 use wiremock::{Request, Respond, ResponseTemplate};
 
 /// The header carrying a generation precondition, and the one naming an object's generation.
-pub const IF_GENERATION_MATCH: &str = "x-goog-if-generation-match";
+const IF_GENERATION_MATCH: &str = "x-goog-if-generation-match";
 const GENERATION: &str = "x-goog-generation";
 
 /// A stored version of an object.
