@@ -774,6 +774,27 @@ fn a_gcs_store_refusing_the_token_fails_without_printing_it() {
 }
 
 #[test]
+fn a_public_gcs_bucket_is_read_without_credentials() {
+    let server = Server::gcs();
+    server.bucket("public");
+    server.gcs_model().make_public("public");
+    let url = PathBuf::from(server.url("public", "ws"));
+    let mut ws = Workspace::open_in(&url, &server.vars(), false).unwrap();
+    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#1", "public")])]).unwrap();
+
+    let mut anonymous = server.vars();
+    anonymous.remove("GOOGLE_BEARER_TOKEN");
+    anonymous.insert("GOOGLE_SKIP_SIGNATURE".into(), "true".into());
+    let dir = tempfile::tempdir().unwrap();
+    let read = ["--workspace", "gs://public/ws", "-q", "sql", "SELECT id FROM changes", "--format", "csv"];
+    assert_eq!(
+        ok(flowgauge_with(dir.path(), &anonymous, &read)),
+        ok(flowgauge_with(dir.path(), &server.vars(), &read))
+    );
+    assert!(ok(flowgauge_with(dir.path(), &anonymous, &read)).contains("github:pr:acme/shop#1"));
+}
+
+#[test]
 fn object_store_urls_are_told_from_local_directories() {
     assert_eq!(storage::object_url(Path::new("s3://bucket/a/b/")).as_deref(), Some("s3://bucket/a/b"));
     assert_eq!(storage::object_url(Path::new("gs://bucket")).as_deref(), Some("gs://bucket"));

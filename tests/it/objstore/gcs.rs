@@ -55,12 +55,15 @@ pub struct Exchange {
 #[derive(Default)]
 struct State {
     buckets: BTreeSet<String>,
+    /// Buckets anyone may read (as with `allUsers` granted `roles/storage.objectViewer`).
+    public: BTreeSet<String>,
     objects: BTreeMap<(String, String), Stored>,
     last_generation: i64,
     exchanges: Vec<Exchange>,
 }
 
-/// The model's buckets and objects; requests must carry `Authorization: Bearer <token>`.
+/// The model's buckets and objects; requests must carry `Authorization: Bearer <token>`, but for
+/// reading a public bucket.
 pub struct GcsModel {
     token: String,
     state: Mutex<State>,
@@ -76,27 +79,34 @@ impl GcsModel {
         self.state.lock().unwrap().buckets.insert(name.to_string());
     }
 
+    /// Lets anyone read the bucket `name`, without credentials.
+    pub fn make_public(&self, name: &str) {
+        self.state.lock().unwrap().public.insert(name.to_string());
+    }
+
     /// Every object request answered so far, in order.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.state.lock().unwrap().exchanges.clone()
     }
 
     fn answer(&self, request: &Request) -> Reply {
-        let authorised = request.headers.get("authorization").and_then(|v| v.to_str().ok())
-            == Some(format!("Bearer {}", self.token).as_str());
-        if !authorised {
-            return error(401, "AuthenticationRequired", "Bearer token missing or wrong.");
-        }
         let path = request.url.path().trim_start_matches('/');
         let (bucket, key) = match path.split_once('/') {
             Some((bucket, key)) => (percent_decoded(bucket), percent_decoded(key)),
             None => (percent_decoded(path), String::new()),
         };
+        let method = request.method.as_str();
         let mut state = self.state.lock().unwrap();
+        let authorised = match request.headers.get("authorization") {
+            Some(given) => given.to_str().ok() == Some(format!("Bearer {}", self.token).as_str()),
+            None => state.public.contains(&bucket) && ["GET", "HEAD"].contains(&method),
+        };
+        if !authorised {
+            return error(401, "AuthenticationRequired", "Bearer token missing or wrong.");
+        }
         if !state.buckets.contains(&bucket) {
             return error(404, "NoSuchBucket", "The specified bucket does not exist.");
         }
-        let method = request.method.as_str();
         if key.is_empty() {
             return match method {
                 "GET" => list(&state, &bucket, request),
