@@ -9,8 +9,17 @@
 //! ratios to DuckDB and to the first import. Every step runs `IMPORT_RUNS` times (default 2, each
 //! time into a new workspace) and the median is printed. Rows: `IMPORT_ROWS` (default 1,000,000).
 //! Run with `cargo bench --bench import`; `FLOWGAUGE_BIN` names another binary to measure.
+//!
+//! Then the whole organisation of `benches/metrics.rs` at the same size (changes with their commits,
+//! deployments with what they shipped, reviews, incidents; `benches/synth.rs`) written as the CSV
+//! files an export would give and imported by one `flowgauge collect`, beside DuckDB turning the same
+//! files into parquet; and, as a check that nothing is lost on the way, `flowgauge metrics` over the
+//! imported workspace against the same organisation written straight into a workspace: every figure
+//! must agree. `IMPORT_ORG=0` leaves this part out, `IMPORT_ORG=only` runs only this part;
+//! `IMPORT_KEEP=DIR` writes the organisation's CSV files into DIR and keeps them.
 
 mod support;
+mod synth;
 use support::thousands;
 
 use std::fmt::Write as _;
@@ -32,6 +41,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = dir.path().join("flowgauge.toml");
     std::fs::write(&config, configuration()).expect("configuration");
+    if std::env::var("IMPORT_ORG").is_ok_and(|v| v == "only") {
+        import_organisation(rows, runs, dir.path());
+        return;
+    }
     let changes = dir.path().join("changes.csv");
     write_changes(&changes, 0, rows, "");
     let mut first_new = rows;
@@ -125,6 +138,248 @@ fn main() {
         .collect();
     println!("incremental import, wall per new row (whole process): {}", per_row.join(", "));
     println!("workspace tables after the first import: {:.0} MB", workspace_size as f64 / 1e6);
+    if std::env::var("IMPORT_ORG").map_or(true, |v| v != "0") {
+        import_organisation(rows, runs, dir.path());
+    }
+}
+
+/// The analysis window of the organisation (as in `benches/metrics.rs`).
+const SINCE: &str = "2025-01-01";
+const UNTIL: &str = "2026-01-01";
+
+/// The import kinds of the organisation's files, in the order `collect` imports them.
+const ORGANISATION_FILES: [(&str, &str); 4] =
+    [("changes", "changes"), ("deployments", "deployments"), ("reviews", "reviews"), ("incidents", "incidents")];
+
+/// Imports the generated organisation of `changes` changes from CSV files by one `flowgauge collect`
+/// (measured beside DuckDB's CSV → parquet of the same files), then checks that `flowgauge metrics`
+/// over it agrees with the organisation written straight into a workspace.
+fn import_organisation(changes: usize, runs: usize, dir: &Path) {
+    let tables = synth::organisation(synth::Size::scaled(changes, synth::Links::ChangeIds));
+    let csv_dir = std::env::var_os("IMPORT_KEEP").map(PathBuf::from).unwrap_or_else(|| dir.join("organisation"));
+    std::fs::create_dir_all(&csv_dir).expect("organisation directory");
+    let mut bytes = 0;
+    for (table, _) in ORGANISATION_FILES {
+        let path = csv_dir.join(format!("{table}.csv"));
+        write_table_csv(&tables, table, &path);
+        bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    }
+    let config = csv_dir.join("flowgauge.toml");
+    std::fs::write(&config, organisation_configuration()).expect("configuration");
+    let rows = |t: &str| thousands(tables[t].height() as u64);
+    println!(
+        "\nthe whole organisation: {} changes ({} change commits), {} deployments ({} recorded deployment commits), \
+         {} reviews, {} incidents: {:.0} MB of CSV in {} files",
+        rows("changes"),
+        rows("change_commits"),
+        rows("deployments"),
+        rows("deployment_commits"),
+        rows("reviews"),
+        rows("incidents"),
+        bytes as f64 / 1e6,
+        ORGANISATION_FILES.len()
+    );
+    let reference = dir.join("organisation-reference");
+    synth::write_workspace(&reference, &tables).expect("reference workspace");
+    drop(tables); // not held while the processes measured run
+    let duckdb_script = organisation_duckdb_script(&csv_dir, &dir.join("duck-organisation"));
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let imported = dir.join("organisation-workspace");
+    for _ in 0..runs {
+        let _ = std::fs::remove_dir_all(&imported);
+        ours.push(measure(
+            Command::new(binary())
+                .arg("--quiet")
+                .arg("--config")
+                .arg(&config)
+                .arg("--workspace")
+                .arg(&imported)
+                .arg("collect"),
+        ));
+        theirs.push(measure(Command::new("python3").args(["-c", &duckdb_script])));
+    }
+    let (ours, theirs) = (median(&ours), median(&theirs));
+    for (name, run) in
+        [("flowgauge collect (4 CSV files, first import)", ours), ("DuckDB CSV -> parquet (4 files)", theirs)]
+    {
+        match run {
+            Some((wall, rss)) => println!("{name:<48} {wall:>8.2}s {:>8.0} MB", rss as f64 / 1e3),
+            None => println!("{name:<48} {:>9}", "failed"),
+        }
+    }
+    if let (Some((a, a_rss)), Some((b, b_rss))) = (ours, theirs) {
+        println!(
+            "organisation import / DuckDB: {:.2}x time, {:.2}x memory (targets: <= 2x time, <= 2 GB peak)",
+            a / b,
+            a_rss as f64 / b_rss as f64
+        );
+    }
+    print_organisation_files(&config, &csv_dir, &dir.join("organisation-by-file"));
+    compare_metrics(&config, &imported, &reference);
+}
+
+/// Each file of the organisation imported by its own `flowgauge import`, one after the other into
+/// one workspace (one run): where the organisation's import spends its time.
+fn print_organisation_files(config: &Path, csv_dir: &Path, workspace: &Path) {
+    for (table, kind) in ORGANISATION_FILES {
+        let run = measure(
+            Command::new(binary())
+                .arg("--quiet")
+                .arg("--config")
+                .arg(config)
+                .arg("--workspace")
+                .arg(workspace)
+                .args(["import", "--namespace", "synth", "--kind", kind])
+                .arg(csv_dir.join(format!("{table}.csv"))),
+        );
+        let name = format!("  of which flowgauge import {table}.csv");
+        match run {
+            Some((wall, rss)) => println!("{name:<48} {wall:>8.2}s {:>8.0} MB", rss as f64 / 1e3),
+            None => println!("{name:<48} {:>9}", "failed"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(workspace);
+}
+
+fn organisation_configuration() -> String {
+    let mut toml = format!("[analysis]\nsince = \"{SINCE}\"\nuntil = \"{UNTIL}\"\n");
+    for (table, kind) in ORGANISATION_FILES {
+        let _ = write!(
+            toml,
+            "\n[[sources]]\ntype = \"import\"\npath = \"{table}.csv\"\nkind = \"{kind}\"\nnamespace = \"synth\"\n"
+        );
+    }
+    toml
+}
+
+/// `flowgauge metrics --format json` over the imported workspace and over the reference: the same
+/// organisation must give the same figures however it reached the workspace.
+fn compare_metrics(config: &Path, imported: &Path, reference: &Path) {
+    let metrics = |workspace: &Path| {
+        let output = Command::new(binary())
+            .arg("--quiet")
+            .arg("--config")
+            .arg(config)
+            .arg("--workspace")
+            .arg(workspace)
+            .args(["metrics", "--format", "json"])
+            .output()
+            .expect("flowgauge runs");
+        if !output.status.success() {
+            eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        }
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let (ours, expected) = (metrics(imported), metrics(reference));
+    if !ours.is_empty() && ours == expected {
+        println!(
+            "metrics over the imported organisation: identical to the organisation written directly ({} bytes of JSON)",
+            ours.len()
+        );
+    } else {
+        let line = ours.lines().zip(expected.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        println!(
+            "metrics over the imported organisation DIFFER from the organisation written directly, first at line {}:\n  imported: {}\n  direct:   {}",
+            line + 1,
+            ours.lines().nth(line).unwrap_or(""),
+            expected.lines().nth(line).unwrap_or("")
+        );
+    }
+}
+
+/// Writes `table` as the CSV file an export would give: the columns of its frame that hold a value,
+/// plus `commits` for changes and deployments (their `change_commits` / `deployment_commits` rows).
+fn write_table_csv(
+    tables: &std::collections::HashMap<&'static str, polars::prelude::DataFrame>,
+    table: &str,
+    path: &Path,
+) {
+    use polars::prelude::*;
+    let df = &tables[table];
+    let columns: Vec<&Column> = df.columns().iter().filter(|c| c.null_count() < df.height()).collect();
+    let commits = match table {
+        "changes" => Some(commits_by_owner(&tables["change_commits"], "change_id")),
+        "deployments" => Some(commits_by_owner(&tables["deployment_commits"], "deployment_id")),
+        _ => None,
+    };
+    let ids = df.column("id").and_then(|c| c.str().cloned()).expect("an id column");
+    let mut cells: Vec<Vec<String>> = columns.iter().map(|c| csv_cells(c)).collect();
+    let mut header: Vec<&str> = columns.iter().map(|c| c.name().as_str()).collect();
+    if let Some(commits) = &commits {
+        header.push("commits");
+        cells.push(ids.iter().map(|id| id.and_then(|id| commits.get(id)).cloned().unwrap_or_default()).collect());
+    }
+    let file = std::fs::File::create(path).expect("CSV file");
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    writeln!(out, "{}", header.join(",")).unwrap();
+    for row in 0..df.height() {
+        let line: Vec<&str> = cells.iter().map(|column| column[row].as_str()).collect();
+        writeln!(out, "{}", line.join(",")).unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// The shas of each owner (change or deployment), separated by spaces, in the table's order.
+fn commits_by_owner(df: &polars::prelude::DataFrame, owner: &str) -> std::collections::HashMap<String, String> {
+    let owners = df.column(owner).and_then(|c| c.str().cloned()).expect("owner column");
+    let shas = df.column("sha").and_then(|c| c.str().cloned()).expect("sha column");
+    let mut by_owner: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (owner, sha) in owners.iter().zip(shas.iter()) {
+        if let (Some(owner), Some(sha)) = (owner, sha) {
+            let list = by_owner.entry(owner.to_string()).or_default();
+            if !list.is_empty() {
+                list.push(' ');
+            }
+            list.push_str(sha);
+        }
+    }
+    by_owner
+}
+
+/// A column's values as CSV fields: text quoted when it must be, times as RFC 3339 in UTC.
+fn csv_cells(column: &polars::prelude::Column) -> Vec<String> {
+    use polars::prelude::*;
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    };
+    let series = column.as_materialized_series();
+    match series.dtype() {
+        DataType::String => series.str().unwrap().iter().map(|v| v.map(quote).unwrap_or_default()).collect(),
+        DataType::Int64 => series.i64().unwrap().iter().map(|v| v.map(|v| v.to_string()).unwrap_or_default()).collect(),
+        DataType::Float64 => {
+            series.f64().unwrap().iter().map(|v| v.map(|v| v.to_string()).unwrap_or_default()).collect()
+        }
+        DataType::Boolean => {
+            series.bool().unwrap().iter().map(|v| v.map(|v| v.to_string()).unwrap_or_default()).collect()
+        }
+        DataType::Datetime(TimeUnit::Microseconds, _) => {
+            let micros = series.cast(&DataType::Int64).expect("datetime casts to i64");
+            micros
+                .i64()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    v.and_then(chrono::DateTime::from_timestamp_micros)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                        .unwrap_or_default()
+                })
+                .collect()
+        }
+        other => panic!("no CSV form for a column of type {other}"),
+    }
+}
+
+fn organisation_duckdb_script(csv_dir: &Path, out: &Path) -> String {
+    let mut script = format!("import duckdb, os; os.makedirs('{}', exist_ok=True)", out.display());
+    for (table, _) in ORGANISATION_FILES {
+        let _ = write!(
+            script,
+            "; duckdb.sql(\"COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet)\")",
+            csv_dir.join(format!("{table}.csv")).display(),
+            out.join(format!("{table}.parquet")).display()
+        );
+    }
+    script
 }
 
 /// The median of the runs that succeeded (wall and peak memory each), `None` when one failed.

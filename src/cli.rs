@@ -730,7 +730,7 @@ fn assess(
         let earlier = capabilities::snapshot::load(workspace.root())?;
         let mut snapshots = Vec::new();
         for card in cards.iter_mut().filter(|c| c.respondents > 0) {
-            let snapshot = capabilities::snapshot::Snapshot::of(date, card);
+            let snapshot = card.snapshot(date);
             card.since_last_assessment = capabilities::snapshot::movement_since(&earlier, &snapshot);
             snapshots.push(snapshot);
         }
@@ -1467,7 +1467,7 @@ fn write_report(ctx: &Session, common: &MetricArgs, options: &ReportOptions) -> 
     if assessed.iter().any(scored) {
         doc.capabilities = Some(report::capabilities::view(&assessed));
     }
-    report::recommendations::fold_into(&mut doc, &findings, &assessed);
+    doc.fold_recommendations(&findings, &assessed);
     let (text, default_name) = match options.format {
         ReportFormat::Html => {
             (report::render::render(&doc, "report.html", options.templates.as_deref())?, "report.html")

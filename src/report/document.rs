@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::charts::{self, Threshold, Trend};
 use super::warnings;
+use crate::assess::capabilities::scorecard::ServiceAssessment;
 use crate::assess::findings::plural;
 use crate::assess::findings::{Finding, ManualStep, OwnershipGap, ServiceFindings};
 use crate::assess::{self, Confidence, Rating};
@@ -212,6 +213,17 @@ pub struct ReportDoc {
     /// The maturity assessment's section and heatmap, when the caller assessed the services.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<super::capabilities::CapabilitiesView>,
+}
+
+impl ReportDoc {
+    /// Replaces each service section's recommendations with the one ranking, once the assessment is known.
+    pub fn fold_recommendations(&mut self, findings: &[ServiceFindings], assessments: &[ServiceAssessment]) {
+        for section in &mut self.services {
+            let steps = findings.iter().find(|f| f.service == section.name).map(|f| f.recommendations.as_slice());
+            let assessment = assessments.iter().find(|a| a.service == section.name);
+            section.recommendations = super::recommendations::fold(steps.unwrap_or_default(), assessment);
+        }
+    }
 }
 
 const DEFAULT_ACCENT: &str = "#1f6feb";

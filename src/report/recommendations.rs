@@ -8,8 +8,7 @@
 use serde::Serialize;
 
 use crate::assess::capabilities::scorecard::{CapabilityAssessment, Recommendation as Ranked, ServiceAssessment};
-use crate::assess::findings::{Recommendation as Step, ServiceFindings};
-use crate::report::document::ReportDoc;
+use crate::assess::findings::Recommendation as Step;
 
 /// How many capabilities without a finding's step a service's list keeps at most: improve one narrow
 /// area, measure, repeat.
@@ -81,15 +80,6 @@ pub fn fold(steps: &[Step], assessment: Option<&ServiceAssessment>) -> Vec<Recom
         item.because.extend(item.scores.take());
     }
     items
-}
-
-/// Replaces each service section's recommendations with the one ranking, once the assessment is known.
-pub fn fold_into(doc: &mut ReportDoc, findings: &[ServiceFindings], assessments: &[ServiceAssessment]) {
-    for section in &mut doc.services {
-        let steps = findings.iter().find(|f| f.service == section.name).map(|f| f.recommendations.as_slice());
-        let assessment = assessments.iter().find(|a| a.service == section.name);
-        section.recommendations = fold(steps.unwrap_or_default(), assessment);
-    }
 }
 
 fn capability<'a>(assessment: Option<&'a ServiceAssessment>, id: &str) -> Option<&'a CapabilityAssessment> {

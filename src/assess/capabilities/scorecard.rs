@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::evidence::Measurement;
+use super::snapshot::{CapabilityScores, Snapshot, SnapshotMovement};
 use super::survey::{self, QuickCheckMetric, QuickCheckSummary, Respondent, SurveyScore};
 use super::{Better, Catalogue, DISAGREEMENT_MARGIN, Indicator, band, evidence_score, indicator_score, round1};
 use crate::assess::{Level, Levels};
@@ -135,7 +136,29 @@ pub struct ServiceAssessment {
     #[serde(skip)]
     pub ranking: Vec<Recommendation>,
     /// Scores that changed since the service's previous dated snapshot (filled in when snapshots are kept).
-    pub since_last_assessment: Vec<super::snapshot::SnapshotMovement>,
+    pub since_last_assessment: Vec<SnapshotMovement>,
+}
+
+impl ServiceAssessment {
+    /// The scores to keep of this assessment, dated `date`, for later runs to compare with.
+    pub fn snapshot(&self, date: chrono::NaiveDate) -> Snapshot {
+        Snapshot {
+            date,
+            service: self.service.clone(),
+            respondents: self.respondents,
+            capabilities: self
+                .capabilities
+                .iter()
+                .map(|c| (c.id.clone(), CapabilityScores { evidence: c.evidence.score, survey: c.survey.score }))
+                .collect(),
+            indicators: self
+                .capabilities
+                .iter()
+                .flat_map(|c| c.indicators.iter())
+                .filter_map(|i| i.value.map(|v| (i.id.clone(), v)))
+                .collect(),
+        }
+    }
 }
 
 /// Scores each measurement of the catalogue's indicators; indicators the evidence did not return are

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::scorecard::ServiceAssessment;
 use crate::error::{Error, Result};
 use crate::store::Workspace;
 
@@ -38,27 +37,6 @@ pub struct Snapshot {
     pub capabilities: BTreeMap<String, CapabilityScores>,
     /// Indicator id → value over the window (known ones).
     pub indicators: BTreeMap<String, f64>,
-}
-
-impl Snapshot {
-    pub fn of(date: NaiveDate, a: &ServiceAssessment) -> Snapshot {
-        Snapshot {
-            date,
-            service: a.service.clone(),
-            respondents: a.respondents,
-            capabilities: a
-                .capabilities
-                .iter()
-                .map(|c| (c.id.clone(), CapabilityScores { evidence: c.evidence.score, survey: c.survey.score }))
-                .collect(),
-            indicators: a
-                .capabilities
-                .iter()
-                .flat_map(|c| c.indicators.iter())
-                .filter_map(|i| i.value.map(|v| (i.id.clone(), v)))
-                .collect(),
-        }
-    }
 }
 
 fn path_in(root: &Path) -> PathBuf {
