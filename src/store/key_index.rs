@@ -6,9 +6,10 @@
 //! (see the module above); to know which rows are new, changed or unchanged it once read every key
 //! of the partition, which for a partition of a million rows cost more than writing a thousand.
 //! Beside each partition file (`part-….parquet`) lies its index (`part-….keys`, listed in the
-//! manifest with its file): after an 8-byte header, one 24-byte entry per row — the 64-bit FNV-1a
-//! hash of the row's key and the row's 128-bit hash (the one [`super::content_hash`] sums) — sorted
-//! by key hash. Looking up a thousand keys reads about `1,000 × log₂(rows)` entries, not the file.
+//! manifest with its file): after an 8-byte header, the 64-bit FNV-1a hash of each row's key,
+//! sorted, then each row's 128-bit hash (the one [`super::content_hash`] sums) in the same order.
+//! Looking up a thousand keys reads about `1,000 × log₂(rows)` key hashes and the row hashes of the
+//! keys found, not the file.
 //! Two keys may share a hash: two rows of one file with the same key hash make the index unable to
 //! say which row a key has, and the partition is then read and written whole; a new key taking the
 //! hash of a key the partition holds is taken for an update of it (see the module above for why
@@ -29,10 +30,13 @@ use crate::model::TableSchema;
 /// version makes the upsert read the partition (and write it whole, with a version 2 index).
 const HEADER: &[u8; 8] = b"FGKEYS2\n";
 const HEADER_V1: &[u8; 8] = b"FGKEYS1\n";
-/// One entry: the key hash (8 bytes) and the row hash (16), little-endian.
-const ENTRY: u64 = 24;
-/// Below this many entries per key looked up, reading the whole index is cheaper than seeking.
-const ENTRIES_PER_LOOKUP_TO_READ_WHOLE: u64 = 64;
+/// The bytes of one row's key hash and of its row hash, little-endian: all key hashes come first
+/// (sorted), then the row hashes in the same order, so that a lookup reads only key hashes, and the
+/// row hashes of the keys it finds.
+const KEY: u64 = 8;
+const ROW: u64 = 16;
+/// Below this many key hashes per key looked up, reading all of them is cheaper than seeking.
+const KEYS_PER_LOOKUP_TO_READ_WHOLE: u64 = 64;
 
 /// The index file of a partition file: its name with `.keys` for `.parquet`.
 pub fn index_name(file: &str) -> String {
@@ -88,10 +92,12 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
 pub fn encode(key_hashes: &[u64], row_hashes: &[u128]) -> Vec<u8> {
     let mut entries: Vec<(u64, u128)> = key_hashes.iter().copied().zip(row_hashes.iter().copied()).collect();
     entries.sort_unstable();
-    let mut bytes = Vec::with_capacity(HEADER.len() + entries.len() * ENTRY as usize);
+    let mut bytes = Vec::with_capacity(HEADER.len() + entries.len() * (KEY + ROW) as usize);
     bytes.extend_from_slice(HEADER);
-    for (key, row) in entries {
+    for (key, _) in &entries {
         bytes.extend_from_slice(&key.to_le_bytes());
+    }
+    for (_, row) in &entries {
         bytes.extend_from_slice(&row.to_le_bytes());
     }
     bytes
@@ -111,10 +117,15 @@ pub fn look_up(storage: &Storage, file: &str, keys: &[u64]) -> Result<Option<Vec
             if bytes.starts_with(HEADER_V1) {
                 return Ok(None);
             }
-            let entries =
-                bytes.strip_prefix(HEADER.as_slice()).filter(|s| s.len() % ENTRY as usize == 0).ok_or_else(bad)?;
-            let count = (entries.len() / ENTRY as usize) as u64;
-            keys.iter().map(|key| find(count, *key, |i| Ok(entry_at(entries, i)))).collect()
+            let body = bytes
+                .strip_prefix(HEADER.as_slice())
+                .filter(|b| b.len() % (KEY + ROW) as usize == 0)
+                .ok_or_else(bad)?;
+            let count = body.len() as u64 / (KEY + ROW);
+            let (key_hashes, row_hashes) = body.split_at((count * KEY) as usize);
+            let positions: Option<Vec<Option<u64>>> =
+                keys.iter().map(|key| find(count, *key, |i| Ok(key_at(key_hashes, i)))).collect::<Result<_>>()?;
+            Ok(positions.map(|found| found.into_iter().map(|at| at.map(|i| row_at(row_hashes, i))).collect()))
         }
     }
 }
@@ -130,59 +141,83 @@ fn look_up_in_file(path: &Path, keys: &[u64]) -> Result<Option<Vec<Option<u128>>
     if &header == HEADER_V1 {
         return Ok(None);
     }
-    if &header != HEADER || !(length - HEADER.len() as u64).is_multiple_of(ENTRY) {
+    let header_length = HEADER.len() as u64;
+    if &header != HEADER || !(length - header_length).is_multiple_of(KEY + ROW) {
         return Err(bad());
     }
-    let count = (length - HEADER.len() as u64) / ENTRY;
+    let count = (length - header_length) / (KEY + ROW);
     if count == 0 || keys.is_empty() {
         return Ok(Some(vec![None; keys.len()]));
     }
     let steps = keys.len() as u64 * (64 - count.leading_zeros() as u64);
-    if count <= steps.saturating_mul(ENTRIES_PER_LOOKUP_TO_READ_WHOLE) {
-        let mut entries = Vec::with_capacity((count * ENTRY) as usize);
-        file.read_to_end(&mut entries).map_err(|e| Error::io(path, e))?;
-        return keys.iter().map(|key| find(count, *key, |i| Ok(entry_at(&entries, i)))).collect();
-    }
-    let read = |i: u64| -> Result<(u64, u128)> {
-        let mut entry = [0u8; ENTRY as usize];
-        file.read_exact_at(&mut entry, HEADER.len() as u64 + i * ENTRY).map_err(|e| Error::io(path, e))?;
-        Ok(entry_at(&entry, 0))
+    let positions: Option<Vec<Option<u64>>> = if count <= steps.saturating_mul(KEYS_PER_LOOKUP_TO_READ_WHOLE) {
+        let mut key_hashes = vec![0u8; (count * KEY) as usize];
+        file.read_exact(&mut key_hashes).map_err(|e| Error::io(path, e))?;
+        keys.iter().map(|key| find(count, *key, |i| Ok(key_at(&key_hashes, i)))).collect::<Result<_>>()?
+    } else {
+        let read = |i: u64| -> Result<u64> {
+            let mut bytes = [0u8; KEY as usize];
+            file.read_exact_at(&mut bytes, header_length + i * KEY).map_err(|e| Error::io(path, e))?;
+            Ok(u64::from_le_bytes(bytes))
+        };
+        keys.iter().map(|key| find(count, *key, read)).collect::<Result<_>>()?
     };
-    keys.iter().map(|key| find(count, *key, read)).collect()
+    let Some(positions) = positions else {
+        return Ok(None);
+    };
+    // The row hashes of the keys found, each read where it is (few updates), or all at once.
+    let rows_start = header_length + count * KEY;
+    let found = positions.iter().flatten().count() as u64;
+    let all_rows = if found.saturating_mul(KEYS_PER_LOOKUP_TO_READ_WHOLE) >= count {
+        let mut bytes = vec![0u8; (count * ROW) as usize];
+        file.read_exact_at(&mut bytes, rows_start).map_err(|e| Error::io(path, e))?;
+        Some(bytes)
+    } else {
+        None
+    };
+    let row = |i: u64| -> Result<u128> {
+        if let Some(bytes) = &all_rows {
+            return Ok(row_at(bytes, i));
+        }
+        let mut bytes = [0u8; ROW as usize];
+        file.read_exact_at(&mut bytes, rows_start + i * ROW).map_err(|e| Error::io(path, e))?;
+        Ok(u128::from_le_bytes(bytes))
+    };
+    positions.into_iter().map(|at| at.map(row).transpose()).collect::<Result<_>>().map(Some)
 }
 
-/// The entry `i` of index entries `bytes` (the header left out).
-fn entry_at(bytes: &[u8], i: u64) -> (u64, u128) {
-    let at = (i * ENTRY) as usize;
-    let key = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let row = u128::from_le_bytes(bytes[at + 8..at + ENTRY as usize].try_into().expect("16 bytes"));
-    (key, row)
+/// The key hash `i` of the key hashes `bytes`.
+fn key_at(bytes: &[u8], i: u64) -> u64 {
+    let at = (i * KEY) as usize;
+    u64::from_le_bytes(bytes[at..at + KEY as usize].try_into().expect("8 bytes"))
 }
 
-/// Binary search of `count` entries sorted by key hash, `entry` reading one: `Some(row hash)` of
-/// the one entry with `key`, `Some(None)` when none has it, `None` when two have it (then the index
+/// The row hash `i` of the row hashes `bytes`.
+fn row_at(bytes: &[u8], i: u64) -> u128 {
+    let at = (i * ROW) as usize;
+    u128::from_le_bytes(bytes[at..at + ROW as usize].try_into().expect("16 bytes"))
+}
+
+/// Binary search of `count` sorted key hashes, `key_at` reading one: `Some(Some(i))`, the position
+/// of the one hash equal to `key`, `Some(None)` when none is, `None` when two are (then the index
 /// cannot say which row the key is).
-fn find(count: u64, key: u64, entry: impl Fn(u64) -> Result<(u64, u128)>) -> Result<Option<Option<u128>>> {
+fn find(count: u64, key: u64, key_at: impl Fn(u64) -> Result<u64>) -> Result<Option<Option<u64>>> {
     let (mut low, mut high) = (0u64, count);
     while low < high {
         let middle = low + (high - low) / 2;
-        if entry(middle)?.0 < key {
+        if key_at(middle)? < key {
             low = middle + 1;
         } else {
             high = middle;
         }
     }
-    if low == count {
+    if low == count || key_at(low)? != key {
         return Ok(Some(None));
     }
-    let (found, row) = entry(low)?;
-    if found != key {
-        return Ok(Some(None));
-    }
-    if low + 1 < count && entry(low + 1)?.0 == key {
+    if low + 1 < count && key_at(low + 1)? == key {
         return Ok(None);
     }
-    Ok(Some(Some(row)))
+    Ok(Some(Some(low)))
 }
 
 #[cfg(test)]

@@ -771,8 +771,10 @@ fn a_new_key_with_the_hash_of_a_held_key_loses_and_doubles_no_row() {
     let mut entries: Vec<(u64, u128)> = (1..=100).map(|n| (fnv1a(&format!("github:pr:acme/shop#{n}")), 42)).collect();
     entries.sort_unstable();
     let mut bytes = b"FGKEYS2\n".to_vec();
-    for (key, row) in entries {
+    for (key, _) in &entries {
         bytes.extend_from_slice(&key.to_le_bytes());
+    }
+    for (_, row) in &entries {
         bytes.extend_from_slice(&row.to_le_bytes());
     }
     fs::write(&index, bytes).unwrap();
