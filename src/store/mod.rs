@@ -13,7 +13,11 @@
 //!
 //! Loading rows upserts them by the table's key and writes each partition sorted by that key, so
 //! collecting the same data twice leaves byte-identical partitions (an unchanged partition is not
-//! written at all). A writer opened with [`Workspace::open`] takes an exclusive lock on `lock`,
+//! written at all). An upsert costs in proportion to its rows, not to the partition: it appends a
+//! file of its new and changed rows, which supersedes the rows of the keys it changes (merge-on-read:
+//! readers keep the row of the latest file holding a key, see [`newest_wins`]); the key indexes
+//! ([`key_index`]) tell new, changed and unchanged rows apart without reading the partition. Now and
+//! then (see [`MAX_APPENDED`], [`SUPERSEDING_SHARE`]) a partition is written whole again. A writer opened with [`Workspace::open`] takes an exclusive lock on `lock`,
 //! refusing every other writer; one opened with [`Workspace::open_shared`] (sharded collection,
 //! several processes each collecting its own sources) takes a shared lock, so shared writers run
 //! side by side, and commits under a short exclusive lock on `commit.lock`: a commit made on a
@@ -113,7 +117,7 @@ impl Manifest {
 pub struct PartitionFile {
     /// Path relative to the workspace, `/`-separated: `tables/<table>/scope=<scope>/part-….parquet`.
     pub file: String,
-    /// Rows in the partition, appended files included.
+    /// Rows in the partition, appended files included, each key once (superseded rows not counted).
     pub rows: u64,
     /// Files of rows appended by upserts in the same directory since the partition was written whole
     /// (new rows, and changed rows of keys it held), oldest first, each sorted by key; at most
@@ -129,11 +133,12 @@ pub struct PartitionFile {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub superseding_rows: u64,
     /// The key indexes of those files that have one (`part-….keys` beside `part-….parquet`, see
-    /// [`key_index`]): an upsert of new rows looks their keys up there instead of reading the files.
+    /// [`key_index`]): an upsert looks its keys up there instead of reading the files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_indexes: Vec<String>,
-    /// The fingerprint of the partition's rows, superseded rows left out (see [`content_hash`]): an upsert of as many rows with
-    /// the same fingerprint changes nothing, and is recognised without reading the partition.
+    /// The fingerprint of the partition's rows, superseded rows left out (see [`content_hash`]): an
+    /// upsert of as many rows with the same fingerprint changes nothing, and is recognised without
+    /// reading the partition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
 }
