@@ -822,3 +822,27 @@ fn a_shared_writer_rebasing_on_another_writers_update_keeps_the_latest_row_of_ea
     }
     assert_reads_as_written_at_once(&ws, &expected);
 }
+
+#[test]
+fn an_update_of_a_table_keyed_by_two_columns_supersedes_exactly_the_rows_of_its_keys() {
+    let commit = |repo: &str, sha: &str, subject: &str| {
+        model::COMMITS.row([
+            ("repo", Value::Text(repo.into())),
+            ("sha", Value::Text(sha.into())),
+            ("subject", Value::Text(subject.into())),
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    ws.upsert(&[(&model::COMMITS, (0..100).map(|n| commit("acme/shop", &format!("{n:040x}"), "first")).collect())])
+        .unwrap();
+    // The sha of one row with the repository of another is another key; only (acme/shop, 5) changes.
+    ws.upsert(&[(&model::COMMITS, vec![commit("acme/shop", &format!("{:040x}", 5), "second")])]).unwrap();
+    let shop = partitions(&ws, "commits")["acme/shop"].clone();
+    assert_eq!((shop.superseding.len(), shop.rows), (1, 100));
+    let df = ws.load(&model::COMMITS).unwrap();
+    let subjects: Vec<&str> = df.column("subject").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(subjects.len(), 100);
+    assert_eq!(subjects.iter().filter(|s| **s == "second").count(), 1);
+    assert_eq!(subjects[5], "second", "sorted by key, the latest row of (acme/shop, 5)");
+}
