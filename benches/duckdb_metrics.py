@@ -107,23 +107,52 @@ GRAINS = ["window", "quarter", "month", "week"]
 
 # --- the computation ------------------------------------------------------------------------------
 
+# The key columns of each table (docs/data-model.md): a partition's superseding files hold keys of
+# its earlier files, and the row of the latest file holding a key is the table's row.
+KEYS = {
+    "services": ["service"], "changes": ["id"], "change_commits": ["change_id", "sha"],
+    "commits": ["repo", "sha"], "commit_files": ["repo", "sha", "path"], "reviews": ["id"],
+    "pipelines": ["id"], "jobs": ["id"], "deployments": ["id"],
+    "deployment_commits": ["deployment_id", "sha"], "incidents": ["id"], "approvals": ["id"],
+    "evidence": ["id"], "forge_metrics": ["id"],
+}
+
+
 def table_source(workspace, name):
     """A workspace table as DuckDB reads it: the files the manifest names for it (the partitioned
-    layout, docs/workspace.md: each partition's file and the files appended to it, which hold only
-    new keys), else the one file per table of workspaces written before partitions."""
+    layout, docs/workspace.md: each partition's file and the files appended to it, oldest first;
+    in a partition with superseding files the latest file holding a key wins), else the one file
+    per table of workspaces written before partitions."""
     manifest_path = os.path.join(workspace, "manifest.json")
     if os.path.exists(manifest_path):
         with open(manifest_path, encoding="utf-8") as f:
             partitions = json.load(f).get("tables", {}).get(name)
         if partitions:
-            files = [os.path.join(workspace, path)
-                     for part in partitions.values() for path in [part["file"], *part.get("appended", [])]]
-            listed = ", ".join(f"'{path}'" for path in files)
-            return f"read_parquet([{listed}], union_by_name = true)"
+            def files(part):
+                return [os.path.join(workspace, path) for path in [part["file"], *part.get("appended", [])]]
+            plain = [path for part in partitions.values() if not part.get("superseding") for path in files(part)]
+            selects = []
+            if plain:
+                listed = ", ".join(f"'{path}'" for path in plain)
+                selects.append(f"SELECT * FROM read_parquet([{listed}], union_by_name = true)")
+            for part in partitions.values():
+                if part.get("superseding"):
+                    selects.append(newest_wins(files(part), KEYS[name]))
+            if len(selects) == 1 and plain:
+                return f"read_parquet([{listed}], union_by_name = true)"
+            return "(" + " UNION ALL BY NAME ".join(selects) + ")"
     single = os.path.join(workspace, f"{name}.parquet")
     if os.path.exists(single):
         return f"read_parquet('{single}')"
     return None
+
+
+def newest_wins(paths, keys):
+    """The rows of one partition's files (oldest first), each key's row from the latest file holding it."""
+    numbered = " UNION ALL BY NAME ".join(
+        f"SELECT *, {n} AS _fg_file FROM read_parquet('{path}')" for n, path in enumerate(paths))
+    return (f"SELECT * EXCLUDE (_fg_file) FROM ({numbered}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} ORDER BY _fg_file DESC) = 1")
 
 
 def ts(column):

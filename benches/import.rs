@@ -5,8 +5,10 @@
 //! Prints, side by side: the first import, the same file imported again, incremental imports of
 //! 1,000, then 10,000, then 100,000 new changes into the workspace that holds the million (an
 //! upsert should cost in proportion to its rows, not to the table), an update of 1,000 of the
-//! million, and DuckDB's CSV → parquet (the Python `duckdb` package; `pip install duckdb`), with the
-//! ratios to DuckDB and to the first import. Every step runs `IMPORT_RUNS` times (default 2, each
+//! million (appended in a file superseding their rows), `flowgauge metrics` reading the workspace
+//! before and after that update (what a superseding file costs a reader; the figures must be the
+//! same, only titles changed), and DuckDB's CSV → parquet (the Python `duckdb` package;
+//! `pip install duckdb`), with the ratios to DuckDB and to the first import. Every step runs `IMPORT_RUNS` times (default 2, each
 //! time into a new workspace) and the median is printed. Rows: `IMPORT_ROWS` (default 1,000,000).
 //! Run with `cargo bench --bench import`; `FLOWGAUGE_BIN` names another binary to measure.
 //!
@@ -71,9 +73,12 @@ fn main() {
     for (count, _) in &increments {
         steps.push((format!("flowgauge import {} new changes", thousands(*count as u64)), Vec::new()));
     }
+    steps.push(("flowgauge metrics (appended files only)".into(), Vec::new()));
     steps.push(("flowgauge import 1,000 changed changes".into(), Vec::new()));
+    steps.push(("flowgauge metrics (and a superseding file)".into(), Vec::new()));
     steps.push(("DuckDB CSV -> parquet".into(), Vec::new()));
     let mut workspace_size = 0;
+    let mut same_figures = true;
     for run in 0..runs {
         let workspace = dir.path().join(format!("ws-{run}"));
         let import = |file: &Path| {
@@ -88,13 +93,29 @@ fn main() {
                     .arg(file),
             )
         };
+        let metrics = || {
+            measure_output(
+                Command::new(binary())
+                    .arg("--quiet")
+                    .arg("--config")
+                    .arg(&config)
+                    .arg("--workspace")
+                    .arg(&workspace)
+                    .args(["metrics", "--format", "json", "--since", "2025-01-01", "--until", "2026-01-01"]),
+            )
+        };
         let mut results = vec![import(&changes)];
         workspace_size = directory_size(&workspace.join("tables"));
         results.push(import(&changes));
         for (_, file) in &increments {
             results.push(import(file));
         }
+        let (before, figures_before) = metrics();
+        results.push(before);
         results.push(import(&updates));
+        let (after, figures_after) = metrics();
+        results.push(after);
+        same_figures &= figures_before.is_some() && figures_before == figures_after;
         results.push(measure(
             Command::new("python3").args(["-c", &duckdb_script(&changes, &dir.path().join("duck.parquet"))]),
         ));
@@ -138,6 +159,16 @@ fn main() {
         .collect();
     println!("incremental import, wall per new row (whole process): {}", per_row.join(", "));
     println!("workspace tables after the first import: {:.0} MB", workspace_size as f64 / 1e6);
+    let index = |name: &str| medians[steps.iter().position(|(n, _)| n == name).expect("a step")];
+    if let (Some((before, _)), Some((after, _))) =
+        (index("flowgauge metrics (appended files only)"), index("flowgauge metrics (and a superseding file)"))
+    {
+        println!(
+            "metrics with a superseding file / without: {:.2}x; the same figures in every run: {}",
+            after / before,
+            if same_figures { "yes" } else { "NO" }
+        );
+    }
     if std::env::var("IMPORT_ORG").map_or(true, |v| v != "0") {
         import_organisation(rows, runs, dir.path());
     }
@@ -466,18 +497,23 @@ fn duckdb_script(csv: &Path, parquet: &Path) -> String {
 /// Runs a command under `/usr/bin/time -v`: its wall time in seconds and peak RSS in kilobytes, or
 /// `None` (with its error output shown) when it fails.
 fn measure(command: &mut Command) -> Option<(f64, u64)> {
+    measure_output(command).0
+}
+
+/// [`measure`], and what the command printed (`None` when it failed).
+fn measure_output(command: &mut Command) -> (Measured, Option<Vec<u8>>) {
     let mut timed = Command::new("/usr/bin/time");
     timed.arg("-v").arg(command.get_program()).args(command.get_args());
     let output = timed.output().expect("/usr/bin/time runs");
     let report = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         eprintln!("{report}");
-        return None;
+        return (None, None);
     }
     let field = |name: &str| report.lines().find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()));
-    let rss = field("Maximum resident set size (kbytes):")?.parse().ok()?;
-    let wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss):")?;
-    Some((seconds(&wall), rss))
+    let rss = field("Maximum resident set size (kbytes):").and_then(|v| v.parse().ok());
+    let wall = field("Elapsed (wall clock) time (h:mm:ss or m:ss):");
+    (wall.zip(rss).map(|(wall, rss)| (seconds(&wall), rss)), Some(output.stdout))
 }
 
 /// `m:ss.cc` or `h:mm:ss` as seconds.

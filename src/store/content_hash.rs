@@ -5,7 +5,10 @@
 //! and its column taken into account. A sum does not depend on the rows' order, so incoming rows need
 //! no sorting to be compared, and the fingerprint of a partition with appended files is the sum of its
 //! files'. Two sets of rows with the same count and the same fingerprint are taken to be the same
-//! rows: two different sets agree by chance with a probability of about 2⁻¹²⁸.
+//! rows: two different sets agree by chance with a probability of about 2⁻¹²⁸. Each row's own hash
+//! is kept too, in the key index of the file holding it ([`super::key_index`]): an upsert that
+//! updates a row takes the old row's hash out of the sum and adds the new one's without reading the
+//! partition.
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -14,14 +17,22 @@ use crate::error::Result;
 
 /// The fingerprint of `df`'s rows, as 32 hexadecimal digits (how the manifest keeps it).
 pub fn of(df: &DataFrame) -> Result<String> {
-    Ok(format!("{:032x}", sum(df)?))
+    Ok(text(sum(df)?))
 }
 
-/// The fingerprint of the rows of `a` and `b` together.
-pub fn add(a: &str, b: &str) -> Option<String> {
-    let a = u128::from_str_radix(a, 16).ok()?;
-    let b = u128::from_str_radix(b, 16).ok()?;
-    Some(format!("{:032x}", a.wrapping_add(b)))
+/// A fingerprint (a sum of row hashes) as the manifest keeps it.
+pub fn text(sum: u128) -> String {
+    format!("{sum:032x}")
+}
+
+/// The sum of these row hashes: the fingerprint of their rows.
+pub fn sum_of(hashes: &[u128]) -> u128 {
+    hashes.iter().fold(0u128, |total, hash| total.wrapping_add(*hash))
+}
+
+/// A fingerprint the manifest keeps, as the sum it is; `None` when it is not one.
+pub fn parse(fingerprint: &str) -> Option<u128> {
+    u128::from_str_radix(fingerprint, 16).ok()
 }
 
 /// Rows hashed by one task: the fingerprint is a sum, so slices of the frame are summed on every
@@ -30,17 +41,21 @@ pub fn add(a: &str, b: &str) -> Option<String> {
 const ROWS_PER_TASK: usize = 65_536;
 
 fn sum(df: &DataFrame) -> Result<u128> {
-    if df.height() <= ROWS_PER_TASK {
-        return sum_rows(df);
-    }
-    let starts: Vec<usize> = (0..df.height()).step_by(ROWS_PER_TASK).collect();
-    starts
-        .par_iter()
-        .map(|&start| sum_rows(&df.slice(start as i64, ROWS_PER_TASK)))
-        .try_reduce(|| 0, |a, b| Ok(a.wrapping_add(b)))
+    Ok(sum_of(&row_hashes(df)?))
 }
 
-fn sum_rows(df: &DataFrame) -> Result<u128> {
+/// The hash of each row of `df`, in row order (what the fingerprint sums).
+pub fn row_hashes(df: &DataFrame) -> Result<Vec<u128>> {
+    if df.height() <= ROWS_PER_TASK {
+        return hash_rows(df);
+    }
+    let starts: Vec<usize> = (0..df.height()).step_by(ROWS_PER_TASK).collect();
+    let slices: Vec<Vec<u128>> =
+        starts.par_iter().map(|&start| hash_rows(&df.slice(start as i64, ROWS_PER_TASK))).collect::<Result<_>>()?;
+    Ok(slices.concat())
+}
+
+fn hash_rows(df: &DataFrame) -> Result<Vec<u128>> {
     let mut rows = vec![(0x9e37_79b9_7f4a_7c15u64, 0x6a09_e667_f3bc_c909u64); df.height()];
     for (n, column) in df.columns().iter().enumerate() {
         let salt = n as u64 + 1;
@@ -80,7 +95,7 @@ fn sum_rows(df: &DataFrame) -> Result<u128> {
             }
         }
     }
-    Ok(rows.iter().fold(0u128, |total, (a, b)| total.wrapping_add((u128::from(*a) << 64) | u128::from(*b))))
+    Ok(rows.iter().map(|(a, b)| (u128::from(*a) << 64) | u128::from(*b)).collect())
 }
 
 /// SplitMix64's finaliser: every input bit reaches every output bit.
@@ -126,7 +141,8 @@ mod tests {
             assert_ne!(of(&rows).unwrap(), of(&changed).unwrap(), "{changed}");
         }
         let (a, b) = (rows.slice(0, 1), rows.slice(1, 1));
-        assert_eq!(add(&of(&a).unwrap(), &of(&b).unwrap()).unwrap(), of(&rows).unwrap());
+        let together = parse(&of(&a).unwrap()).unwrap().wrapping_add(parse(&of(&b).unwrap()).unwrap());
+        assert_eq!(text(together), of(&rows).unwrap());
     }
 
     #[test]
@@ -140,7 +156,8 @@ mod tests {
             vec![Column::new("id".into(), ids), Column::new("title".into(), titles), Column::new("size".into(), sizes)],
         )
         .unwrap();
-        assert_eq!(sum(&df).unwrap(), sum_rows(&df).unwrap());
+        assert_eq!(row_hashes(&df).unwrap(), hash_rows(&df).unwrap());
+        assert_eq!(sum(&df).unwrap(), sum_of(&hash_rows(&df).unwrap()));
         let keys = df.select(["id"]).unwrap();
         let schema = &crate::model::CHANGES; // keyed by `id`
         assert_eq!(

@@ -13,7 +13,11 @@
 //!
 //! Loading rows upserts them by the table's key and writes each partition sorted by that key, so
 //! collecting the same data twice leaves byte-identical partitions (an unchanged partition is not
-//! written at all). A writer opened with [`Workspace::open`] takes an exclusive lock on `lock`,
+//! written at all). An upsert costs in proportion to its rows, not to the partition: it appends a
+//! file of its new and changed rows, which supersedes the rows of the keys it changes (merge-on-read:
+//! readers keep the row of the latest file holding a key, see [`newest_wins`]); the key indexes
+//! ([`key_index`]) tell new, changed and unchanged rows apart without reading the partition. Now and
+//! then (see [`MAX_APPENDED`], [`SUPERSEDING_SHARE`]) a partition is written whole again. A writer opened with [`Workspace::open`] takes an exclusive lock on `lock`,
 //! refusing every other writer; one opened with [`Workspace::open_shared`] (sharded collection,
 //! several processes each collecting its own sources) takes a shared lock, so shared writers run
 //! side by side, and commits under a short exclusive lock on `commit.lock`: a commit made on a
@@ -105,22 +109,36 @@ impl Manifest {
 }
 
 /// One live partition: a file, plus the files of rows appended to it since it was last written whole.
+///
+/// A key is in one file, except that a *superseding* appended file may hold keys of earlier files
+/// (rows an upsert updated): then the row of the latest file holding the key is the partition's
+/// (readers drop the others, see [`newest_wins`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PartitionFile {
     /// Path relative to the workspace, `/`-separated: `tables/<table>/scope=<scope>/part-….parquet`.
     pub file: String,
-    /// Rows in the partition, appended files included.
+    /// Rows in the partition, appended files included, each key once (superseded rows not counted).
     pub rows: u64,
-    /// Files of rows whose keys the partition did not hold yet, appended by upserts in the same
-    /// directory, each sorted by key; at most [`MAX_APPENDED`], then the partition is written whole.
+    /// Files of rows appended by upserts in the same directory since the partition was written whole
+    /// (new rows, and changed rows of keys it held), oldest first, each sorted by key; at most
+    /// [`MAX_APPENDED`], then the partition is written whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appended: Vec<String>,
+    /// Those of the appended files that may hold keys of earlier files (an upsert updated rows):
+    /// the rows of earlier files with a key one of them holds are superseded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseding: Vec<String>,
+    /// Rows in the superseding files: above a quarter of [`PartitionFile::rows`], an upsert writes
+    /// the partition whole (see [`SUPERSEDING_SHARE`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub superseding_rows: u64,
     /// The key indexes of those files that have one (`part-….keys` beside `part-….parquet`, see
-    /// [`key_index`]): an upsert of new rows looks their keys up there instead of reading the files.
+    /// [`key_index`]): an upsert looks its keys up there instead of reading the files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_indexes: Vec<String>,
-    /// The fingerprint of the partition's rows (see [`content_hash`]): an upsert of as many rows with
-    /// the same fingerprint changes nothing, and is recognised without reading the partition.
+    /// The fingerprint of the partition's rows, superseded rows left out (see [`content_hash`]): an
+    /// upsert of as many rows with the same fingerprint changes nothing, and is recognised without
+    /// reading the partition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
 }
@@ -140,6 +158,16 @@ impl PartitionFile {
 /// How many appended files a partition may have before an upsert writes it whole again: the reads
 /// of a partition stay few, and an upsert of new rows stays in proportion to the rows most times.
 pub const MAX_APPENDED: usize = 16;
+
+/// The share of a partition's rows its superseding files may hold before an upsert writes it whole
+/// (dropping the superseded rows): one quarter. A reader then reads at most a quarter more rows
+/// than the partition has, and the whole write it costs comes after updates of at least a quarter
+/// of the partition, so that an update costs a constant times its rows, however big the partition.
+pub const SUPERSEDING_SHARE: (u64, u64) = (1, 4);
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
 
 /// Sync cursor of one source.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -550,10 +578,12 @@ impl Workspace {
         let partitions = self.partition_files(schema.name);
         let mut frames = Vec::with_capacity(partitions.len());
         for (scope, partition) in &partitions {
-            let read = self.read_partition_as(schema, scope, Some(partition.clone()), |file| {
+            let (read, partition) = self.read_partition_as(schema, scope, Some(partition.clone()), |file| {
                 read_stored(&self.storage, schema, file)
             })?;
-            frames.extend(read.0);
+            if let Some(partition) = partition {
+                frames.extend(newest_wins(schema, &partition, read)?);
+            }
         }
         combine(schema, frames)
     }
@@ -563,6 +593,10 @@ impl Workspace {
         let partition = self.partition_files(schema.name).get(scope).cloned();
         let (frames, read) =
             self.read_partition_as(schema, scope, partition, |file| read_stored(&self.storage, schema, file))?;
+        let frames = match &read {
+            Some(partition) => newest_wins(schema, partition, frames)?,
+            None => frames,
+        };
         Ok((combine(schema, frames)?, read))
     }
 
@@ -774,11 +808,12 @@ impl Workspace {
             for scope in stale {
                 let schema = copy_of(&self.changes[&table].schema);
                 let parent = file_in(now, &scope);
-                let mut frames = Vec::new();
-                for file in parent.iter().flat_map(|p| p.files()) {
-                    frames.push(read_stored(&self.storage, &schema, file)?);
+                let mut df = rows_to_frame(&schema, &[])?;
+                if let Some(parent) = &parent {
+                    let frames =
+                        parent.files().map(|file| read_stored(&self.storage, &schema, file)).collect::<Result<_>>()?;
+                    df = combine(&schema, newest_wins(&schema, parent, frames)?)?;
                 }
-                let mut df = combine(&schema, frames)?;
                 for op in &self.changes[&table].operations {
                     df = apply(&schema, op, &scope, df)?;
                 }
@@ -811,9 +846,13 @@ impl Workspace {
             if holds_exactly(op, &scope, existing.get(&scope))? {
                 continue;
             }
-            if let Some(append) = self.plan_append(schema, op, &scope, existing.get(&scope))? {
-                planned.push(append);
-                continue;
+            match self.plan_append(schema, op, &scope, existing.get(&scope))? {
+                Appending::Unchanged => continue,
+                Appending::Rows(append) => {
+                    planned.push(*append);
+                    continue;
+                }
+                Appending::WriteWhole => {}
             }
             let (before, parent) = self.read_partition(schema, &scope)?;
             let after = apply(schema, op, &scope, before.clone())?;
@@ -824,53 +863,100 @@ impl Workspace {
         Ok(planned)
     }
 
-    /// An upsert into a partition holding none of its keys appends a file of its rows rather than
-    /// writing the partition whole: it reads only the partition's key columns, and writes only the
-    /// new rows. `None` when the partition must be written whole.
+    /// An upsert into a partition appends a file of its new and changed rows rather than writing the
+    /// partition whole (merge-on-read: the appended file supersedes the rows of the keys it
+    /// updates). Which rows are new, changed or unchanged the files' key indexes say, without
+    /// reading the partition; the partition's row count and fingerprint are brought up to date
+    /// from the row hashes they hold. [`Appending::WriteWhole`] when the partition must be read and
+    /// written whole: it has [`MAX_APPENDED`] appended files, or its superseding files would hold
+    /// more than [`SUPERSEDING_SHARE`] of it, or a file has no index able to say it exactly.
     fn plan_append(
         &self,
         schema: &TableSchema,
         op: &Operation,
         scope: &str,
         partition: Option<&PartitionFile>,
-    ) -> Result<Option<Planned>> {
+    ) -> Result<Appending> {
         let (Operation::Upsert(rows), Some(partition)) = (op, partition) else {
-            return Ok(None);
+            return Ok(Appending::WriteWhole);
         };
         let Some(incoming) = rows.get(scope) else {
-            return Ok(None);
+            return Ok(Appending::WriteWhole);
         };
-        if partition.appended.len() >= MAX_APPENDED {
-            return Ok(None);
+        let indexed: HashSet<&str> = partition.key_indexes.iter().map(String::as_str).collect();
+        if partition.appended.len() >= MAX_APPENDED
+            || !partition.files().all(|file| indexed.contains(key_index::index_name(file).as_str()))
+        {
+            return Ok(Appending::WriteWhole);
         }
         let new_rows = merge_by_key(schema, rows_to_frame(schema, &[])?, incoming.clone())?;
-        let mut hashes = key_index::key_hashes(schema, &new_rows)?;
-        hashes.sort_unstable();
-        // A file with a key index is looked up there; one without (written by an earlier version)
-        // has its key columns read.
-        let indexed: HashSet<&str> = partition.key_indexes.iter().map(String::as_str).collect();
-        let may_hold_one = |file: &str| -> Result<bool> {
-            let index = key_index::index_name(file);
-            if indexed.contains(index.as_str()) {
-                return key_index::holds_any(&self.storage, &index, &hashes);
-            }
-            let keys = key_index::key_hashes(schema, &read_keys(&self.storage, schema, file)?)?;
-            Ok(keys.iter().any(|key| hashes.binary_search(key).is_ok()))
-        };
-        let (found, read) = self.read_partition_as(schema, scope, Some(partition.clone()), may_hold_one)?;
-        if read.as_ref() != Some(partition) {
-            return Ok(None); // another writer's commit replaced it meanwhile: write it whole
+        let key_hashes = key_index::key_hashes(schema, &new_rows)?;
+        let mut keys = key_hashes.clone();
+        keys.sort_unstable();
+        let looked_up = keys.len();
+        keys.dedup();
+        if keys.len() < looked_up {
+            return Ok(Appending::WriteWhole); // two incoming keys share a hash
         }
-        if found.into_iter().any(|may_hold| may_hold) {
-            return Ok(None);
+        let look_up = |file: &str| key_index::look_up(&self.storage, &key_index::index_name(file), &keys);
+        let (found, read) = self.read_partition_as(schema, scope, Some(partition.clone()), look_up)?;
+        if read.as_ref() != Some(partition) {
+            return Ok(Appending::WriteWhole); // another writer's commit replaced it meanwhile
+        }
+        let Some(found) = found.into_iter().collect::<Option<Vec<_>>>() else {
+            return Ok(Appending::WriteWhole);
+        };
+        // The row a key has is the one of the latest file holding it.
+        let held = |key: usize| found.iter().rev().find_map(|file| file[key]);
+        let row_hashes = content_hash::row_hashes(&new_rows)?;
+        let mut appended = Appended {
+            partition: partition.clone(),
+            rows: new_rows,
+            key_hashes: Vec::new(),
+            row_hashes: Vec::new(),
+            added_rows: 0,
+            fingerprint_change: 0,
+            supersedes: false,
+        };
+        let mut kept = Vec::with_capacity(key_hashes.len());
+        for (key_hash, row_hash) in key_hashes.iter().zip(&row_hashes) {
+            let key = keys.binary_search(key_hash).expect("every key was looked up");
+            let old = held(key);
+            kept.push(old != Some(*row_hash));
+            match old {
+                Some(old) if old == *row_hash => continue,
+                Some(old) => {
+                    appended.fingerprint_change = appended.fingerprint_change.wrapping_add(row_hash.wrapping_sub(old));
+                    appended.supersedes = true;
+                }
+                None => {
+                    appended.fingerprint_change = appended.fingerprint_change.wrapping_add(*row_hash);
+                    appended.added_rows += 1;
+                }
+            }
+            appended.key_hashes.push(*key_hash);
+            appended.row_hashes.push(*row_hash);
+        }
+        if appended.key_hashes.is_empty() {
+            return Ok(Appending::Unchanged);
+        }
+        if appended.supersedes {
+            let superseding = partition.superseding_rows + appended.key_hashes.len() as u64;
+            let (share, of) = SUPERSEDING_SHARE;
+            if superseding * of > (partition.rows + appended.added_rows) * share {
+                return Ok(Appending::WriteWhole);
+            }
+        }
+        if appended.key_hashes.len() < appended.rows.height() {
+            appended.rows = appended.rows.filter(&BooleanChunked::from_slice("kept".into(), &kept))?;
         }
         let before = rows_to_frame(schema, &[])?;
-        Ok(Some(Planned {
+        Ok(Appending::Rows(Box::new(Planned {
             scope: scope.to_string(),
             parent: read,
             before,
-            after: NewRows::Appended(partition.clone(), new_rows),
-        }))
+            after: NewRows::Appended(Box::new(appended)),
+        })))
     }
 
     /// Writes the planned partitions and records the operation for a shared writer's rebase.
@@ -906,16 +992,34 @@ impl Workspace {
             NewRows::Whole(df) if df.height() == 0 => None,
             NewRows::Whole(mut df) => {
                 let mut whole = store_partition(&self.storage, schema, scope, &mut df)?;
-                whole.key_indexes = vec![self.write_key_index(schema, &whole.file, &df)?];
-                whole.content_hash = Some(content_hash::of(&df)?);
+                let row_hashes = content_hash::row_hashes(&df)?;
+                let key_hashes = key_index::key_hashes(schema, &df)?;
+                whole.key_indexes = vec![self.write_key_index(&whole.file, &key_hashes, &row_hashes)?];
+                whole.content_hash = Some(content_hash::text(content_hash::sum_of(&row_hashes)));
                 Some(whole)
             }
-            NewRows::Appended(mut partition, mut df) => {
-                let appended = store_partition(&self.storage, schema, scope, &mut df)?;
-                partition.key_indexes.push(self.write_key_index(schema, &appended.file, &df)?);
-                let added = content_hash::of(&df)?;
-                partition.content_hash = partition.content_hash.and_then(|held| content_hash::add(&held, &added));
-                partition.rows += appended.rows;
+            NewRows::Appended(appended) => {
+                let Appended {
+                    mut partition,
+                    mut rows,
+                    key_hashes,
+                    row_hashes,
+                    added_rows,
+                    fingerprint_change,
+                    supersedes,
+                } = *appended;
+                let appended = store_partition(&self.storage, schema, scope, &mut rows)?;
+                partition.key_indexes.push(self.write_key_index(&appended.file, &key_hashes, &row_hashes)?);
+                partition.content_hash = partition
+                    .content_hash
+                    .as_deref()
+                    .and_then(content_hash::parse)
+                    .map(|held| content_hash::text(held.wrapping_add(fingerprint_change)));
+                partition.rows += added_rows;
+                if supersedes {
+                    partition.superseding.push(appended.file.clone());
+                    partition.superseding_rows += appended.rows;
+                }
                 partition.appended.push(appended.file);
                 Some(partition)
             }
@@ -937,12 +1041,13 @@ impl Workspace {
         Ok(())
     }
 
-    /// Writes the key index of the partition file `file` (relative) holding `df`; returns its name.
-    /// Written (and removed when the transaction is abandoned) with the file it indexes.
-    fn write_key_index(&mut self, schema: &TableSchema, file: &str, df: &DataFrame) -> Result<String> {
+    /// Writes the key index of the partition file `file` (relative) whose rows have these key and
+    /// row hashes; returns its name. Written (and removed when the transaction is abandoned) with
+    /// the file it indexes.
+    fn write_key_index(&mut self, file: &str, key_hashes: &[u64], row_hashes: &[u128]) -> Result<String> {
         let name = key_index::index_name(file);
         self.written.insert(name.clone());
-        self.storage.write_new_bytes(&name, key_index::encode(key_index::key_hashes(schema, df)?))?;
+        self.storage.write_new_bytes(&name, key_index::encode(key_hashes, row_hashes))?;
         Ok(name)
     }
 
@@ -1065,10 +1170,105 @@ struct Planned {
     after: NewRows,
 }
 
-/// A partition's new rows: all of them, or rows to append to it (keys it does not hold).
+/// A partition's new rows: all of them, or rows to append to it.
 enum NewRows {
     Whole(DataFrame),
-    Appended(PartitionFile, DataFrame),
+    Appended(Box<Appended>),
+}
+
+/// Rows an upsert appends to a partition, and what they change in its bookkeeping.
+struct Appended {
+    /// The partition they are appended to.
+    partition: PartitionFile,
+    /// The new and changed rows, sorted by key.
+    rows: DataFrame,
+    /// Their key hashes and row hashes, for the file's key index.
+    key_hashes: Vec<u64>,
+    row_hashes: Vec<u128>,
+    /// Rows whose key the partition did not hold.
+    added_rows: u64,
+    /// What the partition's fingerprint gains: the new rows' hashes, and for each changed row its
+    /// hash less the one of the row it supersedes (wrapping, as the fingerprint sums).
+    fingerprint_change: u128,
+    /// Whether some of the rows change rows the partition holds (the file supersedes them).
+    supersedes: bool,
+}
+
+/// What an upsert does to a partition that holds rows already.
+enum Appending {
+    /// Every incoming row is one the partition holds: nothing to write.
+    Unchanged,
+    /// Its new and changed rows appended in a file.
+    Rows(Box<Planned>),
+    /// The partition read and written whole.
+    WriteWhole,
+}
+
+/// A partition's files as read (in the order of [`PartitionFile::files`]) with the rows that later
+/// superseding files hold keys of left out: every key once, in its latest file. A partition without
+/// superseding files is returned as read.
+fn newest_wins(schema: &TableSchema, partition: &PartitionFile, frames: Vec<DataFrame>) -> Result<Vec<DataFrame>> {
+    if partition.superseding.is_empty() {
+        return Ok(frames);
+    }
+    let superseding: HashSet<&String> = partition.superseding.iter().collect();
+    let files: Vec<&String> = partition.files().collect();
+    // From the latest file back: the keys of the superseding files after each file.
+    let mut later_keys = SupersedingKeys::default();
+    let mut kept = Vec::with_capacity(frames.len());
+    for (file, df) in files.iter().zip(frames).rev() {
+        let df = later_keys.drop_superseded(schema, df)?;
+        if superseding.contains(file) {
+            later_keys.add(schema, &df)?;
+        }
+        kept.push(df);
+    }
+    kept.reverse();
+    Ok(kept)
+}
+
+/// The exact keys of superseding files, by key hash.
+#[derive(Default)]
+struct SupersedingKeys {
+    keys: std::collections::HashMap<u64, Vec<Vec<String>>>,
+}
+
+impl SupersedingKeys {
+    fn add(&mut self, schema: &TableSchema, df: &DataFrame) -> Result<()> {
+        let hashes = key_index::key_hashes(schema, df)?;
+        for (row, hash) in hashes.into_iter().enumerate() {
+            let key = key_of(schema, df, row)?;
+            self.keys.entry(hash).or_default().push(key);
+        }
+        Ok(())
+    }
+
+    /// `df` without the rows whose key (compared exactly, not by hash) is one of these.
+    fn drop_superseded(&self, schema: &TableSchema, df: DataFrame) -> Result<DataFrame> {
+        if self.keys.is_empty() {
+            return Ok(df);
+        }
+        let hashes = key_index::key_hashes(schema, &df)?;
+        let mut kept = vec![true; df.height()];
+        let mut dropped = false;
+        for (row, hash) in hashes.iter().enumerate() {
+            if let Some(keys) = self.keys.get(hash)
+                && keys.contains(&key_of(schema, &df, row)?)
+            {
+                kept[row] = false;
+                dropped = true;
+            }
+        }
+        if !dropped {
+            return Ok(df);
+        }
+        Ok(df.filter(&BooleanChunked::from_slice("kept".into(), &kept))?)
+    }
+}
+
+/// The key of row `row` of `df`, its values in the order of the table's key columns.
+fn key_of(schema: &TableSchema, df: &DataFrame, row: usize) -> Result<Vec<String>> {
+    schema.key.iter().map(|k| Ok(df.column(k)?.str()?.get(row).unwrap_or_default().to_string())).collect()
 }
 
 /// Whether `op` upserts exactly the rows `partition` holds (as many rows, with the same fingerprint):
@@ -1081,14 +1281,6 @@ fn holds_exactly(op: &Operation, scope: &str, partition: Option<&PartitionFile>)
         return Ok(false);
     };
     Ok(incoming.height() as u64 == partition.rows && content_hash::of(incoming)? == *held)
-}
-
-/// Reads only the key columns of a partition file.
-fn read_keys(storage: &Storage, schema: &TableSchema, file: &str) -> Result<DataFrame> {
-    ParquetReader::new(storage.open(file)?)
-        .with_columns(Some(schema.key.iter().map(|k| k.to_string()).collect()))
-        .finish()
-        .map_err(|e| Error::Workspace { path: stored_path(storage, file), message: format!("cannot read table: {e}") })
 }
 
 /// Reads one partition file of `schema` from the workspace's storage (see [`read_parquet`]).
@@ -1269,6 +1461,8 @@ fn store_partition(storage: &Storage, schema: &TableSchema, scope: &str, df: &mu
         file: relative,
         rows: df.height() as u64,
         appended: Vec::new(),
+        superseding: Vec::new(),
+        superseding_rows: 0,
         key_indexes: Vec::new(),
         content_hash: None,
     })

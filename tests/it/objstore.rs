@@ -460,6 +460,60 @@ fn gcs_puts_carry_the_commit_preconditions(model: &GcsModel) -> usize {
     refused
 }
 
+fn shop_rows(titles: &[(usize, &str)]) -> Vec<model::Row> {
+    titles.iter().map(|(n, title)| change(&format!("github:pr:acme/shop#{n}"), title)).collect()
+}
+
+/// An update in a bucket is appended as a superseding file (the key indexes fetched whole), and a
+/// writer whose commit point another writer's update overtakes computes the partition again from
+/// the latest row of each key (docs/workspace.md, "Commits").
+fn updates_are_appended_and_rebased_newest_wins(server: Server) {
+    server.bucket("updates");
+    let url = PathBuf::from(server.url("updates", "team/ws"));
+    let mut first = Workspace::open_in(&url, &server.vars(), false).unwrap();
+    let all: Vec<(usize, &str)> = (0..100).map(|n| (n, "x")).collect();
+    first.upsert(&[(&model::CHANGES, shop_rows(&all))]).unwrap();
+    first.upsert(&[(&model::CHANGES, shop_rows(&[(1, "first")]))]).unwrap();
+    let shop = first.manifest().tables["changes"]["github:acme/shop"].clone();
+    assert_eq!((shop.appended.len(), shop.superseding.len(), shop.rows), (1, 1, 100));
+    let mut second = Workspace::open_in(&url, &server.vars(), false).unwrap();
+    let mut third = Workspace::open_in(&url, &server.vars(), false).unwrap();
+    second.before_commit_point(move || {
+        third.upsert(&[(&model::CHANGES, shop_rows(&[(2, "third"), (3, "third")]))]).unwrap();
+    });
+    second.upsert(&[(&model::CHANGES, shop_rows(&[(3, "second")]))]).unwrap();
+
+    let reader = Workspace::open_existing_in(&url, &server.vars()).unwrap();
+    let df = reader.load(&model::CHANGES).unwrap();
+    let titles: Vec<&str> = df.column("title").unwrap().str().unwrap().iter().flatten().collect();
+    let ids = ids(&reader);
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!((ids.len(), unique.len()), (100, 100), "every key once");
+    let title_of = |n: usize| titles[ids.iter().position(|id| *id == format!("github:pr:acme/shop#{n}")).unwrap()];
+    assert_eq!([title_of(0), title_of(1), title_of(2), title_of(3)], ["x", "first", "third", "second"]);
+}
+
+#[test]
+fn an_update_in_s3_is_appended_and_a_rebase_keeps_the_latest_row_of_each_key() {
+    if let Some(server) = Server::moto() {
+        updates_are_appended_and_rebased_newest_wins(server);
+    }
+}
+
+#[test]
+fn an_update_in_azure_is_appended_and_a_rebase_keeps_the_latest_row_of_each_key() {
+    if let Some(server) = Server::azurite() {
+        updates_are_appended_and_rebased_newest_wins(server);
+    }
+}
+
+#[test]
+fn an_update_in_gcs_is_appended_and_a_rebase_keeps_the_latest_row_of_each_key() {
+    let (_, refused) = on_gcs(updates_are_appended_and_rebased_newest_wins);
+    assert_eq!(refused, 1, "the overtaken update was refused once, then committed on top");
+}
+
 /// A crashed writer's files stay while they could be a commit in the making.
 fn crashed_files_are_swept_after_the_grace_period(server: Server) {
     server.bucket("crash");

@@ -100,13 +100,19 @@ fn an_upsert_of_new_keys_looks_them_up_in_the_key_index_without_reading_the_part
     ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#1000", "b")])]).unwrap();
     let appended = partitions(&ws, "changes")["github:acme/shop"].clone();
     assert_eq!((appended.appended.len(), appended.key_indexes.len(), appended.rows), (1, 2, 1_001));
-    // A key it holds: the partition is read (here: fails, naming the file) to be written whole.
-    let err = ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#7", "c")])]).unwrap_err();
-    assert!(err.to_string().contains(&shop.file), "{err}");
+    // A key it holds, its row changed: the index says so too, and the row is appended, superseding
+    // the one the partition holds (still not read).
+    let stats = ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#7", "c")])]).unwrap();
+    assert_eq!((stats[0].before, stats[0].after), (1_001, 1_001));
+    let appended = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!((appended.appended.len(), appended.superseding.len(), appended.rows), (2, 1, 1_001));
     fs::write(&file, content).unwrap();
-    ws.upsert(&[(&model::CHANGES, vec![change("github:pr:acme/shop#7", "c")])]).unwrap();
+    // Changes of more than a quarter of the partition: it is read and written whole.
+    let many: Vec<Row> = (0..300).map(|n| change(&format!("github:pr:acme/shop#{n}"), "d")).collect();
+    ws.upsert(&[(&model::CHANGES, many)]).unwrap();
     let whole = partitions(&ws, "changes")["github:acme/shop"].clone();
     assert_eq!((whole.appended.len(), whole.key_indexes.len(), whole.rows), (0, 1, 1_001));
+    assert!(whole.superseding.is_empty() && whole.superseding_rows == 0);
     drop(ws);
     drop(Workspace::open(dir.path()).unwrap());
     assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new(), "old indexes go with their files");
@@ -136,14 +142,16 @@ fn an_upsert_of_exactly_the_rows_a_partition_holds_does_not_read_it() {
     let stats = ws.upsert(&[(&model::CHANGES, reversed)]).unwrap();
     assert_eq!((stats[0].before, stats[0].after), (100, 100));
     assert_eq!(partitions(&ws, "changes")["github:acme/shop"], before);
-    // One cell differs: the partition is read, and here fails to be.
+    // One cell differs: the key indexes say which row changed, and only it is written (the
+    // partition still not read).
     let mut one_changed = rows("a");
     one_changed[42] = change("github:pr:acme/shop#42", "b");
-    assert!(ws.upsert(&[(&model::CHANGES, one_changed.clone())]).is_err());
+    ws.upsert(&[(&model::CHANGES, one_changed.clone())]).unwrap();
+    let after = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!((after.appended.len(), after.superseding_rows, after.rows), (2, 1, 100));
     for (path, content) in contents {
         fs::write(path, content).unwrap();
     }
-    ws.upsert(&[(&model::CHANGES, one_changed)]).unwrap();
     let titles = ws.load(&model::CHANGES).unwrap();
     let titles: Vec<&str> = titles.column("title").unwrap().str().unwrap().iter().flatten().collect();
     assert_eq!(titles.iter().filter(|t| **t == "b").count(), 1);
@@ -546,4 +554,295 @@ fn a_commit_interrupted_at_either_step_leaves_no_file_behind_once_the_next_write
         let expected = if step == CommitStep::BeforeJournal { "success" } else { "failure" };
         assert_eq!(first.as_deref(), Some(expected), "{step:?}");
     }
+}
+
+// ---- merge-on-read: updates appended in superseding files ----
+
+fn shop_change(n: usize, title: &str) -> Row {
+    change(&format!("github:pr:acme/shop#{n}"), title)
+}
+
+/// The `changes` table as `ws` reads it, id → title; fails when an id is read twice.
+fn titles_by_id(ws: &Workspace) -> BTreeMap<String, String> {
+    let df = ws.load(&model::CHANGES).unwrap();
+    let titles = df.column("title").unwrap().str().unwrap();
+    let mut read = BTreeMap::new();
+    for (id, title) in ids(&df).into_iter().zip(titles.iter()) {
+        assert!(read.insert(id.clone(), title.unwrap().to_string()).is_none(), "{id} read twice");
+    }
+    read
+}
+
+/// Checks that `ws` reads exactly `expected` (id → title) and that the partition's bookkeeping (row
+/// count, fingerprint) is the one a workspace written with those rows at once has.
+fn assert_reads_as_written_at_once(ws: &Workspace, expected: &BTreeMap<String, String>) {
+    assert_eq!(&titles_by_id(ws), expected);
+    let fresh = tempfile::tempdir().unwrap();
+    let mut at_once = Workspace::open(fresh.path()).unwrap();
+    at_once.upsert(&[(&model::CHANGES, expected.iter().map(|(id, title)| change(id, title)).collect())]).unwrap();
+    let (ours, theirs) =
+        (&partitions(ws, "changes")["github:acme/shop"], &partitions(&at_once, "changes")["github:acme/shop"]);
+    assert_eq!((ours.rows, &ours.content_hash), (theirs.rows, &theirs.content_hash));
+}
+
+fn rows_in_file(dir: &Path, file: &str) -> usize {
+    ParquetReader::new(fs::File::open(dir.join(file)).unwrap()).finish().unwrap().height()
+}
+
+#[test]
+fn an_update_of_a_few_rows_of_a_big_partition_appends_only_them_in_a_superseding_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let title = |n: usize| format!("title of change {n}");
+    let all: Vec<Row> = (0..10_000).map(|n| shop_change(n, &title(n))).collect();
+    ws.upsert(&[(&model::CHANGES, all)]).unwrap();
+    let mut expected: BTreeMap<String, String> =
+        (0..10_000).map(|n| (format!("github:pr:acme/shop#{n}"), title(n))).collect();
+    let before = partitions(&ws, "changes")["github:acme/shop"].clone();
+    // 20 rows changed, among 100 sent (80 unchanged).
+    let sent: Vec<Row> =
+        (500..600).map(|n| shop_change(n, &if n % 5 == 0 { "edited".to_string() } else { title(n) })).collect();
+    let stats = ws.upsert(&[(&model::CHANGES, sent)]).unwrap();
+    assert_eq!((stats[0].incoming, stats[0].before, stats[0].after), (100, 10_000, 10_000));
+    for n in (500..600).step_by(5) {
+        expected.insert(format!("github:pr:acme/shop#{n}"), "edited".into());
+    }
+    let after = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!(after.file, before.file, "the partition's file is not rewritten");
+    assert_eq!(
+        (after.appended.len(), after.superseding.clone(), after.superseding_rows),
+        (1, after.appended.clone(), 20)
+    );
+    assert_eq!(rows_in_file(dir.path(), &after.appended[0]), 20, "only the changed rows are written");
+    let size = |file: &str| fs::metadata(dir.path().join(file)).unwrap().len();
+    assert!(size(&after.appended[0]) * 10 < size(&after.file), "{} vs {}", size(&after.appended[0]), size(&after.file));
+    assert_reads_as_written_at_once(&ws, &expected);
+    // A reader opened afresh reads the same (every key once, the latest row).
+    assert_eq!(titles_by_id(&Workspace::open_existing(dir.path()).unwrap()), expected);
+}
+
+#[test]
+fn the_latest_row_of_a_key_wins_across_updates_appends_and_updates_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    let mut upsert = |ws: &mut Workspace, rows: Vec<(usize, &str)>| {
+        for (n, title) in &rows {
+            expected.insert(format!("github:pr:acme/shop#{n}"), title.to_string());
+        }
+        ws.upsert(&[(&model::CHANGES, rows.iter().map(|(n, t)| shop_change(*n, t)).collect())]).unwrap();
+        assert_reads_as_written_at_once(ws, &expected);
+        partitions(ws, "changes")["github:acme/shop"].clone()
+    };
+    upsert(&mut ws, (0..100).map(|n| (n, "a")).collect());
+    upsert(&mut ws, vec![(1, "b")]);
+    // The same key updated again: the newest file wins.
+    upsert(&mut ws, vec![(1, "c")]);
+    // A new key (a file that supersedes nothing), then updated with another key.
+    let appended = upsert(&mut ws, vec![(5_000, "n")]);
+    assert_eq!((appended.appended.len(), appended.superseding.len(), appended.rows), (3, 2, 101));
+    upsert(&mut ws, vec![(5_000, "m"), (2, "b")]);
+    // A key updated back to its first value: an update of the row it has now.
+    let back = upsert(&mut ws, vec![(1, "a")]);
+    assert_eq!((back.appended.len(), back.superseding.len(), back.superseding_rows), (5, 4, 5));
+    // Nothing changed: nothing written, no generation spent.
+    let generation = ws.manifest().generation;
+    let unchanged = upsert(&mut ws, vec![(1, "a"), (5_000, "m"), (7, "a")]);
+    assert_eq!((unchanged, ws.manifest().generation), (back, generation));
+    drop(ws);
+    drop(Workspace::open(dir.path()).unwrap());
+    assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_partition_is_written_whole_after_16_appended_files_or_a_quarter_of_its_rows_superseded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    let mut upsert = |ws: &mut Workspace, rows: Vec<(usize, String)>| {
+        for (n, title) in &rows {
+            expected.insert(format!("github:pr:acme/shop#{n}"), title.clone());
+        }
+        ws.upsert(&[(&model::CHANGES, rows.iter().map(|(n, t)| shop_change(*n, t)).collect())]).unwrap();
+        assert_reads_as_written_at_once(ws, &expected);
+        partitions(ws, "changes")["github:acme/shop"].clone()
+    };
+    upsert(&mut ws, (0..200).map(|n| (n, "a".to_string())).collect());
+    for round in 1..=store::MAX_APPENDED + 1 {
+        let shop = upsert(&mut ws, vec![(round % 3, format!("update {round}"))]);
+        let expected_files = if round <= store::MAX_APPENDED { round } else { 0 };
+        assert_eq!(shop.appended.len(), expected_files, "after update {round}");
+    }
+    // Written whole: the superseded rows are gone from the files.
+    let whole = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert!(whole.superseding.is_empty());
+    assert_eq!(rows_in_file(dir.path(), &whole.file), 200);
+
+    // 50 rows changed of 200: a quarter, appended; one more: above a quarter, written whole.
+    let quarter = upsert(&mut ws, (0..50).map(|n| (n, "q".to_string())).collect());
+    assert_eq!((quarter.appended.len(), quarter.superseding_rows), (1, 50));
+    let more = upsert(&mut ws, vec![(60, "q".to_string())]);
+    assert_eq!((more.appended.len(), more.superseding_rows), (0, 0));
+    assert_eq!(rows_in_file(dir.path(), &more.file), 200);
+    drop(ws);
+    drop(Workspace::open(dir.path()).unwrap());
+    assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn an_update_interrupted_before_its_commit_point_leaves_the_rows_as_they_were() {
+    for step in [CommitStep::BeforeJournal, CommitStep::AfterFirstRename] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(dir.path()).unwrap();
+        ws.upsert(&[(&model::CHANGES, (0..100).map(|n| shop_change(n, "a")).collect())]).unwrap();
+        let before = titles_by_id(&ws);
+        ws.crash_commit_at(step);
+        ws.upsert(&[(&model::CHANGES, vec![shop_change(3, "b")])]).unwrap_err();
+        drop(ws);
+        let reader = Workspace::open_existing(dir.path()).unwrap();
+        let read = titles_by_id(&reader);
+        assert_eq!(read.len(), 100);
+        let expected = if step == CommitStep::BeforeJournal { "a" } else { "b" };
+        assert_eq!(read["github:pr:acme/shop#3"], expected, "{step:?}");
+        if step == CommitStep::BeforeJournal {
+            assert_eq!(read, before);
+            assert!(partitions(&reader, "changes")["github:acme/shop"].appended.is_empty());
+        }
+        drop(reader);
+        drop(Workspace::open(dir.path()).unwrap());
+        assert_eq!(unnamed_files(dir.path()), Vec::<PathBuf>::new(), "{step:?}");
+    }
+}
+
+/// The manifest of the workspace at `dir`, edited by `edit` and written back.
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut store::Manifest)) {
+    let path = dir.join("manifest.json");
+    let mut manifest: store::Manifest = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut manifest);
+    fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+}
+
+#[test]
+fn a_partition_with_a_version_1_key_index_or_none_is_updated_by_writing_it_whole() {
+    for older in ["a version 1 index", "no index"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(dir.path()).unwrap();
+        ws.upsert(&[(&model::CHANGES, (0..100).map(|n| shop_change(n, "a")).collect())]).unwrap();
+        let shop = partitions(&ws, "changes")["github:acme/shop"].clone();
+        drop(ws);
+        if older == "no index" {
+            edit_manifest(dir.path(), |m| {
+                m.tables.get_mut("changes").unwrap().get_mut("github:acme/shop").unwrap().key_indexes.clear()
+            });
+        } else {
+            // Version 1: the key hashes only (here none: it cannot say a row either way).
+            fs::write(dir.path().join(&shop.key_indexes[0]), b"FGKEYS1\n").unwrap();
+        }
+        let mut ws = Workspace::open(dir.path()).unwrap();
+        let stats = ws.upsert(&[(&model::CHANGES, vec![shop_change(3, "b"), shop_change(100, "n")])]).unwrap();
+        assert_eq!((stats[0].before, stats[0].after), (100, 101), "{older}");
+        let whole = partitions(&ws, "changes")["github:acme/shop"].clone();
+        assert_eq!((whole.appended.len(), whole.rows), (0, 101), "{older}");
+        let index = fs::read(dir.path().join(&whole.key_indexes[0])).unwrap();
+        assert_eq!(&index[..8], b"FGKEYS2\n", "{older}: written whole with a version 2 index");
+        let titles = titles_by_id(&ws);
+        assert_eq!((titles.len(), titles["github:pr:acme/shop#3"].as_str()), (101, "b"), "{older}");
+        // From there on, updates are appended.
+        ws.upsert(&[(&model::CHANGES, vec![shop_change(4, "b")])]).unwrap();
+        assert_eq!(partitions(&ws, "changes")["github:acme/shop"].superseding.len(), 1, "{older}");
+    }
+}
+
+/// The key hash of a one-column key as docs/workspace.md ("Key indexes") describes it: 64-bit FNV-1a.
+fn fnv1a(key: &str) -> u64 {
+    key.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+#[test]
+fn a_new_key_with_the_hash_of_a_held_key_loses_and_doubles_no_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    ws.upsert(&[(&model::CHANGES, (0..100).map(|n| shop_change(n, "a")).collect())]).unwrap();
+    let shop = partitions(&ws, "changes")["github:acme/shop"].clone();
+    // A collision forced: the index says the partition holds the new key #100 (where it holds #0),
+    // with some row; the upsert of #100 takes it for an update of that row.
+    let index = dir.path().join(&shop.key_indexes[0]);
+    let mut entries: Vec<(u64, u128)> = (1..=100).map(|n| (fnv1a(&format!("github:pr:acme/shop#{n}")), 42)).collect();
+    entries.sort_unstable();
+    let mut bytes = b"FGKEYS2\n".to_vec();
+    for (key, _) in &entries {
+        bytes.extend_from_slice(&key.to_le_bytes());
+    }
+    for (_, row) in &entries {
+        bytes.extend_from_slice(&row.to_le_bytes());
+    }
+    fs::write(&index, bytes).unwrap();
+    ws.upsert(&[(&model::CHANGES, vec![shop_change(100, "n")])]).unwrap();
+    let appended = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!(
+        (appended.superseding.len(), appended.rows),
+        (1, 100),
+        "taken for an update: the row count is one short"
+    );
+    // Readers compare keys exactly: #0 is not superseded by #100, and each is read once.
+    let titles = titles_by_id(&ws);
+    assert_eq!(titles.len(), 101);
+    assert_eq!((titles["github:pr:acme/shop#0"].as_str(), titles["github:pr:acme/shop#100"].as_str()), ("a", "n"));
+    // Writing the partition whole (here: changes of more than a quarter) counts its rows again.
+    ws.upsert(&[(&model::CHANGES, (0..30).map(|n| shop_change(n, "w")).collect())]).unwrap();
+    let mut expected = titles;
+    for n in 0..30 {
+        expected.insert(format!("github:pr:acme/shop#{n}"), "w".into());
+    }
+    assert_reads_as_written_at_once(&ws, &expected);
+}
+
+#[test]
+fn a_shared_writer_rebasing_on_another_writers_update_keeps_the_latest_row_of_each_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Workspace::open_shared(dir.path()).unwrap();
+    let mut b = Workspace::open_shared(dir.path()).unwrap();
+    a.upsert(&[(&model::CHANGES, (0..100).map(|n| shop_change(n, "x")).collect())]).unwrap();
+    b.transaction(|ws| {
+        ws.upsert(&[(&model::CHANGES, vec![shop_change(1, "b"), shop_change(3, "b")])])?;
+        // `a` appends updates into the same partition while `b`'s transaction is open; `b` commits
+        // last, so its rows of the keys both changed win.
+        a.upsert(&[(&model::CHANGES, vec![shop_change(2, "a"), shop_change(3, "a")])])?;
+        assert_eq!(partitions(&a, "changes")["github:acme/shop"].superseding.len(), 1);
+        Ok(())
+    })
+    .unwrap();
+    drop((a, b));
+    let ws = Workspace::open_existing(dir.path()).unwrap();
+    let mut expected: BTreeMap<String, String> =
+        (0..100).map(|n| (format!("github:pr:acme/shop#{n}"), "x".to_string())).collect();
+    for (n, title) in [(1, "b"), (2, "a"), (3, "b")] {
+        expected.insert(format!("github:pr:acme/shop#{n}"), title.into());
+    }
+    assert_reads_as_written_at_once(&ws, &expected);
+}
+
+#[test]
+fn an_update_of_a_table_keyed_by_two_columns_supersedes_exactly_the_rows_of_its_keys() {
+    let commit = |repo: &str, sha: &str, subject: &str| {
+        model::COMMITS.row([
+            ("repo", Value::Text(repo.into())),
+            ("sha", Value::Text(sha.into())),
+            ("subject", Value::Text(subject.into())),
+        ])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    ws.upsert(&[(&model::COMMITS, (0..100).map(|n| commit("acme/shop", &format!("{n:040x}"), "first")).collect())])
+        .unwrap();
+    // The sha of one row with the repository of another is another key; only (acme/shop, 5) changes.
+    ws.upsert(&[(&model::COMMITS, vec![commit("acme/shop", &format!("{:040x}", 5), "second")])]).unwrap();
+    let shop = partitions(&ws, "commits")["acme/shop"].clone();
+    assert_eq!((shop.superseding.len(), shop.rows), (1, 100));
+    let df = ws.load(&model::COMMITS).unwrap();
+    let subjects: Vec<&str> = df.column("subject").unwrap().str().unwrap().iter().flatten().collect();
+    assert_eq!(subjects.len(), 100);
+    assert_eq!(subjects.iter().filter(|s| **s == "second").count(), 1);
+    assert_eq!(subjects[5], "second", "sorted by key, the latest row of (acme/shop, 5)");
 }
