@@ -12,12 +12,12 @@
 -- other than the author; review = first response (or opening) -> merged; deploy = merged -> live.
 -- Without a recorded first commit, lead time starts at the opening and the coding stage is unknown;
 -- without an opening time (git cannot tell one), coding, pickup and review are unknown.
--- Changes, deployments and commits are joined and grouped on the integer codes flowgauge puts
--- beside their ids and shas (`change_key`; `deployment_key`, numbered in the order of the ids so
--- that the smallest key is the smallest id; `commit_key` and `merge_commit_key`, set only for a
--- commit some deployment shipped): the same rows as the text, at a fraction of the cost over
--- millions of rows (docs/metrics.md, "How the computation is organised").
 WITH change_shas AS (
+    -- Changes, deployments and commits are joined and grouped on the integer codes flowgauge puts
+    -- beside their ids and shas (`change_key`; `deployment_key`, numbered in the order of the ids
+    -- so that the smallest key is the smallest id; `commit_key` and `merge_commit_key`, set only for
+    -- a commit some deployment shipped): the same rows as the text, at a fraction of the cost over
+    -- millions of rows (docs/metrics.md, "How the computation is organised").
     -- A commit listed twice for a change (its merge commit also among its own commits) yields the
     -- same candidate twice; that changes no minimum and only `elsewhere`'s counts, which are tested
     -- for > 0, so the union keeps duplicates rather than pay a distinct over millions of pairs.

@@ -4,7 +4,7 @@
 //! keys its hash tables hold 20- to 40-byte strings whose probes miss the processor caches more
 //! often as the tables grow, so its cost grew faster than the data (`docs/metrics.md`,
 //! "Performance"). Here each text key is coded once, in one pass over each column, and the SQL joins
-//! on the 8-byte codes; the text columns stay beside them for the queries' output. The codes are
+//! on 4-byte codes; the text columns stay beside them for the queries' output. The codes are
 //! columns of the prepared tables like any other, so the SQL stays the definition and runs the same
 //! on every engine the tables are exported to.
 //!
@@ -34,51 +34,50 @@ pub const MERGE_COMMIT_KEY: &str = "merge_commit_key";
 
 /// Dense codes of the distinct texts of a column.
 struct Codes<'a> {
-    of: PlHashMap<&'a str, i64>,
+    of: PlHashMap<&'a str, i32>,
 }
 
 impl<'a> Codes<'a> {
     /// Numbered in the byte order of the text, so that the smallest code is the code of the smallest
-    /// text: `MIN(deployment_key)` picks the deployment `MIN(deployment_id)` would.
-    fn in_text_order(column: &'a StringChunked) -> Codes<'a> {
+    /// text (`MIN(deployment_key)` picks the deployment `MIN(deployment_id)` would), and the same
+    /// texts get the same codes in whatever order the rows were read (an export of a workspace
+    /// collected in shards is the export of the same workspace collected whole).
+    fn in_text_order(column: &'a StringChunked) -> Result<Codes<'a>> {
         let mut texts: Vec<&str> = column.iter().flatten().collect();
         texts.par_sort_unstable();
         texts.dedup();
         let mut of = PlHashMap::with_capacity(texts.len());
-        for (code, text) in (0i64..).zip(texts) {
-            of.insert(text, code);
+        for (code, text) in texts.into_iter().enumerate() {
+            of.insert(text, next_code(code)?);
         }
-        Codes { of }
-    }
-
-    /// Numbered in the order the texts are first seen: for keys only compared for equality.
-    fn in_order_seen(column: &'a StringChunked) -> Codes<'a> {
-        let mut of = PlHashMap::with_capacity(column.len());
-        for text in column.iter().flatten() {
-            let next = of.len() as i64;
-            of.entry(text).or_insert(next);
-        }
-        Codes { of }
+        Ok(Codes { of })
     }
 
     /// The code of every value of `column`, empty where the value is empty or not coded. Each chunk
     /// of the column is coded on its own core.
     fn code(&self, column: &StringChunked, name: &str) -> Result<Column> {
         let arrays: Vec<_> = column.downcast_iter().collect();
-        let coded: Vec<Int64Chunked> = arrays
+        let coded: Vec<Int32Chunked> = arrays
             .par_iter()
             .map(|array| {
                 let codes = array.iter().map(|text| text.and_then(|t| self.of.get(t).copied()));
-                Int64Chunked::from_iter_options(name.into(), codes)
+                Int32Chunked::from_iter_options(name.into(), codes)
             })
             .collect();
         let mut chunks = coded.into_iter();
-        let mut whole = chunks.next().unwrap_or_else(|| Int64Chunked::full_null(name.into(), 0));
+        let mut whole = chunks.next().unwrap_or_else(|| Int32Chunked::full_null(name.into(), 0));
         for chunk in chunks {
             whole.append_owned(chunk)?;
         }
         Ok(whole.into_column())
     }
+}
+
+/// The code of the text after `count` distinct ones, as a 4-byte integer: a table with more than
+/// 2^31 distinct ids is an error that says so, not codes that wrap around.
+fn next_code(count: usize) -> Result<i32> {
+    i32::try_from(count)
+        .map_err(|_| PolarsError::ComputeError("more than 2^31 distinct ids to code as 4-byte integers".into()).into())
 }
 
 fn text<'a>(frame: &'a DataFrame, column: &str) -> Result<&'a StringChunked> {
@@ -102,10 +101,10 @@ pub fn add_codes(frames: Coded<'_>) -> Result<()> {
         text(frames.deploys, "deployment_id")?.clone(),
         text(frames.shipped, "sha")?.clone(),
     );
-    let changes = Codes::in_order_seen(&change_ids);
-    let deployments = Codes::in_text_order(&deployment_ids);
+    let changes = Codes::in_text_order(&change_ids)?;
+    let deployments = Codes::in_text_order(&deployment_ids)?;
     // Only a shipped commit can join `shipped`: the others need no code.
-    let commits = Codes::in_order_seen(&shipped_shas);
+    let commits = Codes::in_text_order(&shipped_shas)?;
 
     let merge_commits = commits.code(text(frames.changes, "merge_commit_sha")?, MERGE_COMMIT_KEY)?;
     frames.changes.with_column(changes.code(&change_ids, CHANGE_KEY)?)?;
@@ -136,14 +135,14 @@ mod tests {
         StringChunked::from_iter_options("t".into(), values.iter().copied())
     }
 
-    fn codes(column: Column) -> Vec<Option<i64>> {
-        column.i64().unwrap().iter().collect()
+    fn codes(column: Column) -> Vec<Option<i32>> {
+        column.i32().unwrap().iter().collect()
     }
 
     #[test]
     fn codes_in_text_order_keep_the_order_of_the_texts() {
         let ids = texts(&[Some("d-9"), Some("d-10"), None, Some("d-9"), Some("a")]);
-        let coded = codes(Codes::in_text_order(&ids).code(&ids, "k").unwrap());
+        let coded = codes(Codes::in_text_order(&ids).unwrap().code(&ids, "k").unwrap());
         // "a" < "d-10" < "d-9" byte-wise, as SQL's MIN compares text.
         assert_eq!(coded, [Some(2), Some(1), None, Some(2), Some(0)]);
     }
@@ -151,7 +150,7 @@ mod tests {
     #[test]
     fn equal_texts_share_a_code_and_unknown_or_empty_texts_have_none() {
         let ids = texts(&[Some("x"), Some("y"), Some("x")]);
-        let dictionary = Codes::in_order_seen(&ids);
+        let dictionary = Codes::in_text_order(&ids).unwrap();
         assert_eq!(codes(dictionary.code(&ids, "k").unwrap()), [Some(0), Some(1), Some(0)]);
         let other = texts(&[Some("y"), Some("z"), None, Some("x")]);
         assert_eq!(codes(dictionary.code(&other, "k").unwrap()), [Some(1), None, None, Some(0)]);
