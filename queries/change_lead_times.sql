@@ -13,46 +13,52 @@
 -- Without a recorded first commit, lead time starts at the opening and the coding stage is unknown;
 -- without an opening time (git cannot tell one), coding, pickup and review are unknown.
 WITH change_shas AS (
+    -- Changes, deployments and commits are joined and grouped on the integer codes flowgauge puts
+    -- beside their ids and shas (`change_key`; `deployment_key`, numbered in the order of the ids
+    -- so that the smallest key is the smallest id; `commit_key` and `merge_commit_key`, set only for
+    -- a commit some deployment shipped): the same rows as the text, at a fraction of the cost over
+    -- millions of rows (docs/metrics.md, "How the computation is organised").
     -- A commit listed twice for a change (its merge commit also among its own commits) yields the
     -- same candidate twice; that changes no minimum and only `elsewhere`'s counts, which are tested
     -- for > 0, so the union keeps duplicates rather than pay a distinct over millions of pairs.
-    SELECT id AS change_id, merge_commit_sha AS sha FROM changes WHERE merge_commit_sha IS NOT NULL
+    SELECT change_key, merge_commit_key AS commit_key FROM changes WHERE merge_commit_key IS NOT NULL
     UNION ALL
-    SELECT change_id, sha FROM change_commits
+    SELECT change_key, commit_key FROM change_commits
 ),
 candidates AS (
     -- Joined from what was shipped, each deployment's commits with that deployment beside them.
-    SELECT cs.change_id, d.deployment_id, d.deployed_ts, d.is_prod_success, d.is_production
+    SELECT cs.change_key, d.deployment_key, d.deployed_ts, d.is_prod_success, d.is_production
     FROM shipped s
-    JOIN deploys d ON d.deployment_id = s.deployment_id
-    JOIN change_shas cs ON cs.sha = s.sha
-    JOIN changes c ON c.id = cs.change_id AND c.service = d.service
+    JOIN deploys d ON d.deployment_key = s.deployment_key
+    JOIN change_shas cs ON cs.commit_key = s.commit_key
+    JOIN changes c ON c.change_key = cs.change_key
+    WHERE c.service = d.service
 ),
 prod_first_ts AS (
-    SELECT change_id, MIN(deployed_ts) AS deployed_ts FROM candidates WHERE is_prod_success GROUP BY change_id
+    SELECT change_key, MIN(deployed_ts) AS deployed_ts FROM candidates WHERE is_prod_success GROUP BY change_key
 ),
 prod_first AS (
-    SELECT c.change_id, MIN(c.deployment_id) AS deployment_id, MIN(c.deployed_ts) AS deployed_ts
+    SELECT c.change_key, MIN(c.deployment_key) AS deployment_key, MIN(c.deployed_ts) AS deployed_ts
     FROM candidates c
-    JOIN prod_first_ts f ON f.change_id = c.change_id AND f.deployed_ts = c.deployed_ts
+    JOIN prod_first_ts f ON f.change_key = c.change_key AND f.deployed_ts = c.deployed_ts
     WHERE c.is_prod_success
-    GROUP BY c.change_id
+    GROUP BY c.change_key
 ),
 elsewhere AS (
     SELECT
-        change_id,
+        change_key,
         SUM(CASE WHEN NOT is_production THEN 1 ELSE 0 END) AS non_production,
         SUM(CASE WHEN is_production THEN 1 ELSE 0 END) AS failed_production
     FROM candidates
     WHERE NOT is_prod_success
-    GROUP BY change_id
+    GROUP BY change_key
 ),
 others_responses AS (
-    SELECT r.change_id, MIN(r.submitted_ts) AS responded_ts
+    SELECT r.change_key, MIN(r.submitted_ts) AS responded_ts
     FROM reviews r
-    JOIN changes c ON c.id = r.change_id
+    JOIN changes c ON c.change_key = r.change_key
     WHERE r.reviewer IS NULL OR c.author IS NULL OR r.reviewer <> c.author
-    GROUP BY r.change_id
+    GROUP BY r.change_key
 ),
 timed AS (
     SELECT
@@ -68,7 +74,7 @@ timed AS (
         c.created_ts,
         LEAST(c.first_review_ts, o.responded_ts) AS first_response_ts,
         c.merged_ts,
-        pf.deployment_id,
+        d.deployment_id,
         pf.deployed_ts,
         e.non_production,
         e.failed_production,
@@ -80,10 +86,10 @@ timed AS (
         d.quarter,
         d.window
     FROM changes c
-    LEFT JOIN others_responses o ON o.change_id = c.id
-    LEFT JOIN prod_first pf ON pf.change_id = c.id
-    LEFT JOIN deploys d ON d.deployment_id = pf.deployment_id
-    LEFT JOIN elsewhere e ON e.change_id = c.id
+    LEFT JOIN others_responses o ON o.change_key = c.change_key
+    LEFT JOIN prod_first pf ON pf.change_key = c.change_key
+    LEFT JOIN deploys d ON d.deployment_key = pf.deployment_key
+    LEFT JOIN elsewhere e ON e.change_key = c.change_key
 )
 SELECT
     change_id,

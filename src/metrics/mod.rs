@@ -6,6 +6,7 @@
 //! `period` column set to that grain's label. [`MetricsReport`] is the typed result; the record
 //! frames stay available for provenance (`flowgauge explain`).
 
+pub mod keys;
 pub mod prepare;
 pub mod queries;
 

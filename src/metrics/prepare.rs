@@ -8,6 +8,7 @@
 //!   deployment with none recorded, the service's changes merged since the previous one (an as-of join).
 //! * `incident_links`: each incident's causing deployment — as recorded, or the service's latest
 //!   production deployment within the link window before it opened (another as-of join).
+//! * integer codes beside the text keys `change_lead_times` joins on ([`keys`]).
 //! * `periods` and `service_weeks`: the calendar every service is reported on, so a service with no
 //!   events still gets a row of zeros rather than vanishing.
 
@@ -16,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use chrono::DateTime;
 use polars::prelude::*;
 
+use super::keys;
 use crate::calendar::{self, Grain, Window};
 use crate::config::Config;
 use crate::error::Result;
@@ -174,10 +176,22 @@ pub fn prepare(tables: &Frames, config: &Config) -> Result<Prepared> {
 
     let mut frames: Vec<(String, DataFrame)> = Vec::new();
     for (name, df) in tables {
-        if !matches!(*name, "deployments" | "changes" | "incidents") {
+        if !matches!(*name, "deployments" | "changes" | "incidents" | "change_commits" | "reviews") {
             frames.push((name.to_string(), epochize(df)?));
         }
     }
+    let (mut changes, mut deploys, mut shipped) = (changes, deploys, shipped);
+    let mut change_commits = epochize(&tables["change_commits"])?;
+    let mut reviews = epochize(&tables["reviews"])?;
+    keys::add_codes(keys::Coded {
+        changes: &mut changes,
+        change_commits: &mut change_commits,
+        reviews: &mut reviews,
+        deploys: &mut deploys,
+        shipped: &mut shipped,
+    })?;
+    frames.push(("change_commits".into(), change_commits));
+    frames.push(("reviews".into(), reviews));
     frames.push(("deployments".into(), deployments));
     frames.push(("changes".into(), changes));
     frames.push(("incidents".into(), incidents));

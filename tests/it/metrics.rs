@@ -749,3 +749,15 @@ fn period_outputs_are_ordered_by_service_and_period() {
     }
     assert_eq!(checked, 24, "six period queries, four grains");
 }
+
+#[test]
+fn of_two_deployments_finishing_together_a_change_reaches_production_with_the_smaller_id() {
+    let mut f = Fixture::default();
+    // Both ship c1 and finish at the same instant; "d-10" sorts before "d-9" as text, although it
+    // comes second in the data and 10 > 9: the smaller id is compared as text, as SQL's MIN does.
+    f.deploy("d-9", "shop", "production", "success", "2025-01-08T00:00:00Z").ships("d-9", &["m1"]);
+    f.deploy("d-10", "shop", "production", "success", "2025-01-08T00:00:00Z").ships("d-10", &["m1"]);
+    f.change("c1", "shop", "2025-01-07T00:00:00Z", "2025-01-07T01:00:00Z", Some("2025-01-07T02:00:00Z"), "m1");
+    let (computation, _) = f.compute(&config(Q1.0, Q1.1, ""));
+    assert_eq!(reasons(&computation, "change_lead_times", "deployment_id"), vec![("d-10".into(), "counted".into())]);
+}
