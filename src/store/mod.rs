@@ -991,9 +991,18 @@ impl Workspace {
         let file = match rows {
             NewRows::Whole(df) if df.height() == 0 => None,
             NewRows::Whole(mut df) => {
-                let mut whole = store_partition(&self.storage, schema, scope, &mut df)?;
-                let row_hashes = content_hash::row_hashes(&df)?;
-                let key_hashes = key_index::key_hashes(schema, &df)?;
+                // The file is encoded and written (mostly on one thread) while the rows are hashed
+                // for its key index and fingerprint on the other cores: a million-row partition
+                // written whole had one core idle for most of a second.
+                let rows = df.clone();
+                let storage = &self.storage;
+                let (stored, hashed) = rayon::join(
+                    || store_partition(storage, schema, scope, &mut df),
+                    || -> Result<_> { Ok((content_hash::row_hashes(&rows)?, key_index::key_hashes(schema, &rows)?)) },
+                );
+                let mut whole = stored?;
+                self.written.insert(whole.file.clone());
+                let (row_hashes, key_hashes) = hashed?;
                 whole.key_indexes = vec![self.write_key_index(&whole.file, &key_hashes, &row_hashes)?];
                 whole.content_hash = Some(content_hash::text(content_hash::sum_of(&row_hashes)));
                 Some(whole)
@@ -1009,6 +1018,7 @@ impl Workspace {
                     supersedes,
                 } = *appended;
                 let appended = store_partition(&self.storage, schema, scope, &mut rows)?;
+                self.written.insert(appended.file.clone());
                 partition.key_indexes.push(self.write_key_index(&appended.file, &key_hashes, &row_hashes)?);
                 partition.content_hash = partition
                     .content_hash
@@ -1024,7 +1034,8 @@ impl Workspace {
                 Some(partition)
             }
         };
-        self.written.extend(file.iter().flat_map(|f| f.stored_files()).cloned());
+        // Only the files written just now are this transaction's (an appended partition also names
+        // its committed files, which abandoning the transaction must leave alone).
         let change = self.change(schema);
         // The first computation of a partition in this transaction started from the committed one.
         change.parents.entry(scope.to_string()).or_insert(parent);

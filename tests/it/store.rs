@@ -846,3 +846,30 @@ fn an_update_of_a_table_keyed_by_two_columns_supersedes_exactly_the_rows_of_its_
     assert_eq!(subjects.iter().filter(|s| **s == "second").count(), 1);
     assert_eq!(subjects[5], "second", "sorted by key, the latest row of (acme/shop, 5)");
 }
+
+/// A transaction that appended to a committed partition and then failed removes only the files it
+/// wrote: the partition's committed files (which the appended partition lists too) stay.
+#[test]
+fn an_abandoned_transaction_that_appended_to_a_partition_keeps_its_committed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |range: std::ops::Range<usize>| -> Vec<Row> {
+        range.map(|n| change(&format!("github:pr:acme/shop#{n}"), "t")).collect()
+    };
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    ws.upsert(&[(&model::CHANGES, rows(0..10))]).unwrap();
+    ws.upsert(&[(&model::CHANGES, rows(10..12))]).unwrap();
+    let committed = partitions(&ws, "changes")["github:acme/shop"].clone();
+    assert_eq!(committed.appended.len(), 1, "the second upsert appended");
+    for new_rows in [rows(12..14), vec![change("github:pr:acme/shop#1", "edited")]] {
+        let failed: flowgauge::Result<()> = ws.transaction(|ws| {
+            ws.upsert(&[(&model::CHANGES, new_rows)])?;
+            Err(Error::Refused("stopped after the upsert".into()))
+        });
+        assert!(failed.is_err());
+        for file in committed.stored_files() {
+            assert!(dir.path().join(file).is_file(), "{file} was removed with the abandoned transaction");
+        }
+        let reader = Workspace::open_existing(dir.path()).unwrap();
+        assert_eq!(ids(&reader.load(&model::CHANGES).unwrap()).len(), 12);
+    }
+}
