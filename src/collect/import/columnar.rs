@@ -576,8 +576,8 @@ fn default_is_production(
     })
 }
 
-/// A time as microseconds since the epoch: `YYYY-MM-DDTHH:MM:SSZ`, the form exports write most,
-/// read directly, any other form by [`parse_time`].
+/// A time as microseconds since the epoch: `YYYY-MM-DDTHH:MM:SSZ`, with or without a fraction of a
+/// second (the forms exports write most), read directly, any other form by [`parse_time`].
 fn parse_micros(s: &str) -> Option<i64> {
     if let Some(micros) = parse_utc_seconds(s.as_bytes()) {
         return Some(micros);
@@ -586,21 +586,62 @@ fn parse_micros(s: &str) -> Option<i64> {
 }
 
 fn parse_utc_seconds(b: &[u8]) -> Option<i64> {
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    // `YYYY-MM-DDTHH:MM:SS`, a fraction of 1 to 9 digits or none (GitLab and most JSON exports
+    // write milliseconds), then `Z`.
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
     {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| {
-        b[range].iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    let digits =
+        |digits: &[u8]| digits.iter().try_fold(0u32, |n, d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')));
+    let number = |range: std::ops::Range<usize>| digits(&b[range]);
+    let micros = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            let value = i64::from(digits(fraction)?);
+            let places = fraction.len() as u32;
+            // Beyond microseconds the digits are dropped, as chrono's `timestamp_micros` does.
+            if places <= 6 { value * 10i64.pow(6 - places) } else { value / 10i64.pow(places - 6) }
+        }
+        _ => return None,
     };
     let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
     let time = date.and_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?;
-    Some(time.and_utc().timestamp_micros())
+    Some(time.and_utc().timestamp_micros() + micros)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_directly_equal_the_general_parser_with_or_without_a_fraction() {
+        for text in [
+            "2025-03-30T01:30:00Z",
+            "2025-03-30T01:30:00.5Z",
+            "2025-03-30T01:30:00.123Z",
+            "2025-03-30T01:30:00.909958Z",
+            "2025-03-30T01:30:00.123456789Z",
+            "1969-12-31T23:59:59.25Z",
+        ] {
+            let general = crate::collect::import::parse_time(text).unwrap().timestamp_micros();
+            assert_eq!(parse_utc_seconds(text.as_bytes()), Some(general), "{text}");
+        }
+        for text in [
+            "2025-03-30T01:30:00.Z",
+            "2025-03-30T01:30:00.1234567890Z",
+            "2025-03-30T01:30:00,5Z",
+            "2025-03-30T01:30:00.5",
+        ] {
+            assert_eq!(parse_utc_seconds(text.as_bytes()), None, "{text}");
+        }
+    }
     use crate::collect::import::{BatchBuilder, read_csv as read_records};
 
     fn config() -> Config {
