@@ -81,28 +81,18 @@ fn main() {
     let mut same_figures = true;
     for run in 0..runs {
         let workspace = dir.path().join(format!("ws-{run}"));
-        let import = |file: &Path| {
-            measure(
-                Command::new(binary())
-                    .arg("--quiet")
-                    .arg("--config")
-                    .arg(&config)
-                    .arg("--workspace")
-                    .arg(&workspace)
-                    .args(["import", "--kind", "changes"])
-                    .arg(file),
-            )
-        };
+        let import =
+            |file: &Path| measure(flowgauge(&config, &workspace).args(["import", "--kind", "changes"]).arg(file));
         let metrics = || {
-            measure_output(
-                Command::new(binary())
-                    .arg("--quiet")
-                    .arg("--config")
-                    .arg(&config)
-                    .arg("--workspace")
-                    .arg(&workspace)
-                    .args(["metrics", "--format", "json", "--since", "2025-01-01", "--until", "2026-01-01"]),
-            )
+            measure_output(flowgauge(&config, &workspace).args([
+                "metrics",
+                "--format",
+                "json",
+                "--since",
+                "2025-01-01",
+                "--until",
+                "2026-01-01",
+            ]))
         };
         let mut results = vec![import(&changes)];
         workspace_size = directory_size(&workspace.join("tables"));
@@ -218,15 +208,7 @@ fn import_organisation(changes: usize, runs: usize, dir: &Path) {
     let imported = dir.join("organisation-workspace");
     for _ in 0..runs {
         let _ = std::fs::remove_dir_all(&imported);
-        ours.push(measure(
-            Command::new(binary())
-                .arg("--quiet")
-                .arg("--config")
-                .arg(&config)
-                .arg("--workspace")
-                .arg(&imported)
-                .arg("collect"),
-        ));
+        ours.push(measure(flowgauge(&config, &imported).arg("collect")));
         theirs.push(measure(Command::new("python3").args(["-c", &duckdb_script])));
     }
     let (ours, theirs) = (median(&ours), median(&theirs));
@@ -254,12 +236,7 @@ fn import_organisation(changes: usize, runs: usize, dir: &Path) {
 fn print_organisation_files(config: &Path, csv_dir: &Path, workspace: &Path) {
     for (table, kind) in ORGANISATION_FILES {
         let run = measure(
-            Command::new(binary())
-                .arg("--quiet")
-                .arg("--config")
-                .arg(config)
-                .arg("--workspace")
-                .arg(workspace)
+            flowgauge(config, workspace)
                 .args(["import", "--namespace", "synth", "--kind", kind])
                 .arg(csv_dir.join(format!("{table}.csv"))),
         );
@@ -287,15 +264,8 @@ fn organisation_configuration() -> String {
 /// organisation must give the same figures however it reached the workspace.
 fn compare_metrics(config: &Path, imported: &Path, reference: &Path) {
     let metrics = |workspace: &Path| {
-        let output = Command::new(binary())
-            .arg("--quiet")
-            .arg("--config")
-            .arg(config)
-            .arg("--workspace")
-            .arg(workspace)
-            .args(["metrics", "--format", "json"])
-            .output()
-            .expect("flowgauge runs");
+        let output =
+            flowgauge(config, workspace).args(["metrics", "--format", "json"]).output().expect("flowgauge runs");
         if !output.status.success() {
             eprintln!("{}", String::from_utf8_lossy(&output.stderr));
         }
@@ -423,6 +393,13 @@ fn median(runs: &[Measured]) -> Measured {
     let middle = |n: usize| if n % 2 == 1 { (n / 2, n / 2) } else { (n / 2 - 1, n / 2) };
     let (a, b) = middle(walls.len());
     Some(((walls[a] + walls[b]) / 2.0, (peaks[a] + peaks[b]) / 2))
+}
+
+/// The measured binary, quiet, with `config` and `workspace`; the caller adds the command.
+fn flowgauge(config: &Path, workspace: &Path) -> Command {
+    let mut command = Command::new(binary());
+    command.arg("--quiet").arg("--config").arg(config).arg("--workspace").arg(workspace);
+    command
 }
 
 /// The binary measured: `FLOWGAUGE_BIN` when set (a release build measured by a bench built
