@@ -49,6 +49,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -817,7 +818,10 @@ impl Workspace {
                 for op in &self.changes[&table].operations {
                     df = apply(&schema, op, &scope, df)?;
                 }
-                self.stage_partition(&schema, &scope, parent.clone(), NewRows::Whole(df))?;
+                let written = std::sync::Mutex::new(Vec::new());
+                let file = write_partition_rows(&self.storage, &schema, &scope, NewRows::Whole(df), &written);
+                self.written.extend(written.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()));
+                self.record_partition(&schema, &scope, parent.clone(), file?);
                 self.change(&schema).parents.insert(scope, parent);
             }
         }
@@ -961,13 +965,33 @@ impl Workspace {
 
     /// Writes the planned partitions and records the operation for a shared writer's rebase.
     fn stage(&mut self, schema: &TableSchema, op: Operation, planned: Vec<Planned>) -> Result<()> {
-        for Planned { scope, parent, after, .. } in planned {
-            self.stage_partition(schema, &scope, parent, after)?;
+        let planned = planned.into_iter().map(|p| (schema, p)).collect();
+        for (scope, parent, file) in self.write_planned(planned)? {
+            self.record_partition(schema, &scope, parent, file);
         }
         if self.is_shared_writer() {
             self.change(schema).operations.push(op);
         }
         Ok(())
+    }
+
+    /// Writes the files of planned partitions (of one table or several) side by side: encoding and
+    /// writing a file runs mostly on one thread, so a million-row import's `changes` and
+    /// `change_commits` files are written at once rather than one after the other. Every file
+    /// written is this transaction's, even when another partition's write fails (abandoning the
+    /// transaction removes them).
+    fn write_planned(&mut self, planned: Vec<(&TableSchema, Planned)>) -> Result<Vec<WrittenPartition>> {
+        let written = std::sync::Mutex::new(Vec::new());
+        let storage = &self.storage;
+        let results: Vec<Result<_>> = planned
+            .into_par_iter()
+            .map(|(schema, Planned { scope, parent, after, .. })| {
+                let file = write_partition_rows(storage, schema, &scope, after, &written)?;
+                Ok((scope, parent, file))
+            })
+            .collect();
+        self.written.extend(written.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        results.into_iter().collect()
     }
 
     fn change(&mut self, schema: &TableSchema) -> &mut TableChange {
@@ -979,63 +1003,15 @@ impl Workspace {
         })
     }
 
-    /// Writes a partition's new rows to a file of its own, never named before, for the open commit
-    /// to list; an empty partition is dropped instead.
-    fn stage_partition(
+    /// Lists a partition's new file (written by [`write_partition_rows`]) in the open commit, or
+    /// drops the partition when it has no rows left.
+    fn record_partition(
         &mut self,
         schema: &TableSchema,
         scope: &str,
         parent: Option<PartitionFile>,
-        rows: NewRows,
-    ) -> Result<()> {
-        let file = match rows {
-            NewRows::Whole(df) if df.height() == 0 => None,
-            NewRows::Whole(mut df) => {
-                // The file is encoded and written (mostly on one thread) while the rows are hashed
-                // for its key index and fingerprint on the other cores: a million-row partition
-                // written whole had one core idle for most of a second.
-                let rows = df.clone();
-                let storage = &self.storage;
-                let (stored, hashed) = rayon::join(
-                    || store_partition(storage, schema, scope, &mut df),
-                    || -> Result<_> { Ok((content_hash::row_hashes(&rows)?, key_index::key_hashes(schema, &rows)?)) },
-                );
-                let mut whole = stored?;
-                self.written.insert(whole.file.clone());
-                let (row_hashes, key_hashes) = hashed?;
-                whole.key_indexes = vec![self.write_key_index(&whole.file, &key_hashes, &row_hashes)?];
-                whole.content_hash = Some(content_hash::text(content_hash::sum_of(&row_hashes)));
-                Some(whole)
-            }
-            NewRows::Appended(appended) => {
-                let Appended {
-                    mut partition,
-                    mut rows,
-                    key_hashes,
-                    row_hashes,
-                    added_rows,
-                    fingerprint_change,
-                    supersedes,
-                } = *appended;
-                let appended = store_partition(&self.storage, schema, scope, &mut rows)?;
-                self.written.insert(appended.file.clone());
-                partition.key_indexes.push(self.write_key_index(&appended.file, &key_hashes, &row_hashes)?);
-                partition.content_hash = partition
-                    .content_hash
-                    .as_deref()
-                    .and_then(content_hash::parse)
-                    .map(|held| content_hash::text(held.wrapping_add(fingerprint_change)));
-                partition.rows += added_rows;
-                if supersedes {
-                    partition.superseding.push(appended.file.clone());
-                    partition.superseding_rows += appended.rows;
-                }
-                partition.appended.push(appended.file);
-                Some(partition)
-            }
-        };
-        // Only the files written just now are this transaction's (an appended partition also names
-        // its committed files, which abandoning the transaction must leave alone).
+        file: Option<PartitionFile>,
+    ) {
         let change = self.change(schema);
         // The first computation of a partition in this transaction started from the committed one.
         change.parents.entry(scope.to_string()).or_insert(parent);
@@ -1044,22 +1020,13 @@ impl Workspace {
         let dropped: Vec<String> =
             superseded.iter().flatten().flat_map(|f| f.stored_files()).filter(|f| !kept.contains(f)).cloned().collect();
         for name in dropped {
-            // Written earlier in this transaction and named by no commit: nothing needs it.
+            // Written earlier in this transaction and named by no commit: nothing needs it. (Only
+            // files written in this transaction are in `written`: an appended partition also names
+            // its committed files, which abandoning the transaction must leave alone.)
             if self.written.remove(&name) {
                 self.storage.remove(&name);
             }
         }
-        Ok(())
-    }
-
-    /// Writes the key index of the partition file `file` (relative) whose rows have these key and
-    /// row hashes; returns its name. Written (and removed when the transaction is abandoned) with
-    /// the file it indexes.
-    fn write_key_index(&mut self, file: &str, key_hashes: &[u64], row_hashes: &[u128]) -> Result<String> {
-        let name = key_index::index_name(file);
-        self.written.insert(name.clone());
-        self.storage.write_new_bytes(&name, key_index::encode(key_hashes, row_hashes))?;
-        Ok(name)
     }
 
     fn row_count(&self, table: &str) -> usize {
@@ -1099,10 +1066,24 @@ impl Workspace {
                 let plan = ws.plan(schema, &op)?;
                 planned.push((*schema, op, plan, rows.height()));
             }
-            let mut stats = Vec::new();
+            // Every table's files are written at once, then listed table by table.
+            let partitions: Vec<usize> = planned.iter().map(|(_, _, plan, _)| plan.len()).collect();
+            let mut tables = Vec::with_capacity(planned.len());
+            let mut to_write = Vec::new();
             for (schema, op, plan, incoming) in planned {
+                to_write.extend(plan.into_iter().map(|p| (schema, p)));
+                tables.push((schema, op, incoming));
+            }
+            let mut files = ws.write_planned(to_write)?.into_iter();
+            let mut stats = Vec::new();
+            for ((schema, op, incoming), count) in tables.into_iter().zip(partitions) {
                 let before = ws.row_count(schema.name);
-                ws.stage(schema, op, plan)?;
+                for (scope, parent, file) in files.by_ref().take(count) {
+                    ws.record_partition(schema, &scope, parent, file);
+                }
+                if ws.is_shared_writer() {
+                    ws.change(schema).operations.push(op);
+                }
                 stats.push(UpsertStats { table: schema.name, incoming, before, after: ws.row_count(schema.name) });
             }
             Ok(stats)
@@ -1180,6 +1161,10 @@ struct Planned {
     before: DataFrame,
     after: NewRows,
 }
+
+/// A partition written by [`Workspace::write_planned`]: its scope, the partition it replaces, and
+/// the new partition (`None` when it has no rows left).
+type WrittenPartition = (String, Option<PartitionFile>, Option<PartitionFile>);
 
 /// A partition's new rows: all of them, or rows to append to it.
 enum NewRows {
@@ -1462,6 +1447,70 @@ fn conform(schema: &TableSchema, path: &Path, df: DataFrame) -> Result<DataFrame
 /// Writes a partition's rows to a new file of its own (named by no manifest yet) and syncs it.
 fn write_partition(root: &Path, schema: &TableSchema, scope: &str, df: &mut DataFrame) -> Result<PartitionFile> {
     store_partition(&Storage::Local(root.to_path_buf()), schema, scope, df)
+}
+
+/// Writes a partition's new rows to a file of its own, never named before, with its key index, for
+/// the open commit to list (`None`: the partition has no rows left). Each file is added to
+/// `written` as soon as it exists.
+fn write_partition_rows(
+    storage: &Storage,
+    schema: &TableSchema,
+    scope: &str,
+    rows: NewRows,
+    written: &std::sync::Mutex<Vec<String>>,
+) -> Result<Option<PartitionFile>> {
+    let note = |name: &str| written.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(name.to_string());
+    let write_key_index = |file: &str, key_hashes: &[u64], row_hashes: &[u128]| -> Result<String> {
+        let name = key_index::index_name(file);
+        storage.write_new_bytes(&name, key_index::encode(key_hashes, row_hashes))?;
+        note(&name);
+        Ok(name)
+    };
+    match rows {
+        NewRows::Whole(df) if df.height() == 0 => Ok(None),
+        NewRows::Whole(mut df) => {
+            // The file is encoded and written (mostly on one thread) while the rows are hashed for
+            // its key index and fingerprint on the other cores: a million-row partition written
+            // whole had one core idle for most of a second.
+            let rows = df.clone();
+            let (stored, hashed) = rayon::join(
+                || store_partition(storage, schema, scope, &mut df),
+                || -> Result<_> { Ok((content_hash::row_hashes(&rows)?, key_index::key_hashes(schema, &rows)?)) },
+            );
+            let mut whole = stored?;
+            note(&whole.file);
+            let (row_hashes, key_hashes) = hashed?;
+            whole.key_indexes = vec![write_key_index(&whole.file, &key_hashes, &row_hashes)?];
+            whole.content_hash = Some(content_hash::text(content_hash::sum_of(&row_hashes)));
+            Ok(Some(whole))
+        }
+        NewRows::Appended(appended) => {
+            let Appended {
+                mut partition,
+                mut rows,
+                key_hashes,
+                row_hashes,
+                added_rows,
+                fingerprint_change,
+                supersedes,
+            } = *appended;
+            let appended = store_partition(storage, schema, scope, &mut rows)?;
+            note(&appended.file);
+            partition.key_indexes.push(write_key_index(&appended.file, &key_hashes, &row_hashes)?);
+            partition.content_hash = partition
+                .content_hash
+                .as_deref()
+                .and_then(content_hash::parse)
+                .map(|held| content_hash::text(held.wrapping_add(fingerprint_change)));
+            partition.rows += added_rows;
+            if supersedes {
+                partition.superseding.push(appended.file.clone());
+                partition.superseding_rows += appended.rows;
+            }
+            partition.appended.push(appended.file);
+            Ok(Some(partition))
+        }
+    }
 }
 
 /// [`write_partition`] into the workspace's storage.
