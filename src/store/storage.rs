@@ -138,13 +138,7 @@ impl Storage {
     pub fn write_new_parquet(&self, file: &str, df: &mut DataFrame) -> Result<()> {
         match self {
             Storage::Local(root) => {
-                let path = root.join(file);
-                if let Some(dir) = path.parent() {
-                    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                }
-                let mut out = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-                parquet_writer(&mut out).finish(df)?;
-                out.sync_all().map_err(|e| Error::io(&path, e))
+                write_new_local(root, file, |out| Ok(parquet_writer(out).finish(df).map(|_| ())?))
             }
             Storage::Object(object) => {
                 let mut bytes = Vec::new();
@@ -157,15 +151,9 @@ impl Storage {
     /// Writes `bytes` as a file under a name no file had, like [`Storage::write_new_parquet`].
     pub fn write_new_bytes(&self, file: &str, bytes: Vec<u8>) -> Result<()> {
         match self {
-            Storage::Local(root) => {
-                let path = root.join(file);
-                if let Some(dir) = path.parent() {
-                    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-                }
-                let mut out = fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-                std::io::Write::write_all(&mut out, &bytes).map_err(|e| Error::io(&path, e))?;
-                out.sync_all().map_err(|e| Error::io(&path, e))
-            }
+            Storage::Local(root) => write_new_local(root, file, |out| {
+                std::io::Write::write_all(out, &bytes).map_err(|e| Error::io(root.join(file), e))
+            }),
             Storage::Object(object) => object.put(file, bytes, PutMode::Create).map(|_| ()),
         }
     }
@@ -179,6 +167,18 @@ impl Storage {
             Storage::Object(object) => object.remove(file),
         }
     }
+}
+
+/// Creates `file` under `root` (its directories too), refusing a name a file already has, writes it
+/// with `write` and syncs it to disk.
+fn write_new_local(root: &Path, file: &str, write: impl FnOnce(&mut fs::File) -> Result<()>) -> Result<()> {
+    let path = root.join(file);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut out = fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    write(&mut out)?;
+    out.sync_all().map_err(|e| Error::io(&path, e))
 }
 
 /// The workspace's parquet writer: uncompressed. The text columns are dictionary-encoded already,
