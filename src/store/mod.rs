@@ -818,11 +818,12 @@ impl Workspace {
                 for op in &self.changes[&table].operations {
                     df = apply(&schema, op, &scope, df)?;
                 }
-                let written = std::sync::Mutex::new(Vec::new());
-                let file = write_partition_rows(&self.storage, &schema, &scope, NewRows::Whole(df), &written);
-                self.written.extend(written.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()));
-                self.record_partition(&schema, &scope, parent.clone(), file?);
-                self.change(&schema).parents.insert(scope, parent);
+                let planned =
+                    Planned { scope, parent: parent.clone(), before: DataFrame::empty(), after: NewRows::Whole(df) };
+                for (scope, _, file) in self.write_planned(vec![(&schema, planned)])? {
+                    self.record_partition(&schema, &scope, parent.clone(), file);
+                    self.change(&schema).parents.insert(scope, parent.clone());
+                }
             }
         }
         Ok(())
